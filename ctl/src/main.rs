@@ -1,0 +1,3 @@
+//! `dpctl`: an `ovs-dpctl` compatible client for dpswitch.
+
+fn main() {}

@@ -1,0 +1,5 @@
+//! The Open vSwitch datapath protocol, as the Linux `openvswitch` module speaks it.
+//!
+//! Pure Rust, no `unsafe`, no DPDK: shared by the `dpswitch` daemon and the `dpctl` CLI.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

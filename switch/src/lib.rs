@@ -1,0 +1,2 @@
+//! dpswitch: the Open vSwitch kernel datapath re-implemented over DPDK poll-mode drivers.
+#![warn(missing_docs)]

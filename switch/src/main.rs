@@ -1,0 +1,3 @@
+//! The `dpswitch` daemon.
+
+fn main() {}
