@@ -1,2 +1,4 @@
 //! dpswitch: the Open vSwitch kernel datapath re-implemented over DPDK poll-mode drivers.
 #![warn(missing_docs)]
+
+pub mod dpdk;

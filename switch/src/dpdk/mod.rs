@@ -1,0 +1,30 @@
+//! The thin, safe layer over DPDK: EAL, mempools, mbufs, ethdev ports and lcores.
+//!
+//! Everything `unsafe` in dpswitch outside `dpdk-sys` lives in this module. The packet logic
+//! (parse, classify, actions) never sees these types; the runtime hands it byte slices.
+
+mod eal;
+mod error;
+mod mbuf;
+mod mempool;
+mod port;
+
+pub use eal::{Eal, LcoreJob};
+pub use error::{DpdkError, Result};
+pub use mbuf::{Mbuf, MbufArray, BURST_SIZE};
+pub use mempool::Mempool;
+pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxOutcome, TxQueue};
+
+/// TSC cycles since an arbitrary point: the clock PMD cycle accounting uses.
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: reads the time-stamp counter; no memory is touched.
+    unsafe { dpdk_sys::shim_rte_rdtsc() }
+}
+
+/// The version string of the DPDK library linked at run time, e.g. `DPDK 22.11.11`.
+pub fn version() -> String {
+    // SAFETY: rte_version returns a pointer to a static NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(dpdk_sys::rte_version()) };
+    v.to_string_lossy().into_owned()
+}

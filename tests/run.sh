@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from nothing: system packages, hugepages, format and lint checks,
+# then every crate's tests (real EAL, real PMDs, real netlink, real dpswitch processes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dpdk-sys/install-deps.sh
+./hugepages.sh setup 1G
+export DPSWITCH_REQUIRE_HUGEPAGES=1
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
