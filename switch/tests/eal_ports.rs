@@ -37,11 +37,10 @@ fn eal() -> &'static Eal {
             "--vdev",
             "net_null_rx",
         ])
-        .map(|eal| {
+        .inspect(|_| {
             // This EAL lives until the process exits and never drops; with --no-shconf its
             // runtime directory stays empty, so remove it now rather than leave litter.
             let _ = std::fs::remove_dir(format!("/var/run/dpdk/{prefix}"));
-            eal
         })
         .expect("EAL init with --no-huge --no-shconf and vdevs")
     })
