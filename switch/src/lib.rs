@@ -2,4 +2,5 @@
 #![warn(missing_docs)]
 
 pub mod dpdk;
+pub mod metrics;
 pub mod netlink;
