@@ -36,7 +36,11 @@ fn main() {
         Ok(lib) => lib,
         Err(e) => missing(&format!(
             "DPDK >= {MIN_DPDK} (pkg-config libdpdk) not found ({})",
-            e.to_string().lines().next().unwrap_or("unknown error")
+            e.to_string()
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("unknown error")
         )),
     };
     if let Err(e) = clang_sys::load() {
