@@ -7,6 +7,7 @@
 //! PMD drains its update queue. Insertion is probabilistic, as OVS's
 //! `emc-insert-inv-prob`.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::flow::key::FlowKey;
@@ -39,8 +40,10 @@ pub struct Emc {
     entries: Box<[Entry]>,
     m: usize,
     inv_prob: u32,
-    rng: u64,
-    stats: EmcStats,
+    rng: Cell<u64>,
+    hit: Cell<u64>,
+    missed: Cell<u64>,
+    inserted: u64,
 }
 
 impl core::fmt::Debug for Emc {
@@ -48,7 +51,7 @@ impl core::fmt::Debug for Emc {
         f.debug_struct("Emc")
             .field("entries", &self.entries.len())
             .field("inv_prob", &self.inv_prob)
-            .field("stats", &self.stats)
+            .field("stats", &self.stats())
             .finish()
     }
 }
@@ -74,8 +77,10 @@ impl Emc {
                 .collect(),
             m: n - 1,
             inv_prob,
-            rng: 0x853c_49e6_748f_ea9b,
-            stats: EmcStats::default(),
+            rng: Cell::new(0x853c_49e6_748f_ea9b),
+            hit: Cell::new(0),
+            missed: Cell::new(0),
+            inserted: 0,
         }
     }
 
@@ -86,12 +91,16 @@ impl Emc {
 
     /// Seeds the insertion PRNG (e.g. with the PMD's core id).
     pub fn seed(&mut self, seed: u64) {
-        self.rng = seed | 1;
+        self.rng.set(seed | 1);
     }
 
     /// Counters.
     pub fn stats(&self) -> EmcStats {
-        self.stats
+        EmcStats {
+            hit: self.hit.get(),
+            missed: self.missed.get(),
+            inserted: self.inserted,
+        }
     }
 
     #[inline(always)]
@@ -106,37 +115,37 @@ impl Emc {
 
     /// Looks `key` (with [`FlowKey::hash`] `hash`) up; returns a live flow or `None`.
     #[inline(always)]
-    pub fn lookup(&mut self, key: &FlowKey, hash: u64) -> Option<&Arc<Flow>> {
+    pub fn lookup(&self, key: &FlowKey, hash: u64) -> Option<&Arc<Flow>> {
         let (a, b) = self.ways(hash);
         for i in [a, b] {
             let e = &self.entries[i];
             if e.hash == hash && e.key.same_as(key) {
                 if let Some(f) = &e.flow {
                     if f.is_alive() {
-                        self.stats.hit += 1;
-                        return self.entries[i].flow.as_ref();
+                        self.hit.set(self.hit.get() + 1);
+                        return e.flow.as_ref();
                     }
                 }
             }
         }
-        self.stats.missed += 1;
+        self.missed.set(self.missed.get() + 1);
         None
     }
 
     #[inline(always)]
-    fn next_rand(&mut self) -> u32 {
+    fn next_rand(&self) -> u32 {
         // xorshift64*
-        let mut x = self.rng;
+        let mut x = self.rng.get();
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        self.rng = x;
+        self.rng.set(x);
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
     /// Whether this miss should insert, per the insertion probability.
     #[inline(always)]
-    pub fn should_insert(&mut self) -> bool {
+    pub fn should_insert(&self) -> bool {
         match self.inv_prob {
             0 => false,
             1 => true,
@@ -175,7 +184,7 @@ impl Emc {
         e.key = *key;
         e.hash = hash;
         e.flow = Some(Arc::clone(flow));
-        self.stats.inserted += 1;
+        self.inserted += 1;
     }
 
     /// Drops every entry referring to a dead flow (releases their memory; optional,

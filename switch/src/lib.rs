@@ -10,3 +10,4 @@ pub mod dpcls;
 pub mod emc;
 pub mod flow;
 pub mod packet;
+pub mod pmd;
