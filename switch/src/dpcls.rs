@@ -1,0 +1,483 @@
+//! The megaflow classifier (OVS's "dpcls"): tuple-space search over one hash table
+//! per distinct mask.
+//!
+//! Each [`Dpcls`] is single-threaded: the control thread owns an authoritative one and
+//! every PMD thread owns its own copy, updated with the same [`Dpcls::insert`] /
+//! [`Dpcls::remove`] calls drained from a command queue between bursts. Flows are
+//! shared as `Arc<Flow>`; lookups take `&self` and never allocate or lock.
+//!
+//! Subtables are kept in descending order of recent hits ([`Dpcls::sort_subtables`],
+//! called periodically by [`Dpcls::maintain`]). Each subtable is an open-addressing
+//! (linear probing, backward-shift deletion) table of the masked keys' significant
+//! words. It grows incrementally: when it reaches 3/4 load a table twice as large is
+//! allocated and entries migrate a few slots per update (and in [`Dpcls::maintain`]),
+//! while lookups probe both tables, so no update ever rehashes a whole table at once.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::flow::key::{FlowKey, FlowMask, KEY_WORDS};
+use crate::flow::Flow;
+
+/// Maximum number of keys in one [`Dpcls::lookup_batch`] call.
+pub const MAX_BATCH: usize = 32;
+
+const EMPTY: u64 = 0;
+const TOMB: u64 = 1;
+const LIVE_BIT: u64 = 1 << 63;
+const MIGRATE_STEP: usize = 32;
+const MIN_CAP: usize = 16;
+/// Lookups between automatic re-sorts in [`Dpcls::maintain`].
+const SORT_INTERVAL: u64 = 1 << 20;
+
+#[inline(always)]
+fn tag(h: u64) -> u64 {
+    h | LIVE_BIT
+}
+
+struct Table {
+    m: usize,
+    nw: usize,
+    hashes: Vec<u64>,
+    flows: Vec<Option<Arc<Flow>>>,
+    keys: Vec<u64>,
+    len: usize,
+}
+
+impl Table {
+    fn new(cap: usize, nw: usize) -> Self {
+        debug_assert!(cap.is_power_of_two());
+        Self {
+            m: cap - 1,
+            nw,
+            hashes: vec![EMPTY; cap],
+            flows: (0..cap).map(|_| None).collect(),
+            keys: vec![0; cap * nw.max(1)],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        self.m + 1
+    }
+
+    #[inline(always)]
+    fn key_eq(&self, slot: usize, key: &FlowKey, mask: &FlowMask) -> bool {
+        let stored = &self.keys[slot * self.nw..slot * self.nw + self.nw];
+        let bits = &mask.bits().words;
+        let mut acc = 0u64;
+        for (&i, &s) in mask.word_indices().iter().zip(stored) {
+            let i = i as usize;
+            acc |= (key.words[i] & bits[i]) ^ s;
+        }
+        acc == 0
+    }
+
+    #[inline(always)]
+    fn find(&self, h: u64, key: &FlowKey, mask: &FlowMask) -> Option<usize> {
+        let t = tag(h);
+        let mut i = h as usize & self.m;
+        loop {
+            let s = self.hashes[i];
+            if s == EMPTY {
+                return None;
+            }
+            if s == t && self.key_eq(i, key, mask) {
+                return Some(i);
+            }
+            i = (i + 1) & self.m;
+        }
+    }
+
+    /// Inserts an entry known to be absent. `words` are the masked significant words.
+    fn insert_new(&mut self, h: u64, words: &[u64], flow: Arc<Flow>) {
+        let mut i = h as usize & self.m;
+        while self.hashes[i] != EMPTY {
+            i = (i + 1) & self.m;
+        }
+        self.hashes[i] = tag(h);
+        self.flows[i] = Some(flow);
+        self.keys[i * self.nw..i * self.nw + self.nw].copy_from_slice(words);
+        self.len += 1;
+    }
+
+    /// Removes slot `i` by shifting later members of the cluster back (no tombstones).
+    fn remove_shift(&mut self, mut i: usize) -> Option<Arc<Flow>> {
+        let out = self.flows[i].take();
+        self.len -= 1;
+        let m = self.m;
+        loop {
+            let mut j = i;
+            loop {
+                j = (j + 1) & m;
+                if self.hashes[j] == EMPTY {
+                    self.hashes[i] = EMPTY;
+                    return out;
+                }
+                let home = self.hashes[j] as usize & m;
+                if (i.wrapping_sub(home) & m) < (j.wrapping_sub(home) & m) {
+                    break;
+                }
+            }
+            self.hashes[i] = self.hashes[j];
+            self.flows[i] = self.flows[j].take();
+            let nw = self.nw;
+            self.keys.copy_within(j * nw..j * nw + nw, i * nw);
+            i = j;
+        }
+    }
+
+    /// Removes slot `i` leaving a tombstone (used on a table being migrated away).
+    fn remove_tomb(&mut self, i: usize) -> Option<Arc<Flow>> {
+        self.hashes[i] = TOMB;
+        self.len -= 1;
+        self.flows[i].take()
+    }
+}
+
+struct Subtable {
+    mask: FlowMask,
+    exact: bool,
+    cur: Table,
+    /// Table being migrated into `cur`, and the next slot to migrate.
+    old: Option<(Table, usize)>,
+    hits: Cell<u64>,
+}
+
+impl Subtable {
+    fn new(mask: FlowMask) -> Self {
+        let nw = mask.word_indices().len();
+        Self {
+            exact: mask.bits().same_as(&FlowKey::ONES),
+            cur: Table::new(MIN_CAP, nw),
+            old: None,
+            hits: Cell::new(0),
+            mask,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.cur.len + self.old.as_ref().map_or(0, |(t, _)| t.len)
+    }
+
+    #[inline(always)]
+    fn find(&self, h: u64, key: &FlowKey) -> Option<&Arc<Flow>> {
+        if let Some(i) = self.cur.find(h, key, &self.mask) {
+            return self.cur.flows[i].as_ref();
+        }
+        if let Some((old, _)) = &self.old {
+            if let Some(i) = old.find(h, key, &self.mask) {
+                return old.flows[i].as_ref();
+            }
+        }
+        None
+    }
+
+    fn words_of(&self, key: &FlowKey) -> [u64; KEY_WORDS] {
+        let mut w = [0u64; KEY_WORDS];
+        for (j, &i) in self.mask.word_indices().iter().enumerate() {
+            w[j] = key.words[i as usize] & self.mask.bits().words[i as usize];
+        }
+        w
+    }
+
+    /// Inserts `flow`, replacing (and returning) an entry with the same masked key.
+    fn insert(&mut self, flow: Arc<Flow>) -> Option<Arc<Flow>> {
+        let h = self.mask.hash_masked(flow.key());
+        if let Some(i) = self.cur.find(h, flow.key(), &self.mask) {
+            return self.cur.flows[i].replace(flow);
+        }
+        let mut replaced = None;
+        if let Some((old, _)) = &mut self.old {
+            if let Some(i) = old.find(h, flow.key(), &self.mask) {
+                replaced = old.remove_tomb(i);
+            }
+        }
+        if (self.cur.len + 1) * 4 > self.cur.cap() * 3 {
+            self.finish_migration();
+            let bigger = Table::new(self.cur.cap() * 2, self.cur.nw);
+            let old = std::mem::replace(&mut self.cur, bigger);
+            self.old = Some((old, 0));
+        }
+        let w = self.words_of(flow.key());
+        self.cur.insert_new(h, &w[..self.cur.nw], flow);
+        self.migrate(MIGRATE_STEP);
+        replaced
+    }
+
+    fn remove(&mut self, flow: &Flow) -> Option<Arc<Flow>> {
+        let h = self.mask.hash_masked(flow.key());
+        let out = if let Some(i) = self.cur.find(h, flow.key(), &self.mask) {
+            if self.cur.flows[i]
+                .as_ref()
+                .is_some_and(|f| f.ufid() == flow.ufid())
+            {
+                self.cur.remove_shift(i)
+            } else {
+                None
+            }
+        } else if let Some((old, _)) = &mut self.old {
+            match old.find(h, flow.key(), &self.mask) {
+                Some(i)
+                    if old.flows[i]
+                        .as_ref()
+                        .is_some_and(|f| f.ufid() == flow.ufid()) =>
+                {
+                    old.remove_tomb(i)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        self.migrate(MIGRATE_STEP);
+        out
+    }
+
+    fn migrate(&mut self, mut budget: usize) {
+        let Some((old, next)) = &mut self.old else {
+            return;
+        };
+        while *next < old.cap() && budget > 0 {
+            let i = *next;
+            *next += 1;
+            budget -= 1;
+            let h = old.hashes[i];
+            if h != EMPTY && h != TOMB {
+                if let Some(f) = old.flows[i].take() {
+                    let nw = old.nw;
+                    self.cur.insert_new(h, &old.keys[i * nw..i * nw + nw], f);
+                }
+            }
+        }
+        if *next >= old.cap() {
+            self.old = None;
+        }
+    }
+
+    fn finish_migration(&mut self) {
+        self.migrate(usize::MAX);
+    }
+}
+
+/// Classifier statistics (for the megaflow stats of `OVS_DP_ATTR_MEGAFLOW_STATS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DpclsStats {
+    /// Lookups that found a flow.
+    pub hit: u64,
+    /// Lookups that found none.
+    pub missed: u64,
+    /// Subtables probed, summed over all lookups (`n_mask_hit`).
+    pub mask_hit: u64,
+}
+
+/// The megaflow classifier. See the module documentation.
+#[derive(Default)]
+pub struct Dpcls {
+    subtables: Vec<Subtable>,
+    by_ufid: HashMap<u128, Arc<Flow>>,
+    hit: Cell<u64>,
+    missed: Cell<u64>,
+    mask_hit: Cell<u64>,
+    lookups_at_sort: u64,
+}
+
+impl core::fmt::Debug for Dpcls {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dpcls")
+            .field("flows", &self.len())
+            .field("masks", &self.n_masks())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Dpcls {
+    /// An empty classifier.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of installed flows.
+    pub fn len(&self) -> usize {
+        self.by_ufid.len()
+    }
+
+    /// Whether no flow is installed.
+    pub fn is_empty(&self) -> bool {
+        self.by_ufid.is_empty()
+    }
+
+    /// Number of distinct masks (subtables), `n_masks`.
+    pub fn n_masks(&self) -> usize {
+        self.subtables.len()
+    }
+
+    /// Hit / miss / mask-hit counters.
+    pub fn stats(&self) -> DpclsStats {
+        DpclsStats {
+            hit: self.hit.get(),
+            missed: self.missed.get(),
+            mask_hit: self.mask_hit.get(),
+        }
+    }
+
+    /// The flow with this UFID.
+    pub fn get(&self, ufid: u128) -> Option<&Arc<Flow>> {
+        self.by_ufid.get(&ufid)
+    }
+
+    /// Iterates over all installed flows (no particular order).
+    pub fn flows(&self) -> impl Iterator<Item = &Arc<Flow>> {
+        self.by_ufid.values()
+    }
+
+    /// Installs `flow`. A flow with the same UFID, or with the same mask and masked
+    /// key, is replaced and returned (the caller kills it). Overlap with flows of other
+    /// masks is not checked here: use [`Dpcls::find_overlap`] first, as the kernel does.
+    pub fn insert(&mut self, flow: Arc<Flow>) -> Option<Arc<Flow>> {
+        let mut replaced = self.remove(flow.ufid());
+        let mask = flow.mask();
+        let idx = match self
+            .subtables
+            .iter()
+            .position(|s| s.mask.bits().same_as(mask))
+        {
+            Some(i) => i,
+            None => {
+                self.subtables.push(Subtable::new(FlowMask::new(*mask)));
+                self.subtables.len() - 1
+            }
+        };
+        self.by_ufid.insert(flow.ufid(), Arc::clone(&flow));
+        if let Some(other) = self.subtables[idx].insert(flow) {
+            self.by_ufid.remove(&other.ufid());
+            replaced = Some(other);
+        }
+        replaced
+    }
+
+    /// Removes the flow with UFID `ufid` and returns it.
+    pub fn remove(&mut self, ufid: u128) -> Option<Arc<Flow>> {
+        let flow = self.by_ufid.remove(&ufid)?;
+        if let Some(i) = self
+            .subtables
+            .iter()
+            .position(|s| s.mask.bits().same_as(flow.mask()))
+        {
+            self.subtables[i].remove(&flow);
+            if self.subtables[i].len() == 0 {
+                self.subtables.remove(i);
+            }
+        }
+        Some(flow)
+    }
+
+    /// Removes every flow.
+    pub fn clear(&mut self) {
+        self.subtables.clear();
+        self.by_ufid.clear();
+    }
+
+    /// The kernel's NEW duplicate check: an installed flow (live or not) that matches
+    /// the unmasked `key`, looked up as if `key` were a packet. No counters change.
+    pub fn find_overlap(&self, key: &FlowKey) -> Option<&Arc<Flow>> {
+        self.subtables
+            .iter()
+            .find_map(|s| s.find(s.mask.hash_masked(key), key))
+    }
+
+    /// Looks up one packet key. Dead flows are skipped.
+    pub fn lookup(&self, key: &FlowKey) -> Option<&Arc<Flow>> {
+        let mut out = [None];
+        self.lookup_batch(core::slice::from_ref(key), None, 1, &mut out);
+        out[0]
+    }
+
+    /// Batch lookup, subtable by subtable. `todo` selects the keys to classify (bit i =
+    /// `keys[i]`; at most [`MAX_BATCH`] keys); `key_hashes` optionally carries
+    /// [`FlowKey::hash`] of each key (from extraction) and is reused by an exact-mask
+    /// subtable. Matches are written to `out[i]`; returns the bitmap of hits.
+    #[inline]
+    pub fn lookup_batch<'a>(
+        &'a self,
+        keys: &[FlowKey],
+        key_hashes: Option<&[u64]>,
+        todo: u32,
+        out: &mut [Option<&'a Arc<Flow>>],
+    ) -> u32 {
+        let n = keys.len().min(MAX_BATCH).min(out.len());
+        let valid = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
+        let todo = todo & valid;
+        let mut remaining = todo;
+        let mut mask_hit = 0u64;
+        let mut hashes = [0u64; MAX_BATCH];
+        for st in &self.subtables {
+            if remaining == 0 {
+                break;
+            }
+            mask_hit += u64::from(remaining.count_ones());
+            let mut m = remaining;
+            match key_hashes {
+                Some(kh) if st.exact => {
+                    while m != 0 {
+                        let i = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        hashes[i] = kh[i];
+                    }
+                }
+                _ => {
+                    while m != 0 {
+                        let i = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        hashes[i] = st.mask.hash_masked(&keys[i]);
+                    }
+                }
+            }
+            let mut m = remaining;
+            let mut hits = 0u64;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                if let Some(f) = st.find(hashes[i], &keys[i]) {
+                    if f.is_alive() {
+                        out[i] = Some(f);
+                        remaining &= !(1 << i);
+                        hits += 1;
+                    }
+                }
+            }
+            st.hits.set(st.hits.get() + hits);
+        }
+        let found = todo & !remaining;
+        self.hit.set(self.hit.get() + u64::from(found.count_ones()));
+        self.missed
+            .set(self.missed.get() + u64::from(remaining.count_ones()));
+        self.mask_hit.set(self.mask_hit.get() + mask_hit);
+        found
+    }
+
+    /// Re-ranks subtables by hits since the previous sort (most hit first) and starts a
+    /// new counting period.
+    pub fn sort_subtables(&mut self) {
+        self.subtables
+            .sort_by_key(|s| core::cmp::Reverse(s.hits.get()));
+        for s in &self.subtables {
+            s.hits.set(0);
+        }
+        self.lookups_at_sort = self.hit.get() + self.missed.get();
+    }
+
+    /// Housekeeping between bursts: advances incremental table growth and re-sorts
+    /// the subtables every 2^20 lookups.
+    pub fn maintain(&mut self) {
+        for s in &mut self.subtables {
+            s.migrate(4 * MIGRATE_STEP);
+        }
+        if self.hit.get() + self.missed.get() - self.lookups_at_sort >= SORT_INTERVAL {
+            self.sort_subtables();
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The per-PMD fast path: burst → keys → EMC → dpcls → actions, and the command
+//! stream through which the control thread updates a PMD's private classifier.
+//!
+//! Control side: [`FlowTable`] is the authoritative table (one per datapath, owned by
+//! the control thread). Each change returns the [`FlowCmd`]s to broadcast to every PMD
+//! (through whatever queue the runtime uses, e.g. `crossbeam_queue::ArrayQueue`). A
+//! deleted or replaced flow is killed *before* the commands are sent, so no cache on
+//! any PMD executes it once the PMD observes the kill.
+//!
+//! PMD side: [`Pmd::apply`] drains commands between bursts, [`Pmd::process_burst`]
+//! classifies and executes up to 32 packets.
+
+use std::sync::Arc;
+
+use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
+use crate::dpcls::{Dpcls, MAX_BATCH};
+use crate::emc::Emc;
+use crate::flow::{Flow, FlowKey};
+use crate::packet::{extract, Metadata, PacketBuf, ParseStatus};
+
+/// A classifier update sent from the control thread to a PMD.
+#[derive(Debug, Clone)]
+pub enum FlowCmd {
+    /// Install (or replace the same-UFID / same-masked-key flow with) this flow.
+    Insert(Arc<Flow>),
+    /// Remove the flow with this UFID.
+    Remove(u128),
+    /// Remove every flow.
+    Flush,
+    /// Change `emc-insert-inv-prob`.
+    SetEmcInvProb(u32),
+}
+
+/// Errors of [`FlowTable::put`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FlowTableError {
+    /// A flow matching the key exists and creation was exclusive (`EEXIST`).
+    #[error("flow exists")]
+    Exists,
+    /// Modify of a flow that does not exist (`ENOENT`).
+    #[error("no such flow")]
+    NotFound,
+}
+
+/// The control thread's authoritative flow table.
+#[derive(Debug, Default)]
+pub struct FlowTable {
+    cls: Dpcls,
+    n_pmds: usize,
+}
+
+impl FlowTable {
+    /// A table whose flows keep statistics for `n_pmds` PMDs.
+    pub fn new(n_pmds: usize) -> Self {
+        Self {
+            cls: Dpcls::new(),
+            n_pmds,
+        }
+    }
+
+    /// The underlying classifier (for dumps, GET, and `n_masks`).
+    pub fn classifier(&self) -> &Dpcls {
+        &self.cls
+    }
+
+    /// OVS_FLOW_CMD_NEW / SET. `create`: NLM_F_CREATE|NLM_F_EXCL semantics (fail if any
+    /// installed flow matches the unmasked `key`); otherwise create-or-modify, where a
+    /// modify keeps the statistics. `allow_create = false` is SET (modify only).
+    /// Returns the commands for every PMD.
+    pub fn put(
+        &mut self,
+        ufid: u128,
+        key: &FlowKey,
+        mask: &FlowKey,
+        actions: CompiledActions,
+        create: bool,
+        allow_create: bool,
+    ) -> Result<Vec<FlowCmd>, FlowTableError> {
+        let existing = self
+            .cls
+            .get(ufid)
+            .or_else(|| self.cls.find_overlap(key))
+            .cloned();
+        let flow = match existing {
+            Some(_) if create => return Err(FlowTableError::Exists),
+            Some(old) => {
+                if old.ufid() != ufid || !old.key().same_as(&key.masked(mask)) {
+                    return Err(FlowTableError::NotFound);
+                }
+                Flow::with_stats(ufid, key, old.mask(), actions, Arc::clone(old.stats()))
+            }
+            None if !allow_create => return Err(FlowTableError::NotFound),
+            None => Flow::new(ufid, key, mask, actions, self.n_pmds),
+        };
+        let flow = Arc::new(flow);
+        if let Some(old) = self.cls.insert(Arc::clone(&flow)) {
+            old.kill();
+        }
+        Ok(vec![FlowCmd::Insert(flow)])
+    }
+
+    /// OVS_FLOW_CMD_DEL by UFID: the removed flow (for its final stats) and commands.
+    pub fn del(&mut self, ufid: u128) -> Option<(Arc<Flow>, Vec<FlowCmd>)> {
+        let f = self.cls.remove(ufid)?;
+        f.kill();
+        Some((f, vec![FlowCmd::Remove(ufid)]))
+    }
+
+    /// DEL without key: flush.
+    pub fn flush(&mut self) -> Vec<FlowCmd> {
+        for f in self.cls.flows() {
+            f.kill();
+        }
+        self.cls.clear();
+        vec![FlowCmd::Flush]
+    }
+}
+
+/// Where each packet's metadata comes from in a burst.
+#[derive(Clone, Copy, Debug)]
+pub enum BurstMeta<'a> {
+    /// The same metadata for every packet (a burst from one rx queue).
+    Shared(&'a Metadata),
+    /// One entry per packet (recirculated packets).
+    PerPacket(&'a [Metadata]),
+}
+
+impl BurstMeta<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> &Metadata {
+        match self {
+            BurstMeta::Shared(m) => m,
+            BurstMeta::PerPacket(v) => &v[i],
+        }
+    }
+}
+
+/// What a PMD needs from the runtime besides action side effects.
+pub trait PmdContext<B: PacketBuf>: ExecContext<B> {
+    /// A packet that matched no flow: queue an upcall (MISS) with its key.
+    fn miss(&mut self, pkt: B, key: &FlowKey, md: &Metadata);
+    /// A packet the kernel's key extraction rejects.
+    fn malformed_drop(&mut self, pkt: B);
+}
+
+/// Per-PMD counters (`pmd-stats-show` style).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PmdStats {
+    /// Packets received.
+    pub packets: u64,
+    /// EMC hits.
+    pub emc_hit: u64,
+    /// Megaflow (dpcls) hits.
+    pub megaflow_hit: u64,
+    /// Misses (upcalls).
+    pub miss: u64,
+    /// Packets with a truncated / malformed header (still forwarded).
+    pub malformed: u64,
+    /// Packets dropped because no key could be extracted.
+    pub extract_drop: u64,
+}
+
+/// Scratch space for one burst, allocated once per PMD.
+struct Scratch {
+    keys: [FlowKey; MAX_BATCH],
+    hashes: [u64; MAX_BATCH],
+    states: Vec<Option<PacketState>>,
+}
+
+/// One PMD thread's fast-path state: its own classifier copy and EMC.
+pub struct Pmd {
+    id: usize,
+    cls: Dpcls,
+    emc: Emc,
+    stats: PmdStats,
+    scratch: Box<Scratch>,
+}
+
+impl core::fmt::Debug for Pmd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pmd")
+            .field("id", &self.id)
+            .field("cls", &self.cls)
+            .field("emc", &self.emc)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Pmd {
+    /// PMD number `id` (its statistics cell index in every flow) with `emc`.
+    pub fn new(id: usize, emc: Emc) -> Self {
+        Self {
+            id,
+            cls: Dpcls::new(),
+            emc,
+            stats: PmdStats::default(),
+            scratch: Box::new(Scratch {
+                keys: [FlowKey::ZERO; MAX_BATCH],
+                hashes: [0; MAX_BATCH],
+                states: (0..MAX_BATCH).map(|_| None).collect(),
+            }),
+        }
+    }
+
+    /// This PMD's classifier.
+    pub fn classifier(&self) -> &Dpcls {
+        &self.cls
+    }
+
+    /// This PMD's EMC.
+    pub fn emc(&self) -> &Emc {
+        &self.emc
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PmdStats {
+        self.stats
+    }
+
+    /// Applies one control-thread command (call between bursts).
+    pub fn apply(&mut self, cmd: FlowCmd) {
+        match cmd {
+            FlowCmd::Insert(f) => {
+                self.cls.insert(f);
+            }
+            FlowCmd::Remove(ufid) => {
+                self.cls.remove(ufid);
+            }
+            FlowCmd::Flush => {
+                self.cls.clear();
+                self.emc.clear();
+            }
+            FlowCmd::SetEmcInvProb(p) => self.emc.set_inv_prob(p),
+        }
+    }
+
+    /// Between-burst housekeeping (classifier growth and ranking).
+    pub fn maintain(&mut self) {
+        self.cls.maintain();
+    }
+
+    /// Processes up to 32 packets: extracts keys (hashing once), probes the EMC, looks
+    /// the rest up in the classifier as one batch, updates flow statistics, executes
+    /// actions (outputs go to `ctx`, which batches per port) and hands misses to
+    /// `ctx.miss`. Every `Some` packet in `pkts[..32]` is consumed.
+    pub fn process_burst<B: PacketBuf, C: PmdContext<B>>(
+        &mut self,
+        pkts: &mut [Option<B>],
+        md: BurstMeta<'_>,
+        now_ms: u64,
+        ctx: &mut C,
+    ) {
+        let n = pkts.len().min(MAX_BATCH);
+        let Self {
+            id,
+            cls,
+            emc,
+            stats,
+            scratch,
+        } = self;
+        let Scratch {
+            keys,
+            hashes,
+            states,
+        } = &mut **scratch;
+        let mut todo = 0u32;
+        for i in 0..n {
+            let Some(p) = &pkts[i] else { continue };
+            stats.packets += 1;
+            let m = md.get(i);
+            let info = extract(p.data(), m, &mut keys[i]);
+            match info.status {
+                ParseStatus::Ok => {}
+                ParseStatus::Partial => stats.malformed += 1,
+                ParseStatus::Drop => {
+                    stats.extract_drop += 1;
+                    if let Some(p) = pkts[i].take() {
+                        ctx.malformed_drop(p);
+                    }
+                    continue;
+                }
+            }
+            hashes[i] = info.hash;
+            states[i] = Some(PacketState::new(m, &keys[i], &info));
+            todo |= 1 << i;
+        }
+
+        let mut flows: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
+        let mut need_cls = 0u32;
+        let mut m = todo;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            match emc.lookup(&keys[i], hashes[i]) {
+                Some(f) => flows[i] = Some(f),
+                None => need_cls |= 1 << i,
+            }
+        }
+        stats.emc_hit += u64::from((todo & !need_cls).count_ones());
+
+        let mut to_cache: [Option<Arc<Flow>>; MAX_BATCH] = [const { None }; MAX_BATCH];
+        if need_cls != 0 {
+            let mut cls_out: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
+            let found = cls.lookup_batch(&keys[..n], Some(&hashes[..n]), need_cls, &mut cls_out);
+            stats.megaflow_hit += u64::from(found.count_ones());
+            let mut m = found;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                flows[i] = cls_out[i];
+                if emc.should_insert() {
+                    to_cache[i] = cls_out[i].cloned();
+                }
+            }
+            let mut missed = need_cls & !found;
+            stats.miss += u64::from(missed.count_ones());
+            while missed != 0 {
+                let i = missed.trailing_zeros() as usize;
+                missed &= missed - 1;
+                states[i] = None;
+                if let Some(p) = pkts[i].take() {
+                    ctx.miss(p, &keys[i], md.get(i));
+                }
+            }
+        }
+
+        // Execute, accumulating statistics over runs of packets of the same flow.
+        let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
+        for i in 0..n {
+            let Some(flow) = flows[i] else { continue };
+            let (Some(p), Some(st)) = (pkts[i].take(), states[i].as_mut()) else {
+                continue;
+            };
+            let bytes = p.len() as u64;
+            let flags = keys[i].tcp_flags();
+            match &mut run {
+                Some((f, pk, by, fl)) if Arc::ptr_eq(f, flow) => {
+                    *pk += 1;
+                    *by += bytes;
+                    *fl |= flags;
+                }
+                _ => {
+                    if let Some((f, pk, by, fl)) = run.take() {
+                        f.stats().cell(*id).record(pk, by, now_ms, fl);
+                    }
+                    run = Some((flow, 1, bytes, flags));
+                }
+            }
+            execute(flow.actions(), p, st, ctx);
+        }
+        if let Some((f, pk, by, fl)) = run {
+            f.stats().cell(*id).record(pk, by, now_ms, fl);
+        }
+        for i in 0..n {
+            if let Some(f) = to_cache[i].take() {
+                emc.insert(&keys[i], hashes[i], &f);
+            }
+        }
+    }
+}
