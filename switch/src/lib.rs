@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod actions;
+pub mod cli;
 pub mod dpcls;
 pub mod dpdk;
 pub mod emc;
@@ -14,3 +15,4 @@ pub mod metrics;
 pub mod netlink;
 pub mod packet;
 pub mod pmd;
+pub mod runtime;

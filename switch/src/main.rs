@@ -1,33 +1,206 @@
-//! The `dpswitch` daemon.
-//!
-//! Today it brings up the EAL with the given arguments (they pass straight through: `-l`,
-//! `--vdev`, `--no-huge`, ...) and reports the lcores and ports it found. The forwarding
-//! runtime, the netlink control plane and metrics build on this (see the README).
+//! The `dpswitch` daemon: EAL, PMD threads, the datapath, the standalone slow path and the
+//! status line. See `dpswitch --help`.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use dpswitch::dpdk::{self, Eal, Port};
+use dpswitch::cli::{self, Options};
+use dpswitch::dpdk::{self, Eal};
+use dpswitch::metrics::{self, MetricsServer};
+use dpswitch::netlink::NetlinkSocket;
+use dpswitch::runtime::vport::VportKind;
+use dpswitch::runtime::{Switch, SwitchConfig, VportSpec};
+
+fn init_logging(o: &Options) {
+    let filter = match &o.log {
+        Some(f) => tracing_subscriber::EnvFilter::new(f),
+        None => tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if o.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn free_hugepages() -> u64 {
+    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// EAL arguments when the user gave none: two cores, hugepages if there are some.
+fn default_eal_args() -> Vec<String> {
+    let mut args = vec!["-l".to_string(), "0-1".to_string()];
+    if free_hugepages() >= 256 {
+        args.push("--in-memory".into());
+    } else {
+        args.extend(["--no-huge", "--no-shconf", "-m", "512"].map(String::from));
+    }
+    args
+}
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let eal = match Eal::init(&args) {
-        Ok(eal) => eal,
+    let mut o = match cli::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!("dpswitch: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("dpswitch: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
         }
     };
-    tracing::info!(dpdk = %dpdk::version(), args = ?eal.args(), tsc_hz = eal.tsc_hz(), "EAL up");
-    tracing::info!(main = eal.main_lcore(), workers = ?eal.worker_lcores(), "lcores");
-    for id in Port::ids() {
-        let name = Port::find_name(id).unwrap_or_default();
-        tracing::info!(port = id, %name, "ethdev port");
+    if o.help {
+        print!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
+    init_logging(&o);
+    if o.eal_args.is_empty() {
+        o.eal_args = default_eal_args();
+    }
+    if o.ports.is_empty() {
+        o.ports = ["dptap0", "dptap1"]
+            .iter()
+            .map(|n| (n.to_string(), format!("net_tap_{n},iface={n}")))
+            .collect();
+    }
+    match run(&o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dpswitch: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(o: &Options) -> Result<(), String> {
+    // Claim the control plane's port id first: a second instance must fail before it touches
+    // devices another instance owns.
+    let _netlink = NetlinkSocket::bind(o.netlink_pid, 4 << 20).map_err(|e| {
+        if e.raw_os_error() == Some(libc::EADDRINUSE) {
+            format!(
+                "netlink port id {} is taken: is another dpswitch running? (pick another with --netlink-pid)",
+                o.netlink_pid
+            )
+        } else {
+            format!("cannot open the netlink socket: {e}")
+        }
+    })?;
+    let eal = Eal::init(&o.eal_args).map_err(|e| {
+        if e.errno == libc::EACCES || e.errno == libc::EAGAIN {
+            format!("{e}: another DPDK process may hold this --file-prefix")
+        } else {
+            e.to_string()
+        }
+    })?;
+    tracing::info!(dpdk = %dpdk::version(), eal_args = ?o.eal_args, "EAL initialised");
+    let _metrics = match o.metrics {
+        Some(addr) => {
+            let registry = metrics::registry(&dpdk::version()).map_err(|e| e.to_string())?;
+            let srv = MetricsServer::start(addr, registry)
+                .map_err(|e| format!("metrics on {addr}: {e}"))?;
+            tracing::info!(addr = %srv.addr(), "serving /metrics");
+            Some(srv)
+        }
+        None => None,
+    };
+    let cfg = SwitchConfig {
+        pmd_lcores: o.pmd_cores.clone(),
+        n_mbufs: o.mbufs,
+        emc_insert_inv_prob: o.emc_insert_inv_prob,
+        flow_limit: o.flow_limit,
+        ..SwitchConfig::default()
+    };
+    let mut sw = Switch::start(eal.clone(), cfg).map_err(|e| e.to_string())?;
+    tracing::info!(main_lcore = eal.main_lcore(), pmd_lcores = ?sw.pmd_lcores(), "lcores");
+    let dp = sw
+        .add_datapath(&o.dp, 0, 0)
+        .map_err(|e| format!("datapath {}: {e}", o.dp))?;
+    for (name, devargs) in &o.ports {
+        let spec = VportSpec {
+            name: name.clone(),
+            kind: VportKind::Netdev,
+            devargs: Some(devargs.clone()),
+            port_no: None,
+            upcall_pids: Vec::new(),
+            options: BTreeMap::from([("devargs".to_string(), devargs.clone())]),
+        };
+        sw.add_vport(dp, spec)
+            .map_err(|e| format!("port {name} ({devargs}): {e}"))?;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    tracing::info!(dp = %o.dp, ports = o.ports.len(), "forwarding");
+    let mut status = Status::new(o.status_interval);
+    while !stop.load(Ordering::Relaxed) {
+        let handled = sw.handle_upcalls(256);
+        status.tick(&sw, dp);
+        if handled == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    tracing::info!("stopping: PMDs, ports, EAL");
+    drop(sw);
+    Ok(())
+}
+
+/// The periodic one-line status: packets per second per port, hits, misses, flows.
+struct Status {
+    every: Option<Duration>,
+    last: Instant,
+    prev: BTreeMap<u32, (u64, u64)>,
+}
+
+impl Status {
+    fn new(secs: u64) -> Self {
+        Status {
+            every: (secs > 0).then(|| Duration::from_secs(secs)),
+            last: Instant::now(),
+            prev: BTreeMap::new(),
+        }
+    }
+
+    fn tick(&mut self, sw: &Switch, dp: usize) {
+        let Some(every) = self.every else { return };
+        let elapsed = self.last.elapsed();
+        if elapsed < every {
+            return;
+        }
+        self.last = Instant::now();
+        let (Some(d), Some(s)) = (sw.datapath(dp), sw.dp_stats(dp)) else {
+            return;
+        };
+        let secs = elapsed.as_secs_f64();
+        let mut ports = Vec::new();
+        for v in d.vports.values() {
+            let Ok(st) = v.port.stats() else { continue };
+            let (prx, ptx) = self
+                .prev
+                .insert(v.port_no, (st.rx_packets, st.tx_packets))
+                .unwrap_or((st.rx_packets, st.tx_packets));
+            ports.push(format!(
+                "{} rx {:.0} tx {:.0}",
+                v.name,
+                st.rx_packets.saturating_sub(prx) as f64 / secs,
+                st.tx_packets.saturating_sub(ptx) as f64 / secs
+            ));
+        }
+        tracing::info!(
+            "{}: pps [{}] hit {} missed {} lost {} flows {}",
+            d.name,
+            ports.join(", "),
+            s.n_hit,
+            s.n_missed,
+            s.n_lost,
+            s.n_flows
+        );
+    }
 }

@@ -154,15 +154,31 @@ impl Eal {
 }
 
 /// EAL creates `/var/run/dpdk/<file-prefix>` and leaves it behind even when it put nothing
-/// there; remove it then, so runs leave no litter. A non-empty directory (shared config of a
-/// primary process) is left alone.
+/// there but its telemetry socket (unlinked only by an atexit handler, after we are gone).
+/// Remove both then, so runs leave no litter; a directory with anything else in it (the
+/// shared config of a primary process) is left alone.
 fn remove_runtime_dir_if_empty() {
     // SAFETY: returns a pointer to EAL's static path buffer (empty if never set).
     let dir = unsafe { std::ffi::CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) };
-    if let Ok(dir) = dir.to_str() {
-        if !dir.is_empty() {
-            let _ = std::fs::remove_dir(dir);
+    let Ok(dir) = dir.to_str() else { return };
+    if dir.is_empty() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let names: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let only_telemetry = names.iter().all(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("dpdk_telemetry."))
+    });
+    if only_telemetry {
+        for p in &names {
+            let _ = std::fs::remove_file(p);
         }
+        let r = std::fs::remove_dir(dir);
+        tracing::debug!(dir, result = ?r, "removed the EAL runtime directory");
     }
 }
 

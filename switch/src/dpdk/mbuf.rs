@@ -347,3 +347,33 @@ impl<const N: usize> Drop for MbufArray<N> {
         self.clear();
     }
 }
+
+/// The fast path works on mbufs through its buffer trait; headroom comes from the pool's
+/// `RTE_PKTMBUF_HEADROOM` (128 bytes).
+impl crate::packet::PacketBuf for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+
+    #[inline]
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.prepend(n)?;
+        Some(self.data_mut())
+    }
+
+    #[inline]
+    fn pull_front(&mut self, n: usize) -> bool {
+        self.adj(n)
+    }
+
+    #[inline]
+    fn trim_back(&mut self, n: usize) -> bool {
+        self.trim(n)
+    }
+}

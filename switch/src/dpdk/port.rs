@@ -177,7 +177,7 @@ impl Port {
             );
         }
         let info = dev_info(id)?;
-        let n_rxq = cfg.n_rxq.clamp(1, info.max_rx_queues.clamp(1, MAX_QUEUES));
+        let mut n_rxq = cfg.n_rxq.clamp(1, info.max_rx_queues.clamp(1, MAX_QUEUES));
         let n_txq = cfg.n_txq.clamp(1, info.max_tx_queues.clamp(1, MAX_QUEUES));
 
         let mut conf = dpdk_sys::rte_eth_conf::default();
@@ -195,7 +195,14 @@ impl Port {
             }
         }
         // SAFETY: conf is a valid, initialised configuration for a valid port.
-        let ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, n_rxq, n_txq, &conf) };
+        let mut ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, n_rxq, n_txq, &conf) };
+        if ret != 0 && n_rxq != n_txq && n_txq <= info.max_rx_queues {
+            // Some drivers (net_tap) insist on as many rx as tx queues; the caller polls
+            // every rx queue the port ends up with.
+            n_rxq = n_txq;
+            // SAFETY: as above.
+            ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, n_rxq, n_txq, &conf) };
+        }
         if ret != 0 {
             return Err(DpdkError::new("rte_eth_dev_configure", ret).context(format!("port {id}")));
         }

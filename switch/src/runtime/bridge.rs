@@ -1,0 +1,235 @@
+//! The standalone slow path: a MAC-learning bridge per datapath, used for misses when no
+//! controller has registered upcall port ids. It decides what OVS's NORMAL action would, and
+//! the caller installs a megaflow matching exactly what the decision looked at.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::flow::FlowKey;
+
+/// Default MAC aging time (OVS's `mac-aging-time`).
+pub const DEFAULT_AGING: Duration = Duration::from_secs(300);
+/// Default MAC table size (OVS's `mac-table-size`).
+pub const DEFAULT_MAX_MACS: usize = 65536;
+
+/// VLAN id 0 stands for untagged.
+type MacKey = (u16, [u8; 6]);
+
+#[derive(Debug, Clone, Copy)]
+struct MacEntry {
+    port: u32,
+    seen: Instant,
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send to one port.
+    Forward(u32),
+    /// Send to every port but the input port (unknown unicast, broadcast, multicast).
+    Flood,
+    /// The destination is on the input port: nothing to do.
+    Drop,
+}
+
+/// A MAC learning table with aging.
+#[derive(Debug)]
+pub struct MacTable {
+    entries: HashMap<MacKey, MacEntry>,
+    max: usize,
+    aging: Duration,
+}
+
+impl Default for MacTable {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_MACS, DEFAULT_AGING)
+    }
+}
+
+/// True for group (broadcast/multicast) addresses.
+pub fn is_multicast(mac: [u8; 6]) -> bool {
+    mac[0] & 1 != 0
+}
+
+/// The VLAN id of a key (0 when untagged).
+pub fn vlan_of(key: &FlowKey) -> u16 {
+    key.vlan_tci() & 0x0fff
+}
+
+impl MacTable {
+    /// A table of at most `max` entries that forgets a MAC unseen for `aging`.
+    pub fn new(max: usize, aging: Duration) -> Self {
+        MacTable {
+            entries: HashMap::new(),
+            max,
+            aging,
+        }
+    }
+
+    /// Number of learned MACs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is learned.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Learns that `mac` on `vlan` lives behind `port`. Returns true when this changed what
+    /// the table says (a new or moved MAC): flows sending to that MAC must then be redone.
+    pub fn learn(&mut self, vlan: u16, mac: [u8; 6], port: u32, now: Instant) -> bool {
+        if is_multicast(mac) {
+            return false;
+        }
+        match self.entries.get_mut(&(vlan, mac)) {
+            Some(e) => {
+                e.seen = now;
+                if e.port == port {
+                    return false;
+                }
+                e.port = port;
+                true
+            }
+            None => {
+                if self.entries.len() >= self.max {
+                    self.expire(now);
+                    if self.entries.len() >= self.max {
+                        // Still full: evict the stalest entry rather than refuse to learn.
+                        if let Some(oldest) = self
+                            .entries
+                            .iter()
+                            .min_by_key(|(_, e)| e.seen)
+                            .map(|(k, _)| *k)
+                        {
+                            self.entries.remove(&oldest);
+                        }
+                    }
+                }
+                self.entries
+                    .insert((vlan, mac), MacEntry { port, seen: now });
+                true
+            }
+        }
+    }
+
+    /// Where `mac` on `vlan` was learned, if it is still fresh.
+    pub fn lookup(&self, vlan: u16, mac: [u8; 6], now: Instant) -> Option<u32> {
+        self.entries
+            .get(&(vlan, mac))
+            .filter(|e| now.duration_since(e.seen) < self.aging)
+            .map(|e| e.port)
+    }
+
+    /// Forgets entries older than the aging time; returns the MACs forgotten.
+    pub fn expire(&mut self, now: Instant) -> Vec<(u16, [u8; 6])> {
+        let aging = self.aging;
+        let old: Vec<MacKey> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| now.duration_since(e.seen) >= aging)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &old {
+            self.entries.remove(k);
+        }
+        old
+    }
+
+    /// Forgets every MAC learned on `port` (the port went away).
+    pub fn forget_port(&mut self, port: u32) {
+        self.entries.retain(|_, e| e.port != port);
+    }
+
+    /// The NORMAL decision for a packet with `key` (learning its source first).
+    /// Returns the decision and whether learning changed the table.
+    pub fn decide(&mut self, key: &FlowKey, now: Instant) -> (Decision, bool) {
+        let vlan = vlan_of(key);
+        let in_port = u32::from(key.in_port());
+        let changed = self.learn(vlan, key.eth_src(), in_port, now);
+        let dst = key.eth_dst();
+        let decision = if is_multicast(dst) {
+            Decision::Flood
+        } else {
+            match self.lookup(vlan, dst, now) {
+                Some(p) if p == in_port => Decision::Drop,
+                Some(p) => Decision::Forward(p),
+                None => Decision::Flood,
+            }
+        };
+        (decision, changed)
+    }
+}
+
+/// The megaflow mask for a NORMAL decision: it looked at the input port, both MACs and the
+/// VLAN tag; the kernel always matches recirc_id, the Ethernet/L3 distinction and the
+/// ethertype exactly.
+pub fn normal_mask() -> FlowKey {
+    let mut m = FlowKey::ZERO;
+    m.set_recirc_id(u32::MAX);
+    m.set_in_port(u16::MAX);
+    m.set_mac_proto(u8::MAX);
+    m.set_eth_src([0xff; 6]);
+    m.set_eth_dst([0xff; 6]);
+    m.set_vlan_tci(u16::MAX);
+    m.set_eth_type(u16::MAX);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(in_port: u16, src: [u8; 6], dst: [u8; 6]) -> FlowKey {
+        let mut k = FlowKey::ZERO;
+        k.set_in_port(in_port);
+        k.set_eth_src(src);
+        k.set_eth_dst(dst);
+        k
+    }
+
+    const A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
+    const B: [u8; 6] = [2, 0, 0, 0, 0, 0xb];
+    const BCAST: [u8; 6] = [0xff; 6];
+
+    #[test]
+    fn learns_floods_then_forwards() {
+        let mut t = MacTable::default();
+        let now = Instant::now();
+        assert_eq!(t.decide(&key(1, A, BCAST), now), (Decision::Flood, true));
+        assert_eq!(
+            t.decide(&key(1, A, B), now),
+            (Decision::Flood, false),
+            "B unknown"
+        );
+        assert_eq!(t.decide(&key(2, B, A), now), (Decision::Forward(1), true));
+        assert_eq!(t.decide(&key(1, A, B), now), (Decision::Forward(2), false));
+        assert_eq!(t.decide(&key(2, B, B), now).0, Decision::Drop, "hairpin");
+    }
+
+    #[test]
+    fn moves_and_aging_are_reported() {
+        let mut t = MacTable::new(16, Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(t.learn(0, A, 1, t0));
+        assert!(!t.learn(0, A, 1, t0));
+        assert!(t.learn(0, A, 3, t0), "a move changes the table");
+        assert_eq!(t.lookup(0, A, t0), Some(3));
+        assert_eq!(t.lookup(5, A, t0), None, "VLANs are separate");
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(t.lookup(0, A, later), None);
+        assert_eq!(t.expire(later), vec![(0, A)]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_stalest() {
+        let mut t = MacTable::new(2, Duration::from_secs(100));
+        let t0 = Instant::now();
+        t.learn(0, A, 1, t0);
+        t.learn(0, B, 2, t0 + Duration::from_secs(1));
+        t.learn(0, [2, 0, 0, 0, 0, 0xc], 3, t0 + Duration::from_secs(2));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.lookup(0, A, t0 + Duration::from_secs(2)), None);
+    }
+}

@@ -1,0 +1,952 @@
+//! The running switch: the EAL, datapaths and their vports, PMD threads on worker lcores, and
+//! the control thread's side of everything (see `docs/architecture.md`).
+
+pub mod bridge;
+pub mod pmd_thread;
+pub mod vport;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::actions::{
+    execute, Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
+};
+use crate::dpdk::{
+    DpdkError, Eal, LcoreJob, Mbuf, MbufArray, Mempool, Port, PortConfig, BURST_SIZE,
+};
+use crate::flow::{Flow, FlowKey};
+use crate::packet::extract;
+use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
+use bridge::{Decision, MacTable};
+use pmd_thread::{DpPmdCounters, PmdCmd, PmdShared, PmdThread, Upcall, UpcallKind};
+use vport::{TxSlot, Vport, VportCounters, VportKind, OVSP_LOCAL};
+
+/// A control-plane failure with the errno the kernel would return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlError {
+    /// Positive errno (EINVAL, ENODEV, EEXIST, ...).
+    pub errno: i32,
+    /// What failed, for logs and CLI messages.
+    pub msg: String,
+}
+
+impl ControlError {
+    /// An error with `errno` and a message.
+    pub fn new(errno: i32, msg: impl Into<String>) -> Self {
+        ControlError {
+            errno,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({})",
+            self.msg,
+            std::io::Error::from_raw_os_error(self.errno)
+        )
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<DpdkError> for ControlError {
+    fn from(e: DpdkError) -> Self {
+        let errno = match e.errno {
+            libc::EEXIST => libc::EEXIST,
+            libc::ENOMEM | libc::ENOSPC => libc::ENOMEM,
+            libc::ENODEV | libc::ENOENT => libc::ENODEV,
+            _ => libc::EINVAL,
+        };
+        ControlError::new(errno, e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, ControlError>;
+
+/// How the switch is sized and tuned.
+#[derive(Debug, Clone)]
+pub struct SwitchConfig {
+    /// Worker lcores that run PMD threads (default: every worker lcore).
+    pub pmd_lcores: Option<Vec<u32>>,
+    /// Mbufs in the packet pool.
+    pub n_mbufs: u32,
+    /// EMC entries per PMD per datapath.
+    pub emc_entries: usize,
+    /// OVS's `emc-insert-inv-prob`: insert 1 in N megaflow hits (0 = EMC off).
+    pub emc_insert_inv_prob: u32,
+    /// Above this many flows the slow path still forwards misses but installs nothing.
+    pub flow_limit: usize,
+    /// Capacity of the PMD → control upcall queue.
+    pub upcall_queue: usize,
+    /// Receive queues per port.
+    pub rxqs_per_port: u16,
+}
+
+impl Default for SwitchConfig {
+    fn default() -> Self {
+        SwitchConfig {
+            pmd_lcores: None,
+            n_mbufs: 32768,
+            emc_entries: 8192,
+            emc_insert_inv_prob: 100,
+            flow_limit: 200_000,
+            upcall_queue: 8192,
+            rxqs_per_port: 1,
+        }
+    }
+}
+
+/// How a flow put treats an existing flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Create only: any existing flow matching the key is EEXIST (NLM_F_CREATE / NLM_F_EXCL).
+    Create,
+    /// Modify only: ENOENT when the flow does not exist (FLOW SET).
+    Modify,
+    /// Create, or replace the actions of the same flow (FLOW NEW without CREATE/EXCL).
+    CreateOrModify,
+}
+
+/// What a new vport is made of.
+#[derive(Debug, Clone)]
+pub struct VportSpec {
+    /// Name (at most 15 bytes).
+    pub name: String,
+    /// Netdev or internal.
+    pub kind: VportKind,
+    /// DPDK devargs; None picks the default for the kind (TAP / AF_PACKET by name).
+    pub devargs: Option<String>,
+    /// Requested port number (None or 0: the lowest free one).
+    pub port_no: Option<u32>,
+    /// Upcall port ids.
+    pub upcall_pids: Vec<u32>,
+    /// Other options, kept for display.
+    pub options: BTreeMap<String, String>,
+}
+
+/// Datapath statistics as `ovs_dp_stats` + `ovs_dp_megaflow_stats` report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DpStats {
+    /// Lookups that matched a flow.
+    pub n_hit: u64,
+    /// Lookups that matched none.
+    pub n_missed: u64,
+    /// Upcalls that could not be delivered.
+    pub n_lost: u64,
+    /// Installed flows.
+    pub n_flows: u64,
+    /// Subtables probed over all lookups.
+    pub n_mask_hit: u64,
+    /// Distinct masks.
+    pub n_masks: u32,
+    /// Lookups answered by a cache (EMC).
+    pub n_cache_hit: u64,
+}
+
+/// A datapath: its ports, flows and counters (owned by the control thread).
+#[derive(Debug)]
+pub struct Datapath {
+    /// Name (also its local port's name).
+    pub name: String,
+    /// The local port's kernel ifindex (the kernel's `dp_ifindex`).
+    pub ifindex: u32,
+    /// Negotiated `OVS_DP_F_*` user features.
+    pub user_features: u32,
+    /// Mask cache size as last set (reported back; the EMC plays its role).
+    pub masks_cache_size: u32,
+    /// Per-CPU (per-PMD) upcall port ids.
+    pub per_cpu_pids: Vec<u32>,
+    /// Ports by number.
+    pub vports: BTreeMap<u32, Vport>,
+    /// The authoritative flow table.
+    pub flows: FlowTable,
+    pmd_counters: Vec<Arc<DpPmdCounters>>,
+    ctl_lost: u64,
+    macs: MacTable,
+}
+
+struct PmdHandle {
+    lcore: u32,
+    cmds: Arc<ArrayQueue<PmdCmd>>,
+    shared: Arc<PmdShared>,
+    job: Option<LcoreJob>,
+    sent: u64,
+}
+
+/// The switch: EAL, packet pool, PMDs, datapaths.
+pub struct Switch {
+    eal: Eal,
+    pool: Arc<Mempool>,
+    pmds: Vec<PmdHandle>,
+    upcalls: Arc<ArrayQueue<Upcall>>,
+    dps: Vec<Option<Datapath>>,
+    rr: usize,
+    cfg: SwitchConfig,
+    next_ufid: u128,
+}
+
+impl fmt::Debug for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Switch")
+            .field(
+                "pmds",
+                &self.pmds.iter().map(|p| p.lcore).collect::<Vec<_>>(),
+            )
+            .field(
+                "dps",
+                &self
+                    .dps
+                    .iter()
+                    .flatten()
+                    .map(|d| &d.name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+const CMD_QUEUE: usize = 16384;
+
+impl Switch {
+    /// Creates the packet pool and starts one PMD thread per PMD lcore.
+    ///
+    /// # Errors
+    /// EINVAL without a worker lcore to run a PMD on; ENOMEM when the pool cannot be made.
+    pub fn start(eal: Eal, cfg: SwitchConfig) -> Result<Switch> {
+        let lcores = cfg
+            .pmd_lcores
+            .clone()
+            .unwrap_or_else(|| eal.worker_lcores());
+        if lcores.is_empty() {
+            return Err(ControlError::new(
+                libc::EINVAL,
+                "no worker lcore for a PMD thread: give EAL at least two cores, e.g. -l 0-1",
+            ));
+        }
+        let pool = Arc::new(Mempool::new(&eal, "dpswitch_pkts", cfg.n_mbufs, 256, -1)?);
+        let upcalls = Arc::new(ArrayQueue::new(cfg.upcall_queue.max(1)));
+        let mut pmds = Vec::with_capacity(lcores.len());
+        for (id, &lcore) in lcores.iter().enumerate() {
+            let cmds = Arc::new(ArrayQueue::new(CMD_QUEUE));
+            let shared = Arc::new(PmdShared::default());
+            let thread = PmdThread::new(
+                id,
+                cfg.emc_entries,
+                cfg.emc_insert_inv_prob,
+                cmds.clone(),
+                upcalls.clone(),
+                pool.clone(),
+                shared.clone(),
+            );
+            let job = eal.launch(lcore, move || thread.run())?;
+            tracing::info!(pmd = id, lcore, "PMD thread started");
+            pmds.push(PmdHandle {
+                lcore,
+                cmds,
+                shared,
+                job: Some(job),
+                sent: 0,
+            });
+        }
+        Ok(Switch {
+            eal,
+            pool,
+            pmds,
+            upcalls,
+            dps: Vec::new(),
+            rr: 0,
+            cfg,
+            next_ufid: u128::from(std::process::id()) << 96,
+        })
+    }
+
+    /// The EAL.
+    pub fn eal(&self) -> &Eal {
+        &self.eal
+    }
+
+    /// The packet pool.
+    pub fn pool(&self) -> &Arc<Mempool> {
+        &self.pool
+    }
+
+    /// Number of PMD threads.
+    pub fn n_pmds(&self) -> usize {
+        self.pmds.len()
+    }
+
+    /// The lcore of each PMD.
+    pub fn pmd_lcores(&self) -> Vec<u32> {
+        self.pmds.iter().map(|p| p.lcore).collect()
+    }
+
+    /// Published per-PMD loop counters.
+    pub fn pmd_shared(&self, pmd: usize) -> Option<&PmdShared> {
+        self.pmds.get(pmd).map(|p| &*p.shared)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SwitchConfig {
+        &self.cfg
+    }
+
+    /// Upcalls waiting for the control thread.
+    pub fn upcall_backlog(&self) -> usize {
+        self.upcalls.len()
+    }
+
+    fn send(&mut self, pmd: usize, mut cmd: PmdCmd) {
+        let h = &mut self.pmds[pmd];
+        loop {
+            match h.cmds.push(cmd) {
+                Ok(()) => break,
+                // The PMD drains between bursts, so room comes back within microseconds.
+                Err(back) => {
+                    cmd = back;
+                    std::thread::sleep(Duration::from_micros(20));
+                }
+            }
+        }
+        h.sent += 1;
+    }
+
+    fn broadcast_flow(&mut self, dp: usize, cmds: Vec<FlowCmd>) {
+        for cmd in cmds {
+            for p in 0..self.pmds.len() {
+                self.send(
+                    p,
+                    PmdCmd::Flow {
+                        dp,
+                        cmd: cmd.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Waits until every PMD has applied every command sent so far.
+    pub fn sync_pmds(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for (i, h) in self.pmds.iter().enumerate() {
+            while h.shared.applied.load(Ordering::Acquire) < h.sent {
+                if Instant::now() > deadline {
+                    tracing::warn!(pmd = i, "PMD did not apply its commands within 5 s");
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Datapath slots in use.
+    pub fn datapaths(&self) -> impl Iterator<Item = (usize, &Datapath)> {
+        self.dps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.as_ref().map(|d| (i, d)))
+    }
+
+    /// A datapath by slot.
+    pub fn datapath(&self, dp: usize) -> Option<&Datapath> {
+        self.dps.get(dp).and_then(Option::as_ref)
+    }
+
+    /// A datapath by slot, mutably.
+    pub fn datapath_mut(&mut self, dp: usize) -> Option<&mut Datapath> {
+        self.dps.get_mut(dp).and_then(Option::as_mut)
+    }
+
+    /// The slot of the datapath named `name`.
+    pub fn find_datapath(&self, name: &str) -> Option<usize> {
+        self.datapaths()
+            .find(|(_, d)| d.name == name)
+            .map(|(i, _)| i)
+    }
+
+    /// The slot of the datapath whose local port has `ifindex`.
+    pub fn find_datapath_by_ifindex(&self, ifindex: u32) -> Option<usize> {
+        self.datapaths()
+            .find(|(_, d)| d.ifindex == ifindex)
+            .map(|(i, _)| i)
+    }
+
+    /// The datapath slot and port number of the vport named `name`, in any datapath.
+    pub fn find_vport(&self, name: &str) -> Option<(usize, u32)> {
+        self.datapaths().find_map(|(i, d)| {
+            d.vports
+                .values()
+                .find(|v| v.name == name)
+                .map(|v| (i, v.port_no))
+        })
+    }
+
+    /// Creates a datapath and its local port 0 (an internal TAP port named `name`).
+    ///
+    /// # Errors
+    /// EINVAL for a bad name, EEXIST if the name is taken (by a datapath, a vport or a kernel
+    /// netdev), or the device error of the local port.
+    pub fn add_datapath(
+        &mut self,
+        name: &str,
+        upcall_pid: u32,
+        user_features: u32,
+    ) -> Result<usize> {
+        if !vport::valid_name(name) {
+            return Err(ControlError::new(
+                libc::EINVAL,
+                format!("bad datapath name {name:?}"),
+            ));
+        }
+        if self.find_datapath(name).is_some() || self.find_vport(name).is_some() {
+            return Err(ControlError::new(
+                libc::EEXIST,
+                format!("{name} already exists"),
+            ));
+        }
+        let slot = match self.dps.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.dps.push(None);
+                self.dps.len() - 1
+            }
+        };
+        let counters: Vec<Arc<DpPmdCounters>> =
+            (0..self.pmds.len()).map(|_| Arc::default()).collect();
+        self.dps[slot] = Some(Datapath {
+            name: name.to_string(),
+            ifindex: 0,
+            user_features,
+            masks_cache_size: 256,
+            per_cpu_pids: Vec::new(),
+            vports: BTreeMap::new(),
+            flows: FlowTable::new(self.pmds.len()),
+            pmd_counters: counters.clone(),
+            ctl_lost: 0,
+            macs: MacTable::default(),
+        });
+        for (p, c) in counters.into_iter().enumerate() {
+            self.send(
+                p,
+                PmdCmd::AddDp {
+                    dp: slot,
+                    counters: c,
+                },
+            );
+        }
+        let local = VportSpec {
+            name: name.to_string(),
+            kind: VportKind::Internal,
+            devargs: None,
+            port_no: Some(OVSP_LOCAL),
+            upcall_pids: vec![upcall_pid],
+            options: BTreeMap::new(),
+        };
+        match self.add_vport_inner(slot, local, true) {
+            Ok(_) => {
+                let dp = self.dps[slot].as_mut().expect("just created");
+                dp.ifindex = dp.vports[&OVSP_LOCAL].ifindex;
+                tracing::info!(dp = name, ifindex = dp.ifindex, "datapath created");
+                Ok(slot)
+            }
+            Err(e) => {
+                for p in 0..self.pmds.len() {
+                    self.send(p, PmdCmd::RemoveDp { dp: slot });
+                }
+                self.sync_pmds();
+                self.dps[slot] = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes a datapath: its ports (the local port last), flows and counters.
+    ///
+    /// # Errors
+    /// ENODEV for an unknown slot.
+    pub fn del_datapath(&mut self, dp: usize) -> Result<()> {
+        let ports: Vec<u32> = match self.datapath(dp) {
+            Some(d) => d.vports.keys().rev().copied().collect(),
+            None => return Err(ControlError::new(libc::ENODEV, "no such datapath")),
+        };
+        for port_no in ports {
+            if let Err(e) = self.remove_vport(dp, port_no) {
+                tracing::warn!(dp, port_no, error = %e, "removing port of deleted datapath");
+            }
+        }
+        let cmds = self.dps[dp]
+            .as_mut()
+            .map(|d| d.flows.flush())
+            .unwrap_or_default();
+        self.broadcast_flow(dp, cmds);
+        for p in 0..self.pmds.len() {
+            self.send(p, PmdCmd::RemoveDp { dp });
+        }
+        self.sync_pmds();
+        if let Some(d) = self.dps[dp].take() {
+            tracing::info!(dp = %d.name, "datapath deleted");
+        }
+        Ok(())
+    }
+
+    /// Adds a vport to datapath `dp` and starts forwarding on it.
+    ///
+    /// # Errors
+    /// ENODEV (no datapath), EINVAL (bad name), EEXIST (name taken), EBUSY/EFBIG (port number),
+    /// or the DPDK device's error.
+    pub fn add_vport(&mut self, dp: usize, spec: VportSpec) -> Result<u32> {
+        self.add_vport_inner(dp, spec, false)
+    }
+
+    fn add_vport_inner(&mut self, dp: usize, spec: VportSpec, local: bool) -> Result<u32> {
+        if !vport::valid_name(&spec.name) {
+            return Err(ControlError::new(
+                libc::EINVAL,
+                format!("bad port name {:?}", spec.name),
+            ));
+        }
+        let (local_taken, existing) = match self.datapath(dp) {
+            Some(d) => (d.vports.contains_key(&OVSP_LOCAL), &d.vports),
+            None => return Err(ControlError::new(libc::ENODEV, "no such datapath")),
+        };
+        let requested = if local {
+            Some(OVSP_LOCAL)
+        } else {
+            spec.port_no
+        };
+        let port_no = if local {
+            if local_taken {
+                return Err(ControlError::new(libc::EBUSY, "local port exists"));
+            }
+            OVSP_LOCAL
+        } else {
+            vport::allocate_port_no(existing, requested)
+                .map_err(|e| ControlError::new(e, format!("port number for {}", spec.name)))?
+        };
+        if self.find_vport(&spec.name).is_some()
+            || (!local && self.find_datapath(&spec.name).is_some())
+        {
+            return Err(ControlError::new(
+                libc::EEXIST,
+                format!("{} already exists", spec.name),
+            ));
+        }
+        if spec.kind == VportKind::Internal
+            && nix::net::if_::if_nametoindex(spec.name.as_str()).is_ok()
+        {
+            return Err(ControlError::new(
+                libc::EEXIST,
+                format!("a network device named {} already exists", spec.name),
+            ));
+        }
+        let devargs = spec
+            .devargs
+            .clone()
+            .unwrap_or_else(|| vport::default_devargs(spec.kind, &spec.name));
+        let n_pmds = self.pmds.len();
+        let cfg = PortConfig {
+            n_rxq: self.cfg.rxqs_per_port.max(1),
+            n_txq: u16::try_from(n_pmds + 1).unwrap_or(u16::MAX),
+            ..PortConfig::default()
+        };
+        let port = Port::hotplug(&self.eal, &devargs, &cfg, self.pool.clone())?;
+        port.start()?;
+        let ifindex = match spec.kind {
+            VportKind::Internal => nix::net::if_::if_nametoindex(spec.name.as_str()).unwrap_or(0),
+            VportKind::Netdev => devargs
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("iface="))
+                .and_then(|i| nix::net::if_::if_nametoindex(i).ok())
+                .unwrap_or(0),
+        };
+        let counters = Arc::new(VportCounters::default());
+        // A tx queue per PMD plus one for the control thread, or one shared queue.
+        let exclusive = usize::from(port.n_txq()) > n_pmds;
+        let shared = if exclusive {
+            None
+        } else {
+            Some(Arc::new(Mutex::new(port.tx_queue(0)?)))
+        };
+        let slot_for = |q: usize| -> Result<TxSlot> {
+            Ok(match &shared {
+                None => TxSlot::Exclusive(port.tx_queue(u16::try_from(q).unwrap_or(0))?),
+                Some(s) => TxSlot::Shared(s.clone()),
+            })
+        };
+        let ctl_tx = slot_for(n_pmds)?;
+        let mut pmd_tx = Vec::with_capacity(n_pmds);
+        for p in 0..n_pmds {
+            pmd_tx.push(slot_for(p)?);
+        }
+        let mut rxqs = Vec::new();
+        for q in 0..port.n_rxq() {
+            rxqs.push(port.rx_queue(q)?);
+        }
+        for (p, slot) in pmd_tx.into_iter().enumerate() {
+            self.send(
+                p,
+                PmdCmd::AddTx {
+                    dp,
+                    port_no,
+                    slot,
+                    counters: counters.clone(),
+                },
+            );
+        }
+        for rxq in rxqs {
+            let p = self.rr % n_pmds;
+            self.rr += 1;
+            tracing::info!(dp, port_no, port = %spec.name, queue = rxq.queue(), pmd = p, "rx queue assigned");
+            self.send(p, PmdCmd::AddRxq { dp, port_no, rxq });
+        }
+        let v = Vport {
+            port_no,
+            name: spec.name.clone(),
+            kind: spec.kind,
+            devargs,
+            upcall_pids: spec.upcall_pids,
+            ifindex,
+            options: spec.options,
+            port,
+            ctl_tx,
+            counters,
+        };
+        tracing::info!(dp, port_no, port = %v.name, devargs = %v.devargs, driver = v.port.driver(), "port added");
+        if let Some(d) = self.datapath_mut(dp) {
+            d.vports.insert(port_no, v);
+        }
+        Ok(port_no)
+    }
+
+    /// Removes a non-local vport.
+    ///
+    /// # Errors
+    /// ENODEV (no such datapath or port), EINVAL (the local port).
+    pub fn del_vport(&mut self, dp: usize, port_no: u32) -> Result<()> {
+        if port_no == OVSP_LOCAL {
+            return Err(ControlError::new(
+                libc::EINVAL,
+                "the local port goes only with its datapath",
+            ));
+        }
+        self.remove_vport(dp, port_no)
+    }
+
+    fn remove_vport(&mut self, dp: usize, port_no: u32) -> Result<()> {
+        if !self
+            .datapath(dp)
+            .is_some_and(|d| d.vports.contains_key(&port_no))
+        {
+            return Err(ControlError::new(
+                libc::ENODEV,
+                format!("no port {port_no}"),
+            ));
+        }
+        for p in 0..self.pmds.len() {
+            self.send(p, PmdCmd::RemovePort { dp, port_no });
+        }
+        // The PMDs must let go of the queues before the device can close.
+        self.sync_pmds();
+        let d = self.datapath_mut(dp).expect("checked above");
+        let v = d.vports.remove(&port_no).expect("checked above");
+        d.macs.forget_port(port_no);
+        let name = v.name.clone();
+        let Vport { port, ctl_tx, .. } = v;
+        drop(ctl_tx);
+        port.remove()?;
+        tracing::info!(dp, port_no, port = %name, "port removed");
+        Ok(())
+    }
+
+    /// Installs or modifies a flow with the kernel's FLOW NEW / SET semantics.
+    ///
+    /// # Errors
+    /// ENODEV (datapath), EEXIST, ENOENT, EINVAL (actions).
+    pub fn put_flow(
+        &mut self,
+        dp: usize,
+        ufid: u128,
+        key: &FlowKey,
+        mask: &FlowKey,
+        actions: &[Action],
+        mode: PutMode,
+    ) -> Result<()> {
+        let (create, allow_create) = match mode {
+            PutMode::Create => (true, true),
+            PutMode::Modify => (false, false),
+            PutMode::CreateOrModify => (false, true),
+        };
+        let compiled = CompiledActions::compile(actions)
+            .map_err(|e| ControlError::new(libc::EINVAL, format!("actions: {e}")))?;
+        let d = self
+            .datapath_mut(dp)
+            .ok_or_else(|| ControlError::new(libc::ENODEV, "no such datapath"))?;
+        let cmds = d
+            .flows
+            .put(ufid, key, mask, compiled, create, allow_create)
+            .map_err(|e| match e {
+                FlowTableError::Exists => ControlError::new(libc::EEXIST, "flow exists"),
+                FlowTableError::NotFound => ControlError::new(libc::ENOENT, "no such flow"),
+            })?;
+        self.broadcast_flow(dp, cmds);
+        Ok(())
+    }
+
+    /// Deletes one flow and returns it (for its final statistics).
+    ///
+    /// # Errors
+    /// ENODEV (datapath), ENOENT (flow).
+    pub fn del_flow(&mut self, dp: usize, ufid: u128) -> Result<Arc<Flow>> {
+        let d = self
+            .datapath_mut(dp)
+            .ok_or_else(|| ControlError::new(libc::ENODEV, "no such datapath"))?;
+        let (flow, cmds) = d
+            .flows
+            .del(ufid)
+            .ok_or_else(|| ControlError::new(libc::ENOENT, "no such flow"))?;
+        self.broadcast_flow(dp, cmds);
+        Ok(flow)
+    }
+
+    /// Deletes every flow of a datapath.
+    ///
+    /// # Errors
+    /// ENODEV (datapath).
+    pub fn flush_flows(&mut self, dp: usize) -> Result<()> {
+        let d = self
+            .datapath_mut(dp)
+            .ok_or_else(|| ControlError::new(libc::ENODEV, "no such datapath"))?;
+        let cmds = d.flows.flush();
+        self.broadcast_flow(dp, cmds);
+        Ok(())
+    }
+
+    /// Datapath statistics, summed over PMDs.
+    pub fn dp_stats(&self, dp: usize) -> Option<DpStats> {
+        let d = self.datapath(dp)?;
+        let mut s = DpStats {
+            n_flows: d.flows.classifier().len() as u64,
+            n_masks: u32::try_from(d.flows.classifier().n_masks()).unwrap_or(u32::MAX),
+            n_lost: d.ctl_lost,
+            ..DpStats::default()
+        };
+        for c in &d.pmd_counters {
+            let emc = c.emc_hit.load(Ordering::Relaxed);
+            let mf = c.megaflow_hit.load(Ordering::Relaxed);
+            s.n_hit += emc + mf;
+            s.n_cache_hit += emc;
+            s.n_missed += c.missed.load(Ordering::Relaxed);
+            s.n_lost += c.lost.load(Ordering::Relaxed);
+            s.n_mask_hit += c.mask_hit.load(Ordering::Relaxed);
+        }
+        Some(s)
+    }
+
+    /// Per-PMD counters of a datapath.
+    pub fn dp_pmd_counters(&self, dp: usize) -> &[Arc<DpPmdCounters>] {
+        self.datapath(dp).map_or(&[], |d| &d.pmd_counters)
+    }
+
+    /// Handles up to `max` queued upcalls; returns how many.
+    pub fn handle_upcalls(&mut self, max: usize) -> usize {
+        let mut n = 0;
+        let mut out = CtlTx::default();
+        let now = Instant::now();
+        while n < max {
+            let Some(up) = self.upcalls.pop() else { break };
+            n += 1;
+            self.handle_upcall(up, now, &mut out);
+        }
+        if n != 0 {
+            out.flush(self);
+        }
+        n
+    }
+
+    fn handle_upcall(&mut self, up: Upcall, now: Instant, out: &mut CtlTx) {
+        let Upcall {
+            dp,
+            kind,
+            pkt,
+            key,
+            md,
+            ..
+        } = up;
+        let in_port = u32::from(md.in_port);
+        let Some(d) = self.dps.get_mut(dp).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(v) = d.vports.get(&in_port) {
+            // Until a controller interface delivers them, upcalls to registered ids are lost.
+            let wants_controller = matches!(kind, UpcallKind::Action { .. })
+                || v.upcall_pid(key.hash() as u32).is_some();
+            if wants_controller {
+                d.ctl_lost += 1;
+                VportCounters::add(&v.counters.upcall_fail, 1);
+                return;
+            }
+        }
+        // Standalone: the MAC-learning bridge decides, a megaflow makes it stick.
+        let (decision, changed) = d.macs.decide(&key, now);
+        if changed {
+            let stale = flows_to_mac(&d.flows, bridge::vlan_of(&key), key.eth_src());
+            let mut cmds = Vec::new();
+            for ufid in stale {
+                if let Some((_, c)) = d.flows.del(ufid) {
+                    cmds.extend(c);
+                }
+            }
+            self.broadcast_flow(dp, cmds);
+        }
+        let Some(d) = self.datapath(dp) else { return };
+        let actions: Vec<Action> = match decision {
+            Decision::Forward(p) => vec![Action::Output(p)],
+            Decision::Flood => d
+                .vports
+                .keys()
+                .filter(|&&p| p != in_port)
+                .map(|&p| Action::Output(p))
+                .collect(),
+            Decision::Drop => Vec::new(),
+        };
+        let install = d.flows.classifier().len() < self.cfg.flow_limit;
+        let compiled = match CompiledActions::compile(&actions) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "slow path built invalid actions");
+                return;
+            }
+        };
+        if install {
+            self.next_ufid += 1;
+            let ufid = self.next_ufid;
+            // EEXIST: another packet of the same flow was queued before the flow reached
+            // the PMDs and installed it already.
+            let _ = self.put_flow(
+                dp,
+                ufid,
+                &key,
+                &bridge::normal_mask(),
+                &actions,
+                PutMode::Create,
+            );
+        }
+        let mut k = FlowKey::ZERO;
+        let info = extract(pkt.data(), &md, &mut k);
+        let mut st = PacketState::new(&md, &k, &info);
+        out.dp = dp;
+        out.pool = Some(self.pool.clone());
+        execute(&compiled, pkt, &mut st, out);
+    }
+}
+
+/// UFIDs of the flows whose destination is `mac` on `vlan` (to redo after a MAC moves).
+fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
+    flows
+        .classifier()
+        .flows()
+        .filter(|f| f.key().eth_dst() == mac && (f.key().vlan_tci() & 0x0fff) == vlan)
+        .map(|f| f.ufid())
+        .collect()
+}
+
+/// Packets the control thread sends, batched per port until the end of an upcall batch.
+#[derive(Default)]
+struct CtlTx {
+    dp: usize,
+    pool: Option<Arc<Mempool>>,
+    queued: Vec<(usize, u32, MbufArray<BURST_SIZE>)>,
+    dropped: u64,
+}
+
+impl CtlTx {
+    fn flush(&mut self, sw: &mut Switch) {
+        for (dp, port_no, mut pkts) in self.queued.drain(..) {
+            match sw.datapath_mut(dp).and_then(|d| d.vports.get_mut(&port_no)) {
+                Some(v) => {
+                    let out = v.ctl_tx.send(&mut pkts);
+                    VportCounters::add(&v.counters.tx_dropped, out.dropped as u64);
+                }
+                None => pkts.clear(),
+            }
+        }
+    }
+}
+
+impl ExecContext<Mbuf> for CtlTx {
+    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState) {
+        let dp = self.dp;
+        let i = match self
+            .queued
+            .iter()
+            .position(|(d, p, a)| *d == dp && *p == port && a.spare() > 0)
+        {
+            Some(i) => i,
+            None => {
+                self.queued.push((dp, port, MbufArray::new()));
+                self.queued.len() - 1
+            }
+        };
+        let _ = self.queued[i].2.push(pkt);
+    }
+
+    fn clone_packet(&mut self, pkt: &Mbuf) -> Option<Mbuf> {
+        let mut m = self.pool.as_ref()?.alloc()?;
+        m.set_data(pkt.data()).then_some(m)
+    }
+
+    fn upcall(&mut self, _data: &[u8], _orig_len: usize, _st: &PacketState, _u: &UserspaceAction) {
+        self.dropped += 1;
+    }
+
+    fn recirculate(&mut self, pkt: Mbuf, _st: &PacketState) {
+        self.dropped += 1;
+        drop(pkt);
+    }
+
+    fn drop_packet(&mut self, pkt: Mbuf, _reason: DropReason) {
+        self.dropped += 1;
+        drop(pkt);
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        (crate::dpdk::rdtsc() as u32).rotate_left(13)
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        for h in &self.pmds {
+            h.shared.quit.store(true, Ordering::Release);
+        }
+        for h in &mut self.pmds {
+            if let Some(job) = h.job.take() {
+                job.wait();
+            }
+        }
+        // PMDs are gone; close every port (local ports last) and drop the flows.
+        for dp in (0..self.dps.len()).rev() {
+            if let Some(d) = self.dps[dp].take() {
+                let mut vports = d.vports;
+                while let Some((_, v)) = vports.pop_last() {
+                    let Vport {
+                        port, ctl_tx, name, ..
+                    } = v;
+                    drop(ctl_tx);
+                    if let Err(e) = port.remove() {
+                        tracing::warn!(port = %name, error = %e, "closing port at shutdown");
+                    }
+                }
+            }
+        }
+        while self.upcalls.pop().is_some() {}
+    }
+}

@@ -1,0 +1,545 @@
+//! A PMD thread: polls its rx queues on an EAL worker lcore, runs the fast path
+//! ([`crate::pmd::Pmd`]) on each burst and transmits per output port in bursts.
+//!
+//! Everything it needs arrives as [`PmdCmd`]s on its command queue, drained between bursts;
+//! everything it reports leaves as relaxed stores into [`PmdShared`] and as [`Upcall`]s.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_queue::ArrayQueue;
+
+use super::vport::{TxSlot, VportCounters};
+use crate::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
+use crate::dpdk::{rdtsc, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
+use crate::flow::{monotonic_ms, FlowKey};
+use crate::packet::Metadata;
+use crate::pmd::{BurstMeta, FlowCmd, Pmd};
+
+/// How many times a packet may be recirculated before it is dropped (the kernel's limit).
+const MAX_RECIRC_PASSES: usize = 4;
+/// Polls between housekeeping rounds (stats publication, classifier maintenance).
+const HOUSEKEEPING_EVERY: u32 = 1024;
+
+/// A change the control thread asks a PMD to make.
+#[derive(Debug)]
+pub enum PmdCmd {
+    /// Start serving datapath slot `dp` with a fresh classifier and EMC.
+    AddDp {
+        /// Datapath slot.
+        dp: usize,
+        /// Counters this PMD publishes for that datapath.
+        counters: Arc<DpPmdCounters>,
+    },
+    /// Stop serving datapath slot `dp` (its ports must be removed first).
+    RemoveDp {
+        /// Datapath slot.
+        dp: usize,
+    },
+    /// Poll this rx queue as input port `port_no` of datapath `dp`.
+    AddRxq {
+        /// Datapath slot.
+        dp: usize,
+        /// Port number within the datapath.
+        port_no: u32,
+        /// The queue.
+        rxq: RxQueue,
+    },
+    /// Transmit to port `port_no` of datapath `dp` through `slot`.
+    AddTx {
+        /// Datapath slot.
+        dp: usize,
+        /// Port number within the datapath.
+        port_no: u32,
+        /// This PMD's queue on the port.
+        slot: TxSlot,
+        /// The port's software counters.
+        counters: Arc<VportCounters>,
+    },
+    /// Forget port `port_no` of datapath `dp`: its rx queues and its tx queue.
+    RemovePort {
+        /// Datapath slot.
+        dp: usize,
+        /// Port number within the datapath.
+        port_no: u32,
+    },
+    /// A classifier update for datapath `dp`.
+    Flow {
+        /// Datapath slot.
+        dp: usize,
+        /// The update.
+        cmd: FlowCmd,
+    },
+}
+
+/// What a PMD publishes per datapath (single writer: the PMD; readers: control, metrics).
+#[derive(Debug, Default)]
+pub struct DpPmdCounters {
+    /// Packets looked up.
+    pub packets: AtomicU64,
+    /// EMC hits.
+    pub emc_hit: AtomicU64,
+    /// Megaflow (dpcls) hits.
+    pub megaflow_hit: AtomicU64,
+    /// Misses handed to the upcall queue.
+    pub missed: AtomicU64,
+    /// Misses dropped because the upcall queue was full.
+    pub lost: AtomicU64,
+    /// Subtables probed over all dpcls lookups.
+    pub mask_hit: AtomicU64,
+    /// Packets with malformed headers.
+    pub malformed: AtomicU64,
+    /// Packets dropped by actions, for unknown output ports, or by recirculation limits.
+    pub dropped: AtomicU64,
+}
+
+/// What a PMD publishes about itself.
+#[derive(Debug, Default)]
+pub struct PmdShared {
+    /// Commands applied so far (the control thread waits on this).
+    pub applied: AtomicU64,
+    /// Set by the control thread to stop the loop.
+    pub quit: AtomicBool,
+    /// TSC cycles spent in polls that received packets.
+    pub busy_cycles: AtomicU64,
+    /// TSC cycles spent in polls that received nothing.
+    pub idle_cycles: AtomicU64,
+    /// Bursts that carried packets.
+    pub bursts: AtomicU64,
+    /// Packets received.
+    pub rx_packets: AtomicU64,
+}
+
+/// Why the control thread gets a packet.
+#[derive(Debug)]
+pub enum UpcallKind {
+    /// No flow matched.
+    Miss,
+    /// A `userspace` action.
+    Action {
+        /// Where the upcall goes.
+        pid: u32,
+        /// The action's user data.
+        userdata: Option<Vec<u8>>,
+        /// Length before truncation.
+        orig_len: usize,
+    },
+}
+
+/// A packet for the control thread.
+#[derive(Debug)]
+pub struct Upcall {
+    /// Datapath slot.
+    pub dp: usize,
+    /// The PMD that sent it (the "CPU" of per-CPU dispatch).
+    pub pmd: usize,
+    /// Why.
+    pub kind: UpcallKind,
+    /// The packet.
+    pub pkt: Mbuf,
+    /// Its flow key.
+    pub key: FlowKey,
+    /// Its metadata.
+    pub md: Metadata,
+}
+
+struct RxSlot {
+    dp: usize,
+    port_no: u32,
+    md: Metadata,
+    rxq: RxQueue,
+}
+
+struct TxPort {
+    slot: TxSlot,
+    buf: MbufArray<BURST_SIZE>,
+    counters: Arc<VportCounters>,
+}
+
+#[derive(Default)]
+struct TxTable {
+    /// Indexed by port number; grown only when a port is added.
+    ports: Vec<Option<TxPort>>,
+    /// Ports with packets waiting, flushed at the end of every burst.
+    dirty: Vec<u32>,
+}
+
+struct DpSlot {
+    pmd: Pmd,
+    tx: TxTable,
+    counters: Arc<DpPmdCounters>,
+}
+
+/// A PMD's state; [`PmdThread::run`] is its lcore loop.
+pub struct PmdThread {
+    id: usize,
+    emc_entries: usize,
+    emc_inv_prob: u32,
+    dps: Vec<Option<DpSlot>>,
+    rxqs: Vec<RxSlot>,
+    cmds: Arc<ArrayQueue<PmdCmd>>,
+    upcalls: Arc<ArrayQueue<Upcall>>,
+    pool: Arc<Mempool>,
+    shared: Arc<PmdShared>,
+    rng: u64,
+}
+
+impl std::fmt::Debug for PmdThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PmdThread")
+            .field("id", &self.id)
+            .field("rxqs", &self.rxqs.len())
+            .finish()
+    }
+}
+
+impl PmdThread {
+    /// PMD number `id`.
+    pub fn new(
+        id: usize,
+        emc_entries: usize,
+        emc_inv_prob: u32,
+        cmds: Arc<ArrayQueue<PmdCmd>>,
+        upcalls: Arc<ArrayQueue<Upcall>>,
+        pool: Arc<Mempool>,
+        shared: Arc<PmdShared>,
+    ) -> Self {
+        PmdThread {
+            id,
+            emc_entries,
+            emc_inv_prob,
+            dps: Vec::new(),
+            rxqs: Vec::new(),
+            cmds,
+            upcalls,
+            pool,
+            shared,
+            rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
+        }
+    }
+
+    fn apply(&mut self, cmd: PmdCmd) {
+        match cmd {
+            PmdCmd::AddDp { dp, counters } => {
+                if self.dps.len() <= dp {
+                    self.dps.resize_with(dp + 1, || None);
+                }
+                let mut emc = crate::emc::Emc::new(self.emc_entries, self.emc_inv_prob);
+                emc.seed(self.rng ^ dp as u64);
+                self.dps[dp] = Some(DpSlot {
+                    pmd: Pmd::new(self.id, emc),
+                    tx: TxTable::default(),
+                    counters,
+                });
+            }
+            PmdCmd::RemoveDp { dp } => {
+                self.rxqs.retain(|r| r.dp != dp);
+                if let Some(slot) = self.dps.get_mut(dp) {
+                    *slot = None;
+                }
+            }
+            PmdCmd::AddRxq { dp, port_no, rxq } => {
+                let md = Metadata::for_port(u16::try_from(port_no).unwrap_or(u16::MAX));
+                self.rxqs.push(RxSlot {
+                    dp,
+                    port_no,
+                    md,
+                    rxq,
+                });
+            }
+            PmdCmd::AddTx {
+                dp,
+                port_no,
+                slot,
+                counters,
+            } => {
+                if let Some(Some(d)) = self.dps.get_mut(dp) {
+                    let i = port_no as usize;
+                    if d.tx.ports.len() <= i {
+                        d.tx.ports.resize_with(i + 1, || None);
+                    }
+                    d.tx.ports[i] = Some(TxPort {
+                        slot,
+                        buf: MbufArray::new(),
+                        counters,
+                    });
+                }
+            }
+            PmdCmd::RemovePort { dp, port_no } => {
+                self.rxqs.retain(|r| !(r.dp == dp && r.port_no == port_no));
+                if let Some(Some(d)) = self.dps.get_mut(dp) {
+                    if let Some(p) = d.tx.ports.get_mut(port_no as usize) {
+                        *p = None;
+                    }
+                }
+            }
+            PmdCmd::Flow { dp, cmd } => {
+                if let Some(Some(d)) = self.dps.get_mut(dp) {
+                    d.pmd.apply(cmd);
+                }
+            }
+        }
+    }
+
+    /// The poll loop; returns when the control thread sets `quit`.
+    pub fn run(mut self) -> i32 {
+        let mut burst = MbufArray::<BURST_SIZE>::new();
+        let mut pkts: [Option<Mbuf>; BURST_SIZE] = [const { None }; BURST_SIZE];
+        let mut recirc = Recirc::default();
+        let mut polls: u32 = 0;
+        let (mut busy, mut idle, mut bursts, mut rx_packets) = (0u64, 0u64, 0u64, 0u64);
+        loop {
+            let mut applied = 0;
+            while let Some(cmd) = self.cmds.pop() {
+                self.apply(cmd);
+                applied += 1;
+            }
+            if applied != 0 {
+                let done = self.shared.applied.load(Ordering::Relaxed) + applied;
+                self.shared.applied.store(done, Ordering::Release);
+            }
+            if self.shared.quit.load(Ordering::Acquire) {
+                break;
+            }
+            for r in 0..self.rxqs.len() {
+                let start = rdtsc();
+                let rx = &mut self.rxqs[r];
+                let n = rx.rxq.rx_burst(&mut burst);
+                if n == 0 {
+                    idle += rdtsc().wrapping_sub(start);
+                    continue;
+                }
+                let (dp, md) = (rx.dp, rx.md);
+                for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
+                    *slot = Some(m);
+                }
+                let Some(Some(slot)) = self.dps.get_mut(dp) else {
+                    pkts.iter_mut().for_each(|p| *p = None);
+                    continue;
+                };
+                let now_ms = monotonic_ms();
+                let DpSlot { pmd, tx, counters } = slot;
+                let mut ctx = Ctx {
+                    dp,
+                    pmd: self.id,
+                    tx,
+                    upcalls: &self.upcalls,
+                    pool: &self.pool,
+                    recirc: &mut recirc,
+                    rng: &mut self.rng,
+                    lost: 0,
+                    dropped: 0,
+                };
+                pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&md), now_ms, &mut ctx);
+                for _ in 0..MAX_RECIRC_PASSES {
+                    if ctx.recirc.len == 0 {
+                        break;
+                    }
+                    let (mut rpkts, rmd, rn) = ctx.recirc.take();
+                    pmd.process_burst(
+                        &mut rpkts[..rn],
+                        BurstMeta::PerPacket(&rmd[..rn]),
+                        now_ms,
+                        &mut ctx,
+                    );
+                }
+                // Whatever still wants to recirculate has looped too often.
+                ctx.dropped += ctx.recirc.clear() as u64;
+                ctx.flush();
+                let (lost, dropped) = (ctx.lost, ctx.dropped);
+                publish(pmd, counters, lost, dropped);
+                bursts += 1;
+                rx_packets += n as u64;
+                busy += rdtsc().wrapping_sub(start);
+            }
+            polls = polls.wrapping_add(1);
+            if polls % HOUSEKEEPING_EVERY == 0 {
+                for d in self.dps.iter_mut().flatten() {
+                    d.pmd.maintain();
+                }
+                let s = &self.shared;
+                s.busy_cycles.store(busy, Ordering::Relaxed);
+                s.idle_cycles.store(idle, Ordering::Relaxed);
+                s.bursts.store(bursts, Ordering::Relaxed);
+                s.rx_packets.store(rx_packets, Ordering::Relaxed);
+            }
+        }
+        0
+    }
+}
+
+/// Copies the fast path's counters into the published cells (relaxed stores: one writer).
+fn publish(pmd: &Pmd, c: &DpPmdCounters, lost: u64, dropped: u64) {
+    let s = pmd.stats();
+    c.packets.store(s.packets, Ordering::Relaxed);
+    c.emc_hit.store(s.emc_hit, Ordering::Relaxed);
+    c.megaflow_hit.store(s.megaflow_hit, Ordering::Relaxed);
+    c.missed.store(s.miss, Ordering::Relaxed);
+    c.malformed.store(s.malformed, Ordering::Relaxed);
+    c.mask_hit
+        .store(pmd.classifier().stats().mask_hit, Ordering::Relaxed);
+    if lost != 0 {
+        c.lost
+            .store(c.lost.load(Ordering::Relaxed) + lost, Ordering::Relaxed);
+    }
+    if dropped != 0 {
+        c.dropped.store(
+            c.dropped.load(Ordering::Relaxed) + dropped,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Packets waiting to be recirculated after the current pass.
+struct Recirc {
+    len: usize,
+    pkts: [Option<Mbuf>; BURST_SIZE],
+    md: [Metadata; BURST_SIZE],
+}
+
+impl Default for Recirc {
+    fn default() -> Self {
+        Recirc {
+            len: 0,
+            pkts: [const { None }; BURST_SIZE],
+            md: [Metadata::default(); BURST_SIZE],
+        }
+    }
+}
+
+impl Recirc {
+    fn take(&mut self) -> ([Option<Mbuf>; BURST_SIZE], [Metadata; BURST_SIZE], usize) {
+        let n = std::mem::replace(&mut self.len, 0);
+        let pkts = std::mem::replace(&mut self.pkts, [const { None }; BURST_SIZE]);
+        (pkts, self.md, n)
+    }
+
+    fn clear(&mut self) -> usize {
+        let n = std::mem::replace(&mut self.len, 0);
+        self.pkts.iter_mut().for_each(|p| *p = None);
+        n
+    }
+}
+
+/// The fast path's view of the runtime for one burst.
+struct Ctx<'a> {
+    dp: usize,
+    pmd: usize,
+    tx: &'a mut TxTable,
+    upcalls: &'a ArrayQueue<Upcall>,
+    pool: &'a Mempool,
+    recirc: &'a mut Recirc,
+    rng: &'a mut u64,
+    lost: u64,
+    dropped: u64,
+}
+
+impl Ctx<'_> {
+    fn flush(&mut self) {
+        for port_no in self.tx.dirty.drain(..) {
+            if let Some(Some(p)) = self.tx.ports.get_mut(port_no as usize) {
+                let out = p.slot.send(&mut p.buf);
+                VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+            }
+        }
+    }
+}
+
+impl ExecContext<Mbuf> for Ctx<'_> {
+    #[inline]
+    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState) {
+        let Some(Some(p)) = self.tx.ports.get_mut(port as usize) else {
+            self.dropped += 1;
+            return;
+        };
+        if p.buf.is_empty() {
+            self.tx.dirty.push(port);
+        }
+        if let Err(pkt) = p.buf.push(pkt) {
+            let out = p.slot.send(&mut p.buf);
+            VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+            let _ = p.buf.push(pkt);
+        }
+    }
+
+    fn clone_packet(&mut self, pkt: &Mbuf) -> Option<Mbuf> {
+        let mut copy = self.pool.alloc()?;
+        copy.set_data(pkt.data()).then_some(copy)
+    }
+
+    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState, u: &UserspaceAction) {
+        let Some(mut copy) = self.pool.alloc() else {
+            self.lost += 1;
+            return;
+        };
+        if !copy.set_data(data) {
+            self.lost += 1;
+            return;
+        }
+        let mut key = FlowKey::ZERO;
+        crate::packet::extract(data, &st.md, &mut key);
+        let up = Upcall {
+            dp: self.dp,
+            pmd: self.pmd,
+            kind: UpcallKind::Action {
+                pid: u.pid,
+                userdata: u.userdata.clone(),
+                orig_len,
+            },
+            pkt: copy,
+            key,
+            md: st.md,
+        };
+        if self.upcalls.push(up).is_err() {
+            self.lost += 1;
+        }
+    }
+
+    fn recirculate(&mut self, pkt: Mbuf, st: &PacketState) {
+        let r = &mut *self.recirc;
+        if r.len == BURST_SIZE {
+            self.dropped += 1;
+            return;
+        }
+        r.pkts[r.len] = Some(pkt);
+        r.md[r.len] = st.md;
+        r.len += 1;
+    }
+
+    fn drop_packet(&mut self, pkt: Mbuf, _reason: DropReason) {
+        self.dropped += 1;
+        drop(pkt);
+    }
+
+    fn random_u32(&mut self) -> u32 {
+        // xorshift64*: cheap and good enough for SAMPLE probabilities.
+        let mut x = *self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *self.rng = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+}
+
+impl crate::pmd::PmdContext<Mbuf> for Ctx<'_> {
+    #[inline]
+    fn miss(&mut self, pkt: Mbuf, key: &FlowKey, md: &Metadata) {
+        let up = Upcall {
+            dp: self.dp,
+            pmd: self.pmd,
+            kind: UpcallKind::Miss,
+            pkt,
+            key: *key,
+            md: *md,
+        };
+        if self.upcalls.push(up).is_err() {
+            self.lost += 1;
+        }
+    }
+
+    fn malformed_drop(&mut self, pkt: Mbuf) {
+        self.dropped += 1;
+        drop(pkt);
+    }
+}
