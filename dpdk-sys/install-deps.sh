@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dpswitch builds and runs against, if any is missing:
 # DPDK 22.11 (libraries, PMD plugins, headers), libclang for bindgen, pkg-config, and
-# iproute2 for the end-to-end tests' network namespaces.
+# iproute2 and ping for the end-to-end tests' network namespaces.
 set -euo pipefail
 
-pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config iproute2)
+pkgs=(dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config iproute2 iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

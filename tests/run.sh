@@ -10,4 +10,5 @@ export DPSWITCH_REQUIRE_HUGEPAGES=1
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
 cargo test --workspace

@@ -1,1 +1,248 @@
-//! Helpers for end-to-end tests that run real `dpswitch` processes.
+//! Helpers for end-to-end tests that run real `dpswitch` processes: unique names per test,
+//! network namespaces, and cleanup (by pid) even when a test fails.
+#![warn(missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Path of a workspace binary (`dpswitch`, `dpctl`) next to the test executable's directory.
+///
+/// # Panics
+/// When the binary is not built: `tests/run.sh` builds every binary before testing.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A short name unique to this test process and call: `<prefix><pid%10000><n>`, at most 15
+/// bytes so it can name a kernel netdev.
+pub fn unique(prefix: &str) -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}{}{n}", std::process::id() % 10000);
+    assert!(name.len() <= 15, "{name} is too long for a netdev name");
+    name
+}
+
+/// A running `dpswitch` process, stopped (SIGTERM, then SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Dpswitch {
+    child: Child,
+    /// The netlink port id it serves.
+    pub netlink_pid: u32,
+    /// Its EAL file prefix.
+    pub file_prefix: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Dpswitch {
+    /// Starts dpswitch with its own file prefix, netlink port id and no metrics endpoint,
+    /// plus `args`, and waits until it forwards.
+    ///
+    /// # Panics
+    /// If it does not come up within 20 s (its log is printed).
+    pub fn start(args: &[&str]) -> Dpswitch {
+        let file_prefix = unique("e2e");
+        let netlink_pid = 0x4500_0000
+            | (std::process::id() << 8 & 0x00ff_ff00)
+            | (SEQ.fetch_add(1, Ordering::Relaxed) & 0xff);
+        let mut cmd = Command::new(bin("dpswitch"));
+        cmd.args([
+            "-l",
+            "0-1",
+            "--in-memory",
+            "--no-pci",
+            "--no-telemetry",
+            "--file-prefix",
+            &file_prefix,
+        ])
+        .args([
+            "--netlink-pid",
+            &netlink_pid.to_string(),
+            "--metrics",
+            "off",
+            "--status-interval",
+            "1",
+        ])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn dpswitch");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let sw = Dpswitch {
+            child,
+            netlink_pid,
+            file_prefix,
+            log,
+        };
+        if !sw.wait_for_log("forwarding", Duration::from_secs(20)) {
+            panic!("dpswitch did not start:\n{}", sw.log_text());
+        }
+        sw
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// Waits until a log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Stops it with SIGTERM and returns its exit status (SIGKILL after 10 s).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Ok(Some(st)) = self.child.try_wait() {
+            return st;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("reap dpswitch")
+    }
+}
+
+impl Drop for Dpswitch {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// A network namespace, deleted when dropped.
+#[derive(Debug)]
+pub struct Netns {
+    /// Its name.
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates a namespace with a unique name.
+    ///
+    /// # Panics
+    /// If `ip netns add` fails.
+    pub fn new() -> Netns {
+        let name = unique("ns");
+        sh(&["ip", "netns", "add", &name]);
+        Netns { name }
+    }
+
+    /// Moves the interface `ifname` into the namespace, gives it `cidr` and brings it up.
+    pub fn adopt(&self, ifname: &str, cidr: &str) {
+        sh(&["ip", "link", "set", ifname, "netns", &self.name]);
+        self.exec(&["ip", "addr", "add", cidr, "dev", ifname]);
+        self.exec(&["ip", "link", "set", ifname, "up"]);
+    }
+
+    /// Runs a command inside the namespace; panics unless it succeeds.
+    pub fn exec(&self, argv: &[&str]) -> String {
+        let mut full = vec!["ip", "netns", "exec", &self.name];
+        full.extend_from_slice(argv);
+        sh(&full)
+    }
+
+    /// Runs a command inside the namespace and returns whether it succeeded, and its output.
+    pub fn try_exec(&self, argv: &[&str]) -> (bool, String) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(argv)
+            .output()
+            .expect("run ip netns exec");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+}
+
+impl Default for Netns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Runs a command; panics with its output unless it succeeds.
+pub fn sh(argv: &[&str]) -> String {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{argv:?} failed: {text}");
+    text
+}
