@@ -98,16 +98,6 @@ fn run(o: &Options) -> Result<(), String> {
         }
     })?;
     tracing::info!(dpdk = %dpdk::version(), eal_args = ?o.eal_args, "EAL initialised");
-    let _metrics = match o.metrics {
-        Some(addr) => {
-            let registry = metrics::registry(&dpdk::version()).map_err(|e| e.to_string())?;
-            let srv = MetricsServer::start(addr, registry)
-                .map_err(|e| format!("metrics on {addr}: {e}"))?;
-            tracing::info!(addr = %srv.addr(), "serving /metrics");
-            Some(srv)
-        }
-        None => None,
-    };
     let cfg = SwitchConfig {
         pmd_lcores: o.pmd_cores.clone(),
         n_mbufs: o.mbufs,
@@ -116,6 +106,17 @@ fn run(o: &Options) -> Result<(), String> {
         ..SwitchConfig::default()
     };
     let mut sw = Switch::start(eal.clone(), cfg).map_err(|e| e.to_string())?;
+    let _metrics = match o.metrics {
+        Some(addr) => {
+            let registry = metrics::registry(&dpdk::version()).map_err(|e| e.to_string())?;
+            metrics::register(&registry, sw.view()).map_err(|e| e.to_string())?;
+            let srv = MetricsServer::start(addr, registry)
+                .map_err(|e| format!("metrics on {addr}: {e}"))?;
+            tracing::info!(addr = %srv.addr(), "serving /metrics");
+            Some(srv)
+        }
+        None => None,
+    };
     tracing::info!(main_lcore = eal.main_lcore(), pmd_lcores = ?sw.pmd_lcores(), "lcores");
     let dp = sw
         .add_datapath(&o.dp, 0, 0)

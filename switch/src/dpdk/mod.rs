@@ -22,6 +22,18 @@ pub fn rdtsc() -> u64 {
     unsafe { dpdk_sys::shim_rte_rdtsc() }
 }
 
+/// TSC ticks per second, measured against CLOCK_MONOTONIC once per process (EAL's own
+/// estimate can be far off in a VM: 2.0 GHz reported for a 2.596 GHz TSC here).
+pub fn tsc_hz() -> u64 {
+    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        let (t0, c0) = (std::time::Instant::now(), rdtsc());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (dt, dc) = (t0.elapsed(), rdtsc().wrapping_sub(c0));
+        (dc as f64 / dt.as_secs_f64()) as u64
+    })
+}
+
 /// The version string of the DPDK library linked at run time, e.g. `DPDK 22.11.11`.
 pub fn version() -> String {
     // SAFETY: rte_version returns a pointer to a static NUL-terminated string.

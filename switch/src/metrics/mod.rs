@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+mod collector;
+
+pub use collector::{register, SwitchCollector};
+
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The default `--metrics` address: loopback only, so metrics are not exposed off the host
@@ -17,12 +21,13 @@ pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9476";
 /// # Errors
 /// Only if the metric definitions are invalid (a programming error caught by the tests).
 pub fn registry(dpdk_version: &str) -> prometheus::Result<Registry> {
-    let registry = Registry::new_custom(Some("dpswitch".into()), None)?;
+    let registry = Registry::new();
     let build = IntGaugeVec::new(
         Opts::new(
             "build_info",
             "dpswitch build: version and the DPDK it runs on; always 1",
-        ),
+        )
+        .namespace("dpswitch"),
         &["version", "dpdk_version"],
     )?;
     build

@@ -3,11 +3,12 @@
 
 pub mod bridge;
 pub mod pmd_thread;
+pub mod shared;
 pub mod vport;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use crate::packet::extract;
 use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
 use pmd_thread::{DpPmdCounters, PmdCmd, PmdShared, PmdThread, Upcall, UpcallKind};
+use shared::{DpView, PmdView, PortView, SwitchView};
 use vport::{TxSlot, Vport, VportCounters, VportKind, OVSP_LOCAL};
 
 /// A control-plane failure with the errno the kernel would return.
@@ -169,8 +171,7 @@ pub struct Datapath {
     pub vports: BTreeMap<u32, Vport>,
     /// The authoritative flow table.
     pub flows: FlowTable,
-    pmd_counters: Vec<Arc<DpPmdCounters>>,
-    ctl_lost: u64,
+    view: Arc<DpView>,
     macs: MacTable,
 }
 
@@ -192,6 +193,7 @@ pub struct Switch {
     rr: usize,
     cfg: SwitchConfig,
     next_ufid: u128,
+    view: Arc<SwitchView>,
 }
 
 impl fmt::Debug for Switch {
@@ -257,6 +259,36 @@ impl Switch {
                 sent: 0,
             });
         }
+        let view = Arc::new(SwitchView {
+            dps: Mutex::new(Vec::new()),
+            pmds: pmds
+                .iter()
+                .enumerate()
+                .map(|(id, h)| PmdView {
+                    id,
+                    lcore: h.lcore,
+                    shared: h.shared.clone(),
+                })
+                .collect(),
+            upcalls: upcalls.clone(),
+            tsc_hz: crate::dpdk::tsc_hz(),
+            upcall_latency: prometheus::Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "dpswitch_upcall_handling_seconds",
+                    "Time from a PMD queuing an upcall until the control thread has handled it",
+                )
+                .buckets(prometheus::exponential_buckets(1e-6, 4.0, 10).expect("valid buckets")),
+            )
+            .expect("valid histogram"),
+            requests: prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "dpswitch_control_requests_total",
+                    "Netlink control requests by family, command and result",
+                ),
+                &["family", "command", "result"],
+            )
+            .expect("valid counter"),
+        });
         Ok(Switch {
             eal,
             pool,
@@ -266,6 +298,7 @@ impl Switch {
             rr: 0,
             cfg,
             next_ufid: u128::from(std::process::id()) << 96,
+            view,
         })
     }
 
@@ -297,6 +330,19 @@ impl Switch {
     /// The configuration.
     pub fn config(&self) -> &SwitchConfig {
         &self.cfg
+    }
+
+    /// What other threads (metrics) may read.
+    pub fn view(&self) -> &Arc<SwitchView> {
+        &self.view
+    }
+
+    fn publish_flow_counts(&self, dp: usize) {
+        if let Some(d) = self.datapath(dp) {
+            let c = d.flows.classifier();
+            d.view.n_flows.store(c.len() as u64, Ordering::Relaxed);
+            d.view.n_masks.store(c.n_masks() as u64, Ordering::Relaxed);
+        }
     }
 
     /// Upcalls waiting for the control thread.
@@ -421,6 +467,14 @@ impl Switch {
         };
         let counters: Vec<Arc<DpPmdCounters>> =
             (0..self.pmds.len()).map(|_| Arc::default()).collect();
+        let view = Arc::new(DpView {
+            name: name.to_string(),
+            pmd: counters.clone(),
+            ctl_lost: AtomicU64::new(0),
+            n_flows: AtomicU64::new(0),
+            n_masks: AtomicU64::new(0),
+            ports: Mutex::new(Vec::new()),
+        });
         self.dps[slot] = Some(Datapath {
             name: name.to_string(),
             ifindex: 0,
@@ -429,8 +483,7 @@ impl Switch {
             per_cpu_pids: Vec::new(),
             vports: BTreeMap::new(),
             flows: FlowTable::new(self.pmds.len()),
-            pmd_counters: counters.clone(),
-            ctl_lost: 0,
+            view: view.clone(),
             macs: MacTable::default(),
         });
         for (p, c) in counters.into_iter().enumerate() {
@@ -455,6 +508,7 @@ impl Switch {
                 let dp = self.dps[slot].as_mut().expect("just created");
                 dp.ifindex = dp.vports[&OVSP_LOCAL].ifindex;
                 tracing::info!(dp = name, ifindex = dp.ifindex, "datapath created");
+                lock(&self.view.dps).push(view);
                 Ok(slot)
             }
             Err(e) => {
@@ -492,6 +546,7 @@ impl Switch {
         }
         self.sync_pmds();
         if let Some(d) = self.dps[dp].take() {
+            lock(&self.view.dps).retain(|v| !Arc::ptr_eq(v, &d.view));
             tracing::info!(dp = %d.name, "datapath deleted");
         }
         Ok(())
@@ -621,6 +676,12 @@ impl Switch {
         };
         tracing::info!(dp, port_no, port = %v.name, devargs = %v.devargs, driver = v.port.driver(), "port added");
         if let Some(d) = self.datapath_mut(dp) {
+            lock(&d.view.ports).push(PortView {
+                port_no,
+                name: v.name.clone(),
+                port: v.port.clone(),
+                counters: v.counters.clone(),
+            });
             d.vports.insert(port_no, v);
         }
         Ok(port_no)
@@ -657,6 +718,8 @@ impl Switch {
         self.sync_pmds();
         let d = self.datapath_mut(dp).expect("checked above");
         let v = d.vports.remove(&port_no).expect("checked above");
+        // Readers let go of the device before it closes.
+        lock(&d.view.ports).retain(|p| p.port_no != port_no);
         d.macs.forget_port(port_no);
         let name = v.name.clone();
         let Vport { port, ctl_tx, .. } = v;
@@ -697,6 +760,7 @@ impl Switch {
                 FlowTableError::NotFound => ControlError::new(libc::ENOENT, "no such flow"),
             })?;
         self.broadcast_flow(dp, cmds);
+        self.publish_flow_counts(dp);
         Ok(())
     }
 
@@ -713,6 +777,7 @@ impl Switch {
             .del(ufid)
             .ok_or_else(|| ControlError::new(libc::ENOENT, "no such flow"))?;
         self.broadcast_flow(dp, cmds);
+        self.publish_flow_counts(dp);
         Ok(flow)
     }
 
@@ -726,6 +791,7 @@ impl Switch {
             .ok_or_else(|| ControlError::new(libc::ENODEV, "no such datapath"))?;
         let cmds = d.flows.flush();
         self.broadcast_flow(dp, cmds);
+        self.publish_flow_counts(dp);
         Ok(())
     }
 
@@ -735,10 +801,10 @@ impl Switch {
         let mut s = DpStats {
             n_flows: d.flows.classifier().len() as u64,
             n_masks: u32::try_from(d.flows.classifier().n_masks()).unwrap_or(u32::MAX),
-            n_lost: d.ctl_lost,
+            n_lost: d.view.ctl_lost.load(Ordering::Relaxed),
             ..DpStats::default()
         };
-        for c in &d.pmd_counters {
+        for c in &d.view.pmd {
             let emc = c.emc_hit.load(Ordering::Relaxed);
             let mf = c.megaflow_hit.load(Ordering::Relaxed);
             s.n_hit += emc + mf;
@@ -752,7 +818,7 @@ impl Switch {
 
     /// Per-PMD counters of a datapath.
     pub fn dp_pmd_counters(&self, dp: usize) -> &[Arc<DpPmdCounters>] {
-        self.datapath(dp).map_or(&[], |d| &d.pmd_counters)
+        self.datapath(dp).map_or(&[], |d| &d.view.pmd)
     }
 
     /// Handles up to `max` queued upcalls; returns how many.
@@ -763,7 +829,12 @@ impl Switch {
         while n < max {
             let Some(up) = self.upcalls.pop() else { break };
             n += 1;
+            let queued = up.queued_tsc;
             self.handle_upcall(up, now, &mut out);
+            let cycles = crate::dpdk::rdtsc().wrapping_sub(queued);
+            self.view
+                .upcall_latency
+                .observe(cycles as f64 / self.view.tsc_hz as f64);
         }
         if n != 0 {
             out.flush(self);
@@ -789,7 +860,7 @@ impl Switch {
             let wants_controller = matches!(kind, UpcallKind::Action { .. })
                 || v.upcall_pid(key.hash() as u32).is_some();
             if wants_controller {
-                d.ctl_lost += 1;
+                d.view.ctl_lost.fetch_add(1, Ordering::Relaxed);
                 VportCounters::add(&v.counters.upcall_fail, 1);
                 return;
             }
@@ -805,6 +876,7 @@ impl Switch {
                 }
             }
             self.broadcast_flow(dp, cmds);
+            self.publish_flow_counts(dp);
         }
         let Some(d) = self.datapath(dp) else { return };
         let actions: Vec<Action> = match decision {
@@ -846,6 +918,12 @@ impl Switch {
         out.pool = Some(self.pool.clone());
         execute(&compiled, pkt, &mut st, out);
     }
+}
+
+/// Locks a mutex shared with readers; a reader that panicked left nothing half-written (they
+/// only read), so a poisoned lock is used as is.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// UFIDs of the flows whose destination is `mac` on `vlan` (to redo after a MAC moves).

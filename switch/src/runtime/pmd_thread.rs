@@ -141,6 +141,8 @@ pub struct Upcall {
     pub key: FlowKey,
     /// Its metadata.
     pub md: Metadata,
+    /// TSC when the PMD queued it (for the handling-latency histogram).
+    pub queued_tsc: u64,
 }
 
 struct RxSlot {
@@ -489,6 +491,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
             pkt: copy,
             key,
             md: st.md,
+            queued_tsc: rdtsc(),
         };
         if self.upcalls.push(up).is_err() {
             self.lost += 1;
@@ -532,6 +535,7 @@ impl crate::pmd::PmdContext<Mbuf> for Ctx<'_> {
             pkt,
             key: *key,
             md: *md,
+            queued_tsc: rdtsc(),
         };
         if self.upcalls.push(up).is_err() {
             self.lost += 1;

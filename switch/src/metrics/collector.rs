@@ -1,0 +1,340 @@
+//! The switch's metrics, read at scrape time from the counters PMDs and the control thread
+//! publish (relaxed loads; no PMD is stopped or slowed).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
+
+use crate::runtime::shared::SwitchView;
+
+/// A `prometheus` collector over a [`SwitchView`].
+pub struct SwitchCollector {
+    view: Arc<SwitchView>,
+    dp_lookups: IntCounterVec,
+    dp_flows: IntGaugeVec,
+    dp_masks: IntGaugeVec,
+    dp_mask_hits: IntCounterVec,
+    dp_cache_hits: IntCounterVec,
+    port_packets: [IntCounterVec; 2],
+    port_bytes: [IntCounterVec; 2],
+    port_errors: [IntCounterVec; 2],
+    port_dropped: [IntCounterVec; 2],
+    port_upcalls: IntCounterVec,
+    pmd_cycles: IntCounterVec,
+    pmd_packets: IntCounterVec,
+    pmd_emc_hits: IntCounterVec,
+    pmd_megaflow_hits: IntCounterVec,
+    pmd_upcalls: IntCounterVec,
+    pmd_lookups_per_hit: GaugeVec,
+    pmd_cycles_per_packet: GaugeVec,
+    pmd_batch_size: GaugeVec,
+    upcall_queue_depth: IntGauge,
+    upcalls_lost: IntCounterVec,
+}
+
+impl std::fmt::Debug for SwitchCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwitchCollector").finish_non_exhaustive()
+    }
+}
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help).namespace("dpswitch"), labels).expect("valid metric")
+}
+
+fn gauge(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help).namespace("dpswitch"), labels).expect("valid metric")
+}
+
+fn fgauge(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help).namespace("dpswitch"), labels).expect("valid metric")
+}
+
+fn dir_pair(what: &str, help: &str) -> [IntCounterVec; 2] {
+    ["rx", "tx"].map(|d| {
+        counter(
+            &format!("port_{d}_{what}_total"),
+            &format!("{help} ({d})"),
+            &["dp", "port"],
+        )
+    })
+}
+
+impl SwitchCollector {
+    /// A collector reading `view`.
+    pub fn new(view: Arc<SwitchView>) -> Self {
+        let pmd = &["pmd"];
+        SwitchCollector {
+            view,
+            dp_lookups: counter(
+                "dp_lookups_total",
+                "Flow table lookups by result (hit, missed, lost)",
+                &["dp", "result"],
+            ),
+            dp_flows: gauge("dp_flows", "Installed megaflows", &["dp"]),
+            dp_masks: gauge("dp_masks", "Distinct megaflow masks", &["dp"]),
+            dp_mask_hits: counter(
+                "dp_mask_hits_total",
+                "Subtables probed over all lookups",
+                &["dp"],
+            ),
+            dp_cache_hits: counter(
+                "dp_cache_hits_total",
+                "Lookups answered by the exact-match cache",
+                &["dp"],
+            ),
+            port_packets: dir_pair("packets", "Packets"),
+            port_bytes: dir_pair("bytes", "Bytes"),
+            port_errors: dir_pair("errors", "Errors reported by the device"),
+            port_dropped: dir_pair("dropped", "Packets dropped by the device or the switch"),
+            port_upcalls: counter(
+                "port_upcalls_total",
+                "Upcalls for packets from the port, by result",
+                &["dp", "port", "result"],
+            ),
+            pmd_cycles: counter(
+                "pmd_cycles_total",
+                "TSC cycles of the PMD loop by state (busy, idle)",
+                &["pmd", "state"],
+            ),
+            pmd_packets: counter("pmd_packets_total", "Packets received by the PMD", pmd),
+            pmd_emc_hits: counter("pmd_emc_hits_total", "Exact-match cache hits", pmd),
+            pmd_megaflow_hits: counter("pmd_megaflow_hits_total", "Megaflow classifier hits", pmd),
+            pmd_upcalls: counter(
+                "pmd_upcalls_total",
+                "Misses sent to the control thread",
+                pmd,
+            ),
+            pmd_lookups_per_hit: fgauge(
+                "pmd_subtable_lookups_per_megaflow_hit",
+                "Average subtables probed per megaflow hit",
+                pmd,
+            ),
+            pmd_cycles_per_packet: fgauge(
+                "pmd_cycles_per_packet",
+                "Average busy TSC cycles per packet",
+                pmd,
+            ),
+            pmd_batch_size: fgauge("pmd_batch_size", "Average packets per received burst", pmd),
+            upcall_queue_depth: IntGauge::with_opts(
+                Opts::new(
+                    "upcall_queue_depth",
+                    "Upcalls waiting for the control thread",
+                )
+                .namespace("dpswitch"),
+            )
+            .expect("valid metric"),
+            upcalls_lost: counter(
+                "upcalls_lost_total",
+                "Upcalls dropped (queue full or undeliverable)",
+                &["dp"],
+            ),
+        }
+    }
+
+    fn counter_vecs(&self) -> Vec<&IntCounterVec> {
+        let mut v = vec![
+            &self.dp_lookups,
+            &self.dp_mask_hits,
+            &self.dp_cache_hits,
+            &self.port_upcalls,
+            &self.pmd_cycles,
+            &self.pmd_packets,
+            &self.pmd_emc_hits,
+            &self.pmd_megaflow_hits,
+            &self.pmd_upcalls,
+            &self.upcalls_lost,
+        ];
+        for pair in [
+            &self.port_packets,
+            &self.port_bytes,
+            &self.port_errors,
+            &self.port_dropped,
+        ] {
+            v.extend(pair.iter());
+        }
+        v
+    }
+
+    fn refresh(&self) {
+        for c in self.counter_vecs() {
+            c.reset();
+        }
+        for g in [&self.dp_flows, &self.dp_masks] {
+            g.reset();
+        }
+        for g in [
+            &self.pmd_lookups_per_hit,
+            &self.pmd_cycles_per_packet,
+            &self.pmd_batch_size,
+        ] {
+            g.reset();
+        }
+        let view = &self.view;
+        self.upcall_queue_depth.set(view.upcalls.len() as i64);
+        let n_pmds = view.pmds.len();
+        let mut per_pmd = vec![[0u64; 5]; n_pmds]; // packets, emc, megaflow, upcalls, mask_hit
+        let dps = view
+            .dps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for dp in dps.iter() {
+            let name = dp.name.as_str();
+            let (mut hit, mut missed, mut lost, mut mask_hit, mut cache) =
+                (0, 0, dp.ctl_lost.load(Relaxed), 0, 0);
+            for (i, c) in dp.pmd.iter().enumerate() {
+                let (emc, mf, miss) = (
+                    c.emc_hit.load(Relaxed),
+                    c.megaflow_hit.load(Relaxed),
+                    c.missed.load(Relaxed),
+                );
+                hit += emc + mf;
+                cache += emc;
+                missed += miss;
+                lost += c.lost.load(Relaxed);
+                mask_hit += c.mask_hit.load(Relaxed);
+                if let Some(p) = per_pmd.get_mut(i) {
+                    p[0] += c.packets.load(Relaxed);
+                    p[1] += emc;
+                    p[2] += mf;
+                    p[3] += miss;
+                    p[4] += c.mask_hit.load(Relaxed);
+                }
+            }
+            self.dp_lookups
+                .with_label_values(&[name, "hit"])
+                .inc_by(hit);
+            self.dp_lookups
+                .with_label_values(&[name, "missed"])
+                .inc_by(missed);
+            self.dp_lookups
+                .with_label_values(&[name, "lost"])
+                .inc_by(lost);
+            self.upcalls_lost.with_label_values(&[name]).inc_by(lost);
+            self.dp_mask_hits
+                .with_label_values(&[name])
+                .inc_by(mask_hit);
+            self.dp_cache_hits.with_label_values(&[name]).inc_by(cache);
+            self.dp_flows
+                .with_label_values(&[name])
+                .set(dp.n_flows.load(Relaxed) as i64);
+            self.dp_masks
+                .with_label_values(&[name])
+                .set(dp.n_masks.load(Relaxed) as i64);
+            let ports = dp
+                .ports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for p in ports.iter() {
+                let labels = [name, p.name.as_str()];
+                let st = p.port.stats().unwrap_or_default();
+                let sw = &p.counters;
+                self.port_packets[0]
+                    .with_label_values(&labels)
+                    .inc_by(st.rx_packets);
+                self.port_packets[1]
+                    .with_label_values(&labels)
+                    .inc_by(st.tx_packets);
+                self.port_bytes[0]
+                    .with_label_values(&labels)
+                    .inc_by(st.rx_bytes);
+                self.port_bytes[1]
+                    .with_label_values(&labels)
+                    .inc_by(st.tx_bytes);
+                self.port_errors[0]
+                    .with_label_values(&labels)
+                    .inc_by(st.rx_errors);
+                self.port_errors[1]
+                    .with_label_values(&labels)
+                    .inc_by(st.tx_errors);
+                self.port_dropped[0]
+                    .with_label_values(&labels)
+                    .inc_by(st.rx_missed + st.rx_nombuf + sw.rx_dropped.load(Relaxed));
+                self.port_dropped[1]
+                    .with_label_values(&labels)
+                    .inc_by(sw.tx_dropped.load(Relaxed));
+                self.port_upcalls
+                    .with_label_values(&[name, p.name.as_str(), "success"])
+                    .inc_by(sw.upcall_success.load(Relaxed));
+                self.port_upcalls
+                    .with_label_values(&[name, p.name.as_str(), "fail"])
+                    .inc_by(sw.upcall_fail.load(Relaxed));
+            }
+        }
+        drop(dps);
+        for (pmd, p) in view.pmds.iter().zip(&per_pmd) {
+            let label = pmd.lcore.to_string();
+            let l = [label.as_str()];
+            let s = &pmd.shared;
+            let (busy, idle) = (s.busy_cycles.load(Relaxed), s.idle_cycles.load(Relaxed));
+            let (bursts, rx) = (s.bursts.load(Relaxed), s.rx_packets.load(Relaxed));
+            self.pmd_cycles
+                .with_label_values(&[label.as_str(), "busy"])
+                .inc_by(busy);
+            self.pmd_cycles
+                .with_label_values(&[label.as_str(), "idle"])
+                .inc_by(idle);
+            self.pmd_packets.with_label_values(&l).inc_by(p[0]);
+            self.pmd_emc_hits.with_label_values(&l).inc_by(p[1]);
+            self.pmd_megaflow_hits.with_label_values(&l).inc_by(p[2]);
+            self.pmd_upcalls.with_label_values(&l).inc_by(p[3]);
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            self.pmd_lookups_per_hit
+                .with_label_values(&l)
+                .set(ratio(p[4], p[2]));
+            self.pmd_cycles_per_packet
+                .with_label_values(&l)
+                .set(ratio(busy, rx));
+            self.pmd_batch_size
+                .with_label_values(&l)
+                .set(ratio(rx, bursts));
+        }
+    }
+}
+
+impl Collector for SwitchCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        let mut d: Vec<&Desc> = self
+            .counter_vecs()
+            .into_iter()
+            .flat_map(Collector::desc)
+            .collect();
+        d.extend(self.dp_flows.desc());
+        d.extend(self.dp_masks.desc());
+        d.extend(self.pmd_lookups_per_hit.desc());
+        d.extend(self.pmd_cycles_per_packet.desc());
+        d.extend(self.pmd_batch_size.desc());
+        d.extend(self.upcall_queue_depth.desc());
+        d
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.refresh();
+        let mut out: Vec<MetricFamily> = self
+            .counter_vecs()
+            .into_iter()
+            .flat_map(Collector::collect)
+            .collect();
+        out.extend(self.dp_flows.collect());
+        out.extend(self.dp_masks.collect());
+        out.extend(self.pmd_lookups_per_hit.collect());
+        out.extend(self.pmd_cycles_per_packet.collect());
+        out.extend(self.pmd_batch_size.collect());
+        out.extend(self.upcall_queue_depth.collect());
+        out
+    }
+}
+
+/// Registers the switch's collector and its directly-updated metrics in `registry`.
+///
+/// # Errors
+/// When a metric is registered twice.
+pub fn register(registry: &prometheus::Registry, view: &Arc<SwitchView>) -> prometheus::Result<()> {
+    registry.register(Box::new(SwitchCollector::new(view.clone())))?;
+    registry.register(Box::new(view.upcall_latency.clone()))?;
+    registry.register(Box::new(view.requests.clone()))?;
+    Ok(())
+}

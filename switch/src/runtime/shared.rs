@@ -1,0 +1,70 @@
+//! What the control thread shares with readers on other threads (the metrics endpoint): live
+//! counters behind `Arc`s and short-lived locks taken only on control-plane changes and
+//! scrapes, never by a PMD.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_queue::ArrayQueue;
+
+use super::pmd_thread::{DpPmdCounters, PmdShared, Upcall};
+use super::vport::VportCounters;
+use crate::dpdk::Port;
+
+/// A port as readers see it.
+#[derive(Debug)]
+pub struct PortView {
+    /// Port number.
+    pub port_no: u32,
+    /// Vport name.
+    pub name: String,
+    /// The device (for its counters; DPDK stats reads are thread-safe).
+    pub port: Port,
+    /// Software counters.
+    pub counters: Arc<VportCounters>,
+}
+
+/// A datapath as readers see it.
+#[derive(Debug)]
+pub struct DpView {
+    /// Name.
+    pub name: String,
+    /// Per-PMD fast-path counters.
+    pub pmd: Vec<Arc<DpPmdCounters>>,
+    /// Upcalls lost on the control thread (send failures).
+    pub ctl_lost: AtomicU64,
+    /// Installed flows (kept current by the control thread).
+    pub n_flows: AtomicU64,
+    /// Distinct masks.
+    pub n_masks: AtomicU64,
+    /// Ports; the control thread removes an entry before it closes the device.
+    pub ports: Mutex<Vec<PortView>>,
+}
+
+/// A PMD as readers see it.
+#[derive(Debug, Clone)]
+pub struct PmdView {
+    /// PMD number.
+    pub id: usize,
+    /// Its lcore.
+    pub lcore: u32,
+    /// Its published counters.
+    pub shared: Arc<PmdShared>,
+}
+
+/// Everything readers can see.
+#[derive(Debug)]
+pub struct SwitchView {
+    /// Datapaths.
+    pub dps: Mutex<Vec<Arc<DpView>>>,
+    /// PMDs.
+    pub pmds: Vec<PmdView>,
+    /// The upcall queue (for its depth).
+    pub upcalls: Arc<ArrayQueue<Upcall>>,
+    /// TSC ticks per second, to turn cycles into seconds.
+    pub tsc_hz: u64,
+    /// Time from a PMD queuing an upcall to the control thread finishing it.
+    pub upcall_latency: prometheus::Histogram,
+    /// Control requests by family, command and result.
+    pub requests: prometheus::IntCounterVec,
+}
