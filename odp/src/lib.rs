@@ -3,3 +3,9 @@
 //! Pure Rust, no `unsafe`, no DPDK: shared by the `dpswitch` daemon and the `dpctl` CLI.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod key;
+pub mod nl;
+
+pub use error::{errno, Error, Result};
