@@ -7,5 +7,6 @@
 pub mod error;
 pub mod key;
 pub mod nl;
+pub mod validate;
 
 pub use error::{errno, Error, Result};
