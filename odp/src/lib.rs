@@ -21,6 +21,7 @@ pub mod error;
 pub mod family;
 pub mod key;
 pub mod nl;
+pub mod text;
 pub mod validate;
 
 pub use error::{errno, Error, Result};
