@@ -141,10 +141,13 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
     }
 }
 
-fn ip_text(a: &IpAddr) -> String {
+/// IPv6 NAT addresses are bracketed only when a port follows (OVS
+/// `ipv6_format_addr_bracket`).
+fn ip_text(a: &IpAddr, bracket: bool) -> String {
     match a {
         IpAddr::V4(x) => x.to_string(),
-        IpAddr::V6(x) => format!("[{x}]"),
+        IpAddr::V6(x) if bracket => format!("[{x}]"),
+        IpAddr::V6(x) => x.to_string(),
     }
 }
 
@@ -182,11 +185,12 @@ fn format_ct(c: &Ct) -> String {
             s.push('(');
             s.push_str(if n.src { "src" } else { "dst" });
             if let Some(min) = &n.ip_min {
+                let br = n.proto_min.is_some_and(|p| p != 0);
                 s.push('=');
-                s.push_str(&ip_text(min));
+                s.push_str(&ip_text(min, br));
                 if let Some(max) = n.ip_max.as_ref().filter(|m| *m != min && !m.is_unspecified()) {
                     s.push('-');
-                    s.push_str(&ip_text(max));
+                    s.push_str(&ip_text(max, br));
                 }
                 if let Some(p) = n.proto_min.filter(|&p| p != 0) {
                     s.push_str(&format!(":{p}"));
@@ -515,6 +519,9 @@ fn parse_nat_range(n: &mut Nat, spec: &str) -> Result<()> {
             None if tail.is_empty() => (a, None),
             None => return Err(syn(0, format!("bad nat range '{spec}'"))),
         }
+    } else if spec.matches(':').count() > 1 {
+        // Unbracketed IPv6: no port part.
+        (spec, None)
     } else {
         match spec.split_once(':') {
             Some((a, p)) => (a, Some(p)),

@@ -91,7 +91,11 @@ pub(crate) fn attr_name(t: u16) -> String {
 /// Wire payload of one attribute of `k` (for generic checks).
 fn payload(k: &FlowKey, t: u16) -> Vec<u8> {
     let b = single(k, t).to_bytes();
-    b.get(4..).map(<[u8]>::to_vec).unwrap_or_default()
+    crate::nl::attrs(&b)
+        .next()
+        .and_then(|a| a.ok())
+        .map(|a| a.payload.to_vec())
+        .unwrap_or_default()
 }
 
 /// A key holding only attribute `t` of `k`.
@@ -640,10 +644,7 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
         ND_EXTENSIONS => {
             let v = k.nd_extensions.unwrap_or_default();
             let m = ma.map(|x| x.nd_extensions.unwrap_or_default());
-            if v.reserved != 0 {
-                f.s.push_str(&format!("nd_reserved={}", cx(v.reserved as u64)));
-            }
-            f.s.push(',');
+            f.s.push_str(&format!("nd_reserved=0x{:x},", v.reserved));
             f.u8u("nd_options_type", v.options_type, m.map(|m| m.options_type));
             f.chomp();
         }
