@@ -595,19 +595,50 @@ pub fn unmasked_key_form(key: &FlowKey) -> Result<FlowKey> {
 }
 
 fn mask_flat(k: &FlowKey, m: &FlowKey) -> FlowKey {
-    let mut r = k.and(m);
-    // ETHERTYPE is exact; the tunnel's address family and 802.2-ness too.
+    // Attributes present in the key stay present in the masked key (zeroed
+    // when wildcarded), like the kernel's fixed sw_flow_key: e.g. the
+    // Ethernet-vs-L3 nature and the protocol structure survive masking.
+    let mut full = m.clone();
+    fill_zero(&mut full, k);
+    let mut r = k.and(&full);
+    // ETHERTYPE is always exact.
     r.eth_type = k.eth_type;
-    if let (Some(t), None) = (&k.tunnel, &r.tunnel) {
-        r.tunnel = Some(t.and(&TunnelKey {
-            ipv4_src: t.ipv4_src.map(|_| Ipv4Addr::UNSPECIFIED),
-            ..Default::default()
-        }));
-    }
-    if let (Some(_), None) = (k.in_port, m.in_port) {
-        r.in_port = Some(0);
-    }
     r
+}
+
+macro_rules! fill_fields {
+    ($m:expr, $k:expr, $($f:ident),*) => {
+        $(
+            if $m.$f.is_none() && $k.$f.is_some() {
+                $m.$f = Some(Default::default());
+            }
+        )*
+    };
+}
+
+fn fill_zero(m: &mut FlowKey, k: &FlowKey) {
+    fill_fields!(
+        m, k, priority, in_port, ethernet, ipv4, ipv6, tcp, udp, icmp, icmpv6, arp, nd, skb_mark, sctp, tcp_flags,
+        dp_hash, recirc_id, ct_state, ct_zone, ct_mark, ct_labels, ct_orig_tuple_ipv4, ct_orig_tuple_ipv6, nsh,
+        packet_type, nd_extensions, ipv6_exthdrs
+    );
+    if m.tunnel.is_none() {
+        if let Some(t) = &k.tunnel {
+            // Keep the address family (always exact) with zeroed values.
+            m.tunnel = Some(TunnelKey {
+                ipv4_src: t.ipv4_src.map(|_| Ipv4Addr::UNSPECIFIED),
+                ipv4_dst: t.ipv4_dst.map(|_| Ipv4Addr::UNSPECIFIED),
+                ipv6_src: t.ipv6_src.map(|_| Ipv6Addr::UNSPECIFIED),
+                ipv6_dst: t.ipv6_dst.map(|_| Ipv6Addr::UNSPECIFIED),
+                ..Default::default()
+            });
+        }
+    }
+    if m.mpls.is_none() {
+        if let Some(v) = &k.mpls {
+            m.mpls = Some(vec![0; v.len()]);
+        }
+    }
 }
 
 fn canon_tunnel(t: &TunnelKey) -> TunnelKey {
