@@ -1,6 +1,7 @@
 //! Actions (`OVS_ACTION_ATTR_*`, spec §7): typed enum, parse, emit and the
 //! kernel's validation against the masked flow key.
 
+use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
@@ -172,6 +173,9 @@ pub struct Ct {
 }
 
 /// One datapath action.
+// Set/SetMasked carry a whole FlowKey; actions are parsed at flow setup, not
+// per packet, so boxing would only add indirection for the common variants.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
@@ -291,8 +295,12 @@ fn mac6(b: &[u8]) -> [u8; 6] {
 
 fn ip_from(b: &[u8], what: &'static str) -> Result<IpAddr> {
     match b.len() {
-        4 => Ok(IpAddr::from(<[u8; 4]>::try_from(b).map_err(|_| Error::Invalid(what))?)),
-        16 => Ok(IpAddr::from(<[u8; 16]>::try_from(b).map_err(|_| Error::Invalid(what))?)),
+        4 => Ok(IpAddr::from(
+            <[u8; 4]>::try_from(b).map_err(|_| Error::Invalid(what))?,
+        )),
+        16 => Ok(IpAddr::from(
+            <[u8; 16]>::try_from(b).map_err(|_| Error::Invalid(what))?,
+        )),
         len => Err(Error::BadLength { what, len }),
     }
 }
@@ -342,11 +350,28 @@ fn parse_set_masked(a: &Attr<'_>) -> Result<Action> {
     }
     let p = k.payload;
     if p.len() % 2 != 0 {
-        return Err(Error::BadLength { what: "set_masked", len: p.len() });
+        return Err(Error::BadLength {
+            what: "set_masked",
+            len: p.len(),
+        });
     }
     let h = p.len() / 2;
-    key.parse_one(&Attr { ty: k.ty, nested_flag: false, payload: &p[..h] }, 0)?;
-    mask.parse_one(&Attr { ty: k.ty, nested_flag: false, payload: &p[h..] }, 0)?;
+    key.parse_one(
+        &Attr {
+            ty: k.ty,
+            nested_flag: false,
+            payload: &p[..h],
+        },
+        0,
+    )?;
+    mask.parse_one(
+        &Attr {
+            ty: k.ty,
+            nested_flag: false,
+            payload: &p[h..],
+        },
+        0,
+    )?;
     Ok(Action::SetMasked { key, mask })
 }
 
@@ -362,12 +387,19 @@ fn parse_one(a: &Attr<'_>, depth: usize) -> Result<Action> {
                 match n.ty {
                     userspace_attr::PID => pid = Some(n.u32("userspace pid")?),
                     userspace_attr::USERDATA => u.userdata = Some(n.payload.to_vec()),
-                    userspace_attr::EGRESS_TUN_PORT => u.egress_tun_port = Some(n.u32("egress tun port")?),
+                    userspace_attr::EGRESS_TUN_PORT => {
+                        u.egress_tun_port = Some(n.u32("egress tun port")?)
+                    }
                     userspace_attr::ACTIONS => {
                         n.flag("userspace actions")?;
                         u.actions = true
                     }
-                    ty => return Err(Error::UnknownAttr { what: "userspace", ty }),
+                    ty => {
+                        return Err(Error::UnknownAttr {
+                            what: "userspace",
+                            ty,
+                        })
+                    }
                 }
             }
             u.pid = pid.ok_or(Error::Missing("OVS_USERSPACE_ATTR_PID"))?;
@@ -469,15 +501,26 @@ fn parse_one(a: &Attr<'_>, depth: usize) -> Result<Action> {
                 let n = n?;
                 match n.ty {
                     check_pkt_len_attr::PKT_LEN => len = Some(n.u16("check_pkt_len")?),
-                    check_pkt_len_attr::ACTIONS_IF_GREATER => gt = Some(parse_list(n.payload, depth + 1)?),
-                    check_pkt_len_attr::ACTIONS_IF_LESS_EQUAL => le = Some(parse_list(n.payload, depth + 1)?),
-                    ty => return Err(Error::UnknownAttr { what: "check_pkt_len", ty }),
+                    check_pkt_len_attr::ACTIONS_IF_GREATER => {
+                        gt = Some(parse_list(n.payload, depth + 1)?)
+                    }
+                    check_pkt_len_attr::ACTIONS_IF_LESS_EQUAL => {
+                        le = Some(parse_list(n.payload, depth + 1)?)
+                    }
+                    ty => {
+                        return Err(Error::UnknownAttr {
+                            what: "check_pkt_len",
+                            ty,
+                        })
+                    }
                 }
             }
             Action::CheckPktLen {
                 pkt_len: len.ok_or(Error::Missing("OVS_CHECK_PKT_LEN_ATTR_PKT_LEN"))?,
                 gt: gt.ok_or(Error::Missing("OVS_CHECK_PKT_LEN_ATTR_ACTIONS_IF_GREATER"))?,
-                le: le.ok_or(Error::Missing("OVS_CHECK_PKT_LEN_ATTR_ACTIONS_IF_LESS_EQUAL"))?,
+                le: le.ok_or(Error::Missing(
+                    "OVS_CHECK_PKT_LEN_ATTR_ACTIONS_IF_LESS_EQUAL",
+                ))?,
             }
         }
         attr::ADD_MPLS => {
@@ -494,7 +537,12 @@ fn parse_one(a: &Attr<'_>, depth: usize) -> Result<Action> {
                 let n = n?;
                 match n.ty {
                     DEC_TTL_ATTR_ACTION => acts = Some(parse_list(n.payload, depth + 1)?),
-                    ty => return Err(Error::UnknownAttr { what: "dec_ttl", ty }),
+                    ty => {
+                        return Err(Error::UnknownAttr {
+                            what: "dec_ttl",
+                            ty,
+                        })
+                    }
                 }
             }
             Action::DecTtl(acts.ok_or(Error::Missing("OVS_DEC_TTL_ATTR_ACTION"))?)
@@ -508,11 +556,19 @@ fn parse_one(a: &Attr<'_>, depth: usize) -> Result<Action> {
                     PSAMPLE_ATTR_GROUP => group = Some(n.u32("psample group")?),
                     PSAMPLE_ATTR_COOKIE => {
                         if n.payload.len() > PSAMPLE_COOKIE_MAX {
-                            return Err(Error::BadLength { what: "psample cookie", len: n.payload.len() });
+                            return Err(Error::BadLength {
+                                what: "psample cookie",
+                                len: n.payload.len(),
+                            });
                         }
                         cookie = Some(n.payload.to_vec())
                     }
-                    ty => return Err(Error::UnknownAttr { what: "psample", ty }),
+                    ty => {
+                        return Err(Error::UnknownAttr {
+                            what: "psample",
+                            ty,
+                        })
+                    }
                 }
             }
             Action::Psample {
@@ -520,7 +576,10 @@ fn parse_one(a: &Attr<'_>, depth: usize) -> Result<Action> {
                 cookie,
             }
         }
-        ty => Action::Unknown { ty, payload: p.to_vec() },
+        ty => Action::Unknown {
+            ty,
+            payload: p.to_vec(),
+        },
     })
 }
 
@@ -574,7 +633,11 @@ fn parse_ct(a: &Attr<'_>) -> Result<Ct> {
                     }
                     if matches!(
                         x.ty,
-                        nat_attr::SRC | nat_attr::DST | nat_attr::PERSISTENT | nat_attr::PROTO_HASH | nat_attr::PROTO_RANDOM
+                        nat_attr::SRC
+                            | nat_attr::DST
+                            | nat_attr::PERSISTENT
+                            | nat_attr::PROTO_HASH
+                            | nat_attr::PROTO_RANDOM
                     ) {
                         x.flag("nat flag")?;
                     }
@@ -646,9 +709,11 @@ impl Action {
     pub fn emit(&self, w: &mut AttrWriter<'_>) {
         let ty = self.kind();
         match self {
-            Action::Output(p) | Action::Recirc(p) | Action::Trunc(p) | Action::Meter(p) | Action::Drop(p) => {
-                w.u32(ty, *p)
-            }
+            Action::Output(p)
+            | Action::Recirc(p)
+            | Action::Trunc(p)
+            | Action::Meter(p)
+            | Action::Drop(p) => w.u32(ty, *p),
             Action::Userspace(u) => w.nest(ty, |w| {
                 w.u32(userspace_attr::PID, u.pid);
                 if let Some(d) = &u.userdata {
@@ -674,7 +739,10 @@ impl Action {
                 w.put(ty, &b)
             }
             Action::PopVlan | Action::PopEth | Action::CtClear | Action::PopNsh => w.flag(ty),
-            Action::Sample { probability, actions } => w.nest(ty, |w| {
+            Action::Sample {
+                probability,
+                actions,
+            } => w.nest(ty, |w| {
                 w.u32(sample_attr::PROBABILITY, *probability);
                 w.nest(sample_attr::ACTIONS, |w| emit_actions(actions, w));
             }),
@@ -690,7 +758,11 @@ impl Action {
                 b[4..6].copy_from_slice(&ethertype.to_be_bytes());
                 w.put(ty, &b)
             }
-            Action::AddMpls { lse, ethertype, tun_flags } => {
+            Action::AddMpls {
+                lse,
+                ethertype,
+                tun_flags,
+            } => {
                 let mut b = [0u8; 8];
                 b[..4].copy_from_slice(&lse.to_be_bytes());
                 b[4..6].copy_from_slice(&ethertype.to_be_bytes());
@@ -709,10 +781,16 @@ impl Action {
             Action::Clone(l) => w.nest(ty, |w| emit_actions(l, w)),
             Action::CheckPktLen { pkt_len, gt, le } => w.nest(ty, |w| {
                 w.u16(check_pkt_len_attr::PKT_LEN, *pkt_len);
-                w.nest(check_pkt_len_attr::ACTIONS_IF_GREATER, |w| emit_actions(gt, w));
-                w.nest(check_pkt_len_attr::ACTIONS_IF_LESS_EQUAL, |w| emit_actions(le, w));
+                w.nest(check_pkt_len_attr::ACTIONS_IF_GREATER, |w| {
+                    emit_actions(gt, w)
+                });
+                w.nest(check_pkt_len_attr::ACTIONS_IF_LESS_EQUAL, |w| {
+                    emit_actions(le, w)
+                });
             }),
-            Action::DecTtl(l) => w.nest(ty, |w| w.nest(DEC_TTL_ATTR_ACTION, |w| emit_actions(l, w))),
+            Action::DecTtl(l) => {
+                w.nest(ty, |w| w.nest(DEC_TTL_ATTR_ACTION, |w| emit_actions(l, w)))
+            }
             Action::Psample { group, cookie } => w.nest(ty, |w| {
                 w.u32(PSAMPLE_ATTR_GROUP, *group);
                 if let Some(c) = cookie {
@@ -736,7 +814,11 @@ fn emit_masked_attr(key: &FlowKey, mask: &FlowKey, w: &mut AttrWriter<'_>) {
     let Some(ka) = attrs(&kb).next().and_then(|r| r.ok()) else {
         return;
     };
-    let mp = attrs(&mb).next().and_then(|r| r.ok()).map(|a| a.payload.to_vec()).unwrap_or_default();
+    let mp = attrs(&mb)
+        .next()
+        .and_then(|r| r.ok())
+        .map(|a| a.payload.to_vec())
+        .unwrap_or_default();
     let mut p = ka.payload.to_vec();
     p.extend((0..ka.payload.len()).map(|i| mp.get(i).copied().unwrap_or(0)));
     w.put(ka.ty, &p);
@@ -834,7 +916,11 @@ pub fn validate_actions(list: &[Action], key: &FlatKey) -> Result<()> {
         _ => (0, 0),
     };
     let st = State {
-        eth_type: k.eth_type.unwrap_or(if k.ethernet.is_some() { et::ETH_P_802_2 } else { 0 }),
+        eth_type: k.eth_type.unwrap_or(if k.ethernet.is_some() {
+            et::ETH_P_802_2
+        } else {
+            0
+        }),
         vlan_tci: key.tags.first().map_or(0, |t| t.tci),
         ethernet: k.ethernet.is_some(),
         mpls_labels: k.mpls.as_ref().map_or(0, |v| v.len()),
@@ -911,7 +997,11 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                 st.eth_type = *ethertype;
                 st.mpls_labels += 1;
             }
-            Action::AddMpls { ethertype, tun_flags, .. } => {
+            Action::AddMpls {
+                ethertype,
+                tun_flags,
+                ..
+            } => {
                 if !is_mpls(*ethertype) {
                     return Err(Error::Invalid("add_mpls ethertype"));
                 }
@@ -936,7 +1026,11 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                     return Err(Error::Invalid("pop_mpls to TEB on an Ethernet packet"));
                 }
                 st.mpls_labels = st.mpls_labels.saturating_sub(1);
-                st.eth_type = if !is_mpls(*proto) || st.mpls_labels == 0 { 0 } else { *proto };
+                st.eth_type = if !is_mpls(*proto) || st.mpls_labels == 0 {
+                    0
+                } else {
+                    *proto
+                };
             }
             Action::Set(k) => validate_set(k, None, key, &st)?,
             Action::SetMasked { key: k, mask } => validate_set(k, Some(mask), key, &st)?,
@@ -948,7 +1042,10 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                     if n.src && n.dst {
                         return Err(Error::Invalid("nat src and dst"));
                     }
-                    let range = n.ip_min.is_some() || n.ip_max.is_some() || n.proto_min.is_some() || n.proto_max.is_some();
+                    let range = n.ip_min.is_some()
+                        || n.ip_max.is_some()
+                        || n.proto_min.is_some()
+                        || n.proto_max.is_some();
                     if range && !(n.src || n.dst) {
                         return Err(Error::Invalid("nat range without src or dst"));
                     }
@@ -976,13 +1073,19 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                 }
             }
             Action::Psample { cookie, .. } => {
-                if cookie.as_ref().is_some_and(|c| c.len() > PSAMPLE_COOKIE_MAX) {
+                if cookie
+                    .as_ref()
+                    .is_some_and(|c| c.len() > PSAMPLE_COOKIE_MAX)
+                {
                     return Err(Error::Invalid("psample cookie"));
                 }
             }
             Action::Recirc(_) | Action::Meter(_) | Action::CtClear => {}
             Action::Unknown { ty, .. } => {
-                return Err(Error::UnknownAttr { what: "actions", ty: *ty });
+                return Err(Error::UnknownAttr {
+                    what: "actions",
+                    ty: *ty,
+                });
             }
         }
     }
@@ -1008,11 +1111,16 @@ fn validate_set(k: &FlowKey, mask: Option<&FlowKey>, flow: &FlatKey, st: &State)
         Ok(())
     };
     let _ = flow;
-    if k.priority.is_some() || k.skb_mark.is_some() || k.ct_mark.is_some() || k.ct_labels.is_some() {
+    if k.priority.is_some() || k.skb_mark.is_some() || k.ct_mark.is_some() || k.ct_labels.is_some()
+    {
         return Ok(());
     }
     if k.ethernet.is_some() {
-        return if st.ethernet { Ok(()) } else { Err(Error::Invalid("set ethernet on an L3 flow")) };
+        return if st.ethernet {
+            Ok(())
+        } else {
+            Err(Error::Invalid("set ethernet on an L3 flow"))
+        };
     }
     if let Some(t) = &k.tunnel {
         if masked {
@@ -1025,7 +1133,9 @@ fn validate_set(k: &FlowKey, mask: Option<&FlowKey>, flow: &FlatKey, st: &State)
             return Err(Error::Invalid("set ipv4 on a non-IPv4 flow"));
         }
         match mask.and_then(|m| m.ipv4) {
-            Some(m) if m.proto != 0 || m.frag != 0 => return Err(Error::Invalid("ipv4 proto/frag not writable")),
+            Some(m) if m.proto != 0 || m.frag != 0 => {
+                return Err(Error::Invalid("ipv4 proto/frag not writable"))
+            }
             Some(_) => {}
             None if masked => {}
             None => {
@@ -1071,10 +1181,18 @@ fn validate_set(k: &FlowKey, mask: Option<&FlowKey>, flow: &FlatKey, st: &State)
         return ip_l4(132);
     }
     if k.mpls.is_some() {
-        return if is_mpls(st.eth_type) { Ok(()) } else { Err(Error::Invalid("set mpls on a non-MPLS flow")) };
+        return if is_mpls(st.eth_type) {
+            Ok(())
+        } else {
+            Err(Error::Invalid("set mpls on a non-MPLS flow"))
+        };
     }
     if k.nsh.is_some() {
-        return if st.eth_type == et::NSH { Ok(()) } else { Err(Error::Invalid("set nsh on a non-NSH flow")) };
+        return if st.eth_type == et::NSH {
+            Ok(())
+        } else {
+            Err(Error::Invalid("set nsh on a non-NSH flow"))
+        };
     }
     Err(Error::Invalid("set of a non-writable field"))
 }
@@ -1085,7 +1203,8 @@ fn validate_tunnel_set(t: &TunnelKey) -> Result<()> {
     if v4 && v6 {
         return Err(Error::Invalid("mixed IPv4 and IPv6 tunnel attributes"));
     }
-    let dst = t.ipv4_dst.is_some_and(|a| !a.is_unspecified()) || t.ipv6_dst.is_some_and(|a| !a.is_unspecified());
+    let dst = t.ipv4_dst.is_some_and(|a| !a.is_unspecified())
+        || t.ipv6_dst.is_some_and(|a| !a.is_unspecified());
     if !dst {
         return Err(Error::Invalid("tunnel destination"));
     }
@@ -1099,7 +1218,8 @@ fn validate_tunnel_set(t: &TunnelKey) -> Result<()> {
 /// the text parser to build a SET vs SET_MASKED decision.
 pub fn is_fully_masked(mask: &FlowKey) -> bool {
     fn full<T: KeyStruct>(o: &Option<T>) -> bool {
-        o.as_ref().is_none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
+        o.as_ref()
+            .none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
     }
     let m = mask;
     full(&m.ethernet)
@@ -1112,9 +1232,11 @@ pub fn is_fully_masked(mask: &FlowKey) -> bool {
         && full(&m.nd)
         && full(&m.icmp)
         && full(&m.icmpv6)
-        && m.priority.is_none_or(|v| v == u32::MAX)
-        && m.skb_mark.is_none_or(|v| v == u32::MAX)
-        && m.ct_mark.is_none_or(|v| v == u32::MAX)
-        && m.ct_labels.is_none_or(|v| v == [0xff; 16])
-        && m.mpls.as_ref().is_none_or(|v| v.iter().all(|&x| x == u32::MAX))
+        && m.priority.none_or(|v| v == u32::MAX)
+        && m.skb_mark.none_or(|v| v == u32::MAX)
+        && m.ct_mark.none_or(|v| v == u32::MAX)
+        && m.ct_labels.none_or(|v| v == [0xff; 16])
+        && m.mpls
+            .as_ref()
+            .none_or(|v| v.iter().all(|&x| x == u32::MAX))
 }

@@ -149,7 +149,9 @@ impl CtrlMessage {
                         for x in e.nested() {
                             let x = x?;
                             match x.ty {
-                                attr::MCAST_GRP_NAME => g.name = x.string("CTRL_ATTR_MCAST_GRP_NAME", 15)?,
+                                attr::MCAST_GRP_NAME => {
+                                    g.name = x.string("CTRL_ATTR_MCAST_GRP_NAME", 15)?
+                                }
                                 attr::MCAST_GRP_ID => g.id = x.u32("CTRL_ATTR_MCAST_GRP_ID")?,
                                 _ => {}
                             }
@@ -232,10 +234,22 @@ const GET_DO: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 
 fn std_ops() -> Vec<Op> {
     vec![
-        Op { id: 1, flags: ADMIN_DO },
-        Op { id: 2, flags: ADMIN_DO },
-        Op { id: 3, flags: GET_DO_DUMP },
-        Op { id: 4, flags: ADMIN_DO },
+        Op {
+            id: 1,
+            flags: ADMIN_DO,
+        },
+        Op {
+            id: 2,
+            flags: ADMIN_DO,
+        },
+        Op {
+            id: 3,
+            flags: GET_DO_DUMP,
+        },
+        Op {
+            id: 4,
+            flags: ADMIN_DO,
+        },
     ]
 }
 
@@ -246,18 +260,40 @@ fn std_ops() -> Vec<Op> {
 /// `ENOENT` for names that are not OVS families (what nlctrl answers).
 pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
     let (version, maxattr, ops, group): (u8, u16, Vec<Op>, bool) = match name {
-        datapath::DatapathAttrs::FAMILY_NAME => (datapath::VERSION, datapath::attr::MAX, std_ops(), true),
+        datapath::DatapathAttrs::FAMILY_NAME => {
+            (datapath::VERSION, datapath::attr::MAX, std_ops(), true)
+        }
         vport::VportAttrs::FAMILY_NAME => (vport::VERSION, vport::attr::MAX, std_ops(), true),
         flow::FlowAttrs::FAMILY_NAME => (flow::VERSION, flow::attr::MAX, std_ops(), true),
-        packet::PacketAttrs::FAMILY_NAME => (packet::VERSION, packet::attr::MAX, vec![Op { id: 3, flags: ADMIN_DO }], false),
+        packet::PacketAttrs::FAMILY_NAME => (
+            packet::VERSION,
+            packet::attr::MAX,
+            vec![Op {
+                id: 3,
+                flags: ADMIN_DO,
+            }],
+            false,
+        ),
         meter::MeterAttrs::FAMILY_NAME => (
             meter::VERSION,
             meter::attr::MAX,
             vec![
-                Op { id: 1, flags: GET_DO },
-                Op { id: 2, flags: ADMIN_DO },
-                Op { id: 3, flags: ADMIN_DO },
-                Op { id: 4, flags: GET_DO },
+                Op {
+                    id: 1,
+                    flags: GET_DO,
+                },
+                Op {
+                    id: 2,
+                    flags: ADMIN_DO,
+                },
+                Op {
+                    id: 3,
+                    flags: ADMIN_DO,
+                },
+                Op {
+                    id: 4,
+                    flags: GET_DO,
+                },
             ],
             true,
         ),
@@ -265,9 +301,18 @@ pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
             ct_limit::VERSION,
             1,
             vec![
-                Op { id: 1, flags: ADMIN_DO },
-                Op { id: 2, flags: ADMIN_DO },
-                Op { id: 3, flags: GET_DO },
+                Op {
+                    id: 1,
+                    flags: ADMIN_DO,
+                },
+                Op {
+                    id: 2,
+                    flags: ADMIN_DO,
+                },
+                Op {
+                    id: 3,
+                    flags: GET_DO,
+                },
             ],
             true,
         ),

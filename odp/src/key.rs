@@ -218,10 +218,19 @@ pub struct EthernetKey {
     /// Destination MAC.
     pub dst: [u8; 6],
 }
-key_struct!(EthernetKey, 12, "ethernet", |b| EthernetKey { src: mac(b, 0), dst: mac(b, 6) }, |s, o| {
-    o.extend_from_slice(&s.src);
-    o.extend_from_slice(&s.dst);
-});
+key_struct!(
+    EthernetKey,
+    12,
+    "ethernet",
+    |b| EthernetKey {
+        src: mac(b, 0),
+        dst: mac(b, 6)
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src);
+        o.extend_from_slice(&s.dst);
+    }
+);
 
 /// `struct ovs_key_ipv4`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -251,11 +260,24 @@ impl Default for Ipv4Key {
         }
     }
 }
-key_struct!(Ipv4Key, 12, "ipv4", |b| Ipv4Key { src: ip4(b, 0), dst: ip4(b, 4), proto: b[8], tos: b[9], ttl: b[10], frag: b[11] }, |s, o| {
-    o.extend_from_slice(&s.src.octets());
-    o.extend_from_slice(&s.dst.octets());
-    o.extend_from_slice(&[s.proto, s.tos, s.ttl, s.frag]);
-});
+key_struct!(
+    Ipv4Key,
+    12,
+    "ipv4",
+    |b| Ipv4Key {
+        src: ip4(b, 0),
+        dst: ip4(b, 4),
+        proto: b[8],
+        tos: b[9],
+        ttl: b[10],
+        frag: b[11]
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src.octets());
+        o.extend_from_slice(&s.dst.octets());
+        o.extend_from_slice(&[s.proto, s.tos, s.ttl, s.frag]);
+    }
+);
 
 /// `struct ovs_key_ipv6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -288,12 +310,26 @@ impl Default for Ipv6Key {
         }
     }
 }
-key_struct!(Ipv6Key, 40, "ipv6", |b| Ipv6Key { src: ip6(b, 0), dst: ip6(b, 16), label: be32(b, 32), proto: b[36], tclass: b[37], hlimit: b[38], frag: b[39] }, |s, o| {
-    o.extend_from_slice(&s.src.octets());
-    o.extend_from_slice(&s.dst.octets());
-    o.extend_from_slice(&s.label.to_be_bytes());
-    o.extend_from_slice(&[s.proto, s.tclass, s.hlimit, s.frag]);
-});
+key_struct!(
+    Ipv6Key,
+    40,
+    "ipv6",
+    |b| Ipv6Key {
+        src: ip6(b, 0),
+        dst: ip6(b, 16),
+        label: be32(b, 32),
+        proto: b[36],
+        tclass: b[37],
+        hlimit: b[38],
+        frag: b[39]
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src.octets());
+        o.extend_from_slice(&s.dst.octets());
+        o.extend_from_slice(&s.label.to_be_bytes());
+        o.extend_from_slice(&[s.proto, s.tclass, s.hlimit, s.frag]);
+    }
+);
 
 /// `struct ovs_key_tcp` / `udp` / `sctp`: two be16 ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -303,10 +339,19 @@ pub struct PortsKey {
     /// Destination port.
     pub dst: u16,
 }
-key_struct!(PortsKey, 4, "ports", |b| PortsKey { src: be16(b, 0), dst: be16(b, 2) }, |s, o| {
-    o.extend_from_slice(&s.src.to_be_bytes());
-    o.extend_from_slice(&s.dst.to_be_bytes());
-});
+key_struct!(
+    PortsKey,
+    4,
+    "ports",
+    |b| PortsKey {
+        src: be16(b, 0),
+        dst: be16(b, 2)
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src.to_be_bytes());
+        o.extend_from_slice(&s.dst.to_be_bytes());
+    }
+);
 
 /// `struct ovs_key_icmp` / `icmpv6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -316,9 +361,18 @@ pub struct IcmpKey {
     /// Code.
     pub code: u8,
 }
-key_struct!(IcmpKey, 2, "icmp", |b| IcmpKey { ty: b[0], code: b[1] }, |s, o| {
-    o.extend_from_slice(&[s.ty, s.code]);
-});
+key_struct!(
+    IcmpKey,
+    2,
+    "icmp",
+    |b| IcmpKey {
+        ty: b[0],
+        code: b[1]
+    },
+    |s, o| {
+        o.extend_from_slice(&[s.ty, s.code]);
+    }
+);
 
 /// `struct ovs_key_arp` (24 bytes with padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -345,14 +399,26 @@ impl Default for ArpKey {
         }
     }
 }
-key_struct!(ArpKey, 24, "arp", |b| ArpKey { sip: ip4(b, 0), tip: ip4(b, 4), op: be16(b, 8), sha: mac(b, 10), tha: mac(b, 16) }, |s, o| {
-    o.extend_from_slice(&s.sip.octets());
-    o.extend_from_slice(&s.tip.octets());
-    o.extend_from_slice(&s.op.to_be_bytes());
-    o.extend_from_slice(&s.sha);
-    o.extend_from_slice(&s.tha);
-    o.extend_from_slice(&[0, 0]);
-});
+key_struct!(
+    ArpKey,
+    24,
+    "arp",
+    |b| ArpKey {
+        sip: ip4(b, 0),
+        tip: ip4(b, 4),
+        op: be16(b, 8),
+        sha: mac(b, 10),
+        tha: mac(b, 16)
+    },
+    |s, o| {
+        o.extend_from_slice(&s.sip.octets());
+        o.extend_from_slice(&s.tip.octets());
+        o.extend_from_slice(&s.op.to_be_bytes());
+        o.extend_from_slice(&s.sha);
+        o.extend_from_slice(&s.tha);
+        o.extend_from_slice(&[0, 0]);
+    }
+);
 
 /// `struct ovs_key_nd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -373,11 +439,21 @@ impl Default for NdKey {
         }
     }
 }
-key_struct!(NdKey, 28, "nd", |b| NdKey { target: ip6(b, 0), sll: mac(b, 16), tll: mac(b, 22) }, |s, o| {
-    o.extend_from_slice(&s.target.octets());
-    o.extend_from_slice(&s.sll);
-    o.extend_from_slice(&s.tll);
-});
+key_struct!(
+    NdKey,
+    28,
+    "nd",
+    |b| NdKey {
+        target: ip6(b, 0),
+        sll: mac(b, 16),
+        tll: mac(b, 22)
+    },
+    |s, o| {
+        o.extend_from_slice(&s.target.octets());
+        o.extend_from_slice(&s.sll);
+        o.extend_from_slice(&s.tll);
+    }
+);
 
 /// `struct ovs_key_nd_extensions` (userspace only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -387,10 +463,19 @@ pub struct NdExtKey {
     /// Options type.
     pub options_type: u8,
 }
-key_struct!(NdExtKey, 8, "nd_extensions", |b| NdExtKey { reserved: be32(b, 0), options_type: b[4] }, |s, o| {
-    o.extend_from_slice(&s.reserved.to_be_bytes());
-    o.extend_from_slice(&[s.options_type, 0, 0, 0]);
-});
+key_struct!(
+    NdExtKey,
+    8,
+    "nd_extensions",
+    |b| NdExtKey {
+        reserved: be32(b, 0),
+        options_type: b[4]
+    },
+    |s, o| {
+        o.extend_from_slice(&s.reserved.to_be_bytes());
+        o.extend_from_slice(&[s.options_type, 0, 0, 0]);
+    }
+);
 
 /// `struct ovs_key_ct_tuple_ipv4` (16 bytes with padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -417,13 +502,25 @@ impl Default for CtTupleIpv4 {
         }
     }
 }
-key_struct!(CtTupleIpv4, 16, "ct_tuple4", |b| CtTupleIpv4 { src: ip4(b, 0), dst: ip4(b, 4), src_port: be16(b, 8), dst_port: be16(b, 10), proto: b[12] }, |s, o| {
-    o.extend_from_slice(&s.src.octets());
-    o.extend_from_slice(&s.dst.octets());
-    o.extend_from_slice(&s.src_port.to_be_bytes());
-    o.extend_from_slice(&s.dst_port.to_be_bytes());
-    o.extend_from_slice(&[s.proto, 0, 0, 0]);
-});
+key_struct!(
+    CtTupleIpv4,
+    16,
+    "ct_tuple4",
+    |b| CtTupleIpv4 {
+        src: ip4(b, 0),
+        dst: ip4(b, 4),
+        src_port: be16(b, 8),
+        dst_port: be16(b, 10),
+        proto: b[12]
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src.octets());
+        o.extend_from_slice(&s.dst.octets());
+        o.extend_from_slice(&s.src_port.to_be_bytes());
+        o.extend_from_slice(&s.dst_port.to_be_bytes());
+        o.extend_from_slice(&[s.proto, 0, 0, 0]);
+    }
+);
 
 /// `struct ovs_key_ct_tuple_ipv6` (40 bytes with padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -450,13 +547,25 @@ impl Default for CtTupleIpv6 {
         }
     }
 }
-key_struct!(CtTupleIpv6, 40, "ct_tuple6", |b| CtTupleIpv6 { src: ip6(b, 0), dst: ip6(b, 16), src_port: be16(b, 32), dst_port: be16(b, 34), proto: b[36] }, |s, o| {
-    o.extend_from_slice(&s.src.octets());
-    o.extend_from_slice(&s.dst.octets());
-    o.extend_from_slice(&s.src_port.to_be_bytes());
-    o.extend_from_slice(&s.dst_port.to_be_bytes());
-    o.extend_from_slice(&[s.proto, 0, 0, 0]);
-});
+key_struct!(
+    CtTupleIpv6,
+    40,
+    "ct_tuple6",
+    |b| CtTupleIpv6 {
+        src: ip6(b, 0),
+        dst: ip6(b, 16),
+        src_port: be16(b, 32),
+        dst_port: be16(b, 34),
+        proto: b[36]
+    },
+    |s, o| {
+        o.extend_from_slice(&s.src.octets());
+        o.extend_from_slice(&s.dst.octets());
+        o.extend_from_slice(&s.src_port.to_be_bytes());
+        o.extend_from_slice(&s.dst_port.to_be_bytes());
+        o.extend_from_slice(&[s.proto, 0, 0, 0]);
+    }
+);
 
 /// `struct ovs_nsh_key_base`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -472,10 +581,22 @@ pub struct NshBase {
     /// Path header: SPI (upper 24 bits) and SI (low 8 bits).
     pub path_hdr: u32,
 }
-key_struct!(NshBase, 8, "nsh base", |b| NshBase { flags: b[0], ttl: b[1], mdtype: b[2], np: b[3], path_hdr: be32(b, 4) }, |s, o| {
-    o.extend_from_slice(&[s.flags, s.ttl, s.mdtype, s.np]);
-    o.extend_from_slice(&s.path_hdr.to_be_bytes());
-});
+key_struct!(
+    NshBase,
+    8,
+    "nsh base",
+    |b| NshBase {
+        flags: b[0],
+        ttl: b[1],
+        mdtype: b[2],
+        np: b[3],
+        path_hdr: be32(b, 4)
+    },
+    |s, o| {
+        o.extend_from_slice(&[s.flags, s.ttl, s.mdtype, s.np]);
+        o.extend_from_slice(&s.path_hdr.to_be_bytes());
+    }
+);
 
 /// `struct ovs_nsh_key_md1`: four be32 context words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -483,11 +604,19 @@ pub struct NshMd1 {
     /// Context headers c1..c4.
     pub context: [u32; 4],
 }
-key_struct!(NshMd1, 16, "nsh md1", |b| NshMd1 { context: [be32(b, 0), be32(b, 4), be32(b, 8), be32(b, 12)] }, |s, o| {
-    for c in s.context {
-        o.extend_from_slice(&c.to_be_bytes());
+key_struct!(
+    NshMd1,
+    16,
+    "nsh md1",
+    |b| NshMd1 {
+        context: [be32(b, 0), be32(b, 4), be32(b, 8), be32(b, 12)]
+    },
+    |s, o| {
+        for c in s.context {
+            o.extend_from_slice(&c.to_be_bytes());
+        }
     }
-});
+);
 
 /// The NSH key nest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -600,7 +729,12 @@ impl TunnelKey {
                         let n = n?;
                         match n.ty {
                             OVS_VXLAN_EXT_GBP => v.gbp = Some(n.u32("vxlan gbp")?),
-                            ty => return Err(Error::UnknownAttr { what: "vxlan_opts", ty }),
+                            ty => {
+                                return Err(Error::UnknownAttr {
+                                    what: "vxlan_opts",
+                                    ty,
+                                })
+                            }
                         }
                     }
                     t.vxlan_opts = Some(v)
@@ -681,15 +815,28 @@ impl TunnelKey {
             }
         }
         let and_bytes = |a: &Option<Vec<u8>>, b: &Option<Vec<u8>>| match (a, b) {
-            (Some(x), Some(y)) => Some(x.iter().zip(y.iter().chain(std::iter::repeat(&0))).map(|(p, q)| p & q).collect()),
+            (Some(x), Some(y)) => Some(
+                x.iter()
+                    .zip(y.iter().chain(std::iter::repeat(&0)))
+                    .map(|(p, q)| p & q)
+                    .collect(),
+            ),
             _ => None,
         };
         TunnelKey {
             id: o(self.id, m.id, |a, b| a & b),
-            ipv4_src: o(self.ipv4_src, m.ipv4_src, |a, b| Ipv4Addr::from(u32::from(a) & u32::from(b))),
-            ipv4_dst: o(self.ipv4_dst, m.ipv4_dst, |a, b| Ipv4Addr::from(u32::from(a) & u32::from(b))),
-            ipv6_src: o(self.ipv6_src, m.ipv6_src, |a, b| Ipv6Addr::from(u128::from(a) & u128::from(b))),
-            ipv6_dst: o(self.ipv6_dst, m.ipv6_dst, |a, b| Ipv6Addr::from(u128::from(a) & u128::from(b))),
+            ipv4_src: o(self.ipv4_src, m.ipv4_src, |a, b| {
+                Ipv4Addr::from(u32::from(a) & u32::from(b))
+            }),
+            ipv4_dst: o(self.ipv4_dst, m.ipv4_dst, |a, b| {
+                Ipv4Addr::from(u32::from(a) & u32::from(b))
+            }),
+            ipv6_src: o(self.ipv6_src, m.ipv6_src, |a, b| {
+                Ipv6Addr::from(u128::from(a) & u128::from(b))
+            }),
+            ipv6_dst: o(self.ipv6_dst, m.ipv6_dst, |a, b| {
+                Ipv6Addr::from(u128::from(a) & u128::from(b))
+            }),
             tos: o(self.tos, m.tos, |a, b| a & b),
             ttl: o(self.ttl, m.ttl, |a, b| a & b),
             dont_fragment: self.dont_fragment && m.dont_fragment,
@@ -792,10 +939,16 @@ fn parse_nsh(payload: &[u8], masked: bool) -> Result<(NshKey, Option<NshKey>)> {
     for a in attrs(payload) {
         let a = a?;
         if a.ty == 0 || a.ty > nsh_attr::MD2 {
-            return Err(Error::UnknownAttr { what: "nsh", ty: a.ty });
+            return Err(Error::UnknownAttr {
+                what: "nsh",
+                ty: a.ty,
+            });
         }
         if seen & (1 << a.ty) != 0 {
-            return Err(Error::Duplicate { what: "nsh", ty: a.ty });
+            return Err(Error::Duplicate {
+                what: "nsh",
+                ty: a.ty,
+            });
         }
         seen |= 1 << a.ty;
         let p = a.payload;
@@ -803,7 +956,10 @@ fn parse_nsh(payload: &[u8], masked: bool) -> Result<(NshKey, Option<NshKey>)> {
             nsh_attr::BASE => {
                 if masked {
                     if p.len() != 2 * NshBase::LEN {
-                        return Err(Error::BadLength { what: "nsh base", len: p.len() });
+                        return Err(Error::BadLength {
+                            what: "nsh base",
+                            len: p.len(),
+                        });
                     }
                     k.base = Some(NshBase::decode(&p[..8]));
                     m.base = Some(NshBase::decode(&p[8..]));
@@ -814,7 +970,10 @@ fn parse_nsh(payload: &[u8], masked: bool) -> Result<(NshKey, Option<NshKey>)> {
             nsh_attr::MD1 => {
                 if masked {
                     if p.len() != 2 * NshMd1::LEN {
-                        return Err(Error::BadLength { what: "nsh md1", len: p.len() });
+                        return Err(Error::BadLength {
+                            what: "nsh md1",
+                            len: p.len(),
+                        });
                     }
                     k.md1 = Some(NshMd1::decode(&p[..16]));
                     m.md1 = Some(NshMd1::decode(&p[16..]));
@@ -825,7 +984,10 @@ fn parse_nsh(payload: &[u8], masked: bool) -> Result<(NshKey, Option<NshKey>)> {
             _ => {
                 if masked {
                     if p.len() % 2 != 0 {
-                        return Err(Error::BadLength { what: "nsh md2", len: p.len() });
+                        return Err(Error::BadLength {
+                            what: "nsh md2",
+                            len: p.len(),
+                        });
                     }
                     let h = p.len() / 2;
                     k.md2 = Some(p[..h].to_vec());
@@ -891,7 +1053,12 @@ impl NshKey {
                 _ => None,
             },
             md2: match (&self.md2, &m.md2) {
-                (Some(a), Some(b)) => Some(a.iter().zip(b.iter().chain(std::iter::repeat(&0))).map(|(x, y)| x & y).collect()),
+                (Some(a), Some(b)) => Some(
+                    a.iter()
+                        .zip(b.iter().chain(std::iter::repeat(&0)))
+                        .map(|(x, y)| x & y)
+                        .collect(),
+                ),
                 _ => None,
             },
         }
@@ -900,7 +1067,10 @@ impl NshKey {
 
 fn set_once<T>(slot: &mut Option<T>, v: T, ty: u16) -> Result<()> {
     if slot.is_some() {
-        return Err(Error::Duplicate { what: "flow key", ty });
+        return Err(Error::Duplicate {
+            what: "flow key",
+            ty,
+        });
     }
     *slot = Some(v);
     Ok(())
@@ -956,7 +1126,10 @@ impl FlowKey {
             RECIRC_ID => set_once(&mut self.recirc_id, a.u32("recirc_id")?, ty),
             MPLS => {
                 if p.is_empty() || p.len() % 4 != 0 || p.len() > 12 {
-                    return Err(Error::BadLength { what: "mpls", len: p.len() });
+                    return Err(Error::BadLength {
+                        what: "mpls",
+                        len: p.len(),
+                    });
                 }
                 let v = p.chunks_exact(4).map(|c| be32(c, 0)).collect();
                 set_once(&mut self.mpls, v, ty)
@@ -965,13 +1138,20 @@ impl FlowKey {
             CT_ZONE => set_once(&mut self.ct_zone, a.u16("ct_zone")?, ty),
             CT_MARK => set_once(&mut self.ct_mark, a.u32("ct_mark")?, ty),
             CT_LABELS => set_once(&mut self.ct_labels, a.array::<16>("ct_labels")?, ty),
-            CT_ORIG_TUPLE_IPV4 => set_once(&mut self.ct_orig_tuple_ipv4, CtTupleIpv4::parse(p)?, ty),
-            CT_ORIG_TUPLE_IPV6 => set_once(&mut self.ct_orig_tuple_ipv6, CtTupleIpv6::parse(p)?, ty),
+            CT_ORIG_TUPLE_IPV4 => {
+                set_once(&mut self.ct_orig_tuple_ipv4, CtTupleIpv4::parse(p)?, ty)
+            }
+            CT_ORIG_TUPLE_IPV6 => {
+                set_once(&mut self.ct_orig_tuple_ipv6, CtTupleIpv6::parse(p)?, ty)
+            }
             NSH => set_once(&mut self.nsh, NshKey::parse(p)?, ty),
             PACKET_TYPE => set_once(&mut self.packet_type, a.be32("packet_type")?, ty),
             ND_EXTENSIONS => set_once(&mut self.nd_extensions, NdExtKey::parse(p)?, ty),
             IPV6_EXTHDRS => set_once(&mut self.ipv6_exthdrs, a.u16("ipv6_exthdrs")?, ty),
-            _ => Err(Error::UnknownAttr { what: "flow key", ty }),
+            _ => Err(Error::UnknownAttr {
+                what: "flow key",
+                ty,
+            }),
         }
     }
 
@@ -1130,7 +1310,12 @@ impl FlowKey {
             dp_hash: n(self.dp_hash, m.dp_hash),
             recirc_id: n(self.recirc_id, m.recirc_id),
             mpls: match (&self.mpls, &m.mpls) {
-                (Some(a), Some(b)) => Some(a.iter().zip(b.iter().chain(std::iter::repeat(&0))).map(|(x, y)| x & y).collect()),
+                (Some(a), Some(b)) => Some(
+                    a.iter()
+                        .zip(b.iter().chain(std::iter::repeat(&0)))
+                        .map(|(x, y)| x & y)
+                        .collect(),
+                ),
                 _ => None,
             },
             ct_state: n(self.ct_state, m.ct_state),

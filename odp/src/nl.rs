@@ -609,7 +609,11 @@ impl ErrorMsg {
                 let a = a?;
                 match a.ty {
                     ext_ack::MSG => {
-                        let end = a.payload.iter().position(|&c| c == 0).unwrap_or(a.payload.len());
+                        let end = a
+                            .payload
+                            .iter()
+                            .position(|&c| c == 0)
+                            .unwrap_or(a.payload.len());
                         m.ext_msg = Some(String::from_utf8_lossy(&a.payload[..end]).into_owned());
                     }
                     ext_ack::OFFS => m.ext_offset = Some(a.u32("NLMSGERR_ATTR_OFFS")?),
@@ -629,7 +633,8 @@ impl ErrorMsg {
         if self.error == 0 || self.request_payload.is_empty() {
             fl |= flags::CAPPED;
         }
-        let has_tlv = self.ext_msg.is_some() || self.ext_offset.is_some() || self.ext_miss_type.is_some();
+        let has_tlv =
+            self.ext_msg.is_some() || self.ext_offset.is_some() || self.ext_miss_type.is_some();
         if has_tlv {
             fl |= flags::ACK_TLVS;
         }

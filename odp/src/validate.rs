@@ -8,7 +8,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, Result};
-use crate::key::{attr, eth_type as et, frag, FlowKey, FlowMask, KeyStruct, NshKey, TunnelKey, VxlanOpts};
+use crate::key::{
+    attr, eth_type as et, frag, FlowKey, FlowMask, KeyStruct, NshKey, TunnelKey, VxlanOpts,
+};
 use crate::nl::AttrWriter;
 
 /// VLAN "tag present" (CFI/DEI) bit.
@@ -54,9 +56,36 @@ macro_rules! merge_fields {
 
 fn merge(dst: &mut FlowKey, src: &FlowKey) -> Result<()> {
     merge_fields!(
-        dst, src, priority, in_port, ethernet, ipv4, ipv6, tcp, udp, icmp, icmpv6, arp, nd, skb_mark, tunnel, sctp,
-        tcp_flags, dp_hash, recirc_id, mpls, ct_state, ct_zone, ct_mark, ct_labels, ct_orig_tuple_ipv4,
-        ct_orig_tuple_ipv6, nsh, packet_type, nd_extensions, ipv6_exthdrs
+        dst,
+        src,
+        priority,
+        in_port,
+        ethernet,
+        ipv4,
+        ipv6,
+        tcp,
+        udp,
+        icmp,
+        icmpv6,
+        arp,
+        nd,
+        skb_mark,
+        tunnel,
+        sctp,
+        tcp_flags,
+        dp_hash,
+        recirc_id,
+        mpls,
+        ct_state,
+        ct_zone,
+        ct_mark,
+        ct_labels,
+        ct_orig_tuple_ipv4,
+        ct_orig_tuple_ipv6,
+        nsh,
+        packet_type,
+        nd_extensions,
+        ipv6_exthdrs
     );
     Ok(())
 }
@@ -81,7 +110,10 @@ impl FlatKey {
                     return Err(Error::Invalid("VLAN attribute unexpected"));
                 }
                 if encap.is_some() {
-                    return Err(Error::UnknownAttr { what: "flow key", ty: attr::ENCAP });
+                    return Err(Error::UnknownAttr {
+                        what: "flow key",
+                        ty: attr::ENCAP,
+                    });
                 }
                 flat.key.eth_type = ty;
                 return Ok(flat);
@@ -184,7 +216,10 @@ fn zero_attr(m: &mut FlowKey) {
     z(&mut m.arp);
     z(&mut m.nd);
     zn(&mut m.skb_mark);
-    if m.tunnel.as_ref().is_some_and(|t| *t == TunnelKey::default()) {
+    if m.tunnel
+        .as_ref()
+        .is_some_and(|t| *t == TunnelKey::default())
+    {
         m.tunnel = None;
     }
     z(&mut m.sctp);
@@ -220,10 +255,14 @@ fn check_tunnel(t: &TunnelKey, is_mask: bool) -> Result<()> {
     if v4 && v6 {
         return Err(Error::Invalid("mixed IPv4 and IPv6 tunnel attributes"));
     }
-    let nopts = [t.geneve_opts.is_some(), t.vxlan_opts.is_some(), t.erspan_opts.is_some()]
-        .iter()
-        .filter(|&&b| b)
-        .count();
+    let nopts = [
+        t.geneve_opts.is_some(),
+        t.vxlan_opts.is_some(),
+        t.erspan_opts.is_some(),
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
     if nopts > 1 {
         return Err(Error::Invalid("multiple tunnel metadata blocks"));
     }
@@ -245,10 +284,16 @@ fn check_tunnel(t: &TunnelKey, is_mask: bool) -> Result<()> {
 
 fn check_values(k: &FlowKey, is_mask: bool) -> Result<()> {
     if k.packet_type.is_some() {
-        return Err(Error::UnknownAttr { what: "flow key", ty: attr::PACKET_TYPE });
+        return Err(Error::UnknownAttr {
+            what: "flow key",
+            ty: attr::PACKET_TYPE,
+        });
     }
     if k.nd_extensions.is_some() {
-        return Err(Error::UnknownAttr { what: "flow key", ty: attr::ND_EXTENSIONS });
+        return Err(Error::UnknownAttr {
+            what: "flow key",
+            ty: attr::ND_EXTENSIONS,
+        });
     }
     if let Some(v) = &k.ipv6 {
         if v.label & 0xfff0_0000 != 0 {
@@ -274,7 +319,9 @@ fn check_values(k: &FlowKey, is_mask: bool) -> Result<()> {
                 return Err(Error::Invalid("EtherType below 0x0600"));
             }
         }
-        if k.ipv4.is_some_and(|v| v.frag > frag::LATER) || k.ipv6.is_some_and(|v| v.frag > frag::LATER) {
+        if k.ipv4.is_some_and(|v| v.frag > frag::LATER)
+            || k.ipv6.is_some_and(|v| v.frag > frag::LATER)
+        {
             return Err(Error::Invalid("frag type"));
         }
         if k.arp.is_some_and(|a| a.op & 0xff00 != 0) {
@@ -368,7 +415,11 @@ fn check_match(k: &FlowKey, m: &FlowKey) -> Result<()> {
     let mut allow_nd = false;
     let mut allow_ct6 = false;
     let mut allow_ct4 = false;
-    let l4 = |proto: u8, pm: u8, v6: bool, need: &mut Vec<(bool, &'static str)>, allow: &mut [bool; 5]| {
+    let l4 = |proto: u8,
+              pm: u8,
+              v6: bool,
+              need: &mut Vec<(bool, &'static str)>,
+              allow: &mut [bool; 5]| {
         let exact = pm == 0xff;
         match proto {
             6 => {
@@ -410,7 +461,13 @@ fn check_match(k: &FlowKey, m: &FlowKey) -> Result<()> {
             allow_ct4 = mask_et_exact;
             let v = k.ipv4.unwrap_or_default();
             if v.frag != frag::LATER {
-                l4(v.proto, m.ipv4.map_or(0, |x| x.proto), false, &mut need, &mut allow_l4);
+                l4(
+                    v.proto,
+                    m.ipv4.map_or(0, |x| x.proto),
+                    false,
+                    &mut need,
+                    &mut allow_l4,
+                );
             }
         }
         Some(et::IPV6) => {
@@ -419,7 +476,13 @@ fn check_match(k: &FlowKey, m: &FlowKey) -> Result<()> {
             allow_ct6 = mask_et_exact;
             let v = k.ipv6.unwrap_or_default();
             if v.frag != frag::LATER {
-                l4(v.proto, m.ipv6.map_or(0, |x| x.proto), true, &mut need, &mut allow_l4);
+                l4(
+                    v.proto,
+                    m.ipv6.map_or(0, |x| x.proto),
+                    true,
+                    &mut need,
+                    &mut allow_l4,
+                );
                 if v.proto == 58 {
                     let t = k.icmpv6.map_or(0, |i| i.ty);
                     if t == 135 || t == 136 {
@@ -454,14 +517,34 @@ fn check_match(k: &FlowKey, m: &FlowKey) -> Result<()> {
     chk(m.mpls.is_some(), k.mpls.is_some(), allow_mpls, "mpls")?;
     chk(m.nsh.is_some(), k.nsh.is_some(), allow_nsh, "nsh")?;
     chk(m.tcp.is_some(), k.tcp.is_some(), allow_l4[0], "tcp")?;
-    chk(m.tcp_flags.is_some(), k.tcp_flags.is_some(), allow_l4[0], "tcp_flags")?;
+    chk(
+        m.tcp_flags.is_some(),
+        k.tcp_flags.is_some(),
+        allow_l4[0],
+        "tcp_flags",
+    )?;
     chk(m.udp.is_some(), k.udp.is_some(), allow_l4[1], "udp")?;
     chk(m.sctp.is_some(), k.sctp.is_some(), allow_l4[2], "sctp")?;
     chk(m.icmp.is_some(), k.icmp.is_some(), allow_l4[3], "icmp")?;
-    chk(m.icmpv6.is_some(), k.icmpv6.is_some(), allow_l4[4], "icmpv6")?;
+    chk(
+        m.icmpv6.is_some(),
+        k.icmpv6.is_some(),
+        allow_l4[4],
+        "icmpv6",
+    )?;
     chk(m.nd.is_some(), k.nd.is_some(), allow_nd, "nd")?;
-    chk(m.ct_orig_tuple_ipv4.is_some(), k.ct_orig_tuple_ipv4.is_some(), allow_ct4, "ct_tuple4")?;
-    chk(m.ct_orig_tuple_ipv6.is_some(), k.ct_orig_tuple_ipv6.is_some(), allow_ct6, "ct_tuple6")?;
+    chk(
+        m.ct_orig_tuple_ipv4.is_some(),
+        k.ct_orig_tuple_ipv4.is_some(),
+        allow_ct4,
+        "ct_tuple4",
+    )?;
+    chk(
+        m.ct_orig_tuple_ipv6.is_some(),
+        k.ct_orig_tuple_ipv6.is_some(),
+        allow_ct6,
+        "ct_tuple6",
+    )?;
     let generic = [
         (m.priority.is_some(), k.priority.is_some(), "priority"),
         (m.ethernet.is_some(), k.ethernet.is_some(), "ethernet"),
@@ -472,7 +555,11 @@ fn check_match(k: &FlowKey, m: &FlowKey) -> Result<()> {
         (m.ct_zone.is_some(), k.ct_zone.is_some(), "ct_zone"),
         (m.ct_mark.is_some(), k.ct_mark.is_some(), "ct_mark"),
         (m.ct_labels.is_some(), k.ct_labels.is_some(), "ct_labels"),
-        (m.ipv6_exthdrs.is_some(), k.ipv6_exthdrs.is_some(), "ipv6_exthdrs"),
+        (
+            m.ipv6_exthdrs.is_some(),
+            k.ipv6_exthdrs.is_some(),
+            "ipv6_exthdrs",
+        ),
     ];
     for (pm, pk, what) in generic {
         chk(pm, pk, true, what)?;
@@ -507,7 +594,14 @@ impl FlowMatch {
                 if is_ethernet {
                     m.eth_type = Some(0xffff);
                 }
-                let tags = fk.tags.iter().map(|_| Tag { tpid: 0xffff, tci: 0xffff }).collect();
+                let tags = fk
+                    .tags
+                    .iter()
+                    .map(|_| Tag {
+                        tpid: 0xffff,
+                        tci: 0xffff,
+                    })
+                    .collect();
                 (m, tags)
             }
             Some(m) => {
@@ -560,7 +654,10 @@ impl FlowMatch {
         };
         Ok(FlowMatch {
             key: masked,
-            mask: FlatKey { key: fm, tags: mtags },
+            mask: FlatKey {
+                key: fm,
+                tags: mtags,
+            },
             has_exthdrs,
         })
     }
@@ -618,9 +715,34 @@ macro_rules! fill_fields {
 
 fn fill_zero(m: &mut FlowKey, k: &FlowKey) {
     fill_fields!(
-        m, k, priority, in_port, ethernet, ipv4, ipv6, tcp, udp, icmp, icmpv6, arp, nd, skb_mark, sctp, tcp_flags,
-        dp_hash, recirc_id, ct_state, ct_zone, ct_mark, ct_labels, ct_orig_tuple_ipv4, ct_orig_tuple_ipv6, nsh,
-        packet_type, nd_extensions, ipv6_exthdrs
+        m,
+        k,
+        priority,
+        in_port,
+        ethernet,
+        ipv4,
+        ipv6,
+        tcp,
+        udp,
+        icmp,
+        icmpv6,
+        arp,
+        nd,
+        skb_mark,
+        sctp,
+        tcp_flags,
+        dp_hash,
+        recirc_id,
+        ct_state,
+        ct_zone,
+        ct_mark,
+        ct_labels,
+        ct_orig_tuple_ipv4,
+        ct_orig_tuple_ipv6,
+        nsh,
+        packet_type,
+        nd_extensions,
+        ipv6_exthdrs
     );
     if m.tunnel.is_none() {
         if let Some(t) = &k.tunnel {
@@ -823,4 +945,3 @@ fn fill_l3(s: &FlowKey, o: &FlowKey, r: &mut FlowKey, exthdrs: bool) {
         }
     }
 }
-

@@ -48,7 +48,16 @@ fn strz(ty: u16, s: &str) -> Vec<u8> {
     nla(ty, &b)
 }
 #[allow(clippy::too_many_arguments)]
-fn msg(family: u16, flags: u16, seq: u32, pid: u32, cmd: u8, ver: u8, ifindex: i32, attrs: &[Vec<u8>]) -> Vec<u8> {
+fn msg(
+    family: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+    cmd: u8,
+    ver: u8,
+    ifindex: i32,
+    attrs: &[Vec<u8>],
+) -> Vec<u8> {
     let body = attrs.concat();
     let len = 16 + 4 + 4 + body.len();
     let mut v = Vec::new();
@@ -74,7 +83,13 @@ where
     assert_eq!(&back, m);
 }
 
-fn with_hdr<T: Body>(mut m: OvsMessage<T>, family: u16, flags: u16, seq: u32, pid: u32) -> OvsMessage<T> {
+fn with_hdr<T: Body>(
+    mut m: OvsMessage<T>,
+    family: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+) -> OvsMessage<T> {
     m.family = family;
     m.flags = flags;
     m.seq = seq;
@@ -122,21 +137,45 @@ fn dp_new_as_ovs_sends_it() {
     check(&m, &lit);
     assert_eq!(
         lit.to_vec(),
-        msg(DP, REQ_ECHO, 1, 0, 1, 2, 0, &[strz(1, "dp0"), u32a(2, 0), u32a(5, 0x8000_0003)])
+        msg(
+            DP,
+            REQ_ECHO,
+            1,
+            0,
+            1,
+            2,
+            0,
+            &[strz(1, "dp0"), u32a(2, 0), u32a(5, 0x8000_0003)]
+        )
     );
     assert_eq!(
-        odp::family::datapath::check_new(&m.body).unwrap_err().errno(),
+        odp::family::datapath::check_new(&m.body)
+            .unwrap_err()
+            .errno(),
         odp::errno::EOPNOTSUPP
     );
 }
 
 #[test]
 fn dp_del_get_set_and_reply() {
-    let del = with_hdr(OvsMessage::new(DpCmd::Del, 7, DatapathAttrs::default()), DP, 5, 2, 100);
+    let del = with_hdr(
+        OvsMessage::new(DpCmd::Del, 7, DatapathAttrs::default()),
+        DP,
+        5,
+        2,
+        100,
+    );
     check(&del, &msg(DP, 5, 2, 100, 2, 2, 7, &[]));
 
     let get = with_hdr(
-        OvsMessage::new(DpCmd::Get, 0, DatapathAttrs { name: Some("ovs-system".into()), ..Default::default() }),
+        OvsMessage::new(
+            DpCmd::Get,
+            0,
+            DatapathAttrs {
+                name: Some("ovs-system".into()),
+                ..Default::default()
+            },
+        ),
         DP,
         1,
         3,
@@ -162,11 +201,32 @@ fn dp_del_get_set_and_reply() {
     );
     let mut pids = 11u32.to_le_bytes().to_vec();
     pids.extend(12u32.to_le_bytes());
-    check(&set, &msg(DP, REQ_ECHO, 4, 100, 4, 2, 7, &[u32a(5, 9), u32a(7, 256), nla(8, &pids)]));
+    check(
+        &set,
+        &msg(
+            DP,
+            REQ_ECHO,
+            4,
+            100,
+            4,
+            2,
+            7,
+            &[u32a(5, 9), u32a(7, 256), nla(8, &pids)],
+        ),
+    );
 
     // Reply order (§3.4): NAME, STATS, MEGAFLOW_STATS, USER_FEATURES, MASKS_CACHE_SIZE.
-    let stats = DpStats { n_hit: 10, n_missed: 2, n_lost: 1, n_flows: 3 };
-    let mf = DpMegaflowStats { n_mask_hit: 15, n_masks: 2, n_cache_hit: 7 };
+    let stats = DpStats {
+        n_hit: 10,
+        n_missed: 2,
+        n_lost: 1,
+        n_flows: 3,
+    };
+    let mf = DpMegaflowStats {
+        n_mask_hit: 15,
+        n_masks: 2,
+        n_cache_hit: 7,
+    };
     let reply = with_hdr(
         OvsMessage::new(
             DpCmd::Get,
@@ -194,17 +254,58 @@ fn dp_del_get_set_and_reply() {
     mb.extend([0u8; 4]);
     mb.extend(7u64.to_le_bytes());
     mb.extend([0u8; 8]);
-    check(&reply, &msg(DP, 0, 3, 100, 3, 2, 7, &[strz(1, "dp0"), nla(3, &sb), nla(4, &mb), u32a(5, 9), u32a(7, 256)]));
+    check(
+        &reply,
+        &msg(
+            DP,
+            0,
+            3,
+            100,
+            3,
+            2,
+            7,
+            &[
+                strz(1, "dp0"),
+                nla(3, &sb),
+                nla(4, &mb),
+                u32a(5, 9),
+                u32a(7, 256),
+            ],
+        ),
+    );
 
     // A PAD attribute (type 6) before STATS is skipped.
-    let padded = msg(DP, 0, 3, 100, 3, 2, 7, &[strz(1, "dp0"), nla(6, &[]), nla(3, &sb), nla(4, &mb), u32a(5, 9), u32a(7, 256)]);
-    assert_eq!(OvsMessage::<DatapathAttrs>::parse_datagram(&padded).unwrap(), reply);
+    let padded = msg(
+        DP,
+        0,
+        3,
+        100,
+        3,
+        2,
+        7,
+        &[
+            strz(1, "dp0"),
+            nla(6, &[]),
+            nla(3, &sb),
+            nla(4, &mb),
+            u32a(5, 9),
+            u32a(7, 256),
+        ],
+    );
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&padded).unwrap(),
+        reply
+    );
 }
 
 #[test]
 fn vport_commands() {
     // NEW: TYPE vxlan, NAME, UPCALL_PID array, OPTIONS{DST_PORT 4789 host order}.
-    let opts = VportOptions { dst_port: Some(4789), extension: Some(vec![1]), other: vec![] };
+    let opts = VportOptions {
+        dst_port: Some(4789),
+        extension: Some(vec![1]),
+        other: vec![],
+    };
     let new = with_hdr(
         OvsMessage::new(
             VportCmd::New,
@@ -236,29 +337,88 @@ fn vport_commands() {
             u32a(2, 4),
             strz(3, "vxlan_sys_4789"),
             nla(5, &pids),
-            nest(4, &[nla(1, &4789u16.to_le_bytes()), nest(2, &[nla(1, &[])])]),
+            nest(
+                4,
+                &[nla(1, &4789u16.to_le_bytes()), nest(2, &[nla(1, &[])])],
+            ),
         ],
     );
     check(&new, &bytes);
     odp::family::vport::check_new(&new.body).unwrap();
 
-    let del = with_hdr(OvsMessage::new(VportCmd::Del, 7, VportAttrs { port_no: Some(3), ..Default::default() }), VP, 5, 10, 100);
+    let del = with_hdr(
+        OvsMessage::new(
+            VportCmd::Del,
+            7,
+            VportAttrs {
+                port_no: Some(3),
+                ..Default::default()
+            },
+        ),
+        VP,
+        5,
+        10,
+        100,
+    );
     check(&del, &msg(VP, 5, 10, 100, 2, 1, 7, &[u32a(1, 3)]));
 
-    let get = with_hdr(OvsMessage::new(VportCmd::Get, 0, VportAttrs { name: Some("eth0".into()), ..Default::default() }), VP, 1, 11, 100);
+    let get = with_hdr(
+        OvsMessage::new(
+            VportCmd::Get,
+            0,
+            VportAttrs {
+                name: Some("eth0".into()),
+                ..Default::default()
+            },
+        ),
+        VP,
+        1,
+        11,
+        100,
+    );
     check(&get, &msg(VP, 1, 11, 100, 3, 1, 0, &[strz(3, "eth0")]));
 
     let set = with_hdr(
-        OvsMessage::new(VportCmd::Set, 7, VportAttrs { port_no: Some(3), ty: Some(VportType::Netdev), upcall_pids: Some(vec![0]), ..Default::default() }),
+        OvsMessage::new(
+            VportCmd::Set,
+            7,
+            VportAttrs {
+                port_no: Some(3),
+                ty: Some(VportType::Netdev),
+                upcall_pids: Some(vec![0]),
+                ..Default::default()
+            },
+        ),
         VP,
         REQ_ECHO,
         12,
         100,
     );
-    check(&set, &msg(VP, REQ_ECHO, 12, 100, 4, 1, 7, &[u32a(1, 3), u32a(2, 1), u32a(5, 0)]));
+    check(
+        &set,
+        &msg(
+            VP,
+            REQ_ECHO,
+            12,
+            100,
+            4,
+            1,
+            7,
+            &[u32a(1, 3), u32a(2, 1), u32a(5, 0)],
+        ),
+    );
 
     // Reply (§4.5 order): PORT_NO, TYPE, NAME, IFINDEX, STATS, UPCALL_STATS{SUCCESS=type 0, FAIL}, UPCALL_PID.
-    let st = VportStats { rx_packets: 1, tx_packets: 2, rx_bytes: 3, tx_bytes: 4, rx_errors: 5, tx_errors: 6, rx_dropped: 7, tx_dropped: 8 };
+    let st = VportStats {
+        rx_packets: 1,
+        tx_packets: 2,
+        rx_bytes: 3,
+        tx_bytes: 4,
+        rx_errors: 5,
+        tx_errors: 6,
+        rx_dropped: 7,
+        tx_dropped: 8,
+    };
     let reply = with_hdr(
         OvsMessage::new(
             VportCmd::Get,
@@ -269,7 +429,10 @@ fn vport_commands() {
                 name: Some("eth0".into()),
                 ifindex: Some(2),
                 stats: Some(st),
-                upcall_stats: Some(UpcallStats { success: 10, fail: 1 }),
+                upcall_stats: Some(UpcallStats {
+                    success: 10,
+                    fail: 1,
+                }),
                 upcall_pids: Some(vec![5]),
                 ..Default::default()
             },
@@ -282,16 +445,43 @@ fn vport_commands() {
     let sb: Vec<u8> = (1u64..=8).flat_map(|v| v.to_le_bytes()).collect();
     check(
         &reply,
-        &msg(VP, 0, 11, 100, 3, 1, 7, &[u32a(1, 1), u32a(2, 1), strz(3, "eth0"), u32a(8, 2), nla(6, &sb), nest(10, &[u64a(0, 10), u64a(1, 1)]), u32a(5, 5)]),
+        &msg(
+            VP,
+            0,
+            11,
+            100,
+            3,
+            1,
+            7,
+            &[
+                u32a(1, 1),
+                u32a(2, 1),
+                strz(3, "eth0"),
+                u32a(8, 2),
+                nla(6, &sb),
+                nest(10, &[u64a(0, 10), u64a(1, 1)]),
+                u32a(5, 5),
+            ],
+        ),
     );
 }
 
 fn sample_key() -> FlowKey {
     FlowKey {
         in_port: Some(1),
-        ethernet: Some(EthernetKey { src: [0, 1, 2, 3, 4, 5], dst: [0x10, 0x11, 0x12, 0x13, 0x14, 0x15] }),
+        ethernet: Some(EthernetKey {
+            src: [0, 1, 2, 3, 4, 5],
+            dst: [0x10, 0x11, 0x12, 0x13, 0x14, 0x15],
+        }),
         eth_type: Some(0x0800),
-        ipv4: Some(Ipv4Key { src: Ipv4Addr::new(10, 0, 0, 1), dst: Ipv4Addr::new(10, 0, 0, 2), proto: 17, tos: 0, ttl: 64, frag: 0 }),
+        ipv4: Some(Ipv4Key {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            proto: 17,
+            tos: 0,
+            ttl: 64,
+            frag: 0,
+        }),
         udp: Some(odp::key::PortsKey { src: 1000, dst: 53 }),
         ..Default::default()
     }
@@ -311,7 +501,11 @@ fn sample_key_bytes() -> Vec<Vec<u8>> {
 fn flow_commands() {
     let ufid: Vec<u8> = (1..=16).collect();
     // NEW + CREATE: KEY, MASK (in_port exact, eth wildcarded), ACTIONS output:2.
-    let mask = FlowKey { in_port: Some(u32::MAX), eth_type: Some(0xffff), ..Default::default() };
+    let mask = FlowKey {
+        in_port: Some(u32::MAX),
+        eth_type: Some(0xffff),
+        ..Default::default()
+    };
     let new = with_hdr(
         OvsMessage::new(
             FlowCmd::New,
@@ -339,27 +533,89 @@ fn flow_commands() {
             1,
             1,
             7,
-            &[nla(9, &ufid), nest(1, &sample_key_bytes()), nest(7, &[u32a(3, u32::MAX), nla(6, &[0xff, 0xff])]), nest(2, &[u32a(1, 2)])],
+            &[
+                nla(9, &ufid),
+                nest(1, &sample_key_bytes()),
+                nest(7, &[u32a(3, u32::MAX), nla(6, &[0xff, 0xff])]),
+                nest(2, &[u32a(1, 2)]),
+            ],
         ),
     );
 
-    let del = with_hdr(OvsMessage::new(FlowCmd::Del, 7, FlowAttrs { ufid: Some(ufid.clone()), ..Default::default() }), FL, 5, 21, 100);
+    let del = with_hdr(
+        OvsMessage::new(
+            FlowCmd::Del,
+            7,
+            FlowAttrs {
+                ufid: Some(ufid.clone()),
+                ..Default::default()
+            },
+        ),
+        FL,
+        5,
+        21,
+        100,
+    );
     check(&del, &msg(FL, 5, 21, 100, 2, 1, 7, &[nla(9, &ufid)]));
 
-    let flush = with_hdr(OvsMessage::new(FlowCmd::Del, 7, FlowAttrs::default()), FL, 5, 22, 100);
+    let flush = with_hdr(
+        OvsMessage::new(FlowCmd::Del, 7, FlowAttrs::default()),
+        FL,
+        5,
+        22,
+        100,
+    );
     check(&flush, &msg(FL, 5, 22, 100, 2, 1, 7, &[]));
 
-    let get = with_hdr(OvsMessage::new(FlowCmd::Get, 7, FlowAttrs { ufid: Some(ufid.clone()), ufid_flags: Some(7), ..Default::default() }), FL, 0x301, 23, 100);
-    check(&get, &msg(FL, 0x301, 23, 100, 3, 1, 7, &[nla(9, &ufid), u32a(10, 7)]));
+    let get = with_hdr(
+        OvsMessage::new(
+            FlowCmd::Get,
+            7,
+            FlowAttrs {
+                ufid: Some(ufid.clone()),
+                ufid_flags: Some(7),
+                ..Default::default()
+            },
+        ),
+        FL,
+        0x301,
+        23,
+        100,
+    );
+    check(
+        &get,
+        &msg(FL, 0x301, 23, 100, 3, 1, 7, &[nla(9, &ufid), u32a(10, 7)]),
+    );
 
     let set = with_hdr(
-        OvsMessage::new(FlowCmd::Set, 7, FlowAttrs { key: Some(sample_key()), actions: Some(vec![]), clear: true, ..Default::default() }),
+        OvsMessage::new(
+            FlowCmd::Set,
+            7,
+            FlowAttrs {
+                key: Some(sample_key()),
+                actions: Some(vec![]),
+                clear: true,
+                ..Default::default()
+            },
+        ),
         FL,
         REQ_ECHO,
         24,
         100,
     );
-    check(&set, &msg(FL, REQ_ECHO, 24, 100, 4, 1, 7, &[nest(1, &sample_key_bytes()), nla(2, &[]), nla(6, &[])]));
+    check(
+        &set,
+        &msg(
+            FL,
+            REQ_ECHO,
+            24,
+            100,
+            4,
+            1,
+            7,
+            &[nest(1, &sample_key_bytes()), nla(2, &[]), nla(6, &[])],
+        ),
+    );
 
     // Reply: UFID, KEY, MASK, USED, STATS, TCP_FLAGS, ACTIONS.
     let reply = with_hdr(
@@ -370,7 +626,10 @@ fn flow_commands() {
                 ufid: Some(ufid.clone()),
                 key: Some(sample_key()),
                 used: Some(123_456),
-                stats: Some(FlowStats { n_packets: 10, n_bytes: 600 }),
+                stats: Some(FlowStats {
+                    n_packets: 10,
+                    n_bytes: 600,
+                }),
                 tcp_flags: Some(0x12),
                 actions: Some(vec![Action::Output(2)]),
                 ..Default::default()
@@ -385,7 +644,23 @@ fn flow_commands() {
     fs.extend(600u64.to_le_bytes());
     check(
         &reply,
-        &msg(FL, 2, 23, 100, 3, 1, 7, &[nla(9, &ufid), nest(1, &sample_key_bytes()), u64a(5, 123_456), nla(3, &fs), nla(4, &[0x12]), nest(2, &[u32a(1, 2)])]),
+        &msg(
+            FL,
+            2,
+            23,
+            100,
+            3,
+            1,
+            7,
+            &[
+                nla(9, &ufid),
+                nest(1, &sample_key_bytes()),
+                u64a(5, 123_456),
+                nla(3, &fs),
+                nla(4, &[0x12]),
+                nest(2, &[u32a(1, 2)]),
+            ],
+        ),
     );
 }
 
@@ -398,7 +673,10 @@ fn packet_commands() {
             7,
             PacketAttrs {
                 packet: Some(frame.clone()),
-                key: Some(FlowKey { in_port: Some(1), ..Default::default() }),
+                key: Some(FlowKey {
+                    in_port: Some(1),
+                    ..Default::default()
+                }),
                 actions: Some(vec![Action::Output(2)]),
                 upcall_pid: Some(77),
                 ..Default::default()
@@ -409,7 +687,24 @@ fn packet_commands() {
         30,
         100,
     );
-    check(&exec, &msg(PK, 1, 30, 100, 3, 1, 7, &[nla(1, &frame), nest(2, &[u32a(3, 1)]), nest(2 + 1, &[u32a(1, 2)]), u32a(12, 77)]));
+    check(
+        &exec,
+        &msg(
+            PK,
+            1,
+            30,
+            100,
+            3,
+            1,
+            7,
+            &[
+                nla(1, &frame),
+                nest(2, &[u32a(3, 1)]),
+                nest(2 + 1, &[u32a(1, 2)]),
+                u32a(12, 77),
+            ],
+        ),
+    );
 
     // MISS upcall, UNALIGNED: KEY, HASH, PACKET last and unpadded (61 bytes).
     let odd: Vec<u8> = (0..61).collect();
@@ -418,7 +713,10 @@ fn packet_commands() {
             PacketCmd::Miss,
             7,
             PacketAttrs {
-                key: Some(FlowKey { in_port: Some(1), ..Default::default() }),
+                key: Some(FlowKey {
+                    in_port: Some(1),
+                    ..Default::default()
+                }),
                 hash: Some(0x1_2345_6789),
                 packet: Some(odd.clone()),
                 unaligned: true,
@@ -430,7 +728,16 @@ fn packet_commands() {
         0,
         0,
     );
-    let mut b = msg(PK, 0, 0, 0, 1, 1, 7, &[nest(2, &[u32a(3, 1)]), u64a(11, 0x1_2345_6789)]);
+    let mut b = msg(
+        PK,
+        0,
+        0,
+        0,
+        1,
+        1,
+        7,
+        &[nest(2, &[u32a(3, 1)]), u64a(11, 0x1_2345_6789)],
+    );
     b.extend_from_slice(&65u16.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&odd);
@@ -448,7 +755,10 @@ fn packet_commands() {
             PacketCmd::Action,
             7,
             PacketAttrs {
-                key: Some(FlowKey { in_port: Some(1), ..Default::default() }),
+                key: Some(FlowKey {
+                    in_port: Some(1),
+                    ..Default::default()
+                }),
                 userdata: Some(vec![1, 2, 3, 4, 5, 6, 7, 8]),
                 actions: Some(vec![Action::Output(2)]),
                 len: Some(1500),
@@ -464,53 +774,178 @@ fn packet_commands() {
     );
     check(
         &act,
-        &msg(PK, 0, 0, 0, 2, 1, 7, &[nest(2, &[u32a(3, 1)]), nla(4, &[1, 2, 3, 4, 5, 6, 7, 8]), nest(3, &[u32a(1, 2)]), u32a(10, 1500), u64a(11, 5), nla(1, &odd)]),
+        &msg(
+            PK,
+            0,
+            0,
+            0,
+            2,
+            1,
+            7,
+            &[
+                nest(2, &[u32a(3, 1)]),
+                nla(4, &[1, 2, 3, 4, 5, 6, 7, 8]),
+                nest(3, &[u32a(1, 2)]),
+                u32a(10, 1500),
+                u64a(11, 5),
+                nla(1, &odd),
+            ],
+        ),
     );
 }
 
 #[test]
 fn meter_and_ct_limit_commands() {
-    let feat = with_hdr(OvsMessage::new(MeterCmd::Features, 7, MeterAttrs::default()), MT, 5, 40, 100);
+    let feat = with_hdr(
+        OvsMessage::new(MeterCmd::Features, 7, MeterAttrs::default()),
+        MT,
+        5,
+        40,
+        100,
+    );
     check(&feat, &msg(MT, 5, 40, 100, 1, 1, 7, &[]));
     let feat_reply = with_hdr(
         OvsMessage::new(
             MeterCmd::Features,
             7,
-            MeterAttrs { max_meters: Some(1000), max_bands: Some(1), bands: Some(vec![Band { ty: Some(1), ..Default::default() }]), ..Default::default() },
+            MeterAttrs {
+                max_meters: Some(1000),
+                max_bands: Some(1),
+                bands: Some(vec![Band {
+                    ty: Some(1),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
         ),
         MT,
         0,
         40,
         100,
     );
-    check(&feat_reply, &msg(MT, 0, 40, 100, 1, 1, 7, &[u32a(7, 1000), u32a(8, 1), nest(4, &[nest(0, &[u32a(1, 1)])])]));
+    check(
+        &feat_reply,
+        &msg(
+            MT,
+            0,
+            40,
+            100,
+            1,
+            1,
+            7,
+            &[
+                u32a(7, 1000),
+                u32a(8, 1),
+                nest(4, &[nest(0, &[u32a(1, 1)])]),
+            ],
+        ),
+    );
     let set = with_hdr(
         OvsMessage::new(
             MeterCmd::Set,
             7,
-            MeterAttrs { id: Some(5), kbps: true, bands: Some(vec![Band { ty: Some(1), rate: Some(1000), burst: Some(100), stats: None }]), ..Default::default() },
+            MeterAttrs {
+                id: Some(5),
+                kbps: true,
+                bands: Some(vec![Band {
+                    ty: Some(1),
+                    rate: Some(1000),
+                    burst: Some(100),
+                    stats: None,
+                }]),
+                ..Default::default()
+            },
         ),
         MT,
         5,
         41,
         100,
     );
-    check(&set, &msg(MT, 5, 41, 100, 2, 1, 7, &[u32a(1, 5), nla(2, &[]), nest(4, &[nest(0, &[u32a(1, 1), u32a(2, 1000), u32a(3, 100)])])]));
+    check(
+        &set,
+        &msg(
+            MT,
+            5,
+            41,
+            100,
+            2,
+            1,
+            7,
+            &[
+                u32a(1, 5),
+                nla(2, &[]),
+                nest(4, &[nest(0, &[u32a(1, 1), u32a(2, 1000), u32a(3, 100)])]),
+            ],
+        ),
+    );
     odp::family::meter::check_set(&set.body, 1).unwrap();
-    let del = with_hdr(OvsMessage::new(MeterCmd::Del, 7, MeterAttrs { id: Some(5), ..Default::default() }), MT, 5, 42, 100);
+    let del = with_hdr(
+        OvsMessage::new(
+            MeterCmd::Del,
+            7,
+            MeterAttrs {
+                id: Some(5),
+                ..Default::default()
+            },
+        ),
+        MT,
+        5,
+        42,
+        100,
+    );
     check(&del, &msg(MT, 5, 42, 100, 3, 1, 7, &[u32a(1, 5)]));
-    let get = with_hdr(OvsMessage::new(MeterCmd::Get, 7, MeterAttrs { id: Some(5), ..Default::default() }), MT, 5, 43, 100);
+    let get = with_hdr(
+        OvsMessage::new(
+            MeterCmd::Get,
+            7,
+            MeterAttrs {
+                id: Some(5),
+                ..Default::default()
+            },
+        ),
+        MT,
+        5,
+        43,
+        100,
+    );
     check(&get, &msg(MT, 5, 43, 100, 4, 1, 7, &[u32a(1, 5)]));
 
-    let zl = vec![ZoneLimit { zone_id: -1, limit: 10, count: 0 }, ZoneLimit { zone_id: 3, limit: 5, count: 2 }];
+    let zl = vec![
+        ZoneLimit {
+            zone_id: -1,
+            limit: 10,
+            count: 0,
+        },
+        ZoneLimit {
+            zone_id: 3,
+            limit: 5,
+            count: 2,
+        },
+    ];
     let mut zb = Vec::new();
     for z in &zl {
         zb.extend(z.zone_id.to_le_bytes());
         zb.extend(z.limit.to_le_bytes());
         zb.extend(z.count.to_le_bytes());
     }
-    for (cmd, n) in [(CtLimitCmd::Set, 1u8), (CtLimitCmd::Del, 2), (CtLimitCmd::Get, 3)] {
-        let m = with_hdr(OvsMessage::new(cmd, 7, CtLimitAttrs { zone_limits: Some(zl.clone()) }), CL, 5, 50, 100);
+    for (cmd, n) in [
+        (CtLimitCmd::Set, 1u8),
+        (CtLimitCmd::Del, 2),
+        (CtLimitCmd::Get, 3),
+    ] {
+        let m = with_hdr(
+            OvsMessage::new(
+                cmd,
+                7,
+                CtLimitAttrs {
+                    zone_limits: Some(zl.clone()),
+                },
+            ),
+            CL,
+            5,
+            50,
+            100,
+        );
         check(&m, &msg(CL, 5, 50, 100, n, 1, 7, &[nla(1, &zb)]));
     }
 }
@@ -544,11 +979,26 @@ fn nlctrl_getfamily_request_and_reply() {
             version: Some(1),
             hdrsize: Some(4),
             maxattr: Some(11),
-            ops: vec![Op { id: 1, flags: 0x1a }, Op { id: 2, flags: 0x1a }, Op { id: 3, flags: 0x0e }, Op { id: 4, flags: 0x1a }],
-            mcast_groups: vec![McastGroup { name: "ovs_flow".into(), id: 9 }],
+            ops: vec![
+                Op { id: 1, flags: 0x1a },
+                Op { id: 2, flags: 0x1a },
+                Op { id: 3, flags: 0x0e },
+                Op { id: 4, flags: 0x1a }
+            ],
+            mcast_groups: vec![McastGroup {
+                name: "ovs_flow".into(),
+                id: 9
+            }],
         }
     );
-    let rep = CtrlMessage { flags: 0, seq: 1, pid: 100, cmd: ctrl::cmd::NEWFAMILY, version: 2, info };
+    let rep = CtrlMessage {
+        flags: 0,
+        seq: 1,
+        pid: 100,
+        cmd: ctrl::cmd::NEWFAMILY,
+        version: 2,
+        info,
+    };
     let mut b = Vec::new();
     rep.emit(&mut b).unwrap();
     let ops: Vec<Vec<u8>> = [(1u32, 0x1au32), (2, 0x1a), (3, 0x0e), (4, 0x1a)]
@@ -577,18 +1027,34 @@ fn nlctrl_getfamily_request_and_reply() {
     assert_eq!(b, exp);
     let (h, p) = nl::messages(&b).next().unwrap().unwrap();
     assert_eq!(CtrlMessage::parse(h, p).unwrap(), rep);
-    assert_eq!(ctrl::family_info("nope", 1, 1).unwrap_err().errno(), odp::errno::ENOENT);
+    assert_eq!(
+        ctrl::family_info("nope", 1, 1).unwrap_err().errno(),
+        odp::errno::ENOENT
+    );
 }
 
 #[test]
 fn parse_request_dispatches_by_family() {
-    let ids = FamilyIds { datapath: DP, vport: VP, flow: FL, packet: PK, meter: MT, ct_limit: CL };
+    let ids = FamilyIds {
+        datapath: DP,
+        vport: VP,
+        flow: FL,
+        packet: PK,
+        meter: MT,
+        ct_limit: CL,
+    };
     let b = msg(FL, 5, 21, 100, 2, 1, 7, &[]);
     let (h, p) = nl::messages(&b).next().unwrap().unwrap();
-    assert!(matches!(odp::family::parse_request(&ids, h, p).unwrap(), Request::Flow(_)));
+    assert!(matches!(
+        odp::family::parse_request(&ids, h, p).unwrap(),
+        Request::Flow(_)
+    ));
     let b = msg(0x55, 5, 21, 100, 2, 1, 7, &[]);
     let (h, p) = nl::messages(&b).next().unwrap().unwrap();
-    assert_eq!(odp::family::parse_request(&ids, h, p).unwrap_err().errno(), odp::errno::EOPNOTSUPP);
+    assert_eq!(
+        odp::family::parse_request(&ids, h, p).unwrap_err().errno(),
+        odp::errno::EOPNOTSUPP
+    );
     // Unknown command.
     let b = msg(FL, 5, 21, 100, 9, 1, 7, &[]);
     let (h, p) = nl::messages(&b).next().unwrap().unwrap();
@@ -598,14 +1064,24 @@ fn parse_request_dispatches_by_family() {
 #[test]
 fn tunnel_key_type_zero_and_nested_flag_accepted() {
     // TUNNEL nest sent with NLA_F_NESTED by some client; ID is type 0.
-    let tun = [nla(0, &0x1234u64.to_be_bytes()), nla(2, &[192, 168, 0, 1]), nla(4, &[64])].concat();
+    let tun = [
+        nla(0, &0x1234u64.to_be_bytes()),
+        nla(2, &[192, 168, 0, 1]),
+        nla(4, &[64]),
+    ]
+    .concat();
     let mut attr = nla(16, &tun);
     attr[2..4].copy_from_slice(&(16u16 | 0x8000).to_le_bytes());
     let k = FlowKey::parse(&attr).unwrap();
     let t = k.tunnel.clone().unwrap();
     assert_eq!(
         t,
-        TunnelKey { id: Some(0x1234), ipv4_dst: Some(Ipv4Addr::new(192, 168, 0, 1)), ttl: Some(64), ..Default::default() }
+        TunnelKey {
+            id: Some(0x1234),
+            ipv4_dst: Some(Ipv4Addr::new(192, 168, 0, 1)),
+            ttl: Some(64),
+            ..Default::default()
+        }
     );
     // Emitted back without the flag.
     assert_eq!(k.to_bytes(), nla(16, &tun));

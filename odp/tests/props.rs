@@ -18,26 +18,65 @@ fn ip6() -> impl Strategy<Value = Ipv6Addr> {
 
 fn l3l4() -> impl Strategy<Value = FlowKey> {
     prop_oneof![
-        (ip4(), ip4(), any::<u8>(), any::<u8>(), 0u8..3, any::<u16>(), any::<u16>(), any::<u16>()).prop_map(
-            |(s, d, tos, ttl, frag, sp, dp, fl)| FlowKey {
+        (
+            ip4(),
+            ip4(),
+            any::<u8>(),
+            any::<u8>(),
+            0u8..3,
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>()
+        )
+            .prop_map(|(s, d, tos, ttl, frag, sp, dp, fl)| FlowKey {
                 eth_type: Some(0x0800),
-                ipv4: Some(Ipv4Key { src: s, dst: d, proto: 6, tos, ttl, frag }),
+                ipv4: Some(Ipv4Key {
+                    src: s,
+                    dst: d,
+                    proto: 6,
+                    tos,
+                    ttl,
+                    frag
+                }),
                 tcp: Some(PortsKey { src: sp, dst: dp }),
                 tcp_flags: Some(fl & 0x0fff),
                 ..Default::default()
+            }),
+        (
+            ip6(),
+            ip6(),
+            0u32..0x100000,
+            any::<u8>(),
+            any::<u16>(),
+            any::<u16>()
+        )
+            .prop_map(|(s, d, l, h, sp, dp)| FlowKey {
+                eth_type: Some(0x86dd),
+                ipv6: Some(Ipv6Key {
+                    src: s,
+                    dst: d,
+                    label: l,
+                    proto: 17,
+                    tclass: 0,
+                    hlimit: h,
+                    frag: 0
+                }),
+                udp: Some(PortsKey { src: sp, dst: dp }),
+                ..Default::default()
+            }),
+        (ip4(), ip4(), 0u16..256, any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(
+            |(s, t, op, sha, tha)| FlowKey {
+                eth_type: Some(0x0806),
+                arp: Some(ArpKey {
+                    sip: s,
+                    tip: t,
+                    op,
+                    sha,
+                    tha
+                }),
+                ..Default::default()
             }
         ),
-        (ip6(), ip6(), 0u32..0x100000, any::<u8>(), any::<u16>(), any::<u16>()).prop_map(|(s, d, l, h, sp, dp)| FlowKey {
-            eth_type: Some(0x86dd),
-            ipv6: Some(Ipv6Key { src: s, dst: d, label: l, proto: 17, tclass: 0, hlimit: h, frag: 0 }),
-            udp: Some(PortsKey { src: sp, dst: dp }),
-            ..Default::default()
-        }),
-        (ip4(), ip4(), 0u16..256, any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(|(s, t, op, sha, tha)| FlowKey {
-            eth_type: Some(0x0806),
-            arp: Some(ArpKey { sip: s, tip: t, op, sha, tha }),
-            ..Default::default()
-        }),
         prop::collection::vec(any::<u32>(), 1..=3).prop_map(|v| FlowKey {
             eth_type: Some(0x8847),
             mpls: Some(v),
@@ -45,7 +84,10 @@ fn l3l4() -> impl Strategy<Value = FlowKey> {
         }),
         (any::<u8>(), any::<u8>()).prop_map(|(t, c)| FlowKey {
             eth_type: Some(0x0800),
-            ipv4: Some(Ipv4Key { proto: 1, ..Default::default() }),
+            ipv4: Some(Ipv4Key {
+                proto: 1,
+                ..Default::default()
+            }),
             icmp: Some(IcmpKey { ty: t, code: c }),
             ..Default::default()
         }),
@@ -53,8 +95,17 @@ fn l3l4() -> impl Strategy<Value = FlowKey> {
 }
 
 fn tunnel() -> impl Strategy<Value = TunnelKey> {
-    (any::<u64>(), ip4(), ip4(), any::<u8>(), any::<u8>(), any::<bool>(), any::<bool>(), any::<u16>()).prop_map(
-        |(id, s, d, tos, ttl, df, csum, tp)| TunnelKey {
+    (
+        any::<u64>(),
+        ip4(),
+        ip4(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u16>(),
+    )
+        .prop_map(|(id, s, d, tos, ttl, df, csum, tp)| TunnelKey {
             id: Some(id),
             ipv4_src: Some(s),
             ipv4_dst: Some(d),
@@ -64,8 +115,7 @@ fn tunnel() -> impl Strategy<Value = TunnelKey> {
             csum,
             tp_dst: Some(tp),
             ..Default::default()
-        },
-    )
+        })
 }
 
 fn key() -> impl Strategy<Value = FlowKey> {
@@ -119,7 +169,9 @@ fn mask_for(k: &FlowKey, seed: u64) -> FlowKey {
     let mut m = FlowKey::default();
     let mut r = seed;
     let mut next = || {
-        r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        r = r
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         r >> 33
     };
     if let Some(v) = k.in_port {
@@ -128,7 +180,10 @@ fn mask_for(k: &FlowKey, seed: u64) -> FlowKey {
     }
     m.skb_mark = k.skb_mark.map(|_| next() as u32);
     m.recirc_id = k.recirc_id.map(|_| u32::MAX);
-    m.ethernet = k.ethernet.map(|_| EthernetKey { src: [0xff; 6], dst: [next() as u8; 6] });
+    m.ethernet = k.ethernet.map(|_| EthernetKey {
+        src: [0xff; 6],
+        dst: [next() as u8; 6],
+    });
     m.eth_type = k.eth_type.map(|_| 0xffff);
     m.vlan = k.vlan.map(|_| 0xffff);
     m.ct_state = k.ct_state.map(|_| (next() as u32) & 0xff);
@@ -147,14 +202,37 @@ fn mask_for(k: &FlowKey, seed: u64) -> FlowKey {
     });
     let inner = |k: &FlowKey, m: &mut FlowKey, n: u64| {
         m.eth_type = k.eth_type.map(|_| 0xffff);
-        m.ipv4 = k.ipv4.map(|_| Ipv4Key { src: Ipv4Addr::from(n as u32), proto: 0xff, frag: 0xff, ..Ipv4Key::default() });
-        m.ipv6 = k.ipv6.map(|_| Ipv6Key { dst: Ipv6Addr::from(u128::MAX), proto: 0xff, frag: 0xff, ..Ipv6Key::default() });
-        m.tcp = k.tcp.map(|_| PortsKey { src: n as u16, dst: 0xffff });
+        m.ipv4 = k.ipv4.map(|_| Ipv4Key {
+            src: Ipv4Addr::from(n as u32),
+            proto: 0xff,
+            frag: 0xff,
+            ..Ipv4Key::default()
+        });
+        m.ipv6 = k.ipv6.map(|_| Ipv6Key {
+            dst: Ipv6Addr::from(u128::MAX),
+            proto: 0xff,
+            frag: 0xff,
+            ..Ipv6Key::default()
+        });
+        m.tcp = k.tcp.map(|_| PortsKey {
+            src: n as u16,
+            dst: 0xffff,
+        });
         m.tcp_flags = k.tcp_flags.map(|_| 0x0fff);
-        m.udp = k.udp.map(|_| PortsKey { src: 0xffff, dst: 0 });
-        m.arp = k.arp.map(|_| ArpKey { sip: Ipv4Addr::BROADCAST, op: 0xffff, ..Default::default() });
+        m.udp = k.udp.map(|_| PortsKey {
+            src: 0xffff,
+            dst: 0,
+        });
+        m.arp = k.arp.map(|_| ArpKey {
+            sip: Ipv4Addr::BROADCAST,
+            op: 0xffff,
+            ..Default::default()
+        });
         m.mpls = k.mpls.as_ref().map(|v| vec![u32::MAX; v.len()]);
-        m.icmp = k.icmp.map(|_| IcmpKey { ty: 0xff, code: 0xff });
+        m.icmp = k.icmp.map(|_| IcmpKey {
+            ty: 0xff,
+            code: 0xff,
+        });
     };
     let n = next();
     match &k.encap {
@@ -178,11 +256,22 @@ fn leaf_action() -> impl Strategy<Value = Action> {
         Just(Action::PopVlan),
         Just(Action::PopEth),
         Just(Action::CtClear),
-        (0u16..4096, 0u16..8).prop_map(|(v, p)| Action::PushVlan { tpid: 0x8100, tci: v | (p << 13) | 0x1000 }),
+        (0u16..4096, 0u16..8).prop_map(|(v, p)| Action::PushVlan {
+            tpid: 0x8100,
+            tci: v | (p << 13) | 0x1000
+        }),
         (any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(|(s, d)| Action::PushEth { src: s, dst: d }),
-        (1u32.., prop::collection::vec(any::<u8>(), 1..20), any::<bool>()).prop_map(|(p, d, a)| Action::Userspace(
-            Userspace { pid: p, userdata: Some(d), egress_tun_port: None, actions: a }
-        )),
+        (
+            1u32..,
+            prop::collection::vec(any::<u8>(), 1..20),
+            any::<bool>()
+        )
+            .prop_map(|(p, d, a)| Action::Userspace(Userspace {
+                pid: p,
+                userdata: Some(d),
+                egress_tun_port: None,
+                actions: a
+            })),
         (1u16.., any::<u32>(), any::<u32>()).prop_map(|(z, v, m)| Action::Ct(Ct {
             commit: true,
             zone: Some(z),
@@ -195,11 +284,19 @@ fn leaf_action() -> impl Strategy<Value = Action> {
         }),
         (ip4(), ip4()).prop_map(|(s, d)| Action::SetMasked {
             key: FlowKey {
-                ipv4: Some(Ipv4Key { src: s, dst: d, ..Default::default() }),
+                ipv4: Some(Ipv4Key {
+                    src: s,
+                    dst: d,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             mask: FlowKey {
-                ipv4: Some(Ipv4Key { src: Ipv4Addr::BROADCAST, dst: Ipv4Addr::BROADCAST, ..Default::default() }),
+                ipv4: Some(Ipv4Key {
+                    src: Ipv4Addr::BROADCAST,
+                    dst: Ipv4Addr::BROADCAST,
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         }),
@@ -211,7 +308,13 @@ fn action_list() -> impl Strategy<Value = Vec<Action>> {
     leaf.prop_recursive(4, 64, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|l| vec![Action::Clone(l)]),
-            (inner.clone(), inner.clone(), 1u16..).prop_map(|(g, l, n)| vec![Action::CheckPktLen { pkt_len: n, gt: g, le: l }]),
+            (inner.clone(), inner.clone(), 1u16..).prop_map(|(g, l, n)| vec![
+                Action::CheckPktLen {
+                    pkt_len: n,
+                    gt: g,
+                    le: l
+                }
+            ]),
             inner.clone().prop_map(|l| vec![Action::DecTtl(l)]),
             (inner.clone(), inner).prop_map(|(mut a, b)| {
                 a.extend(b);

@@ -116,14 +116,24 @@ fn wildcarded_key_round_trips() {
 #[test]
 fn verbose_and_omitted_fields() {
     let (k, m) = text::parse_key("in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)", None).unwrap();
-    let v = FormatOptions { verbose: true, names: None };
+    let v = FormatOptions {
+        verbose: true,
+        names: None,
+    };
     assert_eq!(
         text::format_key(&k, Some(&m), &v),
         "in_port(1),eth(src=00:00:00:00:00:00/00:00:00:00:00:00,dst=00:00:00:00:00:00/00:00:00:00:00:00),eth_type(0x0800),ipv4(src=0.0.0.0/0.0.0.0,dst=0.0.0.0/0.0.0.0,proto=0/0,tos=0/0,ttl=0/0,frag=no)"
     );
     // Non-verbose: an all-wildcard skb_priority vanishes, eth() stays.
-    let (k, m) = text::parse_key("skb_priority(0/0),in_port(1),eth(),eth_type(0x0806),arp()", None).unwrap();
-    assert_eq!(text::format_key(&k, Some(&m), &FormatOptions::default()), "in_port(1),eth(),eth_type(0x0806)");
+    let (k, m) = text::parse_key(
+        "skb_priority(0/0),in_port(1),eth(),eth_type(0x0806),arp()",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        text::format_key(&k, Some(&m), &FormatOptions::default()),
+        "in_port(1),eth(),eth_type(0x0806)"
+    );
     assert_eq!(
         text::format_key(&k, Some(&m), &v),
         "skb_priority(0/0),in_port(1),eth(src=00:00:00:00:00:00/00:00:00:00:00:00,dst=00:00:00:00:00:00/00:00:00:00:00:00),eth_type(0x0806),arp(sip=0.0.0.0/0.0.0.0,tip=0.0.0.0/0.0.0.0,op=0/0,sha=00:00:00:00:00:00/00:00:00:00:00:00,tha=00:00:00:00:00:00/00:00:00:00:00:00)"
@@ -135,8 +145,14 @@ fn verbose_and_omitted_fields() {
     k2.arp = None;
     m2.arp = None;
     m2.eth_type = Some(0xffff);
-    assert_eq!(text::format_key(&k2, Some(&m2), &FormatOptions::default()), "in_port(1),eth(),eth_type(0/0xffff)");
-    assert_eq!(text::format_key(&FlowKey::default(), None, &FormatOptions::default()), "<empty>");
+    assert_eq!(
+        text::format_key(&k2, Some(&m2), &FormatOptions::default()),
+        "in_port(1),eth(),eth_type(0/0xffff)"
+    );
+    assert_eq!(
+        text::format_key(&FlowKey::default(), None, &FormatOptions::default()),
+        "<empty>"
+    );
 }
 
 #[test]
@@ -144,12 +160,25 @@ fn port_names_and_ufid() {
     let mut names = PortNames::new();
     names.insert(1, "eth0");
     names.insert(2, "vxlan_sys_4789");
-    let (k, m) = text::parse_key("in_port(eth0),eth(),eth_type(0x0800),ipv4(frag=no)", Some(&names)).unwrap();
+    let (k, m) = text::parse_key(
+        "in_port(eth0),eth(),eth_type(0x0800),ipv4(frag=no)",
+        Some(&names),
+    )
+    .unwrap();
     assert_eq!(k.in_port, Some(1));
-    let o = FormatOptions { verbose: false, names: Some(&names) };
-    assert_eq!(text::format_key(&k, Some(&m), &o), "in_port(eth0),eth(),eth_type(0x0800),ipv4(frag=no)");
+    let o = FormatOptions {
+        verbose: false,
+        names: Some(&names),
+    };
+    assert_eq!(
+        text::format_key(&k, Some(&m), &o),
+        "in_port(eth0),eth(),eth_type(0x0800),ipv4(frag=no)"
+    );
     let acts = text::parse_actions("vxlan_sys_4789,1", Some(&names)).unwrap();
-    assert_eq!(text::format_actions(&acts, Some(&names)), "vxlan_sys_4789,eth0");
+    assert_eq!(
+        text::format_actions(&acts, Some(&names)),
+        "vxlan_sys_4789,eth0"
+    );
 
     let u = "ufid:a4c2fb1b-2b57-4ae4-9e3b-1a7d0f0c2c3e";
     let (b, n) = text::parse_ufid(u).unwrap().unwrap();
@@ -266,7 +295,11 @@ fn action_round_trips() {
         let a = text::parse_actions(s, None).unwrap_or_else(|e| panic!("{s}: {e}"));
         assert_eq!(text::format_actions(&a, None), *s, "text round trip");
         let b = actions_to_bytes(&a);
-        assert_eq!(nl_parse_actions(&b).unwrap(), a, "netlink round trip of {s}");
+        assert_eq!(
+            nl_parse_actions(&b).unwrap(),
+            a,
+            "netlink round trip of {s}"
+        );
     }
 }
 
@@ -274,13 +307,24 @@ fn action_round_trips() {
 fn action_encodings() {
     use odp::action::Action;
     // drop is the explicit DROP action with reason 0 (OVS ≥ 2.13), empty prints drop.
-    assert_eq!(text::parse_actions("drop", None).unwrap(), vec![Action::Drop(0)]);
+    assert_eq!(
+        text::parse_actions("drop", None).unwrap(),
+        vec![Action::Drop(0)]
+    );
     assert_eq!(text::format_actions(&[], None), "drop");
     // A fully specified set is SET; a partial one is SET_MASKED.
-    assert!(matches!(text::parse_actions("set(tcp(src=1,dst=2))", None).unwrap()[0], Action::Set(_)));
-    assert!(matches!(text::parse_actions("set(tcp(src=1))", None).unwrap()[0], Action::SetMasked { .. }));
+    assert!(matches!(
+        text::parse_actions("set(tcp(src=1,dst=2))", None).unwrap()[0],
+        Action::Set(_)
+    ));
+    assert!(matches!(
+        text::parse_actions("set(tcp(src=1))", None).unwrap()[0],
+        Action::SetMasked { .. }
+    ));
     // sample probability rounding.
-    let Action::Sample { probability, .. } = text::parse_actions("sample(sample=50.0%,actions(1))", None).unwrap()[0].clone() else {
+    let Action::Sample { probability, .. } =
+        text::parse_actions("sample(sample=50.0%,actions(1))", None).unwrap()[0].clone()
+    else {
         panic!()
     };
     assert_eq!(probability, 2147483648);
@@ -308,19 +352,29 @@ fn invalid_action_forms() {
 fn size_limits() {
     // Text that would exceed a 64 KiB attribute is E2BIG.
     let long = vec!["1"; 20000].join(",");
-    assert_eq!(text::parse_actions(&long, None).unwrap_err().errno(), odp::errno::E2BIG);
+    assert_eq!(
+        text::parse_actions(&long, None).unwrap_err().errno(),
+        odp::errno::E2BIG
+    );
     let mut nested = String::from("in_port(1)");
     for _ in 0..40 {
         nested = format!("eth(),eth_type(0x8100),vlan(vid=1),encap({nested})");
     }
     assert!(text::parse_key(&nested, None).is_err());
     let userdata = format!("userspace(pid=1,userdata({}))", "ab".repeat(70000));
-    assert_eq!(text::parse_actions(&userdata, None).unwrap_err().errno(), odp::errno::E2BIG);
+    assert_eq!(
+        text::parse_actions(&userdata, None).unwrap_err().errno(),
+        odp::errno::E2BIG
+    );
 }
 
 #[test]
 fn dump_flow_line() {
-    let (k, m) = text::parse_key("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)", None).unwrap();
+    let (k, m) = text::parse_key(
+        "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        None,
+    )
+    .unwrap();
     let acts = text::parse_actions("2", None).unwrap();
     let u = [7u8; 16];
     let line = text::DumpFlowLine {
@@ -338,7 +392,13 @@ fn dump_flow_line() {
         text::format_dump_flow(&line, &FormatOptions::default()),
         "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no), packets:10, bytes:600, used:0.500s, flags:S., actions:2"
     );
-    let v = text::format_dump_flow(&line, &FormatOptions { verbose: true, names: None });
+    let v = text::format_dump_flow(
+        &line,
+        &FormatOptions {
+            verbose: true,
+            names: None,
+        },
+    );
     assert!(v.starts_with("ufid:07070707-0707-0707-0707-070707070707, "));
     assert!(v.ends_with(", dp:ovs, actions:2"));
     assert_eq!(text::format_used(5, None), "used:never");

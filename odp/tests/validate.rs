@@ -76,7 +76,11 @@ fn key_mask_table() {
 #[test]
 fn mask_semantics() {
     // Key bits outside the mask are cleared.
-    let m = check("in_port(1),eth(),eth_type(0x0800),ipv4(src=1.2.3.4/255.255.255.0,frag=no)", true).unwrap();
+    let m = check(
+        "in_port(1),eth(),eth_type(0x0800),ipv4(src=1.2.3.4/255.255.255.0,frag=no)",
+        true,
+    )
+    .unwrap();
     assert_eq!(m.key.key.ipv4.unwrap().src, Ipv4Addr::new(1, 2, 3, 0));
     // in_port: any non-zero mask widened to exact; replies carry 0xffff upper bits.
     let m = check("in_port(1/0xff),eth()", true).unwrap();
@@ -95,10 +99,23 @@ fn mask_semantics() {
     assert_eq!(m.mask_form().eth_type, Some(0xffff));
     // Metadata is always present in replies (zero-filled), tunnel always in masks.
     let mk = m.masked_key();
-    assert_eq!((mk.recirc_id, mk.dp_hash, mk.priority, mk.skb_mark), (Some(0), Some(0), Some(0), Some(0)));
-    assert_eq!(m.mask_form().tunnel, Some(TunnelKey { ttl: Some(0), ..Default::default() }));
+    assert_eq!(
+        (mk.recirc_id, mk.dp_hash, mk.priority, mk.skb_mark),
+        (Some(0), Some(0), Some(0), Some(0))
+    );
+    assert_eq!(
+        m.mask_form().tunnel,
+        Some(TunnelKey {
+            ttl: Some(0),
+            ..Default::default()
+        })
+    );
     // VLAN TCI mask defaults to exact when a mask is supplied.
-    let (k, mut mm) = text::parse_key("eth(),eth_type(0x8100),vlan(vid=1),encap(eth_type(0x0800),ipv4(frag=no))", None).unwrap();
+    let (k, mut mm) = text::parse_key(
+        "eth(),eth_type(0x8100),vlan(vid=1),encap(eth_type(0x0800),ipv4(frag=no))",
+        None,
+    )
+    .unwrap();
     mm.vlan = None;
     let m = FlowMatch::new(&k, Some(&mm)).unwrap();
     assert_eq!(m.mask.tags[0].tci, 0xffff);
@@ -110,14 +127,21 @@ fn mask_semantics() {
     assert_eq!(t.ipv4_src, Some(Ipv4Addr::BROADCAST));
     // Encap mask with an untagged key.
     let (k, mut mm) = text::parse_key("eth(),eth_type(0x0800),ipv4(frag=no)", None).unwrap();
-    mm.encap = Some(Box::new(FlowKey { eth_type: Some(0xffff), ..Default::default() }));
+    mm.encap = Some(Box::new(FlowKey {
+        eth_type: Some(0xffff),
+        ..Default::default()
+    }));
     assert_eq!(FlowMatch::new(&k, Some(&mm)).unwrap_err().errno(), EINVAL);
     // A mask attribute not in the key.
     let (k, mut mm) = text::parse_key("eth()", None).unwrap();
     mm.skb_mark = Some(1);
     assert_eq!(FlowMatch::new(&k, Some(&mm)).unwrap_err().errno(), EINVAL);
     // Reply emission round-trips through the wire form.
-    let m = check("in_port(2),eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(dst=80),tcp_flags(0/0)", true).unwrap();
+    let m = check(
+        "in_port(2),eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(dst=80),tcp_flags(0/0)",
+        true,
+    )
+    .unwrap();
     let kb = m.masked_key().to_bytes();
     assert_eq!(FlowKey::parse(&kb).unwrap(), m.masked_key());
     // Unmasked identity form.
@@ -135,7 +159,8 @@ fn acts(s: &str) -> Vec<Action> {
 
 #[test]
 fn action_table() {
-    let ip_tcp = vflow("in_port(1),eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)");
+    let ip_tcp =
+        vflow("in_port(1),eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)");
     let ip_any = vflow("in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)");
     let arp = vflow("in_port(1),eth(),eth_type(0x0806),arp()");
     let l3 = vflow("eth_type(0x0800),ipv4(frag=no)");
@@ -157,36 +182,80 @@ fn action_table() {
         ("push_vlan(vid=1,pcp=0,cfi=0)", &ip_any, EINVAL),
         ("pop_eth", &ip_any, 0),
         ("push_vlan(vid=1,pcp=0),pop_eth", &ip_any, EINVAL),
-        ("push_eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02)", &l3, 0),
-        ("push_eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02)", &ip_any, EINVAL),
+        (
+            "push_eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02)",
+            &l3,
+            0,
+        ),
+        (
+            "push_eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02)",
+            &ip_any,
+            EINVAL,
+        ),
         ("set(tcp(src=1,dst=2))", &ip_tcp, 0),
         ("set(tcp(src=1))", &ip_tcp, 0),
         ("set(tcp(src=1,dst=2))", &ip_any, EINVAL),
-        ("set(ipv4(src=1.1.1.1,dst=2.2.2.2,proto=6,tos=0,ttl=1,frag=no))", &ip_tcp, 0),
-        ("set(ipv4(src=1.1.1.1,dst=2.2.2.2,proto=17,tos=0,ttl=1,frag=no))", &ip_tcp, EINVAL),
+        (
+            "set(ipv4(src=1.1.1.1,dst=2.2.2.2,proto=6,tos=0,ttl=1,frag=no))",
+            &ip_tcp,
+            0,
+        ),
+        (
+            "set(ipv4(src=1.1.1.1,dst=2.2.2.2,proto=17,tos=0,ttl=1,frag=no))",
+            &ip_tcp,
+            EINVAL,
+        ),
         ("set(ipv4(src=1.1.1.1))", &ip_tcp, 0),
         ("set(ipv4(proto=17))", &ip_tcp, EINVAL),
         ("set(ipv4(src=1.1.1.1))", &arp, EINVAL),
         ("set(in_port(2))", &ip_any, EINVAL),
         ("set(eth_type(0x0800))", &ip_any, EINVAL),
-        ("set(eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02))", &ip_any, 0),
-        ("set(eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02))", &l3, EINVAL),
+        (
+            "set(eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02))",
+            &ip_any,
+            0,
+        ),
+        (
+            "set(eth(src=00:00:00:00:00:01,dst=00:00:00:00:00:02))",
+            &l3,
+            EINVAL,
+        ),
         ("set(skb_mark(0x1))", &l3, 0),
-        ("set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,flags(key)))", &ip_any, 0),
+        (
+            "set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,flags(key)))",
+            &ip_any,
+            0,
+        ),
         ("set(tunnel(tun_id=0x1,ttl=64,flags(key)))", &ip_any, EINVAL),
         ("set(mpls(label=2,tc=0,ttl=1,bos=1))", &mpls, 0),
         ("set(mpls(label=2,tc=0,ttl=1,bos=1))", &ip_any, EINVAL),
         ("ct(commit)", &ip_any, 0),
         ("ct(commit)", &arp, EINVAL),
         ("ct(commit,nat(src=10.0.0.1))", &ip_any, 0),
-        ("push_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x8847)", &ip_any, 0),
-        ("push_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x0800)", &ip_any, EINVAL),
+        (
+            "push_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x8847)",
+            &ip_any,
+            0,
+        ),
+        (
+            "push_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x0800)",
+            &ip_any,
+            EINVAL,
+        ),
         ("pop_mpls(eth_type=0x800)", &ip_any, EINVAL),
         ("pop_mpls(eth_type=0x800)", &mpls, 0),
-        ("pop_mpls(eth_type=0x800),set(mpls(label=2,tc=0,ttl=1,bos=1))", &mpls, EINVAL),
+        (
+            "pop_mpls(eth_type=0x800),set(mpls(label=2,tc=0,ttl=1,bos=1))",
+            &mpls,
+            EINVAL,
+        ),
         ("clone(drop,1)", &ip_any, EINVAL),
         ("sample(sample=50.0%,actions(65535))", &ip_any, EINVAL),
-        ("check_pkt_len(size=100,gt(1),le(set(in_port(1))))", &ip_any, EINVAL),
+        (
+            "check_pkt_len(size=100,gt(1),le(set(in_port(1))))",
+            &ip_any,
+            EINVAL,
+        ),
         ("dec_ttl(le_1(drop))", &ip_any, 0),
         ("action26(00 00 00 00)", &ip_any, EINVAL),
     ];
@@ -200,15 +269,34 @@ fn action_table() {
     }
     // Masked set with value bits outside the mask.
     let bad = Action::SetMasked {
-        key: FlowKey { skb_mark: Some(3), ..Default::default() },
-        mask: FlowKey { skb_mark: Some(1), ..Default::default() },
+        key: FlowKey {
+            skb_mark: Some(3),
+            ..Default::default()
+        },
+        mask: FlowKey {
+            skb_mark: Some(1),
+            ..Default::default()
+        },
     };
-    assert_eq!(action::validate_actions(&[bad], &ip_any).unwrap_err().errno(), EINVAL);
+    assert_eq!(
+        action::validate_actions(&[bad], &ip_any)
+            .unwrap_err()
+            .errno(),
+        EINVAL
+    );
     // Masked tunnel set is refused at parse time (kernel: EINVAL).
-    let t = FlowKey { tunnel: Some(TunnelKey { ttl: Some(1), ..Default::default() }), ..Default::default() };
+    let t = FlowKey {
+        tunnel: Some(TunnelKey {
+            ttl: Some(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let mut b = Vec::new();
     let mut w = odp::nl::AttrWriter::new(&mut b);
-    w.nest(action::attr::SET_MASKED, |w| w.nest(16, |w| t.tunnel.as_ref().unwrap().emit(w)));
+    w.nest(action::attr::SET_MASKED, |w| {
+        w.nest(16, |w| t.tunnel.as_ref().unwrap().emit(w))
+    });
     assert_eq!(action::parse_actions(&b).unwrap_err().errno(), EINVAL);
 }
 
@@ -227,10 +315,16 @@ fn nesting_and_size_limits() {
     let deep = action::actions_to_bytes(&nest(17));
     assert_eq!(action::parse_actions(&deep).unwrap_err().errno(), EOVERFLOW);
     let f = vflow("eth(),eth_type(0x0800),ipv4(frag=no)");
-    assert_eq!(action::validate_actions(&nest(17), &f).unwrap_err().errno(), EOVERFLOW);
+    assert_eq!(
+        action::validate_actions(&nest(17), &f).unwrap_err().errno(),
+        EOVERFLOW
+    );
     // More than 32 KiB of actions: EMSGSIZE.
     let big: Vec<Action> = (0..4097).map(|_| Action::Output(1)).collect();
-    assert_eq!(action::validate_actions(&big, &f).unwrap_err().errno(), EMSGSIZE);
+    assert_eq!(
+        action::validate_actions(&big, &f).unwrap_err().errno(),
+        EMSGSIZE
+    );
     let fine: Vec<Action> = (0..4000).map(|_| Action::Output(1)).collect();
     assert!(action::validate_actions(&fine, &f).is_ok());
 }
@@ -238,18 +332,46 @@ fn nesting_and_size_limits() {
 #[test]
 fn family_checks() {
     use odp::family::{datapath, flow, vport};
-    assert_eq!(datapath::check_user_features(1 << 31).unwrap_err().errno(), EOPNOTSUPP);
-    assert_eq!(datapath::check_user_features(datapath::features::TC_RECIRC_SHARING).unwrap_err().errno(), EOPNOTSUPP);
+    assert_eq!(
+        datapath::check_user_features(1 << 31).unwrap_err().errno(),
+        EOPNOTSUPP
+    );
+    assert_eq!(
+        datapath::check_user_features(datapath::features::TC_RECIRC_SHARING)
+            .unwrap_err()
+            .errno(),
+        EOPNOTSUPP
+    );
     assert!(datapath::check_user_features(9).is_ok());
-    assert_eq!(datapath::check_masks_cache_size(3).unwrap_err().errno(), EINVAL);
-    assert_eq!(datapath::check_masks_cache_size(8192).unwrap_err().errno(), ERANGE);
+    assert_eq!(
+        datapath::check_masks_cache_size(3).unwrap_err().errno(),
+        EINVAL
+    );
+    assert_eq!(
+        datapath::check_masks_cache_size(8192).unwrap_err().errno(),
+        ERANGE
+    );
     assert!(datapath::check_masks_cache_size(0).is_ok());
-    assert_eq!(datapath::check_new(&Default::default()).unwrap_err().errno(), EINVAL);
-    let v = vport::VportAttrs { ifindex: Some(3), ..Default::default() };
+    assert_eq!(
+        datapath::check_new(&Default::default())
+            .unwrap_err()
+            .errno(),
+        EINVAL
+    );
+    let v = vport::VportAttrs {
+        ifindex: Some(3),
+        ..Default::default()
+    };
     assert_eq!(vport::lookup(&v).unwrap_err().errno(), EOPNOTSUPP);
-    let v = vport::VportAttrs { port_no: Some(65535), ..Default::default() };
+    let v = vport::VportAttrs {
+        port_no: Some(65535),
+        ..Default::default()
+    };
     assert_eq!(vport::lookup(&v).unwrap_err().errno(), EFBIG);
-    assert_eq!(vport::lookup(&Default::default()).unwrap_err().errno(), EINVAL);
+    assert_eq!(
+        vport::lookup(&Default::default()).unwrap_err().errno(),
+        EINVAL
+    );
     let v = vport::VportAttrs {
         name: Some("x".into()),
         ty: Some(vport::VportType::Other(110)),
@@ -257,8 +379,17 @@ fn family_checks() {
         ..Default::default()
     };
     assert_eq!(vport::check_new(&v).unwrap_err().errno(), EAFNOSUPPORT);
-    assert_eq!(flow::check_new(&Default::default()).unwrap_err().errno(), EINVAL);
-    assert_eq!(flow::check_set(&Default::default()).unwrap_err().errno(), EINVAL);
-    let f = flow::FlowAttrs { ufid: Some(vec![0; 17]), ..Default::default() };
+    assert_eq!(
+        flow::check_new(&Default::default()).unwrap_err().errno(),
+        EINVAL
+    );
+    assert_eq!(
+        flow::check_set(&Default::default()).unwrap_err().errno(),
+        EINVAL
+    );
+    let f = flow::FlowAttrs {
+        ufid: Some(vec![0; 17]),
+        ..Default::default()
+    };
     assert_eq!(flow::flow_id(&f), flow::FlowId::None); // >16 bytes treated as absent
 }

@@ -52,7 +52,10 @@ impl Body for CtLimitAttrs {
         for_each_attr(buf, 0, 1, |a| {
             if a.ty == ATTR_ZONE_LIMIT {
                 if a.payload.len() % 12 != 0 {
-                    return Err(Error::BadLength { what: "OVS_CT_LIMIT_ATTR_ZONE_LIMIT", len: a.payload.len() });
+                    return Err(Error::BadLength {
+                        what: "OVS_CT_LIMIT_ATTR_ZONE_LIMIT",
+                        len: a.payload.len(),
+                    });
                 }
                 c.zone_limits = Some(
                     a.payload

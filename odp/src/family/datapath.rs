@@ -71,7 +71,10 @@ impl DpStats {
     /// Parse 32 bytes.
     pub fn parse(p: &[u8]) -> Result<Self> {
         if p.len() != 32 {
-            return Err(Error::BadLength { what: "dp stats", len: p.len() });
+            return Err(Error::BadLength {
+                what: "dp stats",
+                len: p.len(),
+            });
         }
         Ok(DpStats {
             n_hit: u64_at(p, 0),
@@ -83,7 +86,10 @@ impl DpStats {
     /// Wire bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         let mut b = [0u8; 32];
-        for (i, v) in [self.n_hit, self.n_missed, self.n_lost, self.n_flows].iter().enumerate() {
+        for (i, v) in [self.n_hit, self.n_missed, self.n_lost, self.n_flows]
+            .iter()
+            .enumerate()
+        {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
         }
         b
@@ -105,7 +111,10 @@ impl DpMegaflowStats {
     /// Parse 32 bytes (padding ignored).
     pub fn parse(p: &[u8]) -> Result<Self> {
         if p.len() != 32 {
-            return Err(Error::BadLength { what: "megaflow stats", len: p.len() });
+            return Err(Error::BadLength {
+                what: "megaflow stats",
+                len: p.len(),
+            });
         }
         Ok(DpMegaflowStats {
             n_mask_hit: u64_at(p, 0),
@@ -166,7 +175,9 @@ impl Body for DatapathAttrs {
                     }
                     d.masks_cache_size = Some(v)
                 }
-                attr::PER_CPU_PIDS => d.per_cpu_pids = Some(u32_array(a.payload, "OVS_DP_ATTR_PER_CPU_PIDS")?),
+                attr::PER_CPU_PIDS => {
+                    d.per_cpu_pids = Some(u32_array(a.payload, "OVS_DP_ATTR_PER_CPU_PIDS")?)
+                }
                 attr::IFINDEX => {
                     let v = a.u32("OVS_DP_ATTR_IFINDEX")? as i32;
                     if v < 0 {

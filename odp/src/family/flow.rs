@@ -81,7 +81,9 @@ impl FlowAttrs {
     /// The UFID if it is usable as an identifier (1..=16 bytes; longer is
     /// treated as absent, like the kernel).
     pub fn usable_ufid(&self) -> Option<&[u8]> {
-        self.ufid.as_deref().filter(|u| !u.is_empty() && u.len() <= UFID_MAX)
+        self.ufid
+            .as_deref()
+            .filter(|u| !u.is_empty() && u.len() <= UFID_MAX)
     }
 }
 
@@ -105,7 +107,10 @@ impl Body for FlowAttrs {
                 attr::PROBE => f.probe = true,
                 attr::UFID => {
                     if a.payload.is_empty() {
-                        return Err(Error::BadLength { what: "OVS_FLOW_ATTR_UFID", len: 0 });
+                        return Err(Error::BadLength {
+                            what: "OVS_FLOW_ATTR_UFID",
+                            len: 0,
+                        });
                     }
                     f.ufid = Some(a.payload.to_vec())
                 }

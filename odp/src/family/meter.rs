@@ -176,7 +176,10 @@ pub fn check_set(m: &MeterAttrs, max_bands: usize) -> Result<()> {
     if m.id.is_none() {
         return Err(Error::NoDevice);
     }
-    let bands = m.bands.as_ref().ok_or(Error::Missing("OVS_METER_ATTR_BANDS"))?;
+    let bands = m
+        .bands
+        .as_ref()
+        .ok_or(Error::Missing("OVS_METER_ATTR_BANDS"))?;
     if bands.len() > max_bands {
         return Err(Error::Invalid("too many meter bands"));
     }

@@ -221,7 +221,10 @@ impl FlowStats {
     /// Parse exactly 16 bytes.
     pub fn parse(p: &[u8]) -> Result<Self> {
         if p.len() != Self::LEN {
-            return Err(Error::BadLength { what: "flow stats", len: p.len() });
+            return Err(Error::BadLength {
+                what: "flow stats",
+                len: p.len(),
+            });
         }
         Ok(FlowStats {
             n_packets: u64_at(p, 0),
@@ -255,6 +258,9 @@ pub struct FamilyIds {
 }
 
 /// Any request a datapath server may receive, decoded.
+// One request is decoded at a time and consumed immediately; boxing the
+// large variants would not save anything.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Request {
@@ -282,7 +288,9 @@ pub enum Request {
 pub fn parse_request(ids: &FamilyIds, hdr: NlMsgHeader, payload: &[u8]) -> Result<Request> {
     let t = hdr.ty;
     if t == nl::GENL_ID_CTRL {
-        return Ok(Request::Ctrl(crate::ctrl::CtrlMessage::parse(hdr, payload)?));
+        return Ok(Request::Ctrl(crate::ctrl::CtrlMessage::parse(
+            hdr, payload,
+        )?));
     }
     let f = OvsFrame::parse(hdr, payload)?;
     Ok(if t == ids.datapath {

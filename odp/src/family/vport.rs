@@ -172,7 +172,10 @@ impl VportStats {
     /// Parse 64 bytes.
     pub fn parse(p: &[u8]) -> Result<Self> {
         if p.len() != 64 {
-            return Err(Error::BadLength { what: "vport stats", len: p.len() });
+            return Err(Error::BadLength {
+                what: "vport stats",
+                len: p.len(),
+            });
         }
         Ok(VportStats {
             rx_packets: u64_at(p, 0),
@@ -300,7 +303,9 @@ impl Body for VportAttrs {
                 attr::TYPE => v.ty = Some(VportType::from_u32(a.u32("OVS_VPORT_ATTR_TYPE")?)),
                 attr::NAME => v.name = Some(a.string("OVS_VPORT_ATTR_NAME", NAME_MAX)?),
                 attr::OPTIONS => v.options = Some(VportOptions::parse(a.payload)?),
-                attr::UPCALL_PID => v.upcall_pids = Some(u32_array(a.payload, "OVS_VPORT_ATTR_UPCALL_PID")?),
+                attr::UPCALL_PID => {
+                    v.upcall_pids = Some(u32_array(a.payload, "OVS_VPORT_ATTR_UPCALL_PID")?)
+                }
                 attr::STATS => v.stats = Some(VportStats::parse(a.payload)?),
                 attr::IFINDEX => v.ifindex = Some(a.u32("OVS_VPORT_ATTR_IFINDEX")?),
                 attr::NETNSID => v.netnsid = Some(a.u32("OVS_VPORT_ATTR_NETNSID")? as i32),
@@ -381,7 +386,9 @@ pub fn lookup(a: &VportAttrs) -> Result<VportLookup<'_>> {
         }
         return Ok(VportLookup::PortNo(p));
     }
-    Err(Error::Missing("OVS_VPORT_ATTR_NAME or OVS_VPORT_ATTR_PORT_NO"))
+    Err(Error::Missing(
+        "OVS_VPORT_ATTR_NAME or OVS_VPORT_ATTR_PORT_NO",
+    ))
 }
 
 /// Check a vport NEW request's required attributes (§4.5).

@@ -1,10 +1,13 @@
 //! Action formatter and parser, following OVS `format_odp_actions` and
 //! `odp_actions_from_string`.
 
+use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use super::keyfmt::{format_vlan_tci, mpls_lse};
-use super::lex::{call, cx, fields, fmt_mac, hex_bytes, hex_n, int, mac, put_hex, split_top, syn, uint, vm};
+use super::lex::{
+    call, cx, fields, fmt_mac, hex_bytes, hex_n, int, mac, put_hex, split_top, syn, uint, vm,
+};
 use super::{FormatOptions, PortNames};
 use crate::action::{is_fully_masked, Action, Ct, Nat, Userspace};
 use crate::error::{Error, Result};
@@ -14,7 +17,9 @@ const MAX_TEXT: usize = 65535;
 const MAX_NESTED: usize = 32;
 
 fn port(p: u32, names: Option<&PortNames>) -> String {
-    names.and_then(|n| n.name(p)).map_or_else(|| p.to_string(), str::to_owned)
+    names
+        .and_then(|n| n.name(p))
+        .map_or_else(|| p.to_string(), str::to_owned)
 }
 
 /// Format an action list; an empty list prints `drop`.
@@ -22,7 +27,10 @@ pub fn format_actions(list: &[Action], names: Option<&PortNames>) -> String {
     if list.is_empty() {
         return "drop".into();
     }
-    list.iter().map(|a| format_action(a, names)).collect::<Vec<_>>().join(",")
+    list.iter()
+        .map(|a| format_action(a, names))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn u128_text(b: &[u8; 16]) -> String {
@@ -57,16 +65,27 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
             s
         }
         Action::Set(k) => {
-            let opts = FormatOptions { verbose: true, names: None };
+            let opts = FormatOptions {
+                verbose: true,
+                names: None,
+            };
             format!("set({})", super::format_key(k, None, &opts))
         }
         Action::SetMasked { key, mask } => {
             if key.nsh.is_some() {
-                return format!("set({})", super::format_key(key, Some(mask), &FormatOptions::default()));
+                return format!(
+                    "set({})",
+                    super::format_key(key, Some(mask), &FormatOptions::default())
+                );
             }
-            format!("set({})", super::format_key(key, Some(mask), &FormatOptions::default()))
+            format!(
+                "set({})",
+                super::format_key(key, Some(mask), &FormatOptions::default())
+            )
         }
-        Action::PushEth { src, dst } => format!("push_eth(src={},dst={})", fmt_mac(src), fmt_mac(dst)),
+        Action::PushEth { src, dst } => {
+            format!("push_eth(src={},dst={})", fmt_mac(src), fmt_mac(dst))
+        }
         Action::PopEth => "pop_eth".into(),
         Action::PushVlan { tpid, tci } => {
             let mut s = "push_vlan(".to_owned();
@@ -78,12 +97,23 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
             s
         }
         Action::PopVlan => "pop_vlan".into(),
-        Action::PushMpls { lse, ethertype } => format!("push_mpls({},eth_type=0x{:x})", mpls_lse(*lse), ethertype),
-        Action::AddMpls { lse, ethertype, .. } => format!("add_mpls({},eth_type=0x{:x})", mpls_lse(*lse), ethertype),
+        Action::PushMpls { lse, ethertype } => {
+            format!("push_mpls({},eth_type=0x{:x})", mpls_lse(*lse), ethertype)
+        }
+        Action::AddMpls { lse, ethertype, .. } => {
+            format!("add_mpls({},eth_type=0x{:x})", mpls_lse(*lse), ethertype)
+        }
         Action::PopMpls(e) => format!("pop_mpls(eth_type=0x{e:x})"),
-        Action::Sample { probability, actions } => {
+        Action::Sample {
+            probability,
+            actions,
+        } => {
             let pct = 100.0 * (*probability as f64) / (u32::MAX as f64);
-            format!("sample(sample={:.1}%,actions({}))", pct, format_actions(actions, names))
+            format!(
+                "sample(sample={:.1}%,actions({}))",
+                pct,
+                format_actions(actions, names)
+            )
         }
         Action::Ct(c) => format_ct(c),
         Action::CtClear => "ct_clear".into(),
@@ -133,7 +163,13 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
             let mut s = format!("action{ty}");
             if !payload.is_empty() {
                 s.push('(');
-                s.push_str(&payload.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "));
+                s.push_str(
+                    &payload
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
                 s.push(')');
             }
             s
@@ -188,7 +224,11 @@ fn format_ct(c: &Ct) -> String {
                 let br = n.proto_min.is_some_and(|p| p != 0);
                 s.push('=');
                 s.push_str(&ip_text(min, br));
-                if let Some(max) = n.ip_max.as_ref().filter(|m| *m != min && !m.is_unspecified()) {
+                if let Some(max) = n
+                    .ip_max
+                    .as_ref()
+                    .filter(|m| *m != min && !m.is_unspecified())
+                {
                     s.push('-');
                     s.push_str(&ip_text(max, br));
                 }
@@ -251,7 +291,10 @@ fn parse_list(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Vec<Ac
     if s.trim() == "drop" && depth > 0 {
         return Ok(Vec::new());
     }
-    split_top(s)?.into_iter().map(|a| parse_one(a, names, depth)).collect()
+    split_top(s)?
+        .into_iter()
+        .map(|a| parse_one(a, names, depth))
+        .collect()
 }
 
 fn num32(s: &str) -> Result<u32> {
@@ -288,7 +331,10 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                 "sym_l4" => 1,
                 _ => return Err(syn(0, format!("unknown hash algorithm '{alg}'"))),
             };
-            Action::Hash { alg, basis: num32(basis)? }
+            Action::Hash {
+                alg,
+                basis: num32(basis)?,
+            }
         }
         "userspace" => {
             let mut u = Userspace::default();
@@ -305,7 +351,9 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                     }
                     other => match call(other) {
                         Some(("userdata", hex)) => u.userdata = Some(hex_bytes(hex)?),
-                        _ => return Err(syn(0, format!("unsupported userspace argument '{other}'"))),
+                        _ => {
+                            return Err(syn(0, format!("unsupported userspace argument '{other}'")))
+                        }
                     },
                 }
             }
@@ -325,8 +373,14 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                 } else {
                     let kn = n.clone();
                     Action::SetMasked {
-                        key: FlowKey { nsh: Some(kn), ..Default::default() },
-                        mask: FlowKey { nsh: Some(mm), ..Default::default() },
+                        key: FlowKey {
+                            nsh: Some(kn),
+                            ..Default::default()
+                        },
+                        mask: FlowKey {
+                            nsh: Some(mm),
+                            ..Default::default()
+                        },
                     }
                 }
             } else if is_fully_masked(&m) && plain_full(&m) {
@@ -357,7 +411,10 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                     _ => return Err(syn(0, format!("unknown push_vlan field '{f}'"))),
                 }
             }
-            Action::PushVlan { tpid, tci: vid | (pcp << 13) | (cfi << 12) }
+            Action::PushVlan {
+                tpid,
+                tci: vid | (pcp << 13) | (cfi << 12),
+            }
         }
         "push_mpls" | "add_mpls" => {
             let (mut lse, mut et) = (0u32, None);
@@ -375,11 +432,17 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             if name == "push_mpls" {
                 Action::PushMpls { lse, ethertype }
             } else {
-                Action::AddMpls { lse, ethertype, tun_flags: 0 }
+                Action::AddMpls {
+                    lse,
+                    ethertype,
+                    tun_flags: 0,
+                }
             }
         }
         "pop_mpls" => {
-            let v = args.strip_prefix("eth_type=").ok_or_else(|| syn(0, "expected eth_type="))?;
+            let v = args
+                .strip_prefix("eth_type=")
+                .ok_or_else(|| syn(0, "expected eth_type="))?;
             Action::PopMpls(uint(v, 16)? as u16)
         }
         "sample" => {
@@ -435,7 +498,11 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                     "group" => group = Some(num32(v)?),
                     "cookie" => {
                         let h = v.trim_start_matches("0x");
-                        let padded = if h.len() % 2 == 1 { format!("0{h}") } else { h.to_owned() };
+                        let padded = if h.len() % 2 == 1 {
+                            format!("0{h}")
+                        } else {
+                            h.to_owned()
+                        };
                         let b = hex_bytes(&padded)?;
                         if b.len() > crate::action::PSAMPLE_COOKIE_MAX {
                             return Err(syn(0, "psample cookie too long"));
@@ -445,7 +512,10 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                     _ => return Err(syn(0, format!("unknown psample field '{f}'"))),
                 }
             }
-            Action::Psample { group: group.ok_or_else(|| syn(0, "missing group="))?, cookie }
+            Action::Psample {
+                group: group.ok_or_else(|| syn(0, "missing group="))?,
+                cookie,
+            }
         }
         "push_nsh" => {
             let (k, _) = super::keyparse::parse_nsh_fields(args)?;
@@ -475,23 +545,23 @@ fn nsh_full(m: &NshKey) -> bool {
     let b = m.base.unwrap_or_default();
     [b.flags, b.ttl, b.mdtype, b.np].iter().all(|&x| x == 0xff)
         && b.path_hdr == u32::MAX
-        && m.md1.is_none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
+        && m.md1.none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
 }
 
 /// Plain (non-struct) masks must be all ones for an unmasked SET.
 fn plain_full(m: &FlowKey) -> bool {
-    m.ct_zone.is_none_or(|v| v == 0xffff)
-        && m.eth_type.is_none_or(|v| v == 0xffff)
-        && m.vlan.is_none_or(|v| v == 0xffff)
-        && m.tcp_flags.is_none_or(|v| v == 0xffff)
-        && m.in_port.is_none_or(|v| v == u32::MAX)
-        && m.dp_hash.is_none_or(|v| v == u32::MAX)
-        && m.recirc_id.is_none_or(|v| v == u32::MAX)
-        && m.ct_state.is_none_or(|v| v == u32::MAX)
-        && m.ct_orig_tuple_ipv4.is_none_or(|v| v.to_bytes_full())
-        && m.ct_orig_tuple_ipv6.is_none_or(|v| v.to_bytes_full())
-        && m.nd_extensions.is_none_or(|v| v.to_bytes_full())
-        && m.packet_type.is_none_or(|v| v == u32::MAX)
+    m.ct_zone.none_or(|v| v == 0xffff)
+        && m.eth_type.none_or(|v| v == 0xffff)
+        && m.vlan.none_or(|v| v == 0xffff)
+        && m.tcp_flags.none_or(|v| v == 0xffff)
+        && m.in_port.none_or(|v| v == u32::MAX)
+        && m.dp_hash.none_or(|v| v == u32::MAX)
+        && m.recirc_id.none_or(|v| v == u32::MAX)
+        && m.ct_state.none_or(|v| v == u32::MAX)
+        && m.ct_orig_tuple_ipv4.none_or(|v| v.to_bytes_full())
+        && m.ct_orig_tuple_ipv6.none_or(|v| v.to_bytes_full())
+        && m.nd_extensions.none_or(|v| v.to_bytes_full())
+        && m.packet_type.none_or(|v| v == u32::MAX)
 }
 
 trait Full {
@@ -581,7 +651,9 @@ fn parse_ct(args: &str) -> Result<Ct> {
                     c.nat = Some(n);
                     continue;
                 }
-                let (f, v) = it.split_once('=').ok_or_else(|| syn(0, format!("bad ct argument '{it}'")))?;
+                let (f, v) = it
+                    .split_once('=')
+                    .ok_or_else(|| syn(0, format!("bad ct argument '{it}'")))?;
                 match f {
                     "zone" => c.zone = Some(uint(v, 16)? as u16),
                     "mark" => {
@@ -596,7 +668,11 @@ fn parse_ct(args: &str) -> Result<Ct> {
                             arr.copy_from_slice(&bytes);
                             Ok(u128::from_be_bytes(arr).to_le_bytes())
                         };
-                        let val = if a.starts_with("0x") || a.starts_with("0X") { conv(a)? } else { (int(a)? as u128).to_le_bytes() };
+                        let val = if a.starts_with("0x") || a.starts_with("0X") {
+                            conv(a)?
+                        } else {
+                            (int(a)? as u128).to_le_bytes()
+                        };
                         let msk = match b {
                             Some(x) => conv(x)?,
                             None => [0xff; 16],

@@ -1,5 +1,6 @@
 //! Key (+mask) formatter, following OVS `odp_flow_format`.
 
+use crate::error::OptionExt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::lex::{cx, fmt_mac, put_hex};
@@ -204,7 +205,9 @@ fn mask_is_const(m: &FlowKey, t: u16, ones: bool) -> bool {
             let Some(v) = m.ipv6 else { return !ones };
             let lab = if ones { 0x000f_ffff } else { 0 };
             v.label & 0x000f_ffff == lab
-                && [v.proto, v.tclass, v.hlimit, v.frag].iter().all(|&x| x == c)
+                && [v.proto, v.tclass, v.hlimit, v.frag]
+                    .iter()
+                    .all(|&x| x == c)
                 && all(&v.src.octets())
                 && all(&v.dst.octets())
         }
@@ -251,11 +254,15 @@ impl F<'_> {
         self.field(name, cx(k as u64), ms, m == Some(0));
     }
     fn ipv4(&mut self, name: &str, k: Ipv4Addr, m: Option<Ipv4Addr>) {
-        let ms = m.filter(|x| *x != Ipv4Addr::BROADCAST).map(|x| x.to_string());
+        let ms = m
+            .filter(|x| *x != Ipv4Addr::BROADCAST)
+            .map(|x| x.to_string());
         self.field(name, k.to_string(), ms, m == Some(Ipv4Addr::UNSPECIFIED));
     }
     fn in6(&mut self, name: &str, k: Ipv6Addr, m: Option<Ipv6Addr>) {
-        let ms = m.filter(|x| u128::from(*x) != u128::MAX).map(|x| x.to_string());
+        let ms = m
+            .filter(|x| u128::from(*x) != u128::MAX)
+            .map(|x| x.to_string());
         self.field(name, k.to_string(), ms, m == Some(Ipv6Addr::UNSPECIFIED));
     }
     fn eth(&mut self, name: &str, k: [u8; 6], m: Option<[u8; 6]>) {
@@ -263,7 +270,8 @@ impl F<'_> {
         if self.verbose || !empty {
             match m {
                 Some(mm) if mm != [0xff; 6] => {
-                    self.s.push_str(&format!("{}={}/{},", name, fmt_mac(&k), fmt_mac(&mm)));
+                    self.s
+                        .push_str(&format!("{}={}/{},", name, fmt_mac(&k), fmt_mac(&mm)));
                 }
                 _ => self.s.push_str(&format!("{}={},", name, fmt_mac(&k))),
             }
@@ -389,7 +397,13 @@ fn format_into(f: &mut F<'_>, key: &FlowKey, mask: Option<&FlowMask>) {
     }
     let mut first = true;
     for t in order.iter().copied() {
-        let ma: Option<FlowKey> = mask.map(|m| if has(m, t) { single(m, t) } else { zero_like(key, t) });
+        let ma: Option<FlowKey> = mask.map(|m| {
+            if has(m, t) {
+                single(m, t)
+            } else {
+                zero_like(key, t)
+            }
+        });
         let is_wild = match (&mask, &ma) {
             (Some(m), Some(x)) => !has(m, t) || mask_is_const(x, t, false),
             _ => false,
@@ -417,15 +431,17 @@ fn format_into(f: &mut F<'_>, key: &FlowKey, mask: Option<&FlowMask>) {
 
 fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
     use attr::*;
-    let exact = ma.is_none_or(|m| mask_is_const(m, t, true));
+    let exact = ma.none_or(|m| mask_is_const(m, t, true));
     f.s.push_str(&attr_name(t));
     f.s.push('(');
-    let mask_empty = ma.is_none_or(|m| mask_is_const(m, t, false));
+    let mask_empty = ma.none_or(|m| mask_is_const(m, t, false));
     match t {
         ENCAP => {
             let inner = k.encap.as_deref().cloned().unwrap_or_default();
             if !inner.is_empty() {
-                let im = ma.and_then(|m| m.encap.as_deref()).filter(|m| !m.is_empty());
+                let im = ma
+                    .and_then(|m| m.encap.as_deref())
+                    .filter(|m| !m.is_empty());
                 let mut sub = F {
                     s: String::new(),
                     verbose: f.verbose,
@@ -448,7 +464,13 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
             }
         }
         CT_MARK | CT_ZONE => {
-            let get = |x: &FlowKey| if t == CT_MARK { x.ct_mark.map(u64::from) } else { x.ct_zone.map(u64::from) };
+            let get = |x: &FlowKey| {
+                if t == CT_MARK {
+                    x.ct_mark.map(u64::from)
+                } else {
+                    x.ct_zone.map(u64::from)
+                }
+            };
             if f.verbose || !mask_empty {
                 f.s.push_str(&cx(get(k).unwrap_or(0)));
                 if !exact {
@@ -458,7 +480,11 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
         }
         CT_STATE => {
             let v = k.ct_state.unwrap_or(0);
-            let m = if mask_empty { 0 } else { ma.and_then(|x| x.ct_state).unwrap_or(0) };
+            let m = if mask_empty {
+                0
+            } else {
+                ma.and_then(|x| x.ct_state).unwrap_or(0)
+            };
             if f.verbose {
                 f.s.push_str(&cx(v as u64));
                 if !exact {
@@ -501,7 +527,11 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
             f.be16("dst_port", v.dst_port, m.map(|m| m.dst_port));
             f.chomp();
         }
-        TUNNEL => format_tunnel(f, k.tunnel.as_ref(), ma.map(|m| m.tunnel.clone().unwrap_or_default())),
+        TUNNEL => format_tunnel(
+            f,
+            k.tunnel.as_ref(),
+            ma.map(|m| m.tunnel.clone().unwrap_or_default()),
+        ),
         IN_PORT => {
             let v = k.in_port.unwrap_or(0);
             if exact {
@@ -510,7 +540,11 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
                     None => f.s.push_str(&v.to_string()),
                 }
             } else {
-                f.s.push_str(&format!("{}/{}", v, cx(ma.and_then(|m| m.in_port).unwrap_or(0) as u64)));
+                f.s.push_str(&format!(
+                    "{}/{}",
+                    v,
+                    cx(ma.and_then(|m| m.in_port).unwrap_or(0) as u64)
+                ));
             }
         }
         PACKET_TYPE => {
@@ -534,7 +568,11 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
         }
         MPLS => {
             let v = k.mpls.clone().unwrap_or_default();
-            let m = if exact { None } else { ma.and_then(|x| x.mpls.clone()) };
+            let m = if exact {
+                None
+            } else {
+                ma.and_then(|x| x.mpls.clone())
+            };
             let parts: Vec<String> = v
                 .iter()
                 .enumerate()
@@ -561,7 +599,10 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
         ETHERTYPE => {
             f.s.push_str(&format!("0x{:04x}", k.eth_type.unwrap_or(0)));
             if !exact {
-                f.s.push_str(&format!("/0x{:04x}", ma.and_then(|m| m.eth_type).unwrap_or(0)));
+                f.s.push_str(&format!(
+                    "/0x{:04x}",
+                    ma.and_then(|m| m.eth_type).unwrap_or(0)
+                ));
             }
         }
         IPV4 => {
@@ -663,7 +704,13 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
 }
 
 pub(crate) fn mpls_lse(l: u32) -> String {
-    format!("label={},tc={},ttl={},bos={}", l >> 12, (l >> 9) & 7, l & 0xff, (l >> 8) & 1)
+    format!(
+        "label={},tc={},ttl={},bos={}",
+        l >> 12,
+        (l >> 9) & 7,
+        l & 0xff,
+        (l >> 8) & 1
+    )
 }
 
 pub(crate) fn format_vlan_tci(s: &mut String, tci: u16, m: u16, verbose: bool) {
@@ -695,9 +742,12 @@ pub(crate) fn format_vlan_tci(s: &mut String, tci: u16, m: u16, verbose: bool) {
 
 fn format_frag(f: &mut F<'_>, k: u8, m: Option<u8>) {
     let empty = m == Some(0);
-    let full = m.is_none_or(|x| x == 0xff);
+    let full = m.none_or(|x| x == 0xff);
     if !empty && !full {
-        f.s.push_str(&format!("error: partial mask not supported for frag ({}),", cx(m.unwrap_or(0) as u64)));
+        f.s.push_str(&format!(
+            "error: partial mask not supported for frag ({}),",
+            cx(m.unwrap_or(0) as u64)
+        ));
     } else if !empty {
         let name = match k {
             0 => "no",
@@ -824,7 +874,11 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
             (u16::from_be_bytes([b(0), b(1)]), b(2), b(3) & 0x1f)
         });
         if off + 4 + dlen > g.len() {
-            f.s.push_str(&format!("opt len {} greater than remaining {}", 4 + dlen, g.len() - off));
+            f.s.push_str(&format!(
+                "opt len {} greater than remaining {}",
+                4 + dlen,
+                g.len() - off
+            ));
             return;
         }
         f.s.push('{');
@@ -833,8 +887,12 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
         let lm = mo.map(|x| if x.2 == 0x1f { 0xff } else { x.2 });
         f.u8u("len", dlen as u8, lm);
         let data = &g[off + 4..off + 4 + dlen];
-        let mdata: Option<Vec<u8>> = m.map(|m| (0..dlen).map(|i| m.get(off + 4 + i).copied().unwrap_or(0)).collect());
-        if dlen > 0 && (f.verbose || mdata.as_ref().is_none_or(|d| d.iter().any(|&x| x != 0))) {
+        let mdata: Option<Vec<u8>> = m.map(|m| {
+            (0..dlen)
+                .map(|i| m.get(off + 4 + i).copied().unwrap_or(0))
+                .collect()
+        });
+        if dlen > 0 && (f.verbose || mdata.as_ref().none_or(|d| d.iter().any(|&x| x != 0))) {
             f.s.push_str(&put_hex(data));
             if let Some(d) = mdata.filter(|d| d.iter().any(|&x| x != 0xff)) {
                 f.s.push('/');
@@ -855,7 +913,11 @@ fn format_nsh_key(f: &mut F<'_>, k: Option<&NshKey>, m: Option<&NshKey>) {
     // OVS prints exact fields plainly and masked ones as value/mask.
     let mut parts: Vec<String> = Vec::new();
     let mut put = |name: &str, v: u64, mv: Option<u64>, full: u64, hex: bool| {
-        let vs = if hex { format!("0x{v:x}") } else { v.to_string() };
+        let vs = if hex {
+            format!("0x{v:x}")
+        } else {
+            v.to_string()
+        };
         match mv {
             None => parts.push(format!("{name}={vs}")),
             Some(0) => {}
@@ -863,16 +925,46 @@ fn format_nsh_key(f: &mut F<'_>, k: Option<&NshKey>, m: Option<&NshKey>) {
             Some(x) => parts.push(format!("{name}={vs}/0x{x:x}")),
         }
     };
-    put("flags", b.flags as u64, mb.map(|x| x.flags as u64), 0xff, false);
+    put(
+        "flags",
+        b.flags as u64,
+        mb.map(|x| x.flags as u64),
+        0xff,
+        false,
+    );
     put("ttl", b.ttl as u64, mb.map(|x| x.ttl as u64), 0xff, false);
-    put("mdtype", b.mdtype as u64, mb.map(|x| x.mdtype as u64), 0xff, false);
+    put(
+        "mdtype",
+        b.mdtype as u64,
+        mb.map(|x| x.mdtype as u64),
+        0xff,
+        false,
+    );
     put("np", b.np as u64, mb.map(|x| x.np as u64), 0xff, false);
-    put("spi", (b.path_hdr >> 8) as u64, mb.map(|x| (x.path_hdr >> 8) as u64), 0xff_ffff, true);
-    put("si", (b.path_hdr & 0xff) as u64, mb.map(|x| (x.path_hdr & 0xff) as u64), 0xff, false);
+    put(
+        "spi",
+        (b.path_hdr >> 8) as u64,
+        mb.map(|x| (x.path_hdr >> 8) as u64),
+        0xff_ffff,
+        true,
+    );
+    put(
+        "si",
+        (b.path_hdr & 0xff) as u64,
+        mb.map(|x| (x.path_hdr & 0xff) as u64),
+        0xff,
+        false,
+    );
     if let Some(md1) = k.md1 {
         let mm = m.map(|m| m.md1.unwrap_or_default());
         for i in 0..4 {
-            put(&format!("c{}", i + 1), md1.context[i] as u64, mm.map(|x| x.context[i] as u64), 0xffff_ffff, true);
+            put(
+                &format!("c{}", i + 1),
+                md1.context[i] as u64,
+                mm.map(|x| x.context[i] as u64),
+                0xffff_ffff,
+                true,
+            );
         }
     }
     f.s.push_str(&parts.join(","));

@@ -9,8 +9,8 @@ use super::lex::{call, fields, hex_n, ipv4, ipv6, mac, split_top, syn, uint, vm}
 use super::PortNames;
 use crate::error::{Error, Result};
 use crate::key::{
-    ArpKey, CtTupleIpv4, CtTupleIpv6, EthernetKey, FlowKey, FlowMask, IcmpKey, Ipv4Key, Ipv6Key, NdExtKey, NdKey,
-    NshBase, NshKey, NshMd1, PortsKey, TunnelKey, VxlanOpts,
+    ArpKey, CtTupleIpv4, CtTupleIpv6, EthernetKey, FlowKey, FlowMask, IcmpKey, Ipv4Key, Ipv6Key,
+    NdExtKey, NdKey, NshBase, NshKey, NshMd1, PortsKey, TunnelKey, VxlanOpts,
 };
 
 /// Longest text input accepted (a key must fit a 64 KiB attribute).
@@ -41,7 +41,13 @@ pub fn parse_key(s: &str, names: Option<&PortNames>) -> Result<(FlowKey, FlowMas
     Ok((k, m))
 }
 
-fn parse_list(s: &str, k: &mut FlowKey, m: &mut FlowKey, names: Option<&PortNames>, depth: usize) -> Result<()> {
+fn parse_list(
+    s: &str,
+    k: &mut FlowKey,
+    m: &mut FlowKey,
+    names: Option<&PortNames>,
+    depth: usize,
+) -> Result<()> {
     if depth > MAX_NESTED {
         return Err(Error::TextTooBig("nested encap"));
     }
@@ -66,21 +72,36 @@ fn set<T>(slot: &mut Option<T>, v: T, name: &str) -> Result<()> {
 /// `v[/m]` as an unsigned of `bits` bits; mask defaults to all ones.
 fn num(s: &str, bits: u32) -> Result<(u64, u64)> {
     let (v, mk) = vm(s);
-    let full = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
-    Ok((uint(v, bits)?, match mk {
-        Some(x) => uint(x, bits)?,
-        None => full,
-    }))
+    let full = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    Ok((
+        uint(v, bits)?,
+        match mk {
+            Some(x) => uint(x, bits)?,
+            None => full,
+        },
+    ))
 }
 
 fn ip4m(s: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
     let (v, mk) = vm(s);
-    Ok((ipv4(v)?, mk.map(ipv4).transpose()?.unwrap_or(Ipv4Addr::BROADCAST)))
+    Ok((
+        ipv4(v)?,
+        mk.map(ipv4).transpose()?.unwrap_or(Ipv4Addr::BROADCAST),
+    ))
 }
 
 fn ip6m(s: &str) -> Result<(Ipv6Addr, Ipv6Addr)> {
     let (v, mk) = vm(s);
-    Ok((ipv6(v)?, mk.map(ipv6).transpose()?.unwrap_or(Ipv6Addr::from(u128::MAX))))
+    Ok((
+        ipv6(v)?,
+        mk.map(ipv6)
+            .transpose()?
+            .unwrap_or(Ipv6Addr::from(u128::MAX)),
+    ))
 }
 
 fn macm(s: &str) -> Result<([u8; 6], [u8; 6])> {
@@ -99,7 +120,12 @@ fn frag(s: &str) -> Result<(u8, u8)> {
 }
 
 /// Flags: numeric `v[/m]`, exact `a|b`, or masked `+a-b`.
-fn flags(s: &str, names: &dyn Fn(u32) -> Option<&'static str>, bits: u32, max: u32) -> Result<(u32, u32)> {
+fn flags(
+    s: &str,
+    names: &dyn Fn(u32) -> Option<&'static str>,
+    bits: u32,
+    max: u32,
+) -> Result<(u32, u32)> {
     let s = s.trim();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         let (v, m) = num(s, bits)?;
@@ -137,8 +163,15 @@ fn flags(s: &str, names: &dyn Fn(u32) -> Option<&'static str>, bits: u32, max: u
     Ok((v, max))
 }
 
-pub(crate) fn parse_item(item: &str, k: &mut FlowKey, m: &mut FlowKey, names: Option<&PortNames>, depth: usize) -> Result<()> {
-    let (name, args) = call(item).ok_or_else(|| syn(0, format!("expected name(...) at '{item}'")))?;
+pub(crate) fn parse_item(
+    item: &str,
+    k: &mut FlowKey,
+    m: &mut FlowKey,
+    names: Option<&PortNames>,
+    depth: usize,
+) -> Result<()> {
+    let (name, args) =
+        call(item).ok_or_else(|| syn(0, format!("expected name(...) at '{item}'")))?;
     match name {
         "skb_priority" | "skb_mark" | "dp_hash" | "ct_mark" => {
             let (v, mk) = num(args, 32)?;
@@ -411,7 +444,11 @@ pub(crate) fn parse_item(item: &str, k: &mut FlowKey, m: &mut FlowKey, names: Op
                     _ => return Err(syn(0, format!("unknown {name} field '{f}'"))),
                 }
             }
-            let (ks, ms) = if name == "icmp" { (&mut k.icmp, &mut m.icmp) } else { (&mut k.icmpv6, &mut m.icmpv6) };
+            let (ks, ms) = if name == "icmp" {
+                (&mut k.icmp, &mut m.icmp)
+            } else {
+                (&mut k.icmpv6, &mut m.icmpv6)
+            };
             set(ks, kv, name)?;
             *ms = Some(mv);
         }
@@ -587,7 +624,8 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
                 }
             }
             other => {
-                let (name, inner) = call(other).ok_or_else(|| syn(0, format!("unknown tunnel field '{other}'")))?;
+                let (name, inner) =
+                    call(other).ok_or_else(|| syn(0, format!("unknown tunnel field '{other}'")))?;
                 match name {
                     "flags" => {
                         let (fv, fm) = flags(inner, &tun_flag_name, 16, 0xf)?;
@@ -599,7 +637,8 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
                         m.csum = fm & 4 != 0;
                     }
                     "vxlan" => {
-                        let (gn, ga) = call(inner).ok_or_else(|| syn(0, "expected vxlan(gbp(...))"))?;
+                        let (gn, ga) =
+                            call(inner).ok_or_else(|| syn(0, "expected vxlan(gbp(...))"))?;
                         if gn != "gbp" {
                             return Err(syn(0, "expected gbp"));
                         }
@@ -646,7 +685,9 @@ fn parse_geneve(s: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut m = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
-        let inner_end = rest.find('}').ok_or_else(|| syn(0, "unterminated geneve option"))?;
+        let inner_end = rest
+            .find('}')
+            .ok_or_else(|| syn(0, "unterminated geneve option"))?;
         let body = rest
             .get(1..inner_end)
             .filter(|_| rest.starts_with('{'))

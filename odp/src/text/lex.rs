@@ -5,7 +5,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::error::{Error, Result};
 
 pub(crate) fn syn(pos: usize, msg: impl Into<String>) -> Error {
-    Error::Syntax { pos, msg: msg.into() }
+    Error::Syntax {
+        pos,
+        msg: msg.into(),
+    }
 }
 
 /// Split `s` at top-level commas (outside parentheses/braces).
@@ -85,12 +88,15 @@ pub(crate) fn vm(s: &str) -> (&str, Option<&str>) {
 }
 
 pub(crate) fn ipv4(s: &str) -> Result<Ipv4Addr> {
-    s.trim().parse().map_err(|_| syn(0, format!("bad IPv4 address '{s}'")))
+    s.trim()
+        .parse()
+        .map_err(|_| syn(0, format!("bad IPv4 address '{s}'")))
 }
 
 pub(crate) fn ipv6(s: &str) -> Result<Ipv6Addr> {
     let t = s.trim().trim_start_matches('[').trim_end_matches(']');
-    t.parse().map_err(|_| syn(0, format!("bad IPv6 address '{s}'")))
+    t.parse()
+        .map_err(|_| syn(0, format!("bad IPv6 address '{s}'")))
 }
 
 pub(crate) fn mac(s: &str) -> Result<[u8; 6]> {
@@ -109,7 +115,10 @@ pub(crate) fn mac(s: &str) -> Result<[u8; 6]> {
 }
 
 pub(crate) fn fmt_mac(m: &[u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 /// C `%#x`: `0` for zero, `0x…` otherwise.
@@ -146,7 +155,10 @@ pub(crate) fn put_hex(b: &[u8]) -> String {
 /// an optional `0x` prefix, like OVS `parse_int_string`.
 pub(crate) fn hex_n(s: &str, n: usize) -> Result<Vec<u8>> {
     let t = s.trim();
-    let h = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let h = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     if h.is_empty() || !h.bytes().all(|c| c.is_ascii_hexdigit()) || h.len() > 2 * n {
         return Err(syn(0, format!("bad hex '{s}'")));
     }

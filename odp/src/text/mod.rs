@@ -54,7 +54,14 @@ pub struct FormatOptions<'a> {
 /// Format a 16-byte UFID as `ufid:xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`
 /// (four native-endian u32 words, like OVS's `UUID_FMT`).
 pub fn format_ufid(ufid: &[u8; 16]) -> String {
-    let w = |i: usize| u32::from_ne_bytes([ufid[i * 4], ufid[i * 4 + 1], ufid[i * 4 + 2], ufid[i * 4 + 3]]);
+    let w = |i: usize| {
+        u32::from_ne_bytes([
+            ufid[i * 4],
+            ufid[i * 4 + 1],
+            ufid[i * 4 + 2],
+            ufid[i * 4 + 3],
+        ])
+    };
     let (w0, w1, w2, w3) = (w(0), w(1), w(2), w(3));
     format!(
         "ufid:{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{:08x}",
@@ -135,7 +142,11 @@ pub fn format_tcp_flags_short(flags: u16) -> String {
         (0x400, "[400]"),
         (0x800, "[800]"),
     ];
-    table.iter().filter(|(b, _)| flags & b != 0).map(|(_, s)| *s).collect()
+    table
+        .iter()
+        .filter(|(b, _)| flags & b != 0)
+        .map(|(_, s)| *s)
+        .collect()
 }
 
 /// The pieces of one `dump-flows` line.
@@ -172,7 +183,12 @@ pub fn format_dump_flow(l: &DumpFlowLine<'_>, opts: &FormatOptions<'_>) -> Strin
         }
     }
     s.push_str(&format_key(l.key, l.mask, opts));
-    s.push_str(&format!(", packets:{}, bytes:{}, {}", l.packets, l.bytes, format_used(l.now_ms, l.used_ms)));
+    s.push_str(&format!(
+        ", packets:{}, bytes:{}, {}",
+        l.packets,
+        l.bytes,
+        format_used(l.now_ms, l.used_ms)
+    ));
     if l.tcp_flags != 0 {
         s.push_str(", flags:");
         s.push_str(&format_tcp_flags_short(l.tcp_flags));
