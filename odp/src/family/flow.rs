@@ -1,0 +1,201 @@
+//! `ovs_flow` (spec §5).
+
+use super::{commands, for_each_attr, Body, FlowStats};
+use crate::action::{emit_actions, parse_actions, Action};
+use crate::error::{Error, Result};
+use crate::key::FlowKey;
+use crate::nl::AttrWriter;
+
+commands!(
+    /// `OVS_FLOW_CMD_*`.
+    FlowCmd {
+        /// Create (or modify without CREATE/EXCL).
+        New = 1,
+        /// Delete (flush without KEY/UFID).
+        Del = 2,
+        /// Get / dump.
+        Get = 3,
+        /// Modify.
+        Set = 4,
+    }
+);
+
+/// `OVS_FLOW_ATTR_*` numbers.
+pub mod attr {
+    #![allow(missing_docs)]
+    pub const KEY: u16 = 1;
+    pub const ACTIONS: u16 = 2;
+    pub const STATS: u16 = 3;
+    pub const TCP_FLAGS: u16 = 4;
+    pub const USED: u16 = 5;
+    pub const CLEAR: u16 = 6;
+    pub const MASK: u16 = 7;
+    pub const PROBE: u16 = 8;
+    pub const UFID: u16 = 9;
+    pub const UFID_FLAGS: u16 = 10;
+    pub const PAD: u16 = 11;
+    pub const MAX: u16 = 11;
+}
+
+/// `OVS_UFID_F_*`.
+pub mod ufid_flags {
+    /// Omit the key in replies.
+    pub const OMIT_KEY: u32 = 1 << 0;
+    /// Omit the mask.
+    pub const OMIT_MASK: u32 = 1 << 1;
+    /// Omit the actions.
+    pub const OMIT_ACTIONS: u32 = 1 << 2;
+}
+
+/// `OVS_FLOW_VERSION`.
+pub const VERSION: u8 = 1;
+/// Longest UFID.
+pub const UFID_MAX: usize = 16;
+
+/// All `ovs_flow` attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlowAttrs {
+    /// `UFID` (1..16 bytes).
+    pub ufid: Option<Vec<u8>>,
+    /// `UFID_FLAGS`.
+    pub ufid_flags: Option<u32>,
+    /// `KEY`.
+    pub key: Option<FlowKey>,
+    /// `MASK`.
+    pub mask: Option<FlowKey>,
+    /// `USED` (CLOCK_MONOTONIC ms).
+    pub used: Option<u64>,
+    /// `STATS`.
+    pub stats: Option<FlowStats>,
+    /// `TCP_FLAGS`.
+    pub tcp_flags: Option<u8>,
+    /// `ACTIONS` (`Some(vec![])` = present but empty).
+    pub actions: Option<Vec<Action>>,
+    /// `CLEAR`.
+    pub clear: bool,
+    /// `PROBE`.
+    pub probe: bool,
+}
+
+impl FlowAttrs {
+    /// The UFID if it is usable as an identifier (1..=16 bytes; longer is
+    /// treated as absent, like the kernel).
+    pub fn usable_ufid(&self) -> Option<&[u8]> {
+        self.ufid
+            .as_deref()
+            .filter(|u| !u.is_empty() && u.len() <= UFID_MAX)
+    }
+}
+
+impl Body for FlowAttrs {
+    type Cmd = FlowCmd;
+    const FAMILY_NAME: &'static str = "ovs_flow";
+    const VERSION: u8 = VERSION;
+    const MAX_ATTR: u16 = attr::MAX;
+
+    fn parse(_cmd: FlowCmd, buf: &[u8]) -> Result<Self> {
+        let mut f = FlowAttrs::default();
+        for_each_attr(buf, attr::PAD, attr::MAX, |a| {
+            match a.ty {
+                attr::KEY => f.key = Some(FlowKey::parse(a.payload)?),
+                attr::ACTIONS => f.actions = Some(parse_actions(a.payload)?),
+                attr::STATS => f.stats = Some(FlowStats::parse(a.payload)?),
+                attr::TCP_FLAGS => f.tcp_flags = Some(a.u8("OVS_FLOW_ATTR_TCP_FLAGS")?),
+                attr::USED => f.used = Some(a.u64("OVS_FLOW_ATTR_USED")?),
+                attr::CLEAR => f.clear = true,
+                attr::MASK => f.mask = Some(FlowKey::parse(a.payload)?),
+                attr::PROBE => f.probe = true,
+                attr::UFID => {
+                    if a.payload.is_empty() {
+                        return Err(Error::BadLength {
+                            what: "OVS_FLOW_ATTR_UFID",
+                            len: 0,
+                        });
+                    }
+                    f.ufid = Some(a.payload.to_vec())
+                }
+                attr::UFID_FLAGS => f.ufid_flags = Some(a.u32("OVS_FLOW_ATTR_UFID_FLAGS")?),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(f)
+    }
+
+    fn emit(&self, _cmd: FlowCmd, w: &mut AttrWriter<'_>) {
+        if let Some(u) = &self.ufid {
+            w.put(attr::UFID, u);
+        }
+        if let Some(v) = self.ufid_flags {
+            w.u32(attr::UFID_FLAGS, v);
+        }
+        if let Some(k) = &self.key {
+            w.nest(attr::KEY, |w| k.emit(w));
+        }
+        if let Some(k) = &self.mask {
+            w.nest(attr::MASK, |w| k.emit(w));
+        }
+        if let Some(v) = self.used {
+            w.u64(attr::USED, v);
+        }
+        if let Some(s) = &self.stats {
+            w.put(attr::STATS, &s.to_bytes());
+        }
+        if let Some(v) = self.tcp_flags {
+            w.u8(attr::TCP_FLAGS, v);
+        }
+        if let Some(a) = &self.actions {
+            w.nest(attr::ACTIONS, |w| emit_actions(a, w));
+        }
+        if self.clear {
+            w.flag(attr::CLEAR);
+        }
+        if self.probe {
+            w.flag(attr::PROBE);
+        }
+    }
+}
+
+/// How a flow request identifies its flow (§5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowId<'a> {
+    /// By UFID.
+    Ufid(&'a [u8]),
+    /// By unmasked key.
+    Key(&'a FlowKey),
+    /// Neither: DEL flushes; GET/SET ⇒ `EINVAL`.
+    None,
+}
+
+/// The identifier a GET/SET/DEL request uses.
+pub fn flow_id(a: &FlowAttrs) -> FlowId<'_> {
+    if let Some(u) = a.usable_ufid() {
+        FlowId::Ufid(u)
+    } else if let Some(k) = &a.key {
+        FlowId::Key(k)
+    } else {
+        FlowId::None
+    }
+}
+
+/// Check a flow NEW request: KEY and ACTIONS required (§5.3).
+pub fn check_new(a: &FlowAttrs) -> Result<()> {
+    if a.key.is_none() {
+        return Err(Error::Missing("OVS_FLOW_ATTR_KEY"));
+    }
+    if a.actions.is_none() {
+        return Err(Error::Missing("OVS_FLOW_ATTR_ACTIONS"));
+    }
+    Ok(())
+}
+
+/// Check a flow SET request: KEY or UFID; ACTIONS need KEY (§5.4).
+pub fn check_set(a: &FlowAttrs) -> Result<()> {
+    if a.key.is_none() && a.usable_ufid().is_none() {
+        return Err(Error::Missing("OVS_FLOW_ATTR_KEY or OVS_FLOW_ATTR_UFID"));
+    }
+    if a.actions.is_some() && a.key.is_none() {
+        return Err(Error::Missing("OVS_FLOW_ATTR_KEY"));
+    }
+    Ok(())
+}
