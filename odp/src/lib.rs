@@ -17,6 +17,7 @@
 
 pub mod action;
 pub mod ctrl;
+pub mod dpswitch;
 pub mod error;
 pub mod family;
 pub mod key;
