@@ -166,7 +166,7 @@ impl Emc {
     /// Unconditionally inserts `key → flow`.
     pub fn insert(&mut self, key: &FlowKey, hash: u64, flow: &Arc<Flow>) {
         let (a, b) = self.ways(hash);
-        let usable = |e: &Entry| e.flow.as_ref().is_none_or(|f| !f.is_alive());
+        let usable = |e: &Entry| !e.flow.as_ref().is_some_and(|f| f.is_alive());
         let slot = if self.entries[a].hash == hash && self.entries[a].key.same_as(key) {
             a
         } else if self.entries[b].hash == hash && self.entries[b].key.same_as(key) {

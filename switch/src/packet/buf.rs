@@ -43,7 +43,7 @@ pub trait PacketBuf {
     /// `false` (unchanged) if the range is out of the packet.
     #[inline]
     fn remove_range(&mut self, off: usize, n: usize) -> bool {
-        if off.checked_add(n).is_none_or(|e| e > self.len()) {
+        if !off.checked_add(n).is_some_and(|e| e <= self.len()) {
             return false;
         }
         self.data_mut().copy_within(0..off, n);
