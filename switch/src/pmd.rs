@@ -16,7 +16,7 @@ use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
 use crate::dpcls::{Dpcls, MAX_BATCH};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
-use crate::packet::{extract, Metadata, PacketBuf, ParseStatus};
+use crate::packet::{extract, ExtractInfo, Metadata, PacketBuf, ParseStatus};
 
 /// A classifier update sent from the control thread to a PMD.
 #[derive(Debug, Clone)]
@@ -164,7 +164,7 @@ pub struct PmdStats {
 struct Scratch {
     keys: [FlowKey; MAX_BATCH],
     hashes: [u64; MAX_BATCH],
-    states: Vec<Option<PacketState>>,
+    infos: [ExtractInfo; MAX_BATCH],
 }
 
 /// One PMD thread's fast-path state: its own classifier copy and EMC.
@@ -198,7 +198,12 @@ impl Pmd {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::ZERO; MAX_BATCH],
                 hashes: [0; MAX_BATCH],
-                states: (0..MAX_BATCH).map(|_| None).collect(),
+                infos: [ExtractInfo {
+                    hash: 0,
+                    l3_ofs: 0,
+                    l4_ofs: 0,
+                    status: ParseStatus::Ok,
+                }; MAX_BATCH],
             }),
         }
     }
@@ -262,7 +267,7 @@ impl Pmd {
         let Scratch {
             keys,
             hashes,
-            states,
+            infos,
         } = &mut **scratch;
         let mut todo = 0u32;
         for i in 0..n {
@@ -282,7 +287,7 @@ impl Pmd {
                 }
             }
             hashes[i] = info.hash;
-            states[i] = Some(PacketState::new(m, &keys[i], &info));
+            infos[i] = info;
             todo |= 1 << i;
         }
 
@@ -318,7 +323,6 @@ impl Pmd {
             while missed != 0 {
                 let i = missed.trailing_zeros() as usize;
                 missed &= missed - 1;
-                states[i] = None;
                 if let Some(p) = pkts[i].take() {
                     ctx.miss(p, &keys[i], md.get(i));
                 }
@@ -329,9 +333,7 @@ impl Pmd {
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
         for i in 0..n {
             let Some(flow) = flows[i] else { continue };
-            let (Some(p), Some(st)) = (pkts[i].take(), states[i].as_mut()) else {
-                continue;
-            };
+            let Some(p) = pkts[i].take() else { continue };
             let bytes = p.len() as u64;
             let flags = keys[i].tcp_flags();
             match &mut run {
@@ -347,7 +349,8 @@ impl Pmd {
                     run = Some((flow, 1, bytes, flags));
                 }
             }
-            execute(flow.actions(), p, st, ctx);
+            let mut st = PacketState::new(md.get(i), &keys[i], &infos[i]);
+            execute(flow.actions(), p, &mut st, ctx);
         }
         if let Some((f, pk, by, fl)) = run {
             f.stats().cell(*id).record(pk, by, now_ms, fl);
