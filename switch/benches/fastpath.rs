@@ -285,8 +285,8 @@ fn bench_emc(c: &mut Criterion) {
     let flow = Arc::new(Flow::new(1, &k0, &mask, out_actions(), 1));
     for f in &fr {
         let mut k = FlowKey::ZERO;
-        let h = extract(f, &md, &mut k).hash;
-        emc.insert(&k, h, &flow);
+        let info = extract(f, &md, &mut k);
+        emc.insert(&k, info.hash, info.map, &flow);
     }
     let mut g = c.benchmark_group("extract+emc_hit");
     g.throughput(Throughput::Elements(BATCH as u64));
@@ -297,8 +297,8 @@ fn bench_emc(c: &mut Criterion) {
             base = (base + BATCH) % POOL;
             let mut hits = 0u32;
             for (i, k) in keys.iter_mut().enumerate() {
-                let h = extract(&fr[base + i], &md, k).hash;
-                hits += u32::from(emc.lookup(k, h).is_some());
+                let info = extract(&fr[base + i], &md, k);
+                hits += u32::from(emc.lookup(k, info.hash, info.map).is_some());
             }
             black_box(hits)
         })

@@ -200,6 +200,7 @@ impl Pmd {
                 hashes: [0; MAX_BATCH],
                 infos: [ExtractInfo {
                     hash: 0,
+                    map: 0,
                     l3_ofs: 0,
                     l4_ofs: 0,
                     status: ParseStatus::Ok,
@@ -297,7 +298,7 @@ impl Pmd {
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
-            match emc.lookup(&keys[i], hashes[i]) {
+            match emc.lookup(&keys[i], hashes[i], infos[i].map) {
                 Some(f) => flows[i] = Some(f),
                 None => need_cls |= 1 << i,
             }
@@ -357,7 +358,7 @@ impl Pmd {
         }
         for i in 0..n {
             if let Some(f) = to_cache[i].take() {
-                emc.insert(&keys[i], hashes[i], &f);
+                emc.insert(&keys[i], hashes[i], infos[i].map, &f);
             }
         }
     }

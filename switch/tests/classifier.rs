@@ -289,9 +289,9 @@ fn emc_never_returns_dead_flow_at_any_probability() {
         for round in 0..50 {
             for (k, _) in &flows {
                 let h = k.hash();
-                if emc.lookup(k, h).is_none() {
+                if emc.lookup(k, h, u32::MAX).is_none() {
                     if let Some(f) = cls.lookup(k).cloned() {
-                        emc.maybe_insert(k, h, &f);
+                        emc.maybe_insert(k, h, k.nonzero_map(), &f);
                     }
                 }
             }
@@ -306,7 +306,7 @@ fn emc_never_returns_dead_flow_at_any_probability() {
                         cls.remove(f.ufid());
                     }
                 }
-                if let Some(got) = emc.lookup(k, k.hash()) {
+                if let Some(got) = emc.lookup(k, k.hash(), k.nonzero_map()) {
                     assert!(got.is_alive(), "prob {prob}: dead flow returned");
                 }
                 if let Some(got) = cls.lookup(k) {
@@ -327,15 +327,30 @@ fn emc_never_returns_dead_flow_at_any_probability() {
 fn emc_replaced_key_is_served_by_new_flow() {
     let mut emc = Emc::new(16, 1);
     let (k, old) = any_flow(7, 1);
-    emc.insert(&k, k.hash(), &old);
+    emc.insert(&k, k.hash(), u32::MAX, &old);
     assert!(emc
-        .lookup(&k, k.hash())
+        .lookup(&k, k.hash(), 0xff)
         .is_some_and(|f| Arc::ptr_eq(f, &old)));
     old.kill();
-    assert!(emc.lookup(&k, k.hash()).is_none());
+    assert!(emc.lookup(&k, k.hash(), k.nonzero_map()).is_none());
     let (_, new) = any_flow(7, 2);
-    emc.insert(&k, k.hash(), &new);
+    emc.insert(&k, k.hash(), 0xff, &new);
     assert!(emc
-        .lookup(&k, k.hash())
+        .lookup(&k, k.hash(), 0xff)
         .is_some_and(|f| Arc::ptr_eq(f, &new)));
+}
+
+#[test]
+fn emc_compares_words_beyond_line0_named_by_either_map() {
+    let mut emc = Emc::new(16, 1);
+    let (k, f) = any_flow(3, 1);
+    let mut tun = k;
+    tun.set_tun_id(99);
+    emc.insert(&tun, 1234, tun.nonzero_map() | 0xff, &f);
+    // Same line 0 and hash, but no tunnel: must not hit whichever map the probe has.
+    assert!(emc.lookup(&k, 1234, 0xff).is_none());
+    assert!(emc.lookup(&k, 1234, u32::MAX).is_none());
+    assert!(emc.lookup(&tun, 1234, 0xff | (1 << 20)).is_some());
+    emc.insert(&k, 77, 0xff, &f);
+    assert!(emc.lookup(&tun, 77, tun.nonzero_map() | 0xff).is_none());
 }

@@ -92,13 +92,15 @@ impl FlowStats {
 /// every PMD's classifier and EMC. Immutable except for liveness and statistics: a
 /// modify installs a new `Flow` (sharing the statistics) and kills the old one.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Flow {
+    // Hot fields first: liveness, actions and stats share the first cache line.
+    dead: AtomicBool,
+    actions: CompiledActions,
+    stats: Arc<FlowStats>,
     ufid: u128,
     key: FlowKey,
     mask: FlowKey,
-    actions: CompiledActions,
-    stats: Arc<FlowStats>,
-    dead: AtomicBool,
 }
 
 impl Flow {

@@ -194,6 +194,9 @@ pub enum ParseStatus {
 pub struct ExtractInfo {
     /// [`FlowKey::hash`] of the extracted key (computed while extracting).
     pub hash: u64,
+    /// Words of the key that may be non-zero (bit i = word i; words 0-7 always set);
+    /// every word outside it is zero. Lets the EMC compare only these words.
+    pub map: u32,
     /// Offset of the L3 header (= MAC header length; start of the MPLS stack or NSH).
     pub l3_ofs: u16,
     /// Offset of the L4 header (equals `l3_ofs` when there is none).
@@ -299,6 +302,7 @@ fn fast_ipv4(b: &[u8], md: &Metadata, key: &mut FlowKey) -> Option<ExtractInfo> 
     let map = MAP_LINE0 | write_ct_tunnel(md, key);
     Some(ExtractInfo {
         hash: hash_words(&key.words, map),
+        map,
         l3_ofs: 14,
         l4_ofs: 34,
         status: ParseStatus::Ok,
@@ -359,9 +363,11 @@ pub fn extract_generic(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> Extrac
     if md.ct_orig_proto != 0 && p.status != ParseStatus::Drop {
         p.ct_orig(md);
     }
-    let (hash, l3, l4, status) = (hash_words(&p.key.words, p.map), p.l3, p.l4, p.status);
+    let (hash, map, l3, l4, status) =
+        (hash_words(&p.key.words, p.map), p.map, p.l3, p.l4, p.status);
     ExtractInfo {
         hash,
+        map,
         l3_ofs: l3 as u16,
         l4_ofs: l4 as u16,
         status,
