@@ -36,12 +36,14 @@ fn tag(h: u64) -> u64 {
     h | LIVE_BIT
 }
 
+/// Open-addressing table. Slot `i` is `slots[i * stride..][..stride]`: the tagged
+/// hash followed by the masked key's significant words, so a probe reads one line.
 struct Table {
     m: usize,
     nw: usize,
-    hashes: Vec<u64>,
+    stride: usize,
+    slots: Vec<u64>,
     flows: Vec<Option<Arc<Flow>>>,
-    keys: Vec<u64>,
     len: usize,
 }
 
@@ -51,9 +53,9 @@ impl Table {
         Self {
             m: cap - 1,
             nw,
-            hashes: vec![EMPTY; cap],
+            stride: nw + 1,
+            slots: vec![EMPTY; cap * (nw + 1)],
             flows: (0..cap).map(|_| None).collect(),
-            keys: vec![0; cap * nw.max(1)],
             len: 0,
         }
     }
@@ -64,11 +66,20 @@ impl Table {
     }
 
     #[inline(always)]
+    fn tag_at(&self, i: usize) -> u64 {
+        self.slots[i * self.stride]
+    }
+
+    #[inline(always)]
+    fn words_at(&self, i: usize) -> &[u64] {
+        &self.slots[i * self.stride + 1..(i + 1) * self.stride]
+    }
+
+    #[inline(always)]
     fn key_eq(&self, slot: usize, key: &FlowKey, mask: &FlowMask) -> bool {
-        let stored = &self.keys[slot * self.nw..slot * self.nw + self.nw];
         let bits = &mask.bits().words;
         let mut acc = 0u64;
-        for (&i, &s) in mask.word_indices().iter().zip(stored) {
+        for (&i, &s) in mask.word_indices().iter().zip(self.words_at(slot)) {
             let i = i as usize;
             acc |= (key.words[i] & bits[i]) ^ s;
         }
@@ -80,7 +91,7 @@ impl Table {
         let t = tag(h);
         let mut i = h as usize & self.m;
         loop {
-            let s = self.hashes[i];
+            let s = self.tag_at(i);
             if s == EMPTY {
                 return None;
             }
@@ -91,15 +102,17 @@ impl Table {
         }
     }
 
-    /// Inserts an entry known to be absent. `words` are the masked significant words.
+    /// Inserts an entry known to be absent. `words` are the masked significant words;
+    /// `h` is the hash (or an already tagged hash).
     fn insert_new(&mut self, h: u64, words: &[u64], flow: Arc<Flow>) {
         let mut i = h as usize & self.m;
-        while self.hashes[i] != EMPTY {
+        while self.tag_at(i) != EMPTY {
             i = (i + 1) & self.m;
         }
-        self.hashes[i] = tag(h);
+        let st = self.stride;
+        self.slots[i * st] = tag(h);
+        self.slots[i * st + 1..(i + 1) * st].copy_from_slice(words);
         self.flows[i] = Some(flow);
-        self.keys[i * self.nw..i * self.nw + self.nw].copy_from_slice(words);
         self.len += 1;
     }
 
@@ -108,30 +121,29 @@ impl Table {
         let out = self.flows[i].take();
         self.len -= 1;
         let m = self.m;
+        let st = self.stride;
         loop {
             let mut j = i;
             loop {
                 j = (j + 1) & m;
-                if self.hashes[j] == EMPTY {
-                    self.hashes[i] = EMPTY;
+                if self.tag_at(j) == EMPTY {
+                    self.slots[i * st] = EMPTY;
                     return out;
                 }
-                let home = self.hashes[j] as usize & m;
+                let home = self.tag_at(j) as usize & m;
                 if (i.wrapping_sub(home) & m) < (j.wrapping_sub(home) & m) {
                     break;
                 }
             }
-            self.hashes[i] = self.hashes[j];
+            self.slots.copy_within(j * st..(j + 1) * st, i * st);
             self.flows[i] = self.flows[j].take();
-            let nw = self.nw;
-            self.keys.copy_within(j * nw..j * nw + nw, i * nw);
             i = j;
         }
     }
 
     /// Removes slot `i` leaving a tombstone (used on a table being migrated away).
     fn remove_tomb(&mut self, i: usize) -> Option<Arc<Flow>> {
-        self.hashes[i] = TOMB;
+        self.slots[i * self.stride] = TOMB;
         self.len -= 1;
         self.flows[i].take()
     }
@@ -244,11 +256,10 @@ impl Subtable {
             let i = *next;
             *next += 1;
             budget -= 1;
-            let h = old.hashes[i];
+            let h = old.tag_at(i);
             if h != EMPTY && h != TOMB {
                 if let Some(f) = old.flows[i].take() {
-                    let nw = old.nw;
-                    self.cur.insert_new(h, &old.keys[i * nw..i * nw + nw], f);
+                    self.cur.insert_new(h, old.words_at(i), f);
                 }
             }
         }
