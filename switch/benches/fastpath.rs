@@ -255,6 +255,27 @@ fn bench_dpcls(c: &mut Criterion) {
             }
             cls.sort_subtables();
             let name = if skewed { "skewed" } else { "uniform" };
+            if masks == 1 || (masks == 32 && skewed) {
+                let hashes_all: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
+                let mut base = 0;
+                g.bench_with_input(
+                    BenchmarkId::new(format!("lookup_only_{name}"), masks),
+                    &masks,
+                    |b, _| {
+                        b.iter(|| {
+                            base = (base + BATCH) % POOL;
+                            let mut out = [None; BATCH];
+                            let hit = cls.lookup_batch(
+                                &keys[base..base + BATCH],
+                                Some(&hashes_all[base..base + BATCH]),
+                                u32::MAX,
+                                &mut out,
+                            );
+                            black_box((hit, out[5].map(|f| f.ufid())))
+                        })
+                    },
+                );
+            }
             let mut base = 0;
             let mut bkeys = [FlowKey::ZERO; BATCH];
             let mut hashes = [0u64; BATCH];
@@ -343,12 +364,12 @@ fn bench_actions(c: &mut Criterion) {
     let fr = frames();
     let bufs: Vec<BenchBuf> = fr.iter().map(|f| BenchBuf::new(f)).collect();
     let md = Metadata::for_port(1);
-    let states: Vec<PacketState> = fr
+    let parsed: Vec<(FlowKey, dpswitch::packet::ExtractInfo)> = fr
         .iter()
         .map(|f| {
             let mut k = FlowKey::ZERO;
             let info = extract(f, &md, &mut k);
-            PacketState::new(&md, &k, &info)
+            (k, info)
         })
         .collect();
     let set = Action::SetMasked {
@@ -381,6 +402,18 @@ fn bench_actions(c: &mut Criterion) {
     ];
     let mut g = c.benchmark_group("actions");
     g.throughput(Throughput::Elements(BATCH as u64));
+    // Harness cost alone (buffer refill + state), to subtract from the rows below.
+    let mut base = 0;
+    g.bench_function("baseline_refill", |b| {
+        b.iter(|| {
+            base = (base + BATCH) % POOL;
+            for i in 0..BATCH {
+                let (k, info) = &parsed[base + i];
+                let st = PacketState::new(&md, k, info);
+                black_box((bufs[base + i].clone(), st));
+            }
+        })
+    });
     for (name, acts) in &lists {
         let mut sink = Sink::default();
         let mut base = 0;
@@ -388,7 +421,8 @@ fn bench_actions(c: &mut Criterion) {
             b.iter(|| {
                 base = (base + BATCH) % POOL;
                 for i in 0..BATCH {
-                    let mut st = states[base + i].clone();
+                    let (k, info) = &parsed[base + i];
+                    let mut st = PacketState::new(&md, k, info);
                     execute(acts, bufs[base + i].clone(), &mut st, &mut sink);
                 }
             })

@@ -18,11 +18,14 @@ pub const EMC_DEFAULT_ENTRIES: usize = 8192;
 /// Default inverse insertion probability (1/100).
 pub const EMC_DEFAULT_INV_PROB: u32 = 100;
 
+/// Header first, then the key: the header line and the key's first line are adjacent,
+/// so a hit on an L2-L4 key touches two neighbouring cache lines.
+#[repr(C)]
 struct Entry {
-    key: FlowKey,
     hash: u64,
     map: u32,
     flow: Option<Arc<Flow>>,
+    key: FlowKey,
 }
 
 /// Whether `a == b` given that every word of `a` outside `map_a` and of `b` outside
