@@ -345,7 +345,7 @@ impl Pmd {
                 }
                 _ => {
                     if let Some((f, pk, by, fl)) = run.take() {
-                        f.stats().cell(*id).record(pk, by, now_ms, fl);
+                        f.stats().record(*id, pk, by, now_ms, fl);
                     }
                     run = Some((flow, 1, bytes, flags));
                 }
@@ -354,12 +354,65 @@ impl Pmd {
             execute(flow.actions(), p, &mut st, ctx);
         }
         if let Some((f, pk, by, fl)) = run {
-            f.stats().cell(*id).record(pk, by, now_ms, fl);
+            f.stats().record(*id, pk, by, now_ms, fl);
         }
         for i in 0..n {
             if let Some(f) = to_cache[i].take() {
                 emc.insert(&keys[i], hashes[i], infos[i].map, &f);
             }
         }
+    }
+}
+
+/// Per-port transmit batching for [`ExecContext::output`]: packets are appended to the
+/// port's batch and handed to the driver by [`TxBatches::flush`] after the burst.
+/// Vectors are allocated the first time a port is seen and reused afterwards.
+#[derive(Debug)]
+pub struct TxBatches<B> {
+    ports: Vec<(u32, Vec<B>)>,
+}
+
+impl<B> Default for TxBatches<B> {
+    fn default() -> Self {
+        Self { ports: Vec::new() }
+    }
+}
+
+impl<B> TxBatches<B> {
+    /// An empty set of batches.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `pkt` on `port`.
+    #[inline]
+    pub fn push(&mut self, port: u32, pkt: B) {
+        if let Some((_, v)) = self.ports.iter_mut().find(|(p, _)| *p == port) {
+            v.push(pkt);
+        } else {
+            let mut v = Vec::with_capacity(MAX_BATCH);
+            v.push(pkt);
+            self.ports.push((port, v));
+        }
+    }
+
+    /// Calls `send(port, batch)` for every non-empty batch; `send` drains what it sent
+    /// (what it leaves stays queued for the next flush).
+    pub fn flush(&mut self, mut send: impl FnMut(u32, &mut Vec<B>)) {
+        for (port, v) in &mut self.ports {
+            if !v.is_empty() {
+                send(*port, v);
+            }
+        }
+    }
+
+    /// Number of queued packets.
+    pub fn len(&self) -> usize {
+        self.ports.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

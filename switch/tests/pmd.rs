@@ -119,6 +119,13 @@ fn replaced_flow_is_never_executed_at_any_emc_probability() {
         assert_eq!(s.packets, 640 + 160);
         assert_eq!(s.bytes, 60 * 800);
         assert_eq!(s.used_ms, 1000);
+        // OVS_FLOW_ATTR_CLEAR: zero now, then only what the PMD records afterwards.
+        flow.stats().clear();
+        assert_eq!(flow.stats().read(), Default::default());
+        let mut ctx = Ctx::default();
+        burst(&mut pmd, 3, &mut ctx);
+        let s = flow.stats().read();
+        assert_eq!((s.packets, s.bytes), (3, 180));
         // Delete: no more output even before the command is applied.
         let (_, cmds) = table.del(1).unwrap();
         let mut ctx = Ctx::default();
@@ -183,4 +190,21 @@ fn modify_of_missing_flow_is_enoent() {
     );
     assert_eq!(table.flush().len(), 1);
     assert!(table.classifier().is_empty());
+}
+
+#[test]
+fn tx_batches_group_by_port() {
+    let mut tx = dpswitch::pmd::TxBatches::new();
+    for (port, v) in [(1u32, 10u8), (2, 20), (1, 11), (3, 30), (2, 21)] {
+        tx.push(port, v);
+    }
+    assert_eq!(tx.len(), 5);
+    let mut sent = Vec::new();
+    tx.flush(|port, batch| {
+        if port != 3 {
+            sent.push((port, std::mem::take(batch)));
+        }
+    });
+    assert_eq!(sent, vec![(1, vec![10, 11]), (2, vec![20, 21])]);
+    assert_eq!(tx.len(), 1, "port 3 was not drained");
 }
