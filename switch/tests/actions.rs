@@ -12,28 +12,44 @@ use dpswitch::actions::{
 use dpswitch::flow::FlowKey;
 use dpswitch::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
 
+/// What a test keeps of a packet's state at output / recirculation.
+#[derive(Clone, Debug)]
+struct Seen {
+    md: Metadata,
+    egress_tunnel: Option<TunnelMeta>,
+    l3_ofs: usize,
+}
+
+fn seen(st: &PacketState<'_>) -> Seen {
+    Seen {
+        md: st.metadata(),
+        egress_tunnel: st.egress_tunnel,
+        l3_ofs: st.l3_ofs,
+    }
+}
+
 #[derive(Default)]
 struct Ctx {
-    out: Vec<(u32, Vec<u8>, PacketState)>,
+    out: Vec<(u32, Vec<u8>, Seen)>,
     upcalls: Vec<(Vec<u8>, usize, Option<Vec<u8>>)>,
-    recirc: Vec<(Vec<u8>, PacketState)>,
+    recirc: Vec<(Vec<u8>, Seen)>,
     drops: Vec<DropReason>,
     rand: u32,
 }
 
 impl ExecContext<VecBuf> for Ctx {
-    fn output(&mut self, port: u32, pkt: VecBuf, st: &PacketState) {
-        self.out.push((port, pkt.data().to_vec(), st.clone()));
+    fn output(&mut self, port: u32, pkt: VecBuf, st: &PacketState<'_>) {
+        self.out.push((port, pkt.data().to_vec(), seen(st)));
     }
     fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
         Some(pkt.clone())
     }
-    fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState, u: &UserspaceAction) {
+    fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
         self.upcalls
             .push((data.to_vec(), orig_len, u.userdata.clone()));
     }
-    fn recirculate(&mut self, pkt: VecBuf, st: &PacketState) {
-        self.recirc.push((pkt.data().to_vec(), st.clone()));
+    fn recirculate(&mut self, pkt: VecBuf, st: &PacketState<'_>) {
+        self.recirc.push((pkt.data().to_vec(), seen(st)));
     }
     fn drop_packet(&mut self, _pkt: VecBuf, reason: DropReason) {
         self.drops.push(reason);
@@ -630,6 +646,17 @@ fn recirc_hash_userspace_metadata() {
         "trunc only affects the next action"
     );
     assert_eq!(c.drops, vec![DropReason::ActionsEnd]);
+
+    let c = run_md(
+        &f,
+        &Metadata {
+            ct_state: 0x21,
+            ct_zone: 3,
+            ..Metadata::for_port(1)
+        },
+        &[Action::CtClear, Action::Output(1)],
+    );
+    assert_eq!((c.out[0].2.md.ct_state, c.out[0].2.md.ct_zone), (0, 0));
 
     let tun = TunnelMeta {
         id: 5,

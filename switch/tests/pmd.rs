@@ -19,14 +19,14 @@ struct Ctx {
 }
 
 impl ExecContext<VecBuf> for Ctx {
-    fn output(&mut self, port: u32, pkt: VecBuf, _st: &PacketState) {
+    fn output(&mut self, port: u32, pkt: VecBuf, _st: &PacketState<'_>) {
         self.out.push((port, pkt.len()));
     }
     fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
         Some(pkt.clone())
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState, _: &UserspaceAction) {}
-    fn recirculate(&mut self, _: VecBuf, _: &PacketState) {}
+    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn recirculate(&mut self, _: VecBuf, _: &PacketState<'_>) {}
     fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {
         0

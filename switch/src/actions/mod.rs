@@ -5,7 +5,7 @@
 pub mod csum;
 mod exec;
 
-pub use exec::{execute, DropReason, ExecContext, PacketState};
+pub use exec::{execute, DropReason, ExecContext, HotMeta, PacketState};
 
 use crate::packet::parse::TunnelMeta;
 
