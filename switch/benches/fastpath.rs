@@ -134,7 +134,7 @@ fn bench_emc(c: &mut Criterion) {
 
 fn bench_pmd(c: &mut Criterion) {
     let fr = frames();
-    let bufs: Vec<BenchBuf> = fr.iter().map(|f| BenchBuf::new(f)).collect();
+    let mut storage = vec![0u8; BUF_SIZE * BATCH];
     let mut g = c.benchmark_group("pmd_burst32");
     g.throughput(Throughput::Elements(BATCH as u64));
     for (name, inv_prob) in [("emc", 1u32), ("dpcls_1mask", 0)] {
@@ -149,14 +149,12 @@ fn bench_pmd(c: &mut Criterion) {
         pmd.apply(dpswitch::pmd::FlowCmd::Insert(flow));
         let md = Metadata::for_port(1);
         let mut sink = Sink::default();
-        let mut pkts: [Option<BenchBuf>; BATCH] = std::array::from_fn(|_| None);
         let mut base = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
                 base = (base + BATCH) % POOL;
-                for (i, p) in pkts.iter_mut().enumerate() {
-                    *p = Some(bufs[base + i].clone());
-                }
+                let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+                refill(&mut pkts, &mut storage, &fr, base);
                 pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
             })
         });
@@ -167,7 +165,7 @@ fn bench_pmd(c: &mut Criterion) {
 
 fn bench_actions(c: &mut Criterion) {
     let fr = frames();
-    let bufs: Vec<BenchBuf> = fr.iter().map(|f| BenchBuf::new(f)).collect();
+    let mut storage = vec![0u8; BUF_SIZE * BATCH];
     let md = Metadata::for_port(1);
     let parsed: Vec<(FlowKey, dpswitch::packet::ExtractInfo)> = fr
         .iter()
@@ -212,10 +210,11 @@ fn bench_actions(c: &mut Criterion) {
     g.bench_function("baseline_refill", |b| {
         b.iter(|| {
             base = (base + BATCH) % POOL;
-            for i in 0..BATCH {
+            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+            refill(&mut pkts, &mut storage, &fr, base);
+            for (i, p) in pkts.iter_mut().enumerate() {
                 let (k, info) = &parsed[base + i];
-                let st = PacketState::new(&md, k, info);
-                black_box((bufs[base + i].clone(), st));
+                black_box((p.take(), PacketState::new(&md, k, info)));
             }
         })
     });
@@ -225,10 +224,14 @@ fn bench_actions(c: &mut Criterion) {
         g.bench_function(*name, |b| {
             b.iter(|| {
                 base = (base + BATCH) % POOL;
-                for i in 0..BATCH {
+                let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+                refill(&mut pkts, &mut storage, &fr, base);
+                for (i, p) in pkts.iter_mut().enumerate() {
                     let (k, info) = &parsed[base + i];
                     let mut st = PacketState::new(&md, k, info);
-                    execute(acts, bufs[base + i].clone(), &mut st, &mut sink);
+                    if let Some(p) = p.take() {
+                        execute(acts, p, &mut st, &mut sink);
+                    }
                 }
             })
         });

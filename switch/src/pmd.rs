@@ -16,7 +16,9 @@ use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
 use crate::dpcls::{Dpcls, MAX_BATCH};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
-use crate::packet::{extract, ExtractInfo, Metadata, PacketBuf, ParseStatus};
+use crate::packet::{
+    extract, extract_prepared, ExtractInfo, Metadata, PacketBuf, ParseStatus, PreparedMeta,
+};
 
 /// A classifier update sent from the control thread to a PMD.
 #[derive(Debug, Clone)]
@@ -271,11 +273,17 @@ impl Pmd {
             infos,
         } = &mut **scratch;
         let mut todo = 0u32;
+        let shared = match md {
+            BurstMeta::Shared(m) => Some(PreparedMeta::new(m)),
+            BurstMeta::PerPacket(_) => None,
+        };
         for i in 0..n {
             let Some(p) = &pkts[i] else { continue };
             stats.packets += 1;
-            let m = md.get(i);
-            let info = extract(p.data(), m, &mut keys[i]);
+            let info = match &shared {
+                Some(pm) => extract_prepared(p.data(), pm, &mut keys[i]),
+                None => extract(p.data(), md.get(i), &mut keys[i]),
+            };
             match info.status {
                 ParseStatus::Ok => {}
                 ParseStatus::Partial => stats.malformed += 1,

@@ -15,27 +15,30 @@ use dpswitch::pmd::PmdContext;
 pub const BATCH: usize = 32;
 pub const POOL: usize = 1024;
 
-/// A fixed-size mbuf stand-in: 64 bytes of headroom, refilled by a 60-byte copy.
-#[derive(Clone)]
-pub struct BenchBuf {
-    buf: [u8; 192],
+/// Bytes of storage per [`BenchBuf`].
+pub const BUF_SIZE: usize = 192;
+
+/// An mbuf stand-in: a small handle (like a pointer to an mbuf) over caller storage
+/// with 64 bytes of headroom. Filling it copies the frame, as a PMD's rx does.
+pub struct BenchBuf<'a> {
+    buf: &'a mut [u8],
     start: usize,
     end: usize,
 }
 
-impl BenchBuf {
-    pub fn new(frame: &[u8]) -> Self {
-        let mut b = Self {
-            buf: [0; 192],
+impl<'a> BenchBuf<'a> {
+    /// Copies `frame` into `buf` after 64 bytes of headroom.
+    pub fn fill(buf: &'a mut [u8], frame: &[u8]) -> Self {
+        buf[64..64 + frame.len()].copy_from_slice(frame);
+        Self {
+            buf,
             start: 64,
             end: 64 + frame.len(),
-        };
-        b.buf[64..64 + frame.len()].copy_from_slice(frame);
-        b
+        }
     }
 }
 
-impl PacketBuf for BenchBuf {
+impl PacketBuf for BenchBuf<'_> {
     fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
@@ -62,6 +65,22 @@ impl PacketBuf for BenchBuf {
         }
         self.end -= n;
         true
+    }
+}
+
+/// Fills `pkts` with handles over `storage` holding `fr[base..base + 32]`.
+pub fn refill<'a>(
+    pkts: &mut [Option<BenchBuf<'a>>; BATCH],
+    storage: &'a mut [u8],
+    fr: &[Vec<u8>],
+    base: usize,
+) {
+    for (i, (p, chunk)) in pkts
+        .iter_mut()
+        .zip(storage.chunks_exact_mut(BUF_SIZE))
+        .enumerate()
+    {
+        *p = Some(BenchBuf::fill(chunk, &fr[base + i]));
     }
 }
 

@@ -7,8 +7,8 @@
 //! from (runt Ethernet frames, invalid NSH) report [`ParseStatus::Drop`].
 
 use crate::flow::key::{
-    hash_words, FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE, IN_PORT_NONE, MAC_PROTO_ETHERNET,
-    MAC_PROTO_NONE,
+    hash_finish, hash_line0, hash_words, word_term, FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE,
+    IN_PORT_NONE, MAC_PROTO_ETHERNET, MAC_PROTO_NONE,
 };
 
 /// Ethernet type of IPv4.
@@ -240,13 +240,99 @@ const MAP_TUN: u32 = 0xff << 20;
 ///
 /// Untagged Ethernet/IPv4 (no options, not a fragment) TCP and UDP take a
 /// straight-line fast path that composes the first cache line in registers; everything
-/// else goes through [`extract_generic`]. Both produce identical keys.
+/// else goes through [`extract_generic`]. Both produce identical keys. For a burst
+/// sharing metadata, prepare it once with [`PreparedMeta`] and call
+/// [`extract_prepared`].
 #[inline]
 pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
-    if let Some(info) = fast_ipv4(frame, md, key) {
-        return info;
+    if md.l3_ethertype.is_none() && md.ct_orig_proto == 0 {
+        if let Some(f) = fast_ipv4_words(frame) {
+            let w0 = u64::from(md.recirc_id)
+                | u64::from(md.in_port) << 32
+                | u64::from(MAC_PROTO_ETHERNET) << 48
+                | u64::from(md.ct_state) << 56;
+            let l0 = [
+                w0,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                u64::from(md.dp_hash) | u64::from(md.skb_mark) << 32,
+                u64::from(md.priority) | u64::from(md.ct_zone) << 32,
+            ];
+            key.words[..8].copy_from_slice(&l0);
+            key.words[8..].fill(0);
+            let map = MAP_LINE0 | write_ct_tunnel(md, key);
+            return ExtractInfo {
+                hash: hash_words(&key.words, map),
+                map,
+                l3_ofs: 14,
+                l4_ofs: 34,
+                status: ParseStatus::Ok,
+            };
+        }
     }
     extract_generic(frame, md, key)
+}
+
+/// Metadata turned into key words once per burst: a key template holding every
+/// metadata-derived word (the rest zero) and the map of words it may set.
+#[derive(Clone, Debug)]
+pub struct PreparedMeta<'a> {
+    md: &'a Metadata,
+    template: FlowKey,
+    map: u32,
+    /// Hash contribution of the template's words beyond the first line.
+    extra_hash: u64,
+    fast_ok: bool,
+}
+
+impl<'a> PreparedMeta<'a> {
+    /// Prepares `md`.
+    #[inline]
+    pub fn new(md: &'a Metadata) -> Self {
+        let mut t = FlowKey::ZERO;
+        t.set_recirc_id(md.recirc_id);
+        t.set_in_port(md.in_port);
+        t.set_mac_proto(MAC_PROTO_ETHERNET);
+        t.set_ct_state(md.ct_state);
+        t.set_dp_hash(md.dp_hash);
+        t.set_skb_mark(md.skb_mark);
+        t.set_priority(md.priority);
+        t.set_ct_zone(md.ct_zone);
+        let map = MAP_LINE0 | write_ct_tunnel(md, &mut t);
+        let mut extra_hash = 0u64;
+        let mut m = map & !MAP_LINE0;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            extra_hash = extra_hash.wrapping_add(word_term(t.words[i], i));
+        }
+        Self {
+            md,
+            template: t,
+            map,
+            extra_hash,
+            fast_ok: md.l3_ethertype.is_none() && md.ct_orig_proto == 0,
+        }
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.md
+    }
+}
+
+/// [`extract`] with metadata prepared once per burst.
+#[inline]
+pub fn extract_prepared(frame: &[u8], pm: &PreparedMeta<'_>, key: &mut FlowKey) -> ExtractInfo {
+    if pm.fast_ok {
+        if let Some(info) = fast_ipv4(frame, pm, key) {
+            return info;
+        }
+    }
+    extract_generic(frame, pm.md, key)
 }
 
 #[inline(always)]
@@ -256,12 +342,11 @@ fn be64(b: &[u8], o: usize) -> u64 {
     u64::from_be_bytes(a)
 }
 
+/// Words 1-5 of the key of an untagged Ethernet/IPv4 (no options, not a fragment)
+/// TCP or UDP frame with complete headers; `None` for anything else.
 #[inline(always)]
-fn fast_ipv4(b: &[u8], md: &Metadata, key: &mut FlowKey) -> Option<ExtractInfo> {
-    if md.l3_ethertype.is_some() || md.ct_orig_proto != 0 || b.len() < 42 {
-        return None;
-    }
-    if be16(b, 12) != ETH_P_IP || b[14] != 0x45 || be16(b, 20) & 0x3fff != 0 {
+fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
+    if b.len() < 42 || be16(b, 12) != ETH_P_IP || b[14] != 0x45 || be16(b, 20) & 0x3fff != 0 {
         return None;
     }
     let proto = b[23];
@@ -279,30 +364,34 @@ fn fast_ipv4(b: &[u8], md: &Metadata, key: &mut FlowKey) -> Option<ExtractInfo> 
         }
         _ => return None,
     };
-    let w = &mut key.words;
-    w[0] = u64::from(md.recirc_id)
-        | u64::from(md.in_port) << 32
-        | u64::from(MAC_PROTO_ETHERNET) << 48
-        | u64::from(md.ct_state) << 56;
-    w[1] = (be64(b, 0) >> 16) | u64::from(ETH_P_IP) << 48;
-    w[2] = be64(b, 4) & 0xffff_ffff_ffff;
-    // proto | tos << 8 | ttl << 16 | frag (none) << 24 | tp_src << 32 | tp_dst << 48
-    w[3] = u64::from(proto)
-        | u64::from(b[15]) << 8
-        | u64::from(b[22]) << 16
-        | u64::from(ports >> 16) << 32
-        | u64::from(ports & 0xffff) << 48;
-    w[4] = u64::from(be32(b, 26)) | u64::from(be32(b, 30)) << 32;
-    w[5] = u64::from(flags);
-    w[6] = u64::from(md.dp_hash) | u64::from(md.skb_mark) << 32;
-    w[7] = u64::from(md.priority) | u64::from(md.ct_zone) << 32;
-    for x in &mut w[8..] {
-        *x = 0;
+    Some([
+        (be64(b, 0) >> 16) | u64::from(ETH_P_IP) << 48,
+        be64(b, 4) & 0xffff_ffff_ffff,
+        // proto | tos << 8 | ttl << 16 | frag (none) << 24 | tp_src << 32 | tp_dst << 48
+        u64::from(proto)
+            | u64::from(b[15]) << 8
+            | u64::from(b[22]) << 16
+            | u64::from(ports >> 16) << 32
+            | u64::from(ports & 0xffff) << 48,
+        u64::from(be32(b, 26)) | u64::from(be32(b, 30)) << 32,
+        u64::from(flags),
+    ])
+}
+
+#[inline(always)]
+fn fast_ipv4(b: &[u8], pm: &PreparedMeta<'_>, key: &mut FlowKey) -> Option<ExtractInfo> {
+    let f = fast_ipv4_words(b)?;
+    let t = &pm.template.words;
+    let l0 = [t[0], f[0], f[1], f[2], f[3], f[4], t[6], t[7]];
+    key.words[..8].copy_from_slice(&l0);
+    if pm.map & !MAP_LINE0 != 0 {
+        key.words[8..].copy_from_slice(&t[8..]);
+    } else {
+        key.words[8..].fill(0);
     }
-    let map = MAP_LINE0 | write_ct_tunnel(md, key);
     Some(ExtractInfo {
-        hash: hash_words(&key.words, map),
-        map,
+        hash: hash_finish(hash_line0(&l0).wrapping_add(pm.extra_hash)),
+        map: pm.map,
         l3_ofs: 14,
         l4_ofs: 34,
         status: ParseStatus::Ok,
