@@ -13,7 +13,7 @@ use std::time::Instant;
 use dpswitch::actions::{execute, Action, CompiledActions, PacketState, SetField};
 use dpswitch::emc::Emc;
 use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{extract, extract_prepared, ExtractInfo, Metadata, PreparedMeta};
+use dpswitch::packet::{extract, extract_reuse, ExtractInfo, Metadata, PreparedMeta};
 use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
 
 mod common;
@@ -82,11 +82,12 @@ fn main() {
         status: dpswitch::packet::ParseStatus::Ok,
     }; BATCH];
 
+    let mut maps = [u32::MAX; BATCH];
     let ex = measure("extract udp64", ghz, base, |r| {
         let b = (r * BATCH) % POOL;
         let pm = PreparedMeta::new(&md);
         for i in 0..BATCH {
-            infos[i] = extract_prepared(&fr[b + i], &pm, &mut keys[i]);
+            infos[i] = extract_reuse(&fr[b + i], &pm, &mut keys[i], &mut maps[i]);
         }
         black_box(&infos);
     });
@@ -115,7 +116,7 @@ fn main() {
         let b = (r * BATCH) % POOL;
         let pm = PreparedMeta::new(&md);
         for i in 0..BATCH {
-            let info = extract_prepared(&fr[b + i], &pm, &mut keys[i]);
+            let info = extract_reuse(&fr[b + i], &pm, &mut keys[i], &mut maps[i]);
             hits += u64::from(emc.lookup(&keys[i], info.hash, info.map).is_some());
         }
     });
@@ -171,6 +172,12 @@ fn main() {
 
     // Whole PMD burst.
     let mut storage = vec![0u8; BUF_SIZE * BATCH];
+    measure("  harness: pmd burst refill only", ghz, base, |r| {
+        let b = (r * BATCH) % POOL;
+        let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+        refill(&mut pkts, &mut storage, &fr, b);
+        black_box(&mut pkts);
+    });
     for (name, inv) in [
         ("pmd burst: EMC hit + output", 1u32),
         ("pmd burst: dpcls 1 mask + output", 0),

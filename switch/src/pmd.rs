@@ -17,7 +17,7 @@ use crate::dpcls::{Dpcls, MAX_BATCH};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
 use crate::packet::{
-    extract, extract_prepared, ExtractInfo, Metadata, PacketBuf, ParseStatus, PreparedMeta,
+    extract, extract_reuse, ExtractInfo, Metadata, PacketBuf, ParseStatus, PreparedMeta,
 };
 
 /// A classifier update sent from the control thread to a PMD.
@@ -167,6 +167,8 @@ struct Scratch {
     keys: [FlowKey; MAX_BATCH],
     hashes: [u64; MAX_BATCH],
     infos: [ExtractInfo; MAX_BATCH],
+    /// Words of `keys[i]` that may be non-zero (see [`extract_reuse`]).
+    maps: [u32; MAX_BATCH],
 }
 
 /// One PMD thread's fast-path state: its own classifier copy and EMC.
@@ -200,6 +202,7 @@ impl Pmd {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::ZERO; MAX_BATCH],
                 hashes: [0; MAX_BATCH],
+                maps: [u32::MAX; MAX_BATCH],
                 infos: [ExtractInfo {
                     hash: 0,
                     map: 0,
@@ -271,6 +274,7 @@ impl Pmd {
             keys,
             hashes,
             infos,
+            maps,
         } = &mut **scratch;
         let mut todo = 0u32;
         let shared = match md {
@@ -281,8 +285,12 @@ impl Pmd {
             let Some(p) = &pkts[i] else { continue };
             stats.packets += 1;
             let info = match &shared {
-                Some(pm) => extract_prepared(p.data(), pm, &mut keys[i]),
-                None => extract(p.data(), md.get(i), &mut keys[i]),
+                Some(pm) => extract_reuse(p.data(), pm, &mut keys[i], &mut maps[i]),
+                None => {
+                    let info = extract(p.data(), md.get(i), &mut keys[i]);
+                    maps[i] = info.map;
+                    info
+                }
             };
             match info.status {
                 ParseStatus::Ok => {}

@@ -479,7 +479,33 @@ fn metadata_enters_key() {
 mod fuzz {
     use super::*;
     use dpswitch::packet::parse::extract_generic;
+    use dpswitch::packet::{extract_reuse, PreparedMeta};
     use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Extracting a sequence of different frames and metadata into one reused key
+        /// buffer gives the same keys as extracting each into a fresh buffer.
+        #[test]
+        fn reused_key_buffer_equals_fresh(seq in prop::collection::vec((0usize..5, any::<bool>()), 1..20)) {
+            let frames = [udp4_frame(), tcp4_frame(), tcp6_frame(), udp6_frame(), udp4_frame()[..30].to_vec()];
+            let mut key = FlowKey::ZERO;
+            let mut map = 0xff;
+            for (f, tun) in seq {
+                let m = Metadata {
+                    tunnel: tun.then(|| dpswitch::packet::TunnelMeta { id: 9, ipv4_dst: 1, ttl: 2, ..Default::default() }),
+                    ..md()
+                };
+                let pm = PreparedMeta::new(&m);
+                let info = extract_reuse(&frames[f], &pm, &mut key, &mut map);
+                let mut fresh = FlowKey::ONES;
+                let want = extract_generic(&frames[f], &m, &mut fresh);
+                prop_assert_eq!(key, fresh);
+                prop_assert_eq!(info, want);
+                prop_assert_eq!(map, want.map);
+            }
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]

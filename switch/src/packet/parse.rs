@@ -327,12 +327,30 @@ impl<'a> PreparedMeta<'a> {
 /// [`extract`] with metadata prepared once per burst.
 #[inline]
 pub fn extract_prepared(frame: &[u8], pm: &PreparedMeta<'_>, key: &mut FlowKey) -> ExtractInfo {
+    let mut map = u32::MAX;
+    extract_reuse(frame, pm, key, &mut map)
+}
+
+/// [`extract_prepared`] into a reused key buffer: `key_map` must name (at least) every
+/// word of `key` that may be non-zero (e.g. the `map` of the previous extraction into
+/// it, or `u32::MAX`), and is updated to the new key's map. Lets the fast path skip
+/// clearing the upper three cache lines when they are already zero.
+#[inline]
+pub fn extract_reuse(
+    frame: &[u8],
+    pm: &PreparedMeta<'_>,
+    key: &mut FlowKey,
+    key_map: &mut u32,
+) -> ExtractInfo {
     if pm.fast_ok {
-        if let Some(info) = fast_ipv4(frame, pm, key) {
+        if let Some(info) = fast_ipv4(frame, pm, key, *key_map) {
+            *key_map = info.map;
             return info;
         }
     }
-    extract_generic(frame, pm.md, key)
+    let info = extract_generic(frame, pm.md, key);
+    *key_map = info.map;
+    info
 }
 
 #[inline(always)]
@@ -379,16 +397,22 @@ fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
 }
 
 #[inline(always)]
-fn fast_ipv4(b: &[u8], pm: &PreparedMeta<'_>, key: &mut FlowKey) -> Option<ExtractInfo> {
+fn fast_ipv4(
+    b: &[u8],
+    pm: &PreparedMeta<'_>,
+    key: &mut FlowKey,
+    old_map: u32,
+) -> Option<ExtractInfo> {
     let f = fast_ipv4_words(b)?;
     let t = &pm.template.words;
     let l0 = [t[0], f[0], f[1], f[2], f[3], f[4], t[6], t[7]];
     key.words[..8].copy_from_slice(&l0);
     if pm.map & !MAP_LINE0 != 0 {
         key.words[8..].copy_from_slice(&t[8..]);
-    } else {
+    } else if old_map & !MAP_LINE0 != 0 {
         key.words[8..].fill(0);
     }
+    debug_assert!(key.words[8..].iter().zip(&t[8..]).all(|(a, b)| a == b));
     Some(ExtractInfo {
         hash: hash_finish(hash_line0(&l0).wrapping_add(pm.extra_hash)),
         map: pm.map,
