@@ -105,6 +105,10 @@ fn compile_rejects_invalid_lists() {
         Err(CompileError::BadTrunc(10))
     );
     assert!(CompiledActions::compile(&[Action::Output(0xffff)]).is_err());
+    assert_eq!(
+        CompiledActions::compile(&[Action::Hash { alg: 1, basis: 0 }]),
+        Err(CompileError::BadHashAlg(1))
+    );
     assert!(CompiledActions::compile(&[Action::PushVlan {
         tpid: 0x8100,
         tci: 5
