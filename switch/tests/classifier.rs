@@ -354,3 +354,47 @@ fn emc_compares_words_beyond_line0_named_by_either_map() {
     emc.insert(&k, 77, 0xff, &f);
     assert!(emc.lookup(&tun, 77, tun.nonzero_map() | 0xff).is_none());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// One mask, many flows: inserts, replacements and removals interleaved while the
+    /// subtable grows and migrates incrementally, checked against a map after every op.
+    #[test]
+    fn single_subtable_growth_with_interleaved_removals(
+        ops in prop::collection::vec((any::<bool>(), 0u32..600), 1..1500)
+    ) {
+        let mut m = FlowKey::ZERO;
+        m.set_ipv4_dst(u32::MAX);
+        let key = |i: u32| {
+            let mut k = FlowKey::ZERO;
+            k.set_ipv4_dst(i.wrapping_mul(0x9e37_79b9));
+            k
+        };
+        let mut cls = Dpcls::new();
+        let mut live = std::collections::BTreeMap::new();
+        for (n, (insert, i)) in ops.into_iter().enumerate() {
+            if insert {
+                let gen = n as u128;
+                cls.insert(Arc::new(Flow::new(u128::from(i), &key(i), &m, actions(1), 1)));
+                live.insert(i, gen);
+            } else {
+                let got = cls.remove(u128::from(i)).map(|f| f.ufid());
+                prop_assert_eq!(got, live.remove(&i).map(|_| u128::from(i)));
+            }
+            // Spot-check a window of keys around the one just touched.
+            for j in i.saturating_sub(3)..i + 3 {
+                let got = cls.lookup(&key(j)).map(|f| f.ufid());
+                prop_assert_eq!(got, live.contains_key(&j).then_some(u128::from(j)));
+            }
+            if n % 64 == 0 {
+                cls.maintain();
+            }
+        }
+        prop_assert_eq!(cls.len(), live.len());
+        for j in 0..600u32 {
+            let got = cls.lookup(&key(j)).map(|f| f.ufid());
+            prop_assert_eq!(got, live.contains_key(&j).then_some(u128::from(j)));
+        }
+    }
+}
