@@ -22,6 +22,19 @@ use common::*;
 const SAMPLES: usize = 20_000;
 
 #[inline(never)]
+fn extract_batch(
+    fr: &[Vec<u8>],
+    pm: &PreparedMeta<'_>,
+    keys: &mut [FlowKey; BATCH],
+    maps: &mut [u32; BATCH],
+    infos: &mut [ExtractInfo; BATCH],
+) {
+    for i in 0..BATCH {
+        infos[i] = extract_reuse(&fr[i], pm, &mut keys[i], &mut maps[i]);
+    }
+}
+
+#[inline(never)]
 fn extract_one(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
     extract(frame, md, key)
 }
@@ -86,9 +99,7 @@ fn main() {
     let ex = measure("extract udp64", ghz, base, |r| {
         let b = (r * BATCH) % POOL;
         let pm = PreparedMeta::new(&md);
-        for i in 0..BATCH {
-            infos[i] = extract_reuse(&fr[b + i], &pm, &mut keys[i], &mut maps[i]);
-        }
+        extract_batch(&fr[b..b + BATCH], &pm, &mut keys, &mut maps, &mut infos);
         black_box(&infos);
     });
 
