@@ -410,7 +410,8 @@ impl Dpcls {
     /// Batch lookup, subtable by subtable. `todo` selects the keys to classify (bit i =
     /// `keys[i]`; at most [`MAX_BATCH`] keys); `key_hashes` optionally carries
     /// [`FlowKey::hash`] of each key (from extraction) and is reused by an exact-mask
-    /// subtable. Matches are written to `out[i]`; returns the bitmap of hits.
+    /// subtable (ignored if shorter than the batch). Matches are written to `out[i]`;
+    /// returns the bitmap of hits.
     #[inline]
     pub fn lookup_batch<'a>(
         &'a self,
@@ -420,6 +421,7 @@ impl Dpcls {
         out: &mut [Option<&'a Arc<Flow>>],
     ) -> u32 {
         let n = keys.len().min(MAX_BATCH).min(out.len());
+        let key_hashes = key_hashes.filter(|h| h.len() >= n);
         let valid = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
         let todo = todo & valid;
         let mut remaining = todo;

@@ -254,7 +254,8 @@ impl Pmd {
     /// Processes up to 32 packets: extracts keys (hashing once), probes the EMC, looks
     /// the rest up in the classifier as one batch, updates flow statistics, executes
     /// actions (outputs go to `ctx`, which batches per port) and hands misses to
-    /// `ctx.miss`. Every `Some` packet in `pkts[..32]` is consumed.
+    /// `ctx.miss`. Every `Some` packet in `pkts[..n]` is consumed, where `n` is at most
+    /// 32 and, for [`BurstMeta::PerPacket`], at most the number of metadata entries.
     pub fn process_burst<B: PacketBuf, C: PmdContext<B>>(
         &mut self,
         pkts: &mut [Option<B>],
@@ -262,7 +263,10 @@ impl Pmd {
         now_ms: u64,
         ctx: &mut C,
     ) {
-        let n = pkts.len().min(MAX_BATCH);
+        let mut n = pkts.len().min(MAX_BATCH);
+        if let BurstMeta::PerPacket(v) = md {
+            n = n.min(v.len());
+        }
         let Self {
             id,
             cls,

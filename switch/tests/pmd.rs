@@ -16,6 +16,7 @@ struct Ctx {
     out: Vec<(u32, usize)>,
     misses: usize,
     malformed: usize,
+    recirc: Vec<(VecBuf, Metadata)>,
 }
 
 impl ExecContext<VecBuf> for Ctx {
@@ -26,7 +27,9 @@ impl ExecContext<VecBuf> for Ctx {
         Some(pkt.clone())
     }
     fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
-    fn recirculate(&mut self, _: VecBuf, _: &PacketState<'_>) {}
+    fn recirculate(&mut self, pkt: VecBuf, st: &PacketState<'_>) {
+        self.recirc.push((pkt, st.metadata()));
+    }
     fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {
         0
@@ -207,4 +210,39 @@ fn tx_batches_group_by_port() {
     });
     assert_eq!(sent, vec![(1, vec![10, 11]), (2, vec![20, 21])]);
     assert_eq!(tx.len(), 1, "port 3 was not drained");
+}
+
+#[test]
+fn recirculation_reclassifies_with_recirc_id() {
+    let mut table = FlowTable::new(1);
+    let mut pmd = Pmd::new(0, Emc::new(64, 1));
+    let (k, m) = udp_flow_key_mask();
+    let first =
+        CompiledActions::compile(&[Action::Hash { alg: 0, basis: 1 }, Action::Recirc(5)]).unwrap();
+    let mut k2 = k;
+    k2.set_recirc_id(5);
+    let mut m2 = m;
+    m2.set_recirc_id(u32::MAX);
+    let mut m1 = m;
+    m1.set_recirc_id(u32::MAX);
+    for cmd in table.put(1, &k, &m1, first, true, true).unwrap() {
+        pmd.apply(cmd);
+    }
+    for cmd in table.put(2, &k2, &m2, out(3), true, true).unwrap() {
+        pmd.apply(cmd);
+    }
+    let mut ctx = Ctx::default();
+    burst(&mut pmd, 4, &mut ctx);
+    assert!(ctx.out.is_empty());
+    assert_eq!(ctx.recirc.len(), 4);
+    // The runtime re-injects recirculated packets with their own metadata.
+    let (bufs, mds): (Vec<VecBuf>, Vec<Metadata>) =
+        std::mem::take(&mut ctx.recirc).into_iter().unzip();
+    assert!(mds
+        .iter()
+        .all(|m| m.recirc_id == 5 && m.dp_hash != 0 && m.in_port == 1));
+    let mut pkts: Vec<Option<VecBuf>> = bufs.into_iter().map(Some).collect();
+    pmd.process_burst(&mut pkts, BurstMeta::PerPacket(&mds), 2, &mut ctx);
+    assert_eq!(ctx.out, vec![(3, 60); 4]);
+    assert_eq!(ctx.misses, 0);
 }
