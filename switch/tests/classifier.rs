@@ -398,3 +398,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn mask_cache_answers_repeat_lookups_with_one_probe() {
+    let mut cls = Dpcls::new();
+    let mut keys = Vec::new();
+    for f in 0..FIELDS {
+        let mut vals = [1u64; FIELDS];
+        vals[f] = 2;
+        let k = key_from(&vals);
+        cls.insert(Arc::new(Flow::new(
+            f as u128,
+            &k,
+            &mask_from(1 << f),
+            actions(1),
+            1,
+        )));
+        keys.push(k);
+    }
+    let hashes: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
+    let mut out = [None; 32];
+    let all = (1u32 << keys.len()) - 1;
+    assert_eq!(cls.lookup_batch(&keys, Some(&hashes), all, &mut out), all);
+    let s0 = cls.stats();
+    let mut out2 = [None; 32];
+    assert_eq!(cls.lookup_batch(&keys, Some(&hashes), all, &mut out2), all);
+    let s1 = cls.stats();
+    assert_eq!(s1.cache_hit - s0.cache_hit, keys.len() as u64);
+    assert_eq!(
+        s1.mask_hit - s0.mask_hit,
+        keys.len() as u64,
+        "one probe per key"
+    );
+    for (a, b) in out.iter().zip(&out2) {
+        assert_eq!(a.map(|f| f.ufid()), b.map(|f| f.ufid()));
+    }
+    // Removing a flow (and its subtable) never leaves a stale answer.
+    cls.remove(2);
+    let mut out3 = [None; 32];
+    cls.lookup_batch(&keys, Some(&hashes), all, &mut out3);
+    for (i, k) in keys.iter().enumerate() {
+        let any = cls.flows().any(|f| f.matches(k));
+        assert_eq!(out3[i].is_some(), any, "key {i}");
+        if let Some(f) = out3[i] {
+            assert!(f.ufid() != 2 && f.matches(k));
+        }
+    }
+}
