@@ -111,6 +111,13 @@ impl Emc {
         self.inv_prob = inv_prob;
     }
 
+    /// Whether the cache is in use (`emc-insert-inv-prob` != 0). Like OVS, a PMD skips
+    /// EMC lookups entirely while insertion is off.
+    #[inline(always)]
+    pub fn is_enabled(&self) -> bool {
+        self.inv_prob != 0
+    }
+
     /// Seeds the insertion PRNG (e.g. with the PMD's core id).
     pub fn seed(&mut self, seed: u64) {
         self.rng.set(seed | 1);

@@ -315,6 +315,10 @@ impl Pmd {
         let mut flows: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
         let mut need_cls = 0u32;
         let mut m = todo;
+        if !emc.is_enabled() {
+            need_cls = todo;
+            m = 0;
+        }
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
