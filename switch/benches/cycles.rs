@@ -19,7 +19,12 @@ use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
 mod common;
 use common::*;
 
-const SAMPLES: usize = 20_000;
+fn samples() -> usize {
+    std::env::var("DPSWITCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
 
 #[inline(never)]
 fn extract_batch(
@@ -40,17 +45,18 @@ fn extract_one(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
 }
 
 fn measure(name: &str, ghz: f64, base_ns: f64, mut f: impl FnMut(usize)) -> f64 {
-    for r in 0..2000 {
+    let n = samples();
+    for r in 0..n / 10 {
         f(r);
     }
-    let mut t = Vec::with_capacity(SAMPLES);
-    for r in 0..SAMPLES {
+    let mut t = Vec::with_capacity(n);
+    for r in 0..n {
         let s = Instant::now();
         f(r);
         t.push(s.elapsed().as_nanos() as f64);
     }
     t.sort_by(f64::total_cmp);
-    let med = (t[SAMPLES / 2] - base_ns).max(0.0) / BATCH as f64;
+    let med = (t[n / 2] - base_ns).max(0.0) / BATCH as f64;
     let min = (t[0] - base_ns).max(0.0) / BATCH as f64;
     println!(
         "{name:<44} {med:>7.2} ns/pkt {:>6.1} cyc/pkt (min {min:>6.2} ns, {:>5.1} cyc)",
@@ -73,7 +79,8 @@ fn main() {
         "scenario (32-packet batches)", "median", ""
     );
     // Timer overhead: an empty batch.
-    let mut t: Vec<f64> = (0..SAMPLES)
+    let n = samples();
+    let mut t: Vec<f64> = (0..n)
         .map(|_| {
             let s = Instant::now();
             black_box(0);
@@ -81,7 +88,7 @@ fn main() {
         })
         .collect();
     t.sort_by(f64::total_cmp);
-    let base = t[SAMPLES / 2];
+    let base = t[n / 2];
     println!("(timer overhead {base:.0} ns per batch, subtracted)");
 
     let fr = frames();
@@ -133,7 +140,7 @@ fn main() {
     });
     println!(
         "  (EMC hit rate {:.3})",
-        hits as f64 / ((SAMPLES + 2000) * BATCH) as f64
+        hits as f64 / ((n + n / 10) * BATCH) as f64
     );
 
     // dpcls.

@@ -152,6 +152,11 @@ pub fn execute<B: PacketBuf, C: ExecContext<B>>(
     st: &mut PacketState<'_>,
     ctx: &mut C,
 ) {
+    // The most common list, a single output, skips the (recursive, not inlined) runner.
+    if let [Op::Output(port)] = &*actions.ops {
+        ctx.output(*port, pkt, st);
+        return;
+    }
     if let Some(p) = run(&actions.ops, pkt, st, ctx) {
         ctx.drop_packet(p, DropReason::ActionsEnd);
     }
