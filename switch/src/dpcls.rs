@@ -30,18 +30,22 @@ const MIGRATE_STEP: usize = 32;
 const MIN_CAP: usize = 16;
 /// Lookups between automatic re-sorts in [`Dpcls::maintain`].
 const SORT_INTERVAL: u64 = 1 << 20;
+/// Entries of the mask cache (like the kernel's per-CPU mask cache).
+const MASK_CACHE: usize = 4096;
 
 #[inline(always)]
 fn tag(h: u64) -> u64 {
     h | LIVE_BIT
 }
 
+/// Open-addressing table. Slot `i` is `slots[i * stride..][..stride]`: the tagged
+/// hash followed by the masked key's significant words, so a probe reads one line.
 struct Table {
     m: usize,
     nw: usize,
-    hashes: Vec<u64>,
+    stride: usize,
+    slots: Vec<u64>,
     flows: Vec<Option<Arc<Flow>>>,
-    keys: Vec<u64>,
     len: usize,
 }
 
@@ -51,9 +55,9 @@ impl Table {
         Self {
             m: cap - 1,
             nw,
-            hashes: vec![EMPTY; cap],
+            stride: nw + 1,
+            slots: vec![EMPTY; cap * (nw + 1)],
             flows: (0..cap).map(|_| None).collect(),
-            keys: vec![0; cap * nw.max(1)],
             len: 0,
         }
     }
@@ -64,11 +68,20 @@ impl Table {
     }
 
     #[inline(always)]
+    fn tag_at(&self, i: usize) -> u64 {
+        self.slots[i * self.stride]
+    }
+
+    #[inline(always)]
+    fn words_at(&self, i: usize) -> &[u64] {
+        &self.slots[i * self.stride + 1..(i + 1) * self.stride]
+    }
+
+    #[inline(always)]
     fn key_eq(&self, slot: usize, key: &FlowKey, mask: &FlowMask) -> bool {
-        let stored = &self.keys[slot * self.nw..slot * self.nw + self.nw];
         let bits = &mask.bits().words;
         let mut acc = 0u64;
-        for (&i, &s) in mask.word_indices().iter().zip(stored) {
+        for (&i, &s) in mask.word_indices().iter().zip(self.words_at(slot)) {
             let i = i as usize;
             acc |= (key.words[i] & bits[i]) ^ s;
         }
@@ -80,7 +93,7 @@ impl Table {
         let t = tag(h);
         let mut i = h as usize & self.m;
         loop {
-            let s = self.hashes[i];
+            let s = self.tag_at(i);
             if s == EMPTY {
                 return None;
             }
@@ -91,15 +104,17 @@ impl Table {
         }
     }
 
-    /// Inserts an entry known to be absent. `words` are the masked significant words.
+    /// Inserts an entry known to be absent. `words` are the masked significant words;
+    /// `h` is the hash (or an already tagged hash).
     fn insert_new(&mut self, h: u64, words: &[u64], flow: Arc<Flow>) {
         let mut i = h as usize & self.m;
-        while self.hashes[i] != EMPTY {
+        while self.tag_at(i) != EMPTY {
             i = (i + 1) & self.m;
         }
-        self.hashes[i] = tag(h);
+        let st = self.stride;
+        self.slots[i * st] = tag(h);
+        self.slots[i * st + 1..(i + 1) * st].copy_from_slice(words);
         self.flows[i] = Some(flow);
-        self.keys[i * self.nw..i * self.nw + self.nw].copy_from_slice(words);
         self.len += 1;
     }
 
@@ -108,30 +123,29 @@ impl Table {
         let out = self.flows[i].take();
         self.len -= 1;
         let m = self.m;
+        let st = self.stride;
         loop {
             let mut j = i;
             loop {
                 j = (j + 1) & m;
-                if self.hashes[j] == EMPTY {
-                    self.hashes[i] = EMPTY;
+                if self.tag_at(j) == EMPTY {
+                    self.slots[i * st] = EMPTY;
                     return out;
                 }
-                let home = self.hashes[j] as usize & m;
+                let home = self.tag_at(j) as usize & m;
                 if (i.wrapping_sub(home) & m) < (j.wrapping_sub(home) & m) {
                     break;
                 }
             }
-            self.hashes[i] = self.hashes[j];
+            self.slots.copy_within(j * st..(j + 1) * st, i * st);
             self.flows[i] = self.flows[j].take();
-            let nw = self.nw;
-            self.keys.copy_within(j * nw..j * nw + nw, i * nw);
             i = j;
         }
     }
 
     /// Removes slot `i` leaving a tombstone (used on a table being migrated away).
     fn remove_tomb(&mut self, i: usize) -> Option<Arc<Flow>> {
-        self.hashes[i] = TOMB;
+        self.slots[i * self.stride] = TOMB;
         self.len -= 1;
         self.flows[i].take()
     }
@@ -244,11 +258,10 @@ impl Subtable {
             let i = *next;
             *next += 1;
             budget -= 1;
-            let h = old.hashes[i];
+            let h = old.tag_at(i);
             if h != EMPTY && h != TOMB {
                 if let Some(f) = old.flows[i].take() {
-                    let nw = old.nw;
-                    self.cur.insert_new(h, &old.keys[i * nw..i * nw + nw], f);
+                    self.cur.insert_new(h, old.words_at(i), f);
                 }
             }
         }
@@ -271,17 +284,40 @@ pub struct DpclsStats {
     pub missed: u64,
     /// Subtables probed, summed over all lookups (`n_mask_hit`).
     pub mask_hit: u64,
+    /// Lookups answered by the subtable the mask cache named (`n_cache_hit`).
+    pub cache_hit: u64,
 }
 
 /// The megaflow classifier. See the module documentation.
-#[derive(Default)]
+///
+/// Besides the ranked subtables it keeps a mask cache, as the kernel does: the packet
+/// hash (from extraction) indexes a small table remembering which subtable matched
+/// last, which is probed first. With many masks and traffic spread over them this
+/// turns ~n/2 subtable probes into ~1. A stale entry only costs one extra probe.
 pub struct Dpcls {
     subtables: Vec<Subtable>,
     by_ufid: HashMap<u128, Arc<Flow>>,
+    mask_cache: Box<[Cell<u16>]>,
     hit: Cell<u64>,
     missed: Cell<u64>,
     mask_hit: Cell<u64>,
+    cache_hit: Cell<u64>,
     lookups_at_sort: u64,
+}
+
+impl Default for Dpcls {
+    fn default() -> Self {
+        Self {
+            subtables: Vec::new(),
+            by_ufid: HashMap::new(),
+            mask_cache: (0..MASK_CACHE).map(|_| Cell::new(0)).collect(),
+            hit: Cell::new(0),
+            missed: Cell::new(0),
+            mask_hit: Cell::new(0),
+            cache_hit: Cell::new(0),
+            lookups_at_sort: 0,
+        }
+    }
 }
 
 impl core::fmt::Debug for Dpcls {
@@ -321,6 +357,13 @@ impl Dpcls {
             hit: self.hit.get(),
             missed: self.missed.get(),
             mask_hit: self.mask_hit.get(),
+            cache_hit: self.cache_hit.get(),
+        }
+    }
+
+    fn clear_mask_cache(&self) {
+        for c in self.mask_cache.iter() {
+            c.set(0);
         }
     }
 
@@ -370,6 +413,7 @@ impl Dpcls {
             self.subtables[i].remove(&flow);
             if self.subtables[i].len() == 0 {
                 self.subtables.remove(i);
+                self.clear_mask_cache();
             }
         }
         Some(flow)
@@ -379,6 +423,7 @@ impl Dpcls {
     pub fn clear(&mut self) {
         self.subtables.clear();
         self.by_ufid.clear();
+        self.clear_mask_cache();
     }
 
     /// The kernel's NEW duplicate check: an installed flow (live or not) that matches
@@ -399,7 +444,8 @@ impl Dpcls {
     /// Batch lookup, subtable by subtable. `todo` selects the keys to classify (bit i =
     /// `keys[i]`; at most [`MAX_BATCH`] keys); `key_hashes` optionally carries
     /// [`FlowKey::hash`] of each key (from extraction) and is reused by an exact-mask
-    /// subtable. Matches are written to `out[i]`; returns the bitmap of hits.
+    /// subtable (ignored if shorter than the batch). Matches are written to `out[i]`;
+    /// returns the bitmap of hits.
     #[inline]
     pub fn lookup_batch<'a>(
         &'a self,
@@ -409,12 +455,41 @@ impl Dpcls {
         out: &mut [Option<&'a Arc<Flow>>],
     ) -> u32 {
         let n = keys.len().min(MAX_BATCH).min(out.len());
+        let key_hashes = key_hashes.filter(|h| h.len() >= n);
         let valid = if n == 32 { u32::MAX } else { (1u32 << n) - 1 };
         let todo = todo & valid;
         let mut remaining = todo;
         let mut mask_hit = 0u64;
         let mut hashes = [0u64; MAX_BATCH];
-        for st in &self.subtables {
+        let cache_m = self.mask_cache.len().wrapping_sub(1);
+        if let (Some(kh), true) = (key_hashes, self.subtables.len() > 1) {
+            let mut cache_hit = 0u64;
+            let mut m = remaining;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let c = usize::from(self.mask_cache[kh[i] as usize & cache_m].get());
+                let Some(st) = c.checked_sub(1).and_then(|c| self.subtables.get(c)) else {
+                    continue;
+                };
+                mask_hit += 1;
+                let h = if st.exact {
+                    kh[i]
+                } else {
+                    st.mask.hash_masked(&keys[i])
+                };
+                if let Some(f) = st.find(h, &keys[i]) {
+                    if f.is_alive() {
+                        out[i] = Some(f);
+                        remaining &= !(1 << i);
+                        st.hits.set(st.hits.get() + 1);
+                        cache_hit += 1;
+                    }
+                }
+            }
+            self.cache_hit.set(self.cache_hit.get() + cache_hit);
+        }
+        for (idx, st) in self.subtables.iter().enumerate() {
             if remaining == 0 {
                 break;
             }
@@ -446,6 +521,9 @@ impl Dpcls {
                         out[i] = Some(f);
                         remaining &= !(1 << i);
                         hits += 1;
+                        if let (Some(kh), Ok(tag)) = (key_hashes, u16::try_from(idx + 1)) {
+                            self.mask_cache[kh[i] as usize & cache_m].set(tag);
+                        }
                     }
                 }
             }
@@ -467,6 +545,7 @@ impl Dpcls {
         for s in &self.subtables {
             s.hits.set(0);
         }
+        self.clear_mask_cache();
         self.lookups_at_sort = self.hit.get() + self.missed.get();
     }
 

@@ -18,10 +18,31 @@ pub const EMC_DEFAULT_ENTRIES: usize = 8192;
 /// Default inverse insertion probability (1/100).
 pub const EMC_DEFAULT_INV_PROB: u32 = 100;
 
+/// Header first, then the key: the header line and the key's first line are adjacent,
+/// so a hit on an L2-L4 key touches two neighbouring cache lines.
+#[repr(C)]
 struct Entry {
-    key: FlowKey,
     hash: u64,
+    map: u32,
     flow: Option<Arc<Flow>>,
+    key: FlowKey,
+}
+
+/// Whether `a == b` given that every word of `a` outside `map_a` and of `b` outside
+/// `map_b` is zero: compares line 0 and only the other words either map names.
+#[inline(always)]
+fn keys_equal(a: &FlowKey, map_a: u32, b: &FlowKey, map_b: u32) -> bool {
+    let mut acc = 0u64;
+    for (x, y) in a.words[..8].iter().zip(&b.words[..8]) {
+        acc |= x ^ y;
+    }
+    let mut m = (map_a | map_b) & !0xff;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        acc |= a.words[i] ^ b.words[i];
+    }
+    acc == 0
 }
 
 /// EMC counters.
@@ -72,6 +93,7 @@ impl Emc {
                 .map(|_| Entry {
                     key: FlowKey::ZERO,
                     hash: 0,
+                    map: 0,
                     flow: None,
                 })
                 .collect(),
@@ -87,6 +109,13 @@ impl Emc {
     /// Sets `emc-insert-inv-prob` (0 = off, 1 = always, N = 1/N).
     pub fn set_inv_prob(&mut self, inv_prob: u32) {
         self.inv_prob = inv_prob;
+    }
+
+    /// Whether the cache is in use (`emc-insert-inv-prob` != 0). Like OVS, a PMD skips
+    /// EMC lookups entirely while insertion is off.
+    #[inline(always)]
+    pub fn is_enabled(&self) -> bool {
+        self.inv_prob != 0
     }
 
     /// Seeds the insertion PRNG (e.g. with the PMD's core id).
@@ -113,13 +142,15 @@ impl Emc {
         (a, b)
     }
 
-    /// Looks `key` (with [`FlowKey::hash`] `hash`) up; returns a live flow or `None`.
+    /// Looks `key` (with [`FlowKey::hash`] `hash` and possibly-non-zero word map
+    /// `map`, both from [`crate::packet::ExtractInfo`]; pass `u32::MAX` as `map` if
+    /// unknown) up; returns a live flow or `None`.
     #[inline(always)]
-    pub fn lookup(&self, key: &FlowKey, hash: u64) -> Option<&Arc<Flow>> {
+    pub fn lookup(&self, key: &FlowKey, hash: u64, map: u32) -> Option<&Arc<Flow>> {
         let (a, b) = self.ways(hash);
         for i in [a, b] {
             let e = &self.entries[i];
-            if e.hash == hash && e.key.same_as(key) {
+            if e.hash == hash && keys_equal(&e.key, e.map, key, map) {
                 if let Some(f) = &e.flow {
                     if f.is_alive() {
                         self.hit.set(self.hit.get() + 1);
@@ -157,19 +188,20 @@ impl Emc {
     /// hit). Prefers the way already holding `key`, then an empty or dead way, then a
     /// pseudo-random victim.
     #[inline]
-    pub fn maybe_insert(&mut self, key: &FlowKey, hash: u64, flow: &Arc<Flow>) {
+    pub fn maybe_insert(&mut self, key: &FlowKey, hash: u64, map: u32, flow: &Arc<Flow>) {
         if self.should_insert() {
-            self.insert(key, hash, flow);
+            self.insert(key, hash, map, flow);
         }
     }
 
-    /// Unconditionally inserts `key → flow`.
-    pub fn insert(&mut self, key: &FlowKey, hash: u64, flow: &Arc<Flow>) {
+    /// Unconditionally inserts `key → flow` (`hash` and `map` as for [`Emc::lookup`]).
+    pub fn insert(&mut self, key: &FlowKey, hash: u64, map: u32, flow: &Arc<Flow>) {
         let (a, b) = self.ways(hash);
-        let usable = |e: &Entry| e.flow.as_ref().is_none_or(|f| !f.is_alive());
-        let slot = if self.entries[a].hash == hash && self.entries[a].key.same_as(key) {
+        let usable = |e: &Entry| !e.flow.as_ref().is_some_and(|f| f.is_alive());
+        let same = |e: &Entry| e.hash == hash && keys_equal(&e.key, e.map, key, map);
+        let slot = if same(&self.entries[a]) {
             a
-        } else if self.entries[b].hash == hash && self.entries[b].key.same_as(key) {
+        } else if same(&self.entries[b]) {
             b
         } else if usable(&self.entries[a]) {
             a
@@ -183,6 +215,7 @@ impl Emc {
         let e = &mut self.entries[slot];
         e.key = *key;
         e.hash = hash;
+        e.map = map;
         e.flow = Some(Arc::clone(flow));
         self.inserted += 1;
     }

@@ -16,7 +16,9 @@ use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
 use crate::dpcls::{Dpcls, MAX_BATCH};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
-use crate::packet::{extract, Metadata, PacketBuf, ParseStatus};
+use crate::packet::{
+    extract, extract_reuse, ExtractInfo, Metadata, PacketBuf, ParseStatus, PreparedMeta,
+};
 
 /// A classifier update sent from the control thread to a PMD.
 #[derive(Debug, Clone)]
@@ -164,7 +166,9 @@ pub struct PmdStats {
 struct Scratch {
     keys: [FlowKey; MAX_BATCH],
     hashes: [u64; MAX_BATCH],
-    states: Vec<Option<PacketState>>,
+    infos: [ExtractInfo; MAX_BATCH],
+    /// Words of `keys[i]` that may be non-zero (see [`extract_reuse`]).
+    maps: [u32; MAX_BATCH],
 }
 
 /// One PMD thread's fast-path state: its own classifier copy and EMC.
@@ -198,7 +202,14 @@ impl Pmd {
             scratch: Box::new(Scratch {
                 keys: [FlowKey::ZERO; MAX_BATCH],
                 hashes: [0; MAX_BATCH],
-                states: (0..MAX_BATCH).map(|_| None).collect(),
+                maps: [u32::MAX; MAX_BATCH],
+                infos: [ExtractInfo {
+                    hash: 0,
+                    map: 0,
+                    l3_ofs: 0,
+                    l4_ofs: 0,
+                    status: ParseStatus::Ok,
+                }; MAX_BATCH],
             }),
         }
     }
@@ -243,7 +254,8 @@ impl Pmd {
     /// Processes up to 32 packets: extracts keys (hashing once), probes the EMC, looks
     /// the rest up in the classifier as one batch, updates flow statistics, executes
     /// actions (outputs go to `ctx`, which batches per port) and hands misses to
-    /// `ctx.miss`. Every `Some` packet in `pkts[..32]` is consumed.
+    /// `ctx.miss`. Every `Some` packet in `pkts[..n]` is consumed, where `n` is at most
+    /// 32 and, for [`BurstMeta::PerPacket`], at most the number of metadata entries.
     pub fn process_burst<B: PacketBuf, C: PmdContext<B>>(
         &mut self,
         pkts: &mut [Option<B>],
@@ -251,7 +263,10 @@ impl Pmd {
         now_ms: u64,
         ctx: &mut C,
     ) {
-        let n = pkts.len().min(MAX_BATCH);
+        let mut n = pkts.len().min(MAX_BATCH);
+        if let BurstMeta::PerPacket(v) = md {
+            n = n.min(v.len());
+        }
         let Self {
             id,
             cls,
@@ -262,14 +277,25 @@ impl Pmd {
         let Scratch {
             keys,
             hashes,
-            states,
+            infos,
+            maps,
         } = &mut **scratch;
         let mut todo = 0u32;
+        let shared = match md {
+            BurstMeta::Shared(m) => Some(PreparedMeta::new(m)),
+            BurstMeta::PerPacket(_) => None,
+        };
         for i in 0..n {
             let Some(p) = &pkts[i] else { continue };
             stats.packets += 1;
-            let m = md.get(i);
-            let info = extract(p.data(), m, &mut keys[i]);
+            let info = match &shared {
+                Some(pm) => extract_reuse(p.data(), pm, &mut keys[i], &mut maps[i]),
+                None => {
+                    let info = extract(p.data(), md.get(i), &mut keys[i]);
+                    maps[i] = info.map;
+                    info
+                }
+            };
             match info.status {
                 ParseStatus::Ok => {}
                 ParseStatus::Partial => stats.malformed += 1,
@@ -282,17 +308,21 @@ impl Pmd {
                 }
             }
             hashes[i] = info.hash;
-            states[i] = Some(PacketState::new(m, &keys[i], &info));
+            infos[i] = info;
             todo |= 1 << i;
         }
 
         let mut flows: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
         let mut need_cls = 0u32;
         let mut m = todo;
+        if !emc.is_enabled() {
+            need_cls = todo;
+            m = 0;
+        }
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
-            match emc.lookup(&keys[i], hashes[i]) {
+            match emc.lookup(&keys[i], hashes[i], infos[i].map) {
                 Some(f) => flows[i] = Some(f),
                 None => need_cls |= 1 << i,
             }
@@ -318,7 +348,6 @@ impl Pmd {
             while missed != 0 {
                 let i = missed.trailing_zeros() as usize;
                 missed &= missed - 1;
-                states[i] = None;
                 if let Some(p) = pkts[i].take() {
                     ctx.miss(p, &keys[i], md.get(i));
                 }
@@ -329,9 +358,7 @@ impl Pmd {
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
         for i in 0..n {
             let Some(flow) = flows[i] else { continue };
-            let (Some(p), Some(st)) = (pkts[i].take(), states[i].as_mut()) else {
-                continue;
-            };
+            let Some(p) = pkts[i].take() else { continue };
             let bytes = p.len() as u64;
             let flags = keys[i].tcp_flags();
             match &mut run {
@@ -342,20 +369,74 @@ impl Pmd {
                 }
                 _ => {
                     if let Some((f, pk, by, fl)) = run.take() {
-                        f.stats().cell(*id).record(pk, by, now_ms, fl);
+                        f.stats().record(*id, pk, by, now_ms, fl);
                     }
                     run = Some((flow, 1, bytes, flags));
                 }
             }
-            execute(flow.actions(), p, st, ctx);
+            let mut st = PacketState::new(md.get(i), &keys[i], &infos[i]);
+            execute(flow.actions(), p, &mut st, ctx);
         }
         if let Some((f, pk, by, fl)) = run {
-            f.stats().cell(*id).record(pk, by, now_ms, fl);
+            f.stats().record(*id, pk, by, now_ms, fl);
         }
         for i in 0..n {
             if let Some(f) = to_cache[i].take() {
-                emc.insert(&keys[i], hashes[i], &f);
+                emc.insert(&keys[i], hashes[i], infos[i].map, &f);
             }
         }
+    }
+}
+
+/// Per-port transmit batching for [`ExecContext::output`]: packets are appended to the
+/// port's batch and handed to the driver by [`TxBatches::flush`] after the burst.
+/// Vectors are allocated the first time a port is seen and reused afterwards.
+#[derive(Debug)]
+pub struct TxBatches<B> {
+    ports: Vec<(u32, Vec<B>)>,
+}
+
+impl<B> Default for TxBatches<B> {
+    fn default() -> Self {
+        Self { ports: Vec::new() }
+    }
+}
+
+impl<B> TxBatches<B> {
+    /// An empty set of batches.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `pkt` on `port`.
+    #[inline]
+    pub fn push(&mut self, port: u32, pkt: B) {
+        if let Some((_, v)) = self.ports.iter_mut().find(|(p, _)| *p == port) {
+            v.push(pkt);
+        } else {
+            let mut v = Vec::with_capacity(MAX_BATCH);
+            v.push(pkt);
+            self.ports.push((port, v));
+        }
+    }
+
+    /// Calls `send(port, batch)` for every non-empty batch; `send` drains what it sent
+    /// (what it leaves stays queued for the next flush).
+    pub fn flush(&mut self, mut send: impl FnMut(u32, &mut Vec<B>)) {
+        for (port, v) in &mut self.ports {
+            if !v.is_empty() {
+                send(*port, v);
+            }
+        }
+    }
+
+    /// Number of queued packets.
+    pub fn len(&self) -> usize {
+        self.ports.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

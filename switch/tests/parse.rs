@@ -460,11 +460,92 @@ fn metadata_enters_key() {
     assert_eq!((k.ct_state(), k.ct_zone(), k.ct_mark()), (0x22, 5, 0xdead));
     assert_eq!(k.ct_labels(), 1 << 100);
     assert_eq!((k.tun_id(), k.tun_ipv4_dst(), k.tun_ttl()), (42, IP_B, 64));
+    let m = Metadata {
+        ct_state: 0x21,
+        ct_orig_proto: 17,
+        ct_orig_ipv4: (IP_B, IP_A),
+        ct_orig_ports: (1, 2),
+        ..m
+    };
+    let (k, _) = key_of(&udp4_frame(), &m);
+    assert_eq!((k.ct_orig_ipv4_src(), k.ct_orig_ipv4_dst()), (IP_B, IP_A));
+    assert_eq!(
+        (k.ct_orig_tp_src(), k.ct_orig_tp_dst(), k.ct_orig_proto()),
+        (1, 2, 17)
+    );
+    assert_eq!(k.tp_dst(), 5678);
 }
 
 mod fuzz {
     use super::*;
+    use dpswitch::packet::parse::extract_generic;
+    use dpswitch::packet::{extract_reuse, PreparedMeta};
     use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Extracting a sequence of different frames and metadata into one reused key
+        /// buffer gives the same keys as extracting each into a fresh buffer.
+        #[test]
+        fn reused_key_buffer_equals_fresh(seq in prop::collection::vec((0usize..5, any::<bool>()), 1..20)) {
+            let frames = [udp4_frame(), tcp4_frame(), tcp6_frame(), udp6_frame(), udp4_frame()[..30].to_vec()];
+            let mut key = FlowKey::ZERO;
+            let mut map = 0xff;
+            for (f, tun) in seq {
+                let m = Metadata {
+                    tunnel: tun.then(|| dpswitch::packet::TunnelMeta { id: 9, ipv4_dst: 1, ttl: 2, ..Default::default() }),
+                    ..md()
+                };
+                let pm = PreparedMeta::new(&m);
+                let info = extract_reuse(&frames[f], &pm, &mut key, &mut map);
+                let mut fresh = FlowKey::ONES;
+                let want = extract_generic(&frames[f], &m, &mut fresh);
+                prop_assert_eq!(key, fresh);
+                prop_assert_eq!(info, want);
+                prop_assert_eq!(map, want.map);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The IPv4 TCP/UDP fast path and the generic parser agree on every input,
+        /// including near-miss headers (options, fragments, short TCP) and metadata.
+        #[test]
+        fn fast_path_equals_generic(
+            proto in prop::sample::select(vec![6u8, 17, 1, 132]),
+            vhl in prop::sample::select(vec![0x45u8, 0x46, 0x44, 0x55]),
+            frag in prop::sample::select(vec![0u16, 0x4000, 0x2000, 0x0001]),
+            doff in 0u8..16,
+            body in prop::collection::vec(any::<u8>(), 0..60),
+            tun in any::<bool>(),
+            ct in any::<u32>(),
+        ) {
+            let mut f = eth(MAC_B, MAC_A, 0x0800);
+            let mut ip = ipv4_hdr(IP_A, IP_B, proto, body.len(), frag, &[]);
+            ip[0] = vhl;
+            f.extend(ip);
+            let mut body = body;
+            if body.len() > 12 {
+                body[12] = doff << 4;
+            }
+            f.extend(body);
+            let m = Metadata {
+                ct_state: (ct & 0xff) as u8,
+                ct_mark: ct >> 8,
+                tunnel: tun.then(|| dpswitch::packet::TunnelMeta { id: 1, ipv4_dst: 2, ttl: 3, ..Default::default() }),
+                ..md()
+            };
+            for len in [f.len(), 41, 42, 53, 54] {
+                let g = &f[..len.min(f.len())];
+                let (mut a, mut b) = (FlowKey::ZERO, FlowKey::ZERO);
+                let ia = extract(g, &m, &mut a);
+                let ib = extract_generic(g, &m, &mut b);
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(ia, ib);
+            }
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -24,25 +24,46 @@ pub enum DropReason {
 /// upcall queue) and by tests.
 pub trait ExecContext<B: PacketBuf> {
     /// Queues `pkt` for transmission on `port` (the caller batches per port).
-    fn output(&mut self, port: u32, pkt: B, st: &PacketState);
+    fn output(&mut self, port: u32, pkt: B, st: &PacketState<'_>);
     /// A copy of `pkt` for a non-final output / clone / recirculation; `None` skips it.
     fn clone_packet(&mut self, pkt: &B) -> Option<B>;
     /// Sends `data` (possibly truncated from `orig_len` bytes) to userspace.
-    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState, u: &UserspaceAction);
+    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState<'_>, u: &UserspaceAction);
     /// Re-injects `pkt` for classification with `st.md` (recirc_id already set); the
     /// runtime re-extracts the key.
-    fn recirculate(&mut self, pkt: B, st: &PacketState);
+    fn recirculate(&mut self, pkt: B, st: &PacketState<'_>);
     /// Frees a dropped packet.
     fn drop_packet(&mut self, pkt: B, reason: DropReason);
     /// A random number for SAMPLE.
     fn random_u32(&mut self) -> u32;
 }
 
-/// Mutable per-packet state during execution: metadata and header offsets.
+/// The metadata fields actions change, copied per packet (the rest stays borrowed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HotMeta {
+    /// Input port.
+    pub in_port: u16,
+    /// Recirculation id (set by RECIRC).
+    pub recirc_id: u32,
+    /// dp_hash (set by HASH).
+    pub dp_hash: u32,
+    /// skb mark.
+    pub skb_mark: u32,
+    /// skb priority.
+    pub priority: u32,
+    /// `Some(ethertype)` once the packet has no Ethernet header.
+    pub l3_ethertype: Option<u16>,
+    /// Conntrack state cleared by CT_CLEAR.
+    pub ct_cleared: bool,
+}
+
+/// Mutable per-packet state during execution: metadata and header offsets. Small by
+/// design: the full [`Metadata`] stays borrowed and only changed fields are copied.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PacketState {
-    /// Metadata (dp_hash, mark, priority, recirc_id, L3-packet ethertype ...).
-    pub md: Metadata,
+pub struct PacketState<'a> {
+    base: &'a Metadata,
+    /// Metadata fields that actions modify.
+    pub md: HotMeta,
     /// Egress tunnel metadata set by SET(TUNNEL).
     pub egress_tunnel: Option<TunnelMeta>,
     /// Offset of the L3 header (= MAC header length).
@@ -60,12 +81,21 @@ pub struct PacketState {
     trunc: Option<u32>,
 }
 
-impl PacketState {
+impl<'a> PacketState<'a> {
     /// State for a packet with metadata `md`, extracted key `key` and extraction info.
     #[inline(always)]
-    pub fn new(md: &Metadata, key: &FlowKey, info: &ExtractInfo) -> Self {
+    pub fn new(md: &'a Metadata, key: &FlowKey, info: &ExtractInfo) -> Self {
         Self {
-            md: *md,
+            base: md,
+            md: HotMeta {
+                in_port: md.in_port,
+                recirc_id: md.recirc_id,
+                dp_hash: md.dp_hash,
+                skb_mark: md.skb_mark,
+                priority: md.priority,
+                l3_ethertype: md.l3_ethertype,
+                ct_cleared: false,
+            },
             egress_tunnel: None,
             l3_ofs: usize::from(info.l3_ofs),
             l4_ofs: usize::from(info.l4_ofs),
@@ -75,6 +105,25 @@ impl PacketState {
             hash: info.hash,
             trunc: None,
         }
+    }
+
+    /// The packet's full current metadata (for recirculation and upcalls).
+    pub fn metadata(&self) -> Metadata {
+        let mut m = *self.base;
+        m.in_port = self.md.in_port;
+        m.recirc_id = self.md.recirc_id;
+        m.dp_hash = self.md.dp_hash;
+        m.skb_mark = self.md.skb_mark;
+        m.priority = self.md.priority;
+        m.l3_ethertype = self.md.l3_ethertype;
+        if self.md.ct_cleared {
+            m.ct_state = 0;
+            m.ct_zone = 0;
+            m.ct_mark = 0;
+            m.ct_labels = 0;
+            m.ct_orig_proto = 0;
+        }
+        m
     }
 
     #[inline(always)]
@@ -100,9 +149,14 @@ impl PacketState {
 pub fn execute<B: PacketBuf, C: ExecContext<B>>(
     actions: &CompiledActions,
     pkt: B,
-    st: &mut PacketState,
+    st: &mut PacketState<'_>,
     ctx: &mut C,
 ) {
+    // The most common list, a single output, skips the (recursive, not inlined) runner.
+    if let [Op::Output(port)] = &*actions.ops {
+        ctx.output(*port, pkt, st);
+        return;
+    }
     if let Some(p) = run(&actions.ops, pkt, st, ctx) {
         ctx.drop_packet(p, DropReason::ActionsEnd);
     }
@@ -113,7 +167,7 @@ pub fn execute<B: PacketBuf, C: ExecContext<B>>(
 fn clone_exec<B: PacketBuf, C: ExecContext<B>>(
     sub: &[Op],
     pkt: B,
-    st: &mut PacketState,
+    st: &mut PacketState<'_>,
     ctx: &mut C,
     last: bool,
 ) -> Option<B> {
@@ -133,7 +187,7 @@ fn clone_exec<B: PacketBuf, C: ExecContext<B>>(
 fn run<B: PacketBuf, C: ExecContext<B>>(
     ops: &[Op],
     mut pkt: B,
-    st: &mut PacketState,
+    st: &mut PacketState<'_>,
     ctx: &mut C,
 ) -> Option<B> {
     let mut i = 0;
@@ -332,13 +386,7 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
                     st.shift(-14);
                 }
             }
-            Op::CtClear => {
-                st.md.ct_state = 0;
-                st.md.ct_zone = 0;
-                st.md.ct_mark = 0;
-                st.md.ct_labels = 0;
-                st.md.ct_orig_proto = 0;
-            }
+            Op::CtClear => st.md.ct_cleared = true,
         }
     }
     Some(pkt)
@@ -408,7 +456,7 @@ fn fix_csum(d: &mut [u8], o: usize, f: impl FnOnce(u16) -> u16) {
 /// Offset of the L4 checksum covering the pseudo-header, if present in the packet.
 /// UDP checksum 0 (none, IPv4) yields `None`.
 #[inline(always)]
-fn pseudo_csum_ofs(d: &[u8], st: &PacketState, v6: bool) -> Option<(usize, bool)> {
+fn pseudo_csum_ofs(d: &[u8], st: &PacketState<'_>, v6: bool) -> Option<(usize, bool)> {
     if !st.l4_ok() {
         return None;
     }
@@ -428,7 +476,7 @@ fn pseudo_csum_ofs(d: &[u8], st: &PacketState, v6: bool) -> Option<(usize, bool)
 }
 
 #[inline(always)]
-fn l4_update32(d: &mut [u8], st: &PacketState, v6: bool, old: u32, new: u32) {
+fn l4_update32(d: &mut [u8], st: &PacketState<'_>, v6: bool, old: u32, new: u32) {
     if let Some((o, udp)) = pseudo_csum_ofs(d, st, v6) {
         let mut c = update32(get16(d, o), old, new);
         if udp && c == 0 {
@@ -440,7 +488,7 @@ fn l4_update32(d: &mut [u8], st: &PacketState, v6: bool, old: u32, new: u32) {
 
 fn set_ipv4(
     d: &mut [u8],
-    st: &PacketState,
+    st: &PacketState<'_>,
     src: &Masked<u32>,
     dst: &Masked<u32>,
     tos: &Masked<u8>,
@@ -475,7 +523,7 @@ fn set_ipv4(
     }
 }
 
-fn set_ipv6(d: &mut [u8], st: &PacketState, s: &super::SetIpv6) {
+fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, s: &super::SetIpv6) {
     let o = st.l3_ofs;
     if st.eth_type != ETH_P_IPV6 || d.len() < o + 40 {
         return;
@@ -507,7 +555,7 @@ fn set_ipv6(d: &mut [u8], st: &PacketState, s: &super::SetIpv6) {
     }
 }
 
-fn set_ports(d: &mut [u8], st: &PacketState, l4: L4, src: &Masked<u16>, dst: &Masked<u16>) {
+fn set_ports(d: &mut [u8], st: &PacketState<'_>, l4: L4, src: &Masked<u16>, dst: &Masked<u16>) {
     let proto = match l4 {
         L4::Tcp => ipproto::TCP,
         L4::Udp => ipproto::UDP,
@@ -553,7 +601,7 @@ fn set_ports(d: &mut [u8], st: &PacketState, l4: L4, src: &Masked<u16>, dst: &Ma
     }
 }
 
-fn set_icmp(d: &mut [u8], st: &PacketState, v6: bool, ty: &Masked<u8>, code: &Masked<u8>) {
+fn set_icmp(d: &mut [u8], st: &PacketState<'_>, v6: bool, ty: &Masked<u8>, code: &Masked<u8>) {
     let o = st.l4_ofs;
     let proto = if v6 { ipproto::ICMPV6 } else { ipproto::ICMP };
     if st.ip_proto != proto || !st.l4_ok() || d.len() < o + 4 {
@@ -567,7 +615,7 @@ fn set_icmp(d: &mut [u8], st: &PacketState, v6: bool, ty: &Masked<u8>, code: &Ma
     }
 }
 
-fn set_nd(d: &mut [u8], st: &PacketState, nd: &super::SetNd) {
+fn set_nd(d: &mut [u8], st: &PacketState<'_>, nd: &super::SetNd) {
     let o = st.l4_ofs;
     if st.ip_proto != ipproto::ICMPV6 || !st.l4_ok() || d.len() < o + 24 {
         return;
@@ -609,7 +657,7 @@ fn set_nd(d: &mut [u8], st: &PacketState, nd: &super::SetNd) {
 }
 
 /// Decrements TTL / hop limit; `false` if it would reach <= 1 (exception path).
-fn dec_ttl(d: &mut [u8], st: &PacketState) -> bool {
+fn dec_ttl(d: &mut [u8], st: &PacketState<'_>) -> bool {
     let o = st.l3_ofs;
     match st.eth_type {
         ETH_P_IP if d.len() >= o + 20 => {

@@ -5,7 +5,7 @@
 pub mod csum;
 mod exec;
 
-pub use exec::{execute, DropReason, ExecContext, PacketState};
+pub use exec::{execute, DropReason, ExecContext, HotMeta, PacketState};
 
 use crate::packet::parse::TunnelMeta;
 
@@ -190,9 +190,10 @@ pub enum Action {
     },
     /// Recirculate with this recirc_id.
     Recirc(u32),
-    /// Compute dp_hash.
+    /// Compute dp_hash from the packet hash (here: the flow-key hash from
+    /// extraction, not the kernel's 5-tuple skb hash).
     Hash {
-        /// 0 = L4, 1 = symmetric L4.
+        /// Must be 0 (`OVS_HASH_ALG_L4`), as in the kernel.
         alg: u32,
         /// Hash basis.
         basis: u32,
@@ -495,7 +496,8 @@ fn compile_list(actions: &[Action], ops: &mut Vec<Op>, depth: usize) -> Result<(
             Action::PopMpls { ethertype } => ops.push(Op::PopMpls(*ethertype)),
             Action::Recirc(id) => ops.push(Op::Recirc(*id)),
             Action::Hash { alg, basis } => {
-                if *alg > 1 {
+                // The kernel accepts only OVS_HASH_ALG_L4 (0).
+                if *alg != 0 {
                     return Err(CompileError::BadHashAlg(*alg));
                 }
                 ops.push(Op::Hash { basis: *basis });

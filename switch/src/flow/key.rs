@@ -371,13 +371,35 @@ const HASH_K: [u64; KEY_WORDS] = {
     k
 };
 
-/// The contribution of word `i` holding `w` to a key hash. `word_term(0, i) == 0`, so
-/// words known to be zero can be skipped without changing the hash: this is what lets
-/// extraction hash only the words it wrote and a subtable only the words its mask keeps.
+/// The contribution of word `i >= 8` holding `w` to a key hash. `word_term(0, i) == 0`,
+/// so words known to be zero can be skipped without changing the hash: this is what
+/// lets extraction hash only the words it wrote and a subtable only the words its mask
+/// keeps. (Words 0-7, the first cache line, are always hashed, see [`hash_line0`].)
 #[inline(always)]
 pub fn word_term(w: u64, i: usize) -> u64 {
-    let p = u128::from(w) * u128::from(HASH_K[i]);
+    fold_mul(w, HASH_K[i])
+}
+
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
     (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Hash contribution of the first cache line (words 0-7): four folded 64x64→128
+/// multiplies of word pairs, always computed.
+#[inline(always)]
+pub fn hash_line0(w: &[u64; 8]) -> u64 {
+    let k = &HASH_K;
+    fold_mul(w[0] ^ k[0], w[1] ^ k[1])
+        .wrapping_add(fold_mul(w[2] ^ k[2], w[3] ^ k[3]))
+        .wrapping_add(fold_mul(w[4] ^ k[4], w[5] ^ k[5]))
+        .wrapping_add(fold_mul(w[6] ^ k[6], w[7] ^ k[7]))
+}
+
+#[inline(always)]
+fn line0(words: &[u64; KEY_WORDS]) -> &[u64; 8] {
+    words[..8].try_into().expect("8 words")
 }
 
 /// Final avalanche of an accumulated hash.
@@ -390,11 +412,12 @@ pub fn hash_finish(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Hashes the words selected by `map` (bit i = word i). Words outside `map` must be
-/// zero for the result to equal [`FlowKey::hash`].
+/// Hashes words 0-7 and the words >= 8 selected by `map` (bit i = word i). Words
+/// outside `map` must be zero for the result to equal [`FlowKey::hash`].
 #[inline(always)]
-pub fn hash_words(words: &[u64; KEY_WORDS], mut map: u32) -> u64 {
-    let mut h = 0u64;
+pub fn hash_words(words: &[u64; KEY_WORDS], map: u32) -> u64 {
+    let mut h = hash_line0(line0(words));
+    let mut map = map & !0xff;
     while map != 0 {
         let i = map.trailing_zeros() as usize;
         map &= map - 1;
@@ -410,6 +433,7 @@ pub struct FlowMask {
     map: u32,
     idx: [u8; KEY_WORDS],
     n: u8,
+    n_line0: u8,
 }
 
 impl core::fmt::Debug for FlowMask {
@@ -430,7 +454,14 @@ impl FlowMask {
                 n += 1;
             }
         }
-        Self { bits, map, idx, n }
+        let n_line0 = (map & 0xff).count_ones() as u8;
+        Self {
+            bits,
+            map,
+            idx,
+            n,
+            n_line0,
+        }
     }
 
     /// An exact mask (all bits significant).
@@ -459,8 +490,12 @@ impl FlowMask {
     /// Hash of `key & self`, equal to `key.masked(self.bits()).hash()`.
     #[inline(always)]
     pub fn hash_masked(&self, key: &FlowKey) -> u64 {
-        let mut h = 0u64;
-        for &i in self.word_indices() {
+        let mut l0 = [0u64; 8];
+        for (o, (k, m)) in l0.iter_mut().zip(key.words.iter().zip(&self.bits.words)) {
+            *o = k & m;
+        }
+        let mut h = hash_line0(&l0);
+        for &i in &self.idx[self.n_line0 as usize..self.n as usize] {
             let i = i as usize;
             h = h.wrapping_add(word_term(key.words[i] & self.bits.words[i], i));
         }

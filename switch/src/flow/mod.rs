@@ -20,24 +20,8 @@ pub struct StatsCell {
     bytes: AtomicU64,
     used_ms: AtomicU64,
     tcp_flags: AtomicU64,
-}
-
-impl StatsCell {
-    /// Adds a batch of `packets` packets / `bytes` bytes seen at `now_ms` with TCP
-    /// flags `tcp_flags`. Must only be called by the PMD owning this cell.
-    #[inline(always)]
-    pub fn record(&self, packets: u64, bytes: u64, now_ms: u64, tcp_flags: u16) {
-        let r = Ordering::Relaxed;
-        self.packets.store(self.packets.load(r) + packets, r);
-        self.bytes.store(self.bytes.load(r) + bytes, r);
-        self.used_ms.store(now_ms, r);
-        if tcp_flags != 0 {
-            let f = self.tcp_flags.load(r);
-            if f | u64::from(tcp_flags) != f {
-                self.tcp_flags.store(f | u64::from(tcp_flags), r);
-            }
-        }
-    }
+    /// The [`FlowStats`] clear epoch these counters belong to.
+    epoch: AtomicU64,
 }
 
 /// A snapshot of a flow's statistics summed over PMDs.
@@ -53,9 +37,12 @@ pub struct FlowStatsSnapshot {
     pub tcp_flags: u16,
 }
 
-/// Per-flow statistics: one cache-line cell per PMD.
+/// Per-flow statistics: one cache-line cell per PMD, plus a clear epoch bumped by the
+/// control thread (OVS_FLOW_ATTR_CLEAR). A PMD resets its own cell the first time it
+/// records after a clear; readers ignore cells still in an older epoch.
 #[derive(Debug)]
 pub struct FlowStats {
+    epoch: AtomicU64,
     cells: Box<[StatsCell]>,
 }
 
@@ -64,21 +51,42 @@ impl FlowStats {
     pub fn new(n_pmds: usize) -> Self {
         let n = n_pmds.clamp(1, MAX_PMDS);
         Self {
+            epoch: AtomicU64::new(0),
             cells: (0..n).map(|_| StatsCell::default()).collect(),
         }
     }
 
-    /// The cell PMD number `pmd` writes (indices beyond the cell count share the last).
+    /// Adds a batch of `packets` packets / `bytes` bytes seen at `now_ms` with TCP
+    /// flags `tcp_flags` to PMD `pmd`'s cell (indices beyond the cell count share the
+    /// last cell, which is then no longer single-writer: size the stats for every PMD).
+    /// Must only be called by that PMD.
     #[inline(always)]
-    pub fn cell(&self, pmd: usize) -> &StatsCell {
-        &self.cells[pmd.min(self.cells.len() - 1)]
+    pub fn record(&self, pmd: usize, packets: u64, bytes: u64, now_ms: u64, tcp_flags: u16) {
+        let r = Ordering::Relaxed;
+        let c = &self.cells[pmd.min(self.cells.len() - 1)];
+        let epoch = self.epoch.load(r);
+        let (p0, b0, f0) = if c.epoch.load(r) == epoch {
+            (c.packets.load(r), c.bytes.load(r), c.tcp_flags.load(r))
+        } else {
+            (0, 0, 0)
+        };
+        c.packets.store(p0 + packets, r);
+        c.bytes.store(b0 + bytes, r);
+        c.used_ms.store(now_ms, r);
+        c.tcp_flags.store(f0 | u64::from(tcp_flags), r);
+        // Release: a reader that sees the new epoch sees the reset counters.
+        c.epoch.store(epoch, Ordering::Release);
     }
 
     /// Sum over all PMDs (control thread).
     pub fn read(&self) -> FlowStatsSnapshot {
         let r = Ordering::Relaxed;
+        let epoch = self.epoch.load(Ordering::Acquire);
         let mut s = FlowStatsSnapshot::default();
         for c in self.cells.iter() {
+            if c.epoch.load(Ordering::Acquire) != epoch {
+                continue;
+            }
             s.packets += c.packets.load(r);
             s.bytes += c.bytes.load(r);
             s.used_ms = s.used_ms.max(c.used_ms.load(r));
@@ -86,19 +94,26 @@ impl FlowStats {
         }
         s
     }
+
+    /// Zeroes the statistics (control thread; OVS_FLOW_ATTR_CLEAR).
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// An installed megaflow. Shared as `Arc<Flow>` between the control thread's table and
 /// every PMD's classifier and EMC. Immutable except for liveness and statistics: a
 /// modify installs a new `Flow` (sharing the statistics) and kills the old one.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Flow {
+    // Hot fields first: liveness, actions and stats share the first cache line.
+    dead: AtomicBool,
+    actions: CompiledActions,
+    stats: Arc<FlowStats>,
     ufid: u128,
     key: FlowKey,
     mask: FlowKey,
-    actions: CompiledActions,
-    stats: Arc<FlowStats>,
-    dead: AtomicBool,
 }
 
 impl Flow {
@@ -187,11 +202,8 @@ impl Flow {
 
 /// CLOCK_MONOTONIC in milliseconds (what OVS expects in the USED attribute).
 pub fn monotonic_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always supported.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+    // CLOCK_MONOTONIC cannot fail on Linux; 0 ("never used") is the safe fallback anyway.
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |ts| {
+        (ts.tv_sec() as u64) * 1000 + (ts.tv_nsec() as u64) / 1_000_000
+    })
 }

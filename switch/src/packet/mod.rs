@@ -4,4 +4,7 @@ pub mod buf;
 pub mod parse;
 
 pub use buf::{PacketBuf, VecBuf};
-pub use parse::{extract, ExtractInfo, Metadata, ParseStatus, TunnelMeta};
+pub use parse::{
+    extract, extract_prepared, extract_reuse, ExtractInfo, Metadata, ParseStatus, PreparedMeta,
+    TunnelMeta,
+};

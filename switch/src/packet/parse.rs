@@ -7,8 +7,8 @@
 //! from (runt Ethernet frames, invalid NSH) report [`ParseStatus::Drop`].
 
 use crate::flow::key::{
-    hash_words, FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE, IN_PORT_NONE, MAC_PROTO_ETHERNET,
-    MAC_PROTO_NONE,
+    hash_finish, hash_line0, hash_words, word_term, FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE,
+    IN_PORT_NONE, MAC_PROTO_ETHERNET, MAC_PROTO_NONE,
 };
 
 /// Ethernet type of IPv4.
@@ -194,6 +194,9 @@ pub enum ParseStatus {
 pub struct ExtractInfo {
     /// [`FlowKey::hash`] of the extracted key (computed while extracting).
     pub hash: u64,
+    /// Words of the key that may be non-zero (bit i = word i; words 0-7 always set);
+    /// every word outside it is zero. Lets the EMC compare only these words.
+    pub map: u32,
     /// Offset of the L3 header (= MAC header length; start of the MPLS stack or NSH).
     pub l3_ofs: u16,
     /// Offset of the L4 header (equals `l3_ofs` when there is none).
@@ -234,15 +237,196 @@ const MAP_CT: u32 = (1 << 12) | (0b111111 << 13) | (0b11 << 18);
 const MAP_TUN: u32 = 0xff << 20;
 
 /// Extracts the flow key of `frame` with metadata `md` into `key` (fully overwritten).
+///
+/// Untagged Ethernet/IPv4 (no options, not a fragment) TCP and UDP take a
+/// straight-line fast path that composes the first cache line in registers; everything
+/// else goes through [`extract_generic`]. Both produce identical keys. For a burst
+/// sharing metadata, prepare it once with [`PreparedMeta`] and call
+/// [`extract_prepared`].
 #[inline]
 pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
-    *key = FlowKey::ZERO;
-    let mut map = MAP_LINE0;
-    key.set_recirc_id(md.recirc_id);
-    key.set_in_port(md.in_port);
-    key.set_dp_hash(md.dp_hash);
-    key.set_skb_mark(md.skb_mark);
-    key.set_priority(md.priority);
+    if md.l3_ethertype.is_none() && md.ct_orig_proto == 0 {
+        if let Some(f) = fast_ipv4_words(frame) {
+            let w0 = u64::from(md.recirc_id)
+                | u64::from(md.in_port) << 32
+                | u64::from(MAC_PROTO_ETHERNET) << 48
+                | u64::from(md.ct_state) << 56;
+            let l0 = [
+                w0,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                u64::from(md.dp_hash) | u64::from(md.skb_mark) << 32,
+                u64::from(md.priority) | u64::from(md.ct_zone) << 32,
+            ];
+            key.words[..8].copy_from_slice(&l0);
+            key.words[8..].fill(0);
+            let map = MAP_LINE0 | write_ct_tunnel(md, key);
+            return ExtractInfo {
+                hash: hash_words(&key.words, map),
+                map,
+                l3_ofs: 14,
+                l4_ofs: 34,
+                status: ParseStatus::Ok,
+            };
+        }
+    }
+    extract_generic(frame, md, key)
+}
+
+/// Metadata turned into key words once per burst: a key template holding every
+/// metadata-derived word (the rest zero) and the map of words it may set.
+#[derive(Clone, Debug)]
+pub struct PreparedMeta<'a> {
+    md: &'a Metadata,
+    template: FlowKey,
+    map: u32,
+    /// Hash contribution of the template's words beyond the first line.
+    extra_hash: u64,
+    fast_ok: bool,
+}
+
+impl<'a> PreparedMeta<'a> {
+    /// Prepares `md`.
+    #[inline]
+    pub fn new(md: &'a Metadata) -> Self {
+        let mut t = FlowKey::ZERO;
+        t.set_recirc_id(md.recirc_id);
+        t.set_in_port(md.in_port);
+        t.set_mac_proto(MAC_PROTO_ETHERNET);
+        t.set_ct_state(md.ct_state);
+        t.set_dp_hash(md.dp_hash);
+        t.set_skb_mark(md.skb_mark);
+        t.set_priority(md.priority);
+        t.set_ct_zone(md.ct_zone);
+        let map = MAP_LINE0 | write_ct_tunnel(md, &mut t);
+        let mut extra_hash = 0u64;
+        let mut m = map & !MAP_LINE0;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            extra_hash = extra_hash.wrapping_add(word_term(t.words[i], i));
+        }
+        Self {
+            md,
+            template: t,
+            map,
+            extra_hash,
+            fast_ok: md.l3_ethertype.is_none() && md.ct_orig_proto == 0,
+        }
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.md
+    }
+}
+
+/// [`extract`] with metadata prepared once per burst.
+#[inline]
+pub fn extract_prepared(frame: &[u8], pm: &PreparedMeta<'_>, key: &mut FlowKey) -> ExtractInfo {
+    let mut map = u32::MAX;
+    extract_reuse(frame, pm, key, &mut map)
+}
+
+/// [`extract_prepared`] into a reused key buffer: `key_map` must name (at least) every
+/// word of `key` that may be non-zero (e.g. the `map` of the previous extraction into
+/// it, or `u32::MAX`), and is updated to the new key's map. Lets the fast path skip
+/// clearing the upper three cache lines when they are already zero.
+#[inline]
+pub fn extract_reuse(
+    frame: &[u8],
+    pm: &PreparedMeta<'_>,
+    key: &mut FlowKey,
+    key_map: &mut u32,
+) -> ExtractInfo {
+    if pm.fast_ok {
+        if let Some(info) = fast_ipv4(frame, pm, key, *key_map) {
+            *key_map = info.map;
+            return info;
+        }
+    }
+    let info = extract_generic(frame, pm.md, key);
+    *key_map = info.map;
+    info
+}
+
+#[inline(always)]
+fn be64(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_be_bytes(a)
+}
+
+/// Words 1-5 of the key of an untagged Ethernet/IPv4 (no options, not a fragment)
+/// TCP or UDP frame with complete headers; `None` for anything else.
+#[inline(always)]
+fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
+    if b.len() < 42 || be16(b, 12) != ETH_P_IP || b[14] != 0x45 || be16(b, 20) & 0x3fff != 0 {
+        return None;
+    }
+    let proto = b[23];
+    let (ports, flags) = match proto {
+        ipproto::UDP => (be32(b, 34), 0u16),
+        ipproto::TCP => {
+            if b.len() < 54 {
+                return None;
+            }
+            let doff = usize::from(b[46] >> 4) * 4;
+            if doff < 20 || b.len() < 34 + doff {
+                return None;
+            }
+            (be32(b, 34), be16(b, 46) & 0x0fff)
+        }
+        _ => return None,
+    };
+    Some([
+        (be64(b, 0) >> 16) | u64::from(ETH_P_IP) << 48,
+        be64(b, 4) & 0xffff_ffff_ffff,
+        // proto | tos << 8 | ttl << 16 | frag (none) << 24 | tp_src << 32 | tp_dst << 48
+        u64::from(proto)
+            | u64::from(b[15]) << 8
+            | u64::from(b[22]) << 16
+            | u64::from(ports >> 16) << 32
+            | u64::from(ports & 0xffff) << 48,
+        u64::from(be32(b, 26)) | u64::from(be32(b, 30)) << 32,
+        u64::from(flags),
+    ])
+}
+
+#[inline(always)]
+fn fast_ipv4(
+    b: &[u8],
+    pm: &PreparedMeta<'_>,
+    key: &mut FlowKey,
+    old_map: u32,
+) -> Option<ExtractInfo> {
+    let f = fast_ipv4_words(b)?;
+    let t = &pm.template.words;
+    let l0 = [t[0], f[0], f[1], f[2], f[3], f[4], t[6], t[7]];
+    key.words[..8].copy_from_slice(&l0);
+    if pm.map & !MAP_LINE0 != 0 {
+        key.words[8..].copy_from_slice(&t[8..]);
+    } else if old_map & !MAP_LINE0 != 0 {
+        key.words[8..].fill(0);
+    }
+    debug_assert!(key.words[8..].iter().zip(&t[8..]).all(|(a, b)| a == b));
+    Some(ExtractInfo {
+        hash: hash_finish(hash_line0(&l0).wrapping_add(pm.extra_hash)),
+        map: pm.map,
+        l3_ofs: 14,
+        l4_ofs: 34,
+        status: ParseStatus::Ok,
+    })
+}
+
+/// Writes conntrack (except the original tuple) and tunnel metadata; returns the map
+/// of words possibly written.
+#[inline(always)]
+fn write_ct_tunnel(md: &Metadata, key: &mut FlowKey) -> u32 {
+    let mut map = 0;
     if md.ct_state != 0 || md.ct_zone != 0 || md.ct_mark != 0 || md.ct_labels != 0 {
         key.set_ct_state(md.ct_state);
         key.set_ct_zone(md.ct_zone);
@@ -264,6 +448,21 @@ pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
         key.set_tun_gbp(t.gbp);
         map |= MAP_TUN;
     }
+    map
+}
+
+/// The general extraction path (every protocol, truncation handling). [`extract`]
+/// uses it for everything but the IPv4 TCP/UDP fast path; exposed so tests can check
+/// that both paths agree.
+pub fn extract_generic(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
+    *key = FlowKey::ZERO;
+    let mut map = MAP_LINE0;
+    key.set_recirc_id(md.recirc_id);
+    key.set_in_port(md.in_port);
+    key.set_dp_hash(md.dp_hash);
+    key.set_skb_mark(md.skb_mark);
+    key.set_priority(md.priority);
+    map |= write_ct_tunnel(md, key);
 
     let mut p = Parser {
         b: frame,
@@ -274,9 +473,14 @@ pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
         l4: 0,
     };
     p.run(md);
-    let (hash, l3, l4, status) = (hash_words(&p.key.words, p.map), p.l3, p.l4, p.status);
+    if md.ct_orig_proto != 0 && p.status != ParseStatus::Drop {
+        p.ct_orig(md);
+    }
+    let (hash, map, l3, l4, status) =
+        (hash_words(&p.key.words, p.map), p.map, p.l3, p.l4, p.status);
     ExtractInfo {
         hash,
+        map,
         l3_ofs: l3 as u16,
         l4_ofs: l4 as u16,
         status,
@@ -293,6 +497,27 @@ struct Parser<'a, 'k> {
 }
 
 impl Parser<'_, '_> {
+    /// The conntrack original-direction tuple, for IPv4 and IPv6 keys (it shares
+    /// storage with ND fields, which win, like in the kernel).
+    fn ct_orig(&mut self, md: &Metadata) {
+        let k = &mut *self.key;
+        match k.eth_type() {
+            ETH_P_IP => {
+                k.set_ct_orig_ipv4_src(md.ct_orig_ipv4.0);
+                k.set_ct_orig_ipv4_dst(md.ct_orig_ipv4.1);
+            }
+            ETH_P_IPV6 if self.map & MAP_ND == 0 => {
+                k.set_ct_orig_ipv6_src(md.ct_orig_ipv6.0);
+                k.set_ct_orig_ipv6_dst(md.ct_orig_ipv6.1);
+            }
+            _ => return,
+        }
+        k.set_ct_orig_tp_src(md.ct_orig_ports.0);
+        k.set_ct_orig_tp_dst(md.ct_orig_ports.1);
+        k.set_ct_orig_proto(md.ct_orig_proto);
+        self.map |= MAP_CT;
+    }
+
     #[inline(always)]
     fn partial(&mut self) {
         if self.status == ParseStatus::Ok {

@@ -960,7 +960,7 @@ impl CtlTx {
 }
 
 impl ExecContext<Mbuf> for CtlTx {
-    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState) {
+    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState<'_>) {
         let dp = self.dp;
         let i = match self
             .queued
@@ -981,11 +981,17 @@ impl ExecContext<Mbuf> for CtlTx {
         m.set_data(pkt.data()).then_some(m)
     }
 
-    fn upcall(&mut self, _data: &[u8], _orig_len: usize, _st: &PacketState, _u: &UserspaceAction) {
+    fn upcall(
+        &mut self,
+        _data: &[u8],
+        _orig_len: usize,
+        _st: &PacketState<'_>,
+        _u: &UserspaceAction,
+    ) {
         self.dropped += 1;
     }
 
-    fn recirculate(&mut self, pkt: Mbuf, _st: &PacketState) {
+    fn recirculate(&mut self, pkt: Mbuf, _st: &PacketState<'_>) {
         self.dropped += 1;
         drop(pkt);
     }

@@ -449,7 +449,7 @@ impl Ctx<'_> {
 
 impl ExecContext<Mbuf> for Ctx<'_> {
     #[inline]
-    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState) {
+    fn output(&mut self, port: u32, pkt: Mbuf, _st: &PacketState<'_>) {
         let Some(Some(p)) = self.tx.ports.get_mut(port as usize) else {
             self.dropped += 1;
             return;
@@ -469,7 +469,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         copy.set_data(pkt.data()).then_some(copy)
     }
 
-    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState, u: &UserspaceAction) {
+    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState<'_>, u: &UserspaceAction) {
         let Some(mut copy) = self.pool.alloc() else {
             self.lost += 1;
             return;
@@ -479,7 +479,8 @@ impl ExecContext<Mbuf> for Ctx<'_> {
             return;
         }
         let mut key = FlowKey::ZERO;
-        crate::packet::extract(data, &st.md, &mut key);
+        let md = st.metadata();
+        crate::packet::extract(data, &md, &mut key);
         let up = Upcall {
             dp: self.dp,
             pmd: self.pmd,
@@ -490,7 +491,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
             },
             pkt: copy,
             key,
-            md: st.md,
+            md,
             queued_tsc: rdtsc(),
         };
         if self.upcalls.push(up).is_err() {
@@ -498,14 +499,14 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         }
     }
 
-    fn recirculate(&mut self, pkt: Mbuf, st: &PacketState) {
+    fn recirculate(&mut self, pkt: Mbuf, st: &PacketState<'_>) {
         let r = &mut *self.recirc;
         if r.len == BURST_SIZE {
             self.dropped += 1;
             return;
         }
         r.pkts[r.len] = Some(pkt);
-        r.md[r.len] = st.md;
+        r.md[r.len] = st.metadata();
         r.len += 1;
     }
 

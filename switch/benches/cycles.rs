@@ -1,0 +1,294 @@
+//! Cycles per packet measured robustly on a shared machine: each scenario runs a
+//! 32-packet batch many times and reports the **median** and **minimum** per-batch
+//! time (a batch lasts ~1 µs, so preemption by other processes hits few samples and
+//! barely moves the median, unlike criterion's mean). Cycles are TSC cycles at
+//! 2.596 GHz (`DPSWITCH_TSC_GHZ` overrides).
+//!
+//! `cargo bench -p dpswitch --bench cycles`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dpswitch::actions::{execute, Action, CompiledActions, PacketState, SetField};
+use dpswitch::emc::Emc;
+use dpswitch::flow::{Flow, FlowKey};
+use dpswitch::packet::{extract, extract_reuse, ExtractInfo, Metadata, PreparedMeta};
+use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
+
+mod common;
+use common::*;
+
+fn samples() -> usize {
+    std::env::var("DPSWITCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+#[inline(never)]
+fn extract_batch(
+    fr: &[Vec<u8>],
+    pm: &PreparedMeta<'_>,
+    keys: &mut [FlowKey; BATCH],
+    maps: &mut [u32; BATCH],
+    infos: &mut [ExtractInfo; BATCH],
+) {
+    for i in 0..BATCH {
+        infos[i] = extract_reuse(&fr[i], pm, &mut keys[i], &mut maps[i]);
+    }
+}
+
+#[inline(never)]
+fn extract_one(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
+    extract(frame, md, key)
+}
+
+fn measure(name: &str, ghz: f64, base_ns: f64, mut f: impl FnMut(usize)) -> f64 {
+    let n = samples();
+    for r in 0..n / 10 {
+        f(r);
+    }
+    let mut t = Vec::with_capacity(n);
+    for r in 0..n {
+        let s = Instant::now();
+        f(r);
+        t.push(s.elapsed().as_nanos() as f64);
+    }
+    t.sort_by(f64::total_cmp);
+    let med = (t[n / 2] - base_ns).max(0.0) / BATCH as f64;
+    let min = (t[0] - base_ns).max(0.0) / BATCH as f64;
+    println!(
+        "{name:<44} {med:>7.2} ns/pkt {:>6.1} cyc/pkt (min {min:>6.2} ns, {:>5.1} cyc)",
+        med * ghz,
+        min * ghz
+    );
+    med
+}
+
+fn main() {
+    let ghz: f64 = std::env::var("DPSWITCH_TSC_GHZ")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.596);
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    println!(
+        "{:<44} {:>14} {:>14}",
+        "scenario (32-packet batches)", "median", ""
+    );
+    // Timer overhead: an empty batch.
+    let n = samples();
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| {
+            let s = Instant::now();
+            black_box(0);
+            s.elapsed().as_nanos() as f64
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    let base = t[n / 2];
+    println!("(timer overhead {base:.0} ns per batch, subtracted)");
+
+    let fr = frames();
+    let md = Metadata::for_port(1);
+    let mut keys = [FlowKey::ZERO; BATCH];
+    let mut infos = [ExtractInfo {
+        hash: 0,
+        map: 0,
+        l3_ofs: 0,
+        l4_ofs: 0,
+        status: dpswitch::packet::ParseStatus::Ok,
+    }; BATCH];
+
+    let mut maps = [u32::MAX; BATCH];
+    let ex = measure("extract udp64", ghz, base, |r| {
+        let b = (r * BATCH) % POOL;
+        let pm = PreparedMeta::new(&md);
+        extract_batch(&fr[b..b + BATCH], &pm, &mut keys, &mut maps, &mut infos);
+        black_box(&infos);
+    });
+
+    // Same 32 frames every time: compute cost without cache misses on the frames.
+    let hot: Vec<Vec<u8>> = fr[..BATCH].to_vec();
+    measure("extract udp64 (32 hot frames)", ghz, base, |_| {
+        for i in 0..BATCH {
+            infos[i] = extract_one(&hot[i], &md, &mut keys[i]);
+        }
+        black_box(&infos);
+    });
+
+    // EMC hit.
+    let mut emc = Emc::new(8192, 1);
+    let mut m = FlowKey::ZERO;
+    m.set_eth_type(0xffff);
+    let flow = Arc::new(Flow::new(1, &FlowKey::ZERO, &m, out_actions(), 1));
+    for f in &fr {
+        let mut k = FlowKey::ZERO;
+        let info = extract(f, &md, &mut k);
+        emc.insert(&k, info.hash, info.map, &flow);
+    }
+    let mut hits = 0u64;
+    measure("extract + EMC hit", ghz, base, |r| {
+        let b = (r * BATCH) % POOL;
+        let pm = PreparedMeta::new(&md);
+        for i in 0..BATCH {
+            let info = extract_reuse(&fr[b + i], &pm, &mut keys[i], &mut maps[i]);
+            hits += u64::from(emc.lookup(&keys[i], info.hash, info.map).is_some());
+        }
+    });
+    println!(
+        "  (EMC hit rate {:.3})",
+        hits as f64 / ((n + n / 10) * BATCH) as f64
+    );
+
+    // dpcls.
+    let mut one_mask = 0.0;
+    for masks in [1usize, 8, 32, 128] {
+        for skewed in [false, true] {
+            if masks == 1 && skewed {
+                continue;
+            }
+            let ports = ports(masks, skewed);
+            let mut cls = build_dpcls(masks, &fr, &ports);
+            let mds: Vec<Metadata> = ports.iter().map(|p| Metadata::for_port(*p)).collect();
+            let mut all = vec![FlowKey::ZERO; POOL];
+            for i in 0..POOL {
+                extract(&fr[i], &mds[i], &mut all[i]);
+                assert!(cls.lookup(&all[i]).is_some());
+            }
+            cls.sort_subtables();
+            let name = format!(
+                "extract + dpcls hit, {masks} masks{}",
+                if skewed {
+                    " skewed"
+                } else if masks > 1 {
+                    " uniform"
+                } else {
+                    ""
+                }
+            );
+            let mut hashes = [0u64; BATCH];
+            let ns = measure(&name, ghz, base, |r| {
+                let b = (r * BATCH) % POOL;
+                for i in 0..BATCH {
+                    hashes[i] = extract(&fr[b + i], &mds[b + i], &mut keys[i]).hash;
+                }
+                let mut out = [None; BATCH];
+                let hit = cls.lookup_batch(&keys, Some(&hashes), u32::MAX, &mut out);
+                black_box((hit, out[3].map(|f| f.ufid())));
+            });
+            if masks == 1 {
+                one_mask = ns;
+            }
+            if masks == 32 && skewed {
+                println!("  (32 masks skewed / 1 mask = {:.2}x)", ns / one_mask);
+            }
+        }
+    }
+
+    // Whole PMD burst.
+    let mut storage = vec![0u8; BUF_SIZE * BATCH];
+    measure("  harness: pmd burst refill only", ghz, base, |r| {
+        let b = (r * BATCH) % POOL;
+        let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+        refill(&mut pkts, &mut storage, &fr, b);
+        black_box(&mut pkts);
+    });
+    for (name, inv) in [
+        ("pmd burst: EMC hit + output", 1u32),
+        ("pmd burst: dpcls 1 mask + output", 0),
+    ] {
+        let mut pmd = Pmd::new(0, Emc::new(8192, inv));
+        let mut mask = FlowKey::ZERO;
+        mask.set_in_port(0xffff);
+        mask.set_eth_type(0xffff);
+        mask.set_ip_proto(0xff);
+        let mut k = FlowKey::ZERO;
+        extract(&fr[0], &md, &mut k);
+        pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
+            1,
+            &k,
+            &mask,
+            out_actions(),
+            1,
+        ))));
+        let mut sink = Sink::default();
+        measure(name, ghz, base, |r| {
+            let b = (r * BATCH) % POOL;
+            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+            refill(&mut pkts, &mut storage, &fr, b);
+            pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
+        });
+        assert_eq!(sink.misses, 0);
+    }
+
+    // Actions.
+    let parsed: Vec<(FlowKey, ExtractInfo)> = fr
+        .iter()
+        .map(|f| {
+            let mut k = FlowKey::ZERO;
+            let info = extract(f, &md, &mut k);
+            (k, info)
+        })
+        .collect();
+    let harness = measure("  harness: buffer refill + PacketState", ghz, base, |r| {
+        let b = (r * BATCH) % POOL;
+        let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+        refill(&mut pkts, &mut storage, &fr, b);
+        for (i, p) in pkts.iter_mut().enumerate() {
+            let (k, info) = &parsed[b + i];
+            black_box((p.take(), PacketState::new(&md, k, info)));
+        }
+    });
+    let set = Action::SetMasked {
+        value: SetField::Ipv4 {
+            src: 0,
+            dst: 0xc0a8_0001,
+            proto: 0,
+            tos: 0,
+            ttl: 0,
+            frag: 0,
+        },
+        mask: SetField::Ipv4 {
+            src: 0,
+            dst: u32::MAX,
+            proto: 0,
+            tos: 0,
+            ttl: 0,
+            frag: 0,
+        },
+    };
+    for (name, acts) in [
+        (
+            "actions: output (incl. harness)",
+            CompiledActions::compile(&[Action::Output(2)]).unwrap(),
+        ),
+        (
+            "actions: set_masked(ipv4)+output (incl. harness)",
+            CompiledActions::compile(&[set.clone(), Action::Output(2)]).unwrap(),
+        ),
+    ] {
+        let mut sink = Sink::default();
+        let ns = measure(name, ghz, base, |r| {
+            let b = (r * BATCH) % POOL;
+            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+            refill(&mut pkts, &mut storage, &fr, b);
+            for (i, p) in pkts.iter_mut().enumerate() {
+                let (k, info) = &parsed[b + i];
+                let mut st = PacketState::new(&md, k, info);
+                if let Some(p) = p.take() {
+                    execute(&acts, p, &mut st, &mut sink);
+                }
+            }
+        });
+        println!(
+            "  (net of harness: {:.2} ns, {:.1} cyc)",
+            ns - harness,
+            (ns - harness) * ghz
+        );
+        black_box(sink.out);
+    }
+    let _ = ex;
+}

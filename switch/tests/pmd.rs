@@ -1,0 +1,248 @@
+//! The PMD pipeline end to end: control-thread updates, EMC + dpcls, statistics.
+
+mod common;
+use common::*;
+
+use dpswitch::actions::{
+    Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
+};
+use dpswitch::emc::Emc;
+use dpswitch::flow::FlowKey;
+use dpswitch::packet::{Metadata, PacketBuf, VecBuf};
+use dpswitch::pmd::{BurstMeta, FlowTable, FlowTableError, Pmd, PmdContext};
+
+#[derive(Default)]
+struct Ctx {
+    out: Vec<(u32, usize)>,
+    misses: usize,
+    malformed: usize,
+    recirc: Vec<(VecBuf, Metadata)>,
+}
+
+impl ExecContext<VecBuf> for Ctx {
+    fn output(&mut self, port: u32, pkt: VecBuf, _st: &PacketState<'_>) {
+        self.out.push((port, pkt.len()));
+    }
+    fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
+        Some(pkt.clone())
+    }
+    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn recirculate(&mut self, pkt: VecBuf, st: &PacketState<'_>) {
+        self.recirc.push((pkt, st.metadata()));
+    }
+    fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
+    fn random_u32(&mut self) -> u32 {
+        0
+    }
+}
+
+impl PmdContext<VecBuf> for Ctx {
+    fn miss(&mut self, _pkt: VecBuf, _key: &FlowKey, _md: &Metadata) {
+        self.misses += 1;
+    }
+    fn malformed_drop(&mut self, _pkt: VecBuf) {
+        self.malformed += 1;
+    }
+}
+
+fn udp_flow_key_mask() -> (FlowKey, FlowKey) {
+    let mut k = FlowKey::ZERO;
+    k.set_in_port(1);
+    k.set_eth_type(0x0800);
+    k.set_ip_proto(17);
+    let mut m = FlowKey::ZERO;
+    m.set_in_port(0xffff);
+    m.set_eth_type(0xffff);
+    m.set_ip_proto(0xff);
+    (k, m)
+}
+
+fn out(port: u32) -> CompiledActions {
+    CompiledActions::compile(&[Action::Output(port)]).unwrap()
+}
+
+fn burst(pmd: &mut Pmd, n: usize, ctx: &mut Ctx) {
+    let f = udp4_frame();
+    let mut pkts: Vec<Option<VecBuf>> = (0..n)
+        .map(|i| {
+            let mut g = f.clone();
+            g[37] = i as u8; // distinct dst ports → distinct EMC entries
+            Some(VecBuf::new(&g))
+        })
+        .collect();
+    pmd.process_burst(
+        &mut pkts,
+        BurstMeta::Shared(&Metadata::for_port(1)),
+        1000,
+        ctx,
+    );
+    assert!(pkts.iter().all(Option::is_none), "every packet consumed");
+}
+
+#[test]
+fn replaced_flow_is_never_executed_at_any_emc_probability() {
+    for prob in [0u32, 1, 100] {
+        let mut table = FlowTable::new(1);
+        let mut pmd = Pmd::new(0, Emc::new(1024, prob));
+        let (k, m) = udp_flow_key_mask();
+        for cmd in table.put(1, &k, &m, out(5), true, true).unwrap() {
+            pmd.apply(cmd);
+        }
+        let mut ctx = Ctx::default();
+        for _ in 0..20 {
+            burst(&mut pmd, 32, &mut ctx);
+        }
+        assert!(ctx.out.iter().all(|o| o.0 == 5));
+        assert_eq!(ctx.out.len(), 640);
+        // Exclusive create of an overlapping flow fails; modify replaces actions.
+        assert_eq!(
+            table.put(2, &k, &m, out(6), true, true).err(),
+            Some(FlowTableError::Exists)
+        );
+        let cmds = table.put(1, &k, &m, out(6), false, true).unwrap();
+        // Before the PMD drains the commands, the old flow must not run anywhere.
+        let mut ctx = Ctx::default();
+        burst(&mut pmd, 32, &mut ctx);
+        assert!(
+            ctx.out.is_empty(),
+            "prob {prob}: old flow executed after replace"
+        );
+        assert_eq!(ctx.misses, 32);
+        for cmd in cmds {
+            pmd.apply(cmd);
+        }
+        let mut ctx = Ctx::default();
+        for _ in 0..5 {
+            burst(&mut pmd, 32, &mut ctx);
+        }
+        assert!(ctx.out.iter().all(|o| o.0 == 6) && ctx.out.len() == 160);
+        // Stats were kept across the modify and summed over the PMD's cells.
+        let flow = table.classifier().get(1).unwrap();
+        let s = flow.stats().read();
+        assert_eq!(s.packets, 640 + 160);
+        assert_eq!(s.bytes, 60 * 800);
+        assert_eq!(s.used_ms, 1000);
+        // OVS_FLOW_ATTR_CLEAR: zero now, then only what the PMD records afterwards.
+        flow.stats().clear();
+        assert_eq!(flow.stats().read(), Default::default());
+        let mut ctx = Ctx::default();
+        burst(&mut pmd, 3, &mut ctx);
+        let s = flow.stats().read();
+        assert_eq!((s.packets, s.bytes), (3, 180));
+        // Delete: no more output even before the command is applied.
+        let (_, cmds) = table.del(1).unwrap();
+        let mut ctx = Ctx::default();
+        burst(&mut pmd, 32, &mut ctx);
+        assert!(ctx.out.is_empty());
+        for cmd in cmds {
+            pmd.apply(cmd);
+        }
+        assert!(pmd.classifier().is_empty());
+        let st = pmd.stats();
+        assert_eq!(st.packets, st.emc_hit + st.megaflow_hit + st.miss);
+        if prob == 0 {
+            assert_eq!(st.emc_hit, 0);
+        } else {
+            assert!(st.emc_hit > 0);
+        }
+    }
+}
+
+#[test]
+fn malformed_and_runt_frames_are_counted() {
+    let mut pmd = Pmd::new(0, Emc::default());
+    let mut ctx = Ctx::default();
+    let f = udp4_frame();
+    let mut pkts = vec![
+        Some(VecBuf::new(&f[..10])),
+        Some(VecBuf::new(&f[..30])),
+        None,
+        Some(VecBuf::new(&f)),
+    ];
+    pmd.process_burst(
+        &mut pkts,
+        BurstMeta::Shared(&Metadata::for_port(1)),
+        0,
+        &mut ctx,
+    );
+    let st = pmd.stats();
+    assert_eq!(
+        (st.packets, st.extract_drop, st.malformed, st.miss),
+        (3, 1, 1, 2)
+    );
+    assert_eq!((ctx.malformed, ctx.misses), (1, 2));
+}
+
+#[test]
+fn modify_of_missing_flow_is_enoent() {
+    let mut table = FlowTable::new(1);
+    let (k, m) = udp_flow_key_mask();
+    assert_eq!(
+        table.put(1, &k, &m, out(1), false, false).err(),
+        Some(FlowTableError::NotFound)
+    );
+    table.put(1, &k, &m, out(1), true, true).unwrap();
+    let mut narrower = k;
+    narrower.set_tp_dst(53);
+    let mut nm = m;
+    nm.set_tp_dst(0xffff);
+    // Different UFID whose key the existing flow matches: modify refused.
+    assert_eq!(
+        table.put(2, &narrower, &nm, out(1), false, true).err(),
+        Some(FlowTableError::NotFound)
+    );
+    assert_eq!(table.flush().len(), 1);
+    assert!(table.classifier().is_empty());
+}
+
+#[test]
+fn tx_batches_group_by_port() {
+    let mut tx = dpswitch::pmd::TxBatches::new();
+    for (port, v) in [(1u32, 10u8), (2, 20), (1, 11), (3, 30), (2, 21)] {
+        tx.push(port, v);
+    }
+    assert_eq!(tx.len(), 5);
+    let mut sent = Vec::new();
+    tx.flush(|port, batch| {
+        if port != 3 {
+            sent.push((port, std::mem::take(batch)));
+        }
+    });
+    assert_eq!(sent, vec![(1, vec![10, 11]), (2, vec![20, 21])]);
+    assert_eq!(tx.len(), 1, "port 3 was not drained");
+}
+
+#[test]
+fn recirculation_reclassifies_with_recirc_id() {
+    let mut table = FlowTable::new(1);
+    let mut pmd = Pmd::new(0, Emc::new(64, 1));
+    let (k, m) = udp_flow_key_mask();
+    let first =
+        CompiledActions::compile(&[Action::Hash { alg: 0, basis: 1 }, Action::Recirc(5)]).unwrap();
+    let mut k2 = k;
+    k2.set_recirc_id(5);
+    let mut m2 = m;
+    m2.set_recirc_id(u32::MAX);
+    let mut m1 = m;
+    m1.set_recirc_id(u32::MAX);
+    for cmd in table.put(1, &k, &m1, first, true, true).unwrap() {
+        pmd.apply(cmd);
+    }
+    for cmd in table.put(2, &k2, &m2, out(3), true, true).unwrap() {
+        pmd.apply(cmd);
+    }
+    let mut ctx = Ctx::default();
+    burst(&mut pmd, 4, &mut ctx);
+    assert!(ctx.out.is_empty());
+    assert_eq!(ctx.recirc.len(), 4);
+    // The runtime re-injects recirculated packets with their own metadata.
+    let (bufs, mds): (Vec<VecBuf>, Vec<Metadata>) =
+        std::mem::take(&mut ctx.recirc).into_iter().unzip();
+    assert!(mds
+        .iter()
+        .all(|m| m.recirc_id == 5 && m.dp_hash != 0 && m.in_port == 1));
+    let mut pkts: Vec<Option<VecBuf>> = bufs.into_iter().map(Some).collect();
+    pmd.process_burst(&mut pkts, BurstMeta::PerPacket(&mds), 2, &mut ctx);
+    assert_eq!(ctx.out, vec![(3, 60); 4]);
+    assert_eq!(ctx.misses, 0);
+}
