@@ -22,8 +22,8 @@ pub fn rdtsc() -> u64 {
     unsafe { dpdk_sys::shim_rte_rdtsc() }
 }
 
-/// TSC ticks per second, measured against CLOCK_MONOTONIC once per process (EAL's own
-/// estimate can be far off in a VM: 2.0 GHz reported for a 2.596 GHz TSC here).
+/// TSC ticks per second, measured against CLOCK_MONOTONIC once per process (50 ms), so cycle
+/// figures do not depend on how well EAL calibrated itself in a VM.
 pub fn tsc_hz() -> u64 {
     static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *HZ.get_or_init(|| {
