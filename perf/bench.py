@@ -255,11 +255,14 @@ class Dpswitch:
         # a netlink port id nobody else uses: far above pids, apart from dpswitch's default
         self.nl_pid = 0x50460000 + ((os.getpid() & 0xFFF) << 4) + (Dpswitch.seq & 0xF)
         self.metrics = "127.0.0.1:%d" % free_tcp_port()
+        # the datapath's local port is a TAP netdev named after it: a name no other dpswitch
+        # on the machine uses (engineers' and tests' daemons say dp0)
+        self.dp = "pdp%d" % ((os.getpid() * 16 + Dpswitch.seq) % 100000)
         src = "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap
         self.cmd = ["taskset", "-c", str(CTL_CORE), args.dpswitch,
                     "-l", "%d-%d" % (CTL_CORE, FWD_CORE), "--main-lcore", str(CTL_CORE),
                     "--in-memory", "--no-pci", "--file-prefix", self.prefix,
-                    "--dp", "dp0", "--port", "p0=" + src, "--port", "p1=net_null0,no-rx=1",
+                    "--dp", self.dp, "--port", "p0=" + src, "--port", "p1=net_null0,no-rx=1",
                     "--pmd-cores", str(FWD_CORE), "--netlink-pid", str(self.nl_pid),
                     "--metrics", self.metrics, "--mbufs", str(args.mbufs),
                     "--status-interval", "5", *sc["opts"]]
@@ -344,7 +347,7 @@ class Dpswitch:
             self.logf.close()
 
 
-def pmd_window(a, b, hz):
+def pmd_window(a, b, dp):
     """Per-window PMD figures from two scrapes (counters are cumulative since start)."""
     pmd = str(FWD_CORE)
     busy = delta(a, b, "dpswitch_pmd_cycles_total", pmd=pmd, state="busy")
@@ -358,8 +361,8 @@ def pmd_window(a, b, hz):
         "emc_hits": delta(a, b, "dpswitch_pmd_emc_hits_total", pmd=pmd),
         "megaflow_hits": delta(a, b, "dpswitch_pmd_megaflow_hits_total", pmd=pmd),
         "upcalls": delta(a, b, "dpswitch_pmd_upcalls_total", pmd=pmd),
-        "dp_flows": mget(b, "dpswitch_dp_flows", dp="dp0"),
-        "dp_masks": mget(b, "dpswitch_dp_masks", dp="dp0"),
+        "dp_flows": mget(b, "dpswitch_dp_flows", dp=dp),
+        "dp_masks": mget(b, "dpswitch_dp_masks", dp=dp),
         "lookups_per_megaflow_hit": mget(b, "dpswitch_pmd_subtable_lookups_per_megaflow_hit",
                                          pmd=pmd),
         "batch_size": mget(b, "dpswitch_pmd_batch_size", pmd=pmd),
@@ -380,13 +383,13 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
         if sc.get("flows") is not None:
             f = flows_file(Path(args.pcapdir), sc["flows"], "odp", SRC_NO, SINK_NO)
             t = time.time()
-            d.dpctl("add-flows", "dp0", str(f))
+            d.dpctl("add-flows", d.dp, str(f))
             # wait until the control thread has installed all of them (give up after 10 s
             # without progress)
             n, last, t_last = None, None, time.time()
             while time.time() - t_last < 10:
                 _, v, _ = scrape(d.metrics)
-                n = mget(v, "dpswitch_dp_flows", dp="dp0")
+                n = mget(v, "dpswitch_dp_flows", dp=d.dp)
                 if n is not None and n >= sc["n_flows"]:
                     break
                 if n != last:
@@ -423,7 +426,7 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
                    tsc_cycles_per_pkt=round(hz / pps, 1) if pps else None,
                    window_s=round(dt, 2),
                    src_rx_mpps=round(rx / dt / 1e6, 3) if rx is not None else None)
-        row.update(pmd_window(a, b, hz))
+        row.update(pmd_window(a, b, d.dp))
         if sc.get("flows") is not None and row.get("upcalls"):
             row["note"] += "upcalls in window: %d;" % row["upcalls"]
         log("  %.3f Mpps, %s TSC cyc/pkt, PMD busy %s cyc/pkt, idle %s%%, flows %s, masks %s, "
@@ -448,7 +451,7 @@ def run_dpswitch_setup(args, d, sc, row, hz, logdir):
         while not stop.is_set():
             try:
                 t, v, _ = scrape(d.metrics, 2.0)
-                n = mget(v, "dpswitch_dp_flows", dp="dp0")
+                n = mget(v, "dpswitch_dp_flows", dp=d.dp)
                 if n is not None:
                     series.append((t, n, mget(v, "dpswitch_pmd_upcalls_total",
                                               pmd=str(FWD_CORE)) or 0))
@@ -510,15 +513,19 @@ def run_dpswitch_setup(args, d, sc, row, hz, logdir):
 # measuring window so it does not perturb the figures.  Samples are mapped to pipeline stages
 # by symbol name; with fat LTO much is inlined into the PMD loop, so "pmd loop (inlined)" can be
 # large -- the stage split is approximate, the busy cycles/packet from the daemon are exact.
-STAGES = [
-    ("rx", r"rx_burst|eth_pcap_rx|pcap_rx|rte_pktmbuf_alloc|mempool.*(get|dequeue)|ring.*dequeue"),
-    ("tx", r"tx_burst|eth_null_tx|null_tx|pktmbuf_free|mempool.*(put|enqueue)|ring.*enqueue|flush"),
-    ("extract", r"extract|parse|flow_key|FlowKey|miniflow"),
-    ("emc", r"emc|Emc|exact_match"),
-    ("dpcls", r"dpcls|Dpcls|subtable|Subtable|classif|mask"),
-    ("actions", r"action|Action|exec|output"),
-    ("upcall", r"upcall|Upcall|slow_path|bridge"),
-    ("pmd loop (inlined)", r"pmd|Pmd|poll|run_burst|process_burst"),
+STAGES = [  # (stage, DSO pattern, symbol pattern): first match wins
+    ("rx (pcap source)", r"librte_net_pcap", r"."),
+    ("tx (null sink)", r"librte_net_null", r"."),
+    ("mbuf alloc/free", r"librte_(mempool|mbuf|ring)", r"."),
+    ("memcpy (pcap source copy)", r"libc", r"mem(cpy|move)"),
+    ("rx", r".", r"rx_burst"),
+    ("tx", r".", r"tx_burst|TxBatch|flush|pktmbuf_free"),
+    ("upcall", r".", r"upcall|Upcall|::miss|ArrayQueue|slow_path|bridge"),
+    ("extract", r".", r"extract|parse|fast_ipv4|fast_ipv6|flow_key|FlowKey"),
+    ("emc", r".", r"emc|Emc"),
+    ("dpcls", r".", r"dpcls|Dpcls|subtable|Subtable|lookup_batch"),
+    ("actions", r".", r"actions|Action|exec"),
+    ("pmd loop (inlined)", r".", r"pmd|Pmd|process_burst|rdtsc"),
 ]
 
 
@@ -540,17 +547,18 @@ def profile(args, d, logdir, last_scrape, hz):
             log("  profile: %s failed: %s" % (c[1], r.stderr.strip()[:200]))
             return
     rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children",
-                          "--sort", "symbol", "--percent-limit", "0.2"],
+                          "--sort", "dso,symbol", "--percent-limit", "0.1"],
                          capture_output=True, text=True, check=False).stdout
     (logdir / "perf-report.txt").write_text(rep)
     busy = mget(last_scrape, "dpswitch_pmd_cycles_per_packet", pmd=str(FWD_CORE)) or 0
     shares = {}
     for line in rep.splitlines():
-        m = re.match(r"\s*([\d.]+)%\s+\[.\]\s+(.*)", line)
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*)", line)
         if not m:
             continue
-        pct, sym = float(m.group(1)), m.group(2).strip()
-        stage = next((s for s, pat in STAGES if re.search(pat, sym)), "other")
+        pct, dso, sym = float(m.group(1)), m.group(2), m.group(3).strip()
+        stage = next((s for s, dp, sp in STAGES if re.search(dp, dso) and re.search(sp, sym)),
+                     "other (%s)" % dso)
         shares[stage] = shares.get(stage, 0) + pct
     out = {s: {"pct": round(p, 1), "cycles_per_pkt": round(busy * p / 100, 1)}
            for s, p in sorted(shares.items(), key=lambda x: -x[1])}
@@ -682,7 +690,7 @@ def plan(args):
             heavy = any(SCENARIOS[s]["heavy"] for s in g["dpswitch"])
             if not heavy and rnd > args.light_rounds:
                 continue
-            tools = ["dpswitch"] + (["ovs", "testpmd"] if args.baselines else [])
+            tools = [t for t in ("dpswitch", "ovs", "testpmd") if t in args.tools]
             k = (rnd - 1) % len(tools)
             for tool in tools[k:] + tools[:k]:
                 if tool == "dpswitch":
@@ -778,6 +786,9 @@ def main():
     ap.add_argument("--baselines", action="store_true",
                     help="also run OVS-DPDK (installs openvswitch-switch-dpdk via apt if "
                          "missing) and testpmd io on the same pcaps")
+    ap.add_argument("--tools", default=None,
+                    help="comma-separated subset of dpswitch,ovs,testpmd (default: dpswitch, "
+                         "or all three with --baselines)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--light-rounds", type=int, default=3,
                     help="rounds for the cache-light scenarios S1/S2 (default 3)")
@@ -804,6 +815,10 @@ def main():
     ap.add_argument("--setup-timeout", type=float, default=60)
     args = ap.parse_args()
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.tools = [t.strip() for t in (args.tools or ("dpswitch,ovs,testpmd" if args.baselines
+                                                     else "dpswitch")).split(",") if t.strip()]
+    if not set(args.tools) <= {"dpswitch", "ovs", "testpmd"}:
+        ap.error("--tools: dpswitch, ovs, testpmd")
     bad = [s for s in args.scenarios if s not in SCENARIOS]
     if bad:
         ap.error("unknown scenario(s) %s; have %s" % (bad, ",".join(ORDER)))
@@ -813,7 +828,7 @@ def main():
     out = Path(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
 
-    if not args.dpswitch or not args.dpctl:
+    if "dpswitch" in args.tools and (not args.dpswitch or not args.dpctl):
         if not args.no_build:
             log("building dpswitch and dpctl (release)")
             subprocess.run(["cargo", "build", "--release", "--bin", "dpswitch", "--bin", "dpctl"],
@@ -821,14 +836,14 @@ def main():
         tgt = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release"
         args.dpswitch = args.dpswitch or str(tgt / "dpswitch")
         args.dpctl = args.dpctl or str(tgt / "dpctl")
-    if args.baselines:
+    if "ovs" in args.tools:
         subprocess.run([str(HERE / "ovs.sh"), "install"], check=True)
 
     hz = tsc_hz()
     pcapdir = Path(args.pcapdir)
     pcaps = {SCENARIOS[s]["pcap"]: ensure_pcap(pcapdir, SCENARIOS[s]["pcap"])
              for s in args.scenarios}
-    if args.baselines and any("S4" in SCENARIOS[s]["ovs"] for s in args.scenarios):
+    if "ovs" in args.tools and any("S4" in SCENARIOS[s]["ovs"] for s in args.scenarios):
         macs = pcapdir / "macs10k.txt"
         if not macs.exists():
             macs.write_text(subprocess.run(
@@ -836,6 +851,8 @@ def main():
                 capture_output=True, text=True, check=True).stdout)
     versions = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "uname": os.uname().release, "tsc_hz": hz,
+                "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                             if l.startswith("model name")), ""), "nproc": os.cpu_count(),
                 "git": subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                                       capture_output=True, text=True).stdout.strip(),
                 "dpswitch": args.dpswitch, "dpctl": args.dpctl,
