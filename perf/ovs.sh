@@ -80,7 +80,8 @@ ovs_install() {
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
     made_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openvswitch-switch-dpdk
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openvswitch-switch-dpdk ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openvswitch-switch-dpdk; }
   [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   [ -x "$OVS_VSWITCHD" ] || { echo "no $OVS_VSWITCHD after install" >&2; exit 1; }
 }
