@@ -44,10 +44,13 @@ PCAPS = {
     "m32": "--kind m32 --flows 10000 --packets 100000 --zipf 1.0 --seed 1",
 }
 
-# dpswitch ports: the source is added first (port 1), the sink second (port 2); port 0 is the
-# datapath's local (TAP) port.  The harness checks the numbers in the daemon's log when it can.
-SRC_NO, SINK_NO = 1, 2
-ONE_MEGAFLOW = "in_port(%d),eth(),eth_type(0x0800),ipv4(frag=no) %d" % (SRC_NO, SINK_NO)
+# dpswitch port numbers (port 0 is the datapath's local TAP port).  With the source on the
+# command line it is added first (1) and the sink second (2).  With --dpswitch-source add-if
+# (the default for scenarios with a flow set) the sink is on the command line (1) and the
+# source is added by dpctl once the flows are in, as port 2.  The harness checks the numbers
+# in the daemon's "port added" log lines.
+PORTS = {"cmdline": (1, 2), "add-if": (2, 1)}  # mode -> (source port, sink port)
+ONE_MEGAFLOW = "in_port(SRC),eth(),eth_type(0x0800),ipv4(frag=no) SINK"
 
 # Scenario table.  dpswitch side: pcap, flows (None: none installed by the harness; the
 # standalone bridge installs what it decides), daemon options, mode.  ovs: OVS variants whose
@@ -149,6 +152,8 @@ def ensure_pcap(pcapdir, name):
 
 def flows_file(pcapdir, spec, fmt, in_port, out_port):
     kind, arg = spec
+    if kind == "line":
+        arg = arg.replace("SRC", str(in_port)).replace("SINK", str(out_port))
     f = pcapdir / ("flows-%s-%s-%d-%d.txt" % (fmt, re.sub(r"[^a-z0-9]+", "_", arg.lower()),
                                               in_port, out_port))
     if kind == "line":
@@ -258,20 +263,28 @@ class Dpswitch:
         # the datapath's local port is a TAP netdev named after it: a name no other dpswitch
         # on the machine uses (engineers' and tests' daemons say dp0)
         self.dp = "pdp%d" % ((os.getpid() * 16 + Dpswitch.seq) % 100000)
-        src = "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap
+        self.src = "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap
+        # Scenarios without a flow set keep the source on the command line: they use no dpctl
+        # at all (an ovs-style dpctl open may take misses away from the standalone bridge).
+        self.mode = args.dpswitch_source if sc.get("flows") is not None else "cmdline"
+        self.src_no, self.sink_no = PORTS[self.mode]
+        ports = ["--port", "p1=net_null0,no-rx=1"]
+        if self.mode == "cmdline":
+            ports = ["--port", "p0=" + self.src] + ports
         self.cmd = ["taskset", "-c", str(CTL_CORE), args.dpswitch,
                     "-l", "%d-%d" % (CTL_CORE, FWD_CORE), "--main-lcore", str(CTL_CORE),
                     "--in-memory", "--no-pci", "--file-prefix", self.prefix,
-                    "--dp", self.dp, "--port", "p0=" + src, "--port", "p1=net_null0,no-rx=1",
+                    "--dp", self.dp, *ports,
                     "--pmd-cores", str(FWD_CORE), "--netlink-pid", str(self.nl_pid),
                     "--metrics", self.metrics, "--mbufs", str(args.mbufs),
                     "--status-interval", "5", *sc["opts"]]
         if sc.get("flows") is not None:
-            # Flows come from dpctl after start, but traffic starts with the process.  The
-            # standalone bridge would meanwhile install its own (different, overlapping)
-            # megaflows from the misses; --flow-limit 0 keeps it from installing any, while
-            # flows added over netlink are not subject to the slow path's limit.  The run
-            # checks dp_flows == the flow set and that no upcall happens in the window.
+            # Flows come from dpctl after start.  Any miss before they are all in (with the
+            # source on the command line traffic starts with the process) would make the
+            # standalone bridge install its own, different and overlapping megaflows;
+            # --flow-limit 0 keeps it from installing any, while flows added over netlink are
+            # not subject to the slow path's limit.  The run checks dp_flows == the flow set
+            # and reports upcalls inside the window.
             self.cmd += ["--flow-limit", "0"]
         self.proc = None
         self.logf = None
@@ -283,7 +296,7 @@ class Dpswitch:
             errors="replace"))
         got = dict((name, int(no)) for no, name in re.findall(
             r"port added.*?port_no=(\d+).*?port=(\w+)", text))
-        want = {"p0": SRC_NO, "p1": SINK_NO}
+        want = {"p0": self.src_no, "p1": self.sink_no}
         if any(got.get(k) not in (None, v) for k, v in want.items()):
             raise RuntimeError("port numbers %s, the flow sets assume %s" % (got, want))
         return got
@@ -310,7 +323,20 @@ class Dpswitch:
             time.sleep(0.05)
         raise RuntimeError("dpswitch metrics at %s never showed port p1" % self.metrics)
 
-    def dpctl(self, *a, timeout=300):
+    def add_source(self):
+        """add-if mode: the pcap source joins once the flows are in, so no packet misses."""
+        self.dpctl("add-if", self.dp, "p0,type=dpdk,port_no=%d,devargs=%s" % (self.src_no,
+                                                                               self.src))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, vals, _ = scrape(self.metrics)
+            if mget(vals, "dpswitch_port_rx_packets_total", port="p0") is not None:
+                return self.check_ports()
+            time.sleep(0.1)
+        raise RuntimeError("p0 never showed up in the metrics after add-if")
+
+    def dpctl(self, *a, timeout=None):
+        timeout = timeout or self.args.dpctl_timeout
         cmd = [self.args.dpctl, "--netlink-pid", str(self.nl_pid), *a]
         r = subprocess.run(["taskset", "-c", str(CTL_CORE), *cmd], capture_output=True,
                            text=True, timeout=timeout, check=False)
@@ -381,7 +407,7 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
             return run_dpswitch_setup(args, d, sc, row, hz, logdir)
         d.start()
         if sc.get("flows") is not None:
-            f = flows_file(Path(args.pcapdir), sc["flows"], "odp", SRC_NO, SINK_NO)
+            f = flows_file(Path(args.pcapdir), sc["flows"], "odp", d.src_no, d.sink_no)
             t = time.time()
             d.dpctl("add-flows", d.dp, str(f))
             # wait until the control thread has installed all of them (give up after 10 s
@@ -399,6 +425,8 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
             if n != sc["n_flows"]:
                 row["ok"] = False
                 row["note"] += "dp_flows=%s expected %d;" % (n, sc["n_flows"])
+            if d.mode == "add-if":
+                log("  ports %s" % d.add_source())
         time.sleep(args.warmup)
         if sc.get("mode") != "misses" and row["ok"]:
             # keep warming while the upcall counter still moves (max 60 s), as for OVS; not
@@ -428,7 +456,8 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
                    window_s=round(dt, 2),
                    src_rx_mpps=round(rx / dt / 1e6, 3) if rx is not None else None)
         row.update(pmd_window(a, b, d.dp))
-        if sc.get("flows") is not None and row.get("upcalls"):
+        # a few upcalls are the kernel's own packets on the local TAP port (IPv6 ND/RS)
+        if sc.get("flows") is not None and (row.get("upcalls") or 0) > 100:
             row["note"] += "upcalls in window: %d;" % row["upcalls"]
         log("  %.3f Mpps, %s TSC cyc/pkt, PMD busy %s cyc/pkt, idle %s%%, flows %s, masks %s, "
             "emc %s mf %s upcalls %s" % (pps / 1e6, row["tsc_cycles_per_pkt"],
@@ -810,6 +839,12 @@ def main():
     ap.add_argument("--dpctl", help="dpctl binary (default: build target/release)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries as they are")
     ap.add_argument("--testpmd", default="dpdk-testpmd")
+    ap.add_argument("--dpswitch-source", choices=["add-if", "cmdline"], default="add-if",
+                    help="scenarios with a flow set: add the pcap source with dpctl add-if "
+                         "after the flows (default), or give it on the command line (traffic "
+                         "misses while the flows go in)")
+    ap.add_argument("--dpctl-timeout", type=float, default=900,
+                    help="seconds one dpctl command may take (add-flows of 10k flows)")
     ap.add_argument("--mbufs", type=int, default=262144,
                     help="mbufs for dpswitch --mbufs and testpmd --total-num-mbufs; the pcap "
                          "PMD keeps the whole file in mbufs (default 262144)")
