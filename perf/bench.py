@@ -790,9 +790,10 @@ def summarize(rows, args, hz):
         for o in sc["ovs"]:
             v = vals("ovs", o)
             if v:
-                lines.append("| %s | ovs | %s | %d | %s | %s | %s | - | | | | |" % (
+                lines.append("| %s | ovs | %s | %d | %s | %s | %s | %s | | | | |" % (
                     sid, o, len(v), fmt_mmm(v, "%.3f" if unit != "Mpps" else "%.2f"), unit,
-                    fmt_mmm(vals("ovs", o, col="tsc_cycles_per_pkt"), "%.0f")))
+                    fmt_mmm(vals("ovs", o, col="tsc_cycles_per_pkt"), "%.0f"),
+                    fmt_mmm(vals("ovs", o, col="pmd_busy_cycles_per_pkt"), "%.0f")))
         t = vals("testpmd", "io", sc["pcap"])
         if t:
             lines.append("| %s | testpmd | io on %s | %d | %s | Mpps | %s | - | | | | |" % (
