@@ -17,9 +17,18 @@ fn netlink_packet_probe_on_upcall_reencodes() {
         0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0x91, 0x00, 0x00,
     ];
-    let ids = FamilyIds { datapath: 0x1a, vport: 0x1b, flow: 0x1c, packet: 0x1d, meter: 0x1e, ct_limit: 0x1f };
+    let ids = FamilyIds {
+        datapath: 0x1a,
+        vport: 0x1b,
+        flow: 0x1c,
+        packet: 0x1d,
+        meter: 0x1e,
+        ct_limit: 0x1f,
+    };
     let (h, p) = nl::messages(&data).next().unwrap().unwrap();
-    let Request::Packet(m) = parse_request(&ids, h, p).unwrap() else { panic!("not a packet message") };
+    let Request::Packet(m) = parse_request(&ids, h, p).unwrap() else {
+        panic!("not a packet message")
+    };
     assert!(m.body.probe);
     let b = m.to_bytes().unwrap();
     assert_eq!(odp::family::OvsMessage::parse_datagram(&b).unwrap(), m);
@@ -30,7 +39,13 @@ fn text_fully_wildcarded_key_prints_empty() {
     // text-crash-b66f549d: "tcp()" is an all-wildcard attribute; OVS prints
     // nothing for it, and "" parses back as the empty key ("<empty>").
     let (k, m) = text::parse_key("tcp()", None).unwrap();
-    assert_eq!(text::format_key(&k, Some(&m), &FormatOptions::default()), "");
+    assert_eq!(
+        text::format_key(&k, Some(&m), &FormatOptions::default()),
+        ""
+    );
     let (k2, m2) = text::parse_key("", None).unwrap();
-    assert_eq!(text::format_key(&k2, Some(&m2), &FormatOptions::default()), "<empty>");
+    assert_eq!(
+        text::format_key(&k2, Some(&m2), &FormatOptions::default()),
+        "<empty>"
+    );
 }
