@@ -88,6 +88,7 @@ const WC_BASE: &[&str] = &[
     "in_port(1),ct_state(-new+est-rel+trk),ct_zone(0x5/0xff),ct_mark(0x1/0xf),ct_label(0x1/0xff),ct_tuple4(src=1.1.1.1,dst=2.2.2.2,proto=6,tp_src=1,tp_dst=2),eth(),eth_type(0x0800),ipv4(src=1.1.1.1,frag=no)",
     "in_port(1),ct_tuple6(src=::1,dst=::2,proto=17,src_port=1,dst_port=2),eth(),eth_type(0x86dd),ipv6(frag=no)",
     "in_port(1),eth(dst=01:00:00:00:00:00/01:00:00:00:00:00),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=53)",
+    "in_port(1),eth(),eth_type(0x86dd),ipv6(frag=no),key32(1000/ff01)",
 ];
 
 fn wc_variants(base: &str) -> Vec<String> {

@@ -393,3 +393,46 @@ fn family_checks() {
     };
     assert_eq!(flow::flow_id(&f), flow::FlowId::None); // >16 bytes treated as absent
 }
+
+#[test]
+fn flow_reply_composition() {
+    use odp::family::flow::{build_reply, ufid_flags, FlowReplyParts};
+    use odp::family::FlowStats;
+    let (k, m) = text::parse_key("in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)", None).unwrap();
+    let fm = FlowMatch::new(&k, Some(&m)).unwrap();
+    let unmasked = unmasked_key_form(&k).unwrap();
+    let acts = vec![Action::Output(2)];
+    let u = [9u8; 16];
+    let mut parts = FlowReplyParts {
+        ufid: Some(&u),
+        flow_match: &fm,
+        unmasked_key: &unmasked,
+        actions: &acts,
+        stats: FlowStats::default(),
+        used: None,
+        tcp_flags: 0,
+        ufid_flags: 0,
+    };
+    let r = build_reply(&parts);
+    assert_eq!(r.ufid.as_deref(), Some(&u[..]));
+    assert_eq!(r.key, Some(fm.masked_key()));
+    assert!(r.stats.is_none() && r.used.is_none() && r.tcp_flags.is_none());
+    parts.ufid_flags = ufid_flags::OMIT_KEY | ufid_flags::OMIT_MASK | ufid_flags::OMIT_ACTIONS;
+    parts.stats = FlowStats {
+        n_packets: 1,
+        n_bytes: 60,
+    };
+    let r = build_reply(&parts);
+    assert!(r.key.is_none() && r.mask.is_none() && r.actions.is_none());
+    assert_eq!(
+        r.stats,
+        Some(FlowStats {
+            n_packets: 1,
+            n_bytes: 60
+        })
+    );
+    // Without UFID the unmasked key identifies the flow; OMIT_KEY has no effect.
+    parts.ufid = None;
+    let r = build_reply(&parts);
+    assert_eq!(r.key, Some(unmasked));
+}

@@ -525,6 +525,23 @@ pub(crate) fn parse_item(
             set(&mut k.nsh, kv, name)?;
             m.nsh = Some(mv);
         }
+        // IPV6_EXTHDRS is unknown to OVS, which prints it generically.
+        "key32" => {
+            let (v, mk) = vm(args);
+            let two = |x: &str| -> Result<u16> {
+                let b = super::lex::hex_bytes(x)?;
+                let a: [u8; 2] = b
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| syn(0, "key32 needs 2 bytes"))?;
+                Ok(u16::from_ne_bytes(a))
+            };
+            set(&mut k.ipv6_exthdrs, two(v)?, name)?;
+            m.ipv6_exthdrs = Some(match mk {
+                Some(x) => two(x)?,
+                None => 0xffff,
+            });
+        }
         _ => return Err(syn(0, format!("unknown key attribute '{name}'"))),
     }
     Ok(())
