@@ -755,6 +755,12 @@ impl TunnelKey {
         if let Some(id) = self.id {
             w.be64(tun_attr::ID, id);
         }
+        if self.ipv4_info_bridge {
+            // The kernel puts this flag right after the id (bridge-mode
+            // tunnel info carries nothing else; other fields, if present,
+            // still follow so decoding stays lossless).
+            w.flag(tun_attr::IPV4_INFO_BRIDGE);
+        }
         if let Some(a) = self.ipv4_src {
             w.put(tun_attr::IPV4_SRC, &a.octets());
         }
@@ -800,9 +806,6 @@ impl TunnelKey {
         }
         if let Some(e) = &self.erspan_opts {
             w.put(tun_attr::ERSPAN_OPTS, e);
-        }
-        if self.ipv4_info_bridge {
-            w.flag(tun_attr::IPV4_INFO_BRIDGE);
         }
     }
 
