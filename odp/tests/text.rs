@@ -98,6 +98,8 @@ fn wc_variants(base: &str) -> Vec<String> {
         format!("tunnel(tun_id=0x7f10354/0xff,src=10.10.10.10/255.255.255.0,dst=20.20.20.20/255.255.255.0,ttl=64,flags(-df+csum+key)),{base}"),
         format!("tunnel(tun_id=0x7f10354/0xff,src=10.10.10.10/255.255.255.0,dst=20.20.20.20/255.255.255.0,ttl=64,geneve({{class=0,type=0,len=4,0xa/0xff}}{{class=0xffff,type=0x1,len=4,0xffffffff}}),flags(csum|key)),{base}"),
         format!("tunnel(ipv6_src=fe80::1,ipv6_dst=fe80::2/ffff::,ttl=64,tp_dst=6081,flags(-df)),{base}"),
+        format!("tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=1,idx=0x7/0xf),flags(df|key)),{base}"),
+        format!("tunnel(dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1,hwid=0x1/0x3),flags(-df)),{base}"),
     ]
 }
 
@@ -243,6 +245,8 @@ const ACTIONS: &[&str] = &[
     "set(tunnel(tun_id=0xabcdef1234567890,src=1.1.1.1,dst=2.2.2.2,ttl=64,flags(df|csum|key)))",
     "set(tunnel(tun_id=0xabcdef1234567890,src=1.1.1.1,dst=2.2.2.2,ttl=64,flags(key)))",
     "set(tunnel(ipv6_dst=fe80::2,ttl=64,tp_dst=6081,geneve({class=0x102,type=0x80,len=4,0xa}),flags(0)))",
+    "set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=1,idx=0x7),flags(df|key)))",
+    "set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1,hwid=0x1),flags(df|key)))",
     "ct",
     "ct(commit)",
     "ct(commit,zone=5)",

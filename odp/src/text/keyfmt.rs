@@ -833,7 +833,8 @@ fn format_tunnel(f: &mut F<'_>, t: Option<&TunnelKey>, m: Option<TunnelKey>) {
         f.s.push_str("),");
     }
     if let Some(e) = &t.erspan_opts {
-        f.s.push_str(&format!("erspan({}),", hex_plain(e)));
+        let em = mm.map(|x| x.erspan_opts.clone().unwrap_or_else(|| vec![0; e.len()]));
+        format_erspan(f, e, em.as_deref());
     }
     if let Some(m) = mm {
         if m.dont_fragment {
@@ -857,6 +858,34 @@ fn format_tunnel(f: &mut F<'_>, t: Option<&TunnelKey>, m: Option<TunnelKey>) {
         f.s.push_str("),");
     }
     f.chomp();
+}
+
+/// `struct erspan_metadata`: `int version` (host order), then v1 `be32
+/// index` or v2 `erspan_md2` (dir = bit 3, hwid = bits 4..7 of byte 11).
+fn format_erspan(f: &mut F<'_>, e: &[u8], m: Option<&[u8]>) {
+    if e.len() != 12 || m.is_some_and(|m| m.len() != 12) {
+        f.s.push_str(&format!("erspan({}),", hex_plain(e)));
+        return;
+    }
+    let ver = e[0];
+    f.s.push_str("erspan(");
+    f.u8u("ver", ver, m.map(|m| m[0]));
+    let ver_full = i32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
+    if ver_full == 1 {
+        let idx = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+        match m {
+            Some(m) => {
+                let mi = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+                f.s.push_str(&format!("idx={}/{},", cx(idx as u64), cx(mi as u64)));
+            }
+            None => f.s.push_str(&format!("idx={},", cx(idx as u64))),
+        }
+    } else if ver_full == 2 {
+        f.u8u("dir", (e[11] >> 3) & 1, m.map(|m| (m[11] >> 3) & 1));
+        f.u8x("hwid", e[11] >> 4, m.map(|m| m[11] >> 4));
+    }
+    f.chomp();
+    f.s.push_str("),");
 }
 
 fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
