@@ -99,7 +99,7 @@ fn wc_variants(base: &str) -> Vec<String> {
         format!("tunnel(tun_id=0x7f10354/0xff,src=10.10.10.10/255.255.255.0,dst=20.20.20.20/255.255.255.0,ttl=64,geneve({{class=0,type=0,len=4,0xa/0xff}}{{class=0xffff,type=0x1,len=4,0xffffffff}}),flags(csum|key)),{base}"),
         format!("tunnel(ipv6_src=fe80::1,ipv6_dst=fe80::2/ffff::,ttl=64,tp_dst=6081,flags(-df)),{base}"),
         format!("tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=1,idx=0x7/0xf),flags(df|key)),{base}"),
-        format!("tunnel(dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1,hwid=0x1/0x3),flags(-df)),{base}"),
+        format!("tunnel(dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1/0x1,hwid=0x1/0x3),flags(-df)),{base}"),
     ]
 }
 
