@@ -89,6 +89,7 @@ const WC_BASE: &[&str] = &[
     "in_port(1),ct_tuple6(src=::1,dst=::2,proto=17,src_port=1,dst_port=2),eth(),eth_type(0x86dd),ipv6(frag=no)",
     "in_port(1),eth(dst=01:00:00:00:00:00/01:00:00:00:00:00),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=53)",
     "in_port(1),eth(),eth_type(0x86dd),ipv6(frag=no),key32(1000/ff01)",
+    "in_port(1),eth(),eth_type(0x894f),nsh(flags=0,ttl=0x3f/0xf0,mdtype=1,np=3,spi=0x123/0x00000fff,si=255,c1=0x1,c2=0x2/0x000000ff,c3=0x3,c4=0x4)",
 ];
 
 fn wc_variants(base: &str) -> Vec<String> {
@@ -235,6 +236,8 @@ const ACTIONS: &[&str] = &[
     "set(vlan(vid=5/0x1)),3",
     "set(mpls(label=100,tc=7,ttl=64,bos=1))",
     "set(ct_label(0x1234))",
+    "set(nsh(flags=0,ttl=0x3f/0xf0,spi=0x123,si=255))",
+    "set(nsh(c1=0x1/0x0000ffff))",
     "push_vlan(vid=12,pcp=0)",
     "push_vlan(vid=13,pcp=5,cfi=0)",
     "push_vlan(tpid=0x9100,vid=13,pcp=5)",

@@ -72,11 +72,16 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
             format!("set({})", super::format_key(k, None, &opts))
         }
         Action::SetMasked { key, mask } => {
-            if key.nsh.is_some() {
-                return format!(
-                    "set({})",
-                    super::format_key(key, Some(mask), &FormatOptions::default())
+            if let Some(n) = &key.nsh {
+                // OVS format_odp_set_nsh: parts absent from the mask are zero.
+                let m = mask.nsh.clone().unwrap_or_default();
+                let s = super::keyfmt::nsh_masked(
+                    &n.base.unwrap_or_default(),
+                    &n.md1.unwrap_or_default().context,
+                    &m.base.unwrap_or_default(),
+                    &m.md1.unwrap_or_default().context,
                 );
+                return format!("set(nsh({s}))");
             }
             format!(
                 "set({})",
