@@ -263,7 +263,7 @@ fn leaf_action() -> impl Strategy<Value = Action> {
         (any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(|(s, d)| Action::PushEth { src: s, dst: d }),
         (
             1u32..,
-            prop::collection::vec(any::<u8>(), 1..20),
+            prop::collection::vec(any::<u8>(), 8..20),
             any::<bool>()
         )
             .prop_map(|(p, d, a)| Action::Userspace(Userspace {
