@@ -397,6 +397,25 @@ impl<'a> AttrWriter<'a> {
         self.buf.extend_from_slice(payload);
         self.pad();
     }
+    /// Put an attribute of `len` payload bytes written by `f` straight into
+    /// the buffer (no temporary allocation). `f` must append exactly `len`
+    /// bytes; the header is fixed up from what it really appended.
+    pub fn put_with(&mut self, ty: u16, len: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        let at = self.buf.len();
+        self.header(ty, len);
+        f(self.buf);
+        let real = self.buf.len() - at;
+        if real != len + NLA_HDRLEN {
+            let l = u16::try_from(real).unwrap_or_else(|_| {
+                self.overflow = true;
+                0
+            });
+            if let Some(dst) = self.buf.get_mut(at..at + 2) {
+                dst.copy_from_slice(&l.to_ne_bytes());
+            }
+        }
+        self.pad();
+    }
     /// Put an attribute without trailing padding (only valid as the last
     /// attribute of a message: `OVS_DP_F_UNALIGNED` upcall packets).
     pub fn put_unpadded(&mut self, ty: u16, payload: &[u8]) {

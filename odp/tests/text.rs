@@ -305,7 +305,9 @@ const ACTIONS: &[&str] = &[
     "psample(group=12)",
     "sample(sample=50.0%,actions(psample(group=12,cookie=0xf1020304)))",
     "sample(sample=50.0%,actions(userspace(pid=42,userdata(0102030400000000)),psample(group=12)))",
-    "action27(01 02 03 04)",
+    "action26(01 02 03 04)",
+    "tnl_pop(4)",
+    "lb_output(1)",
 ];
 
 #[test]

@@ -258,6 +258,8 @@ fn action_table() {
         ),
         ("dec_ttl(le_1(drop))", &ip_any, 0),
         ("action26(00 00 00 00)", &ip_any, EINVAL),
+        ("tnl_pop(4)", &ip_any, EINVAL), // userspace-only
+        ("lb_output(1)", &ip_any, EINVAL),
     ];
     for (s, f, want) in rows {
         let got = action::validate_actions(&acts(s), f).map_err(|e| e.errno());

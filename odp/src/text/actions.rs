@@ -169,6 +169,13 @@ fn format_action(a: &Action, names: Option<&PortNames>) -> String {
             s.push(')');
             s
         }
+        // Userspace-datapath-only actions with a u32 port (kernel rejects them).
+        Action::Unknown { ty: 27, payload } if payload.len() == 4 => {
+            format!("tnl_pop({})", port(rd32(payload, 0), names))
+        }
+        Action::Unknown { ty: 28, payload } if payload.len() == 4 => {
+            format!("lb_output({})", rd32(payload, 0))
+        }
         Action::Unknown { ty, payload } => {
             let mut s = format!("action{ty}");
             if !payload.is_empty() {
@@ -545,6 +552,20 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             Action::PushNsh(k)
         }
         "ct" => Action::Ct(parse_ct(args)?),
+        "tnl_pop" | "lb_output" => {
+            let p = match names.and_then(|n| n.number(args)) {
+                Some(p) => p,
+                None => num32(args)?,
+            };
+            Action::Unknown {
+                ty: if name == "tnl_pop" {
+                    crate::action::attr::TUNNEL_POP
+                } else {
+                    crate::action::attr::LB_OUTPUT
+                },
+                payload: p.to_ne_bytes().to_vec(),
+            }
+        }
         other => {
             if let Some(n) = other.strip_prefix("action") {
                 let ty = uint(n, 16)? as u16;
