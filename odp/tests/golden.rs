@@ -1202,6 +1202,36 @@ fn dp_reply_with_per_cpu_pids_and_execute_checks() {
             .errno(),
         odp::errno::EINVAL
     );
+    // Leftover bytes after the last attribute are ignored at the top level
+    // (the kernel only warns), but not inside a flow key.
+    let mut trailing = msg(DP, 0, 1, 100, 3, 2, 7, &[strz(1, "dp0")]);
+    trailing.extend([9, 9]);
+    let n = trailing.len() as u32;
+    trailing[..4].copy_from_slice(&n.to_le_bytes());
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&trailing)
+            .unwrap()
+            .body
+            .name
+            .as_deref(),
+        Some("dp0")
+    );
+    let bad_key = msg(
+        FL,
+        0,
+        1,
+        100,
+        3,
+        1,
+        7,
+        &[nla(1, &[8, 0, 3, 0, 1, 0, 0, 0, 9, 9])],
+    );
+    assert_eq!(
+        OvsMessage::<FlowAttrs>::parse_datagram(&bad_key)
+            .unwrap_err()
+            .errno(),
+        odp::errno::EINVAL
+    );
     // Attributes above a family's maximum are ignored (liberal parsing).
     let extra = msg(DP, 0, 1, 100, 3, 2, 7, &[strz(1, "dp0"), u32a(40, 1)]);
     assert_eq!(
