@@ -700,6 +700,12 @@ fn mask_flat(k: &FlowKey, m: &FlowKey) -> FlowKey {
     let mut r = k.and(&full);
     // ETHERTYPE is always exact.
     r.eth_type = k.eth_type;
+    // in_port is 16 bits inside the kernel, NO_PORT when absent; the masked
+    // value is NO_PORT ("no port") only if the mask matches it exactly.
+    let kp = k.in_port.unwrap_or(NO_PORT) & 0xffff;
+    let mp = m.in_port.unwrap_or(0) & 0xffff;
+    let p = kp & mp;
+    r.in_port = if p == NO_PORT { None } else { Some(p) };
     r
 }
 

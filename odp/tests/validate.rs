@@ -93,6 +93,22 @@ fn mask_semantics() {
     let m = FlowMatch::new(&k, Some(&mm)).unwrap();
     assert_eq!(m.mask_form().in_port, Some(0xffff_0000));
     assert_eq!(m.masked_key().in_port, Some(0));
+    // A port-less key with a wildcarded in_port reads back as in_port 0 with
+    // mask 0xffff0000 (the masked 16-bit port is 0, not "no port"); with an
+    // exact in_port mask it stays port-less and the mask is all ones.
+    let (k, mm) = text::parse_key("eth()", None).unwrap();
+    let m = FlowMatch::new(&k, Some(&mm)).unwrap();
+    assert_eq!(
+        (m.masked_key().in_port, m.mask_form().in_port),
+        (Some(0), Some(0xffff_0000))
+    );
+    let mut mm2 = mm.clone();
+    mm2.in_port = Some(0xffff);
+    let m = FlowMatch::new(&k, Some(&mm2)).unwrap();
+    assert_eq!(
+        (m.masked_key().in_port, m.mask_form().in_port),
+        (None, Some(u32::MAX))
+    );
     // 802.2: no ETHERTYPE in key, 0xffff in mask.
     let m = check("eth()", true).unwrap();
     assert_eq!(m.masked_key().eth_type, None);
