@@ -91,8 +91,9 @@ fn merge(dst: &mut FlowKey, src: &FlowKey) -> Result<()> {
 }
 
 impl FlatKey {
-    /// Flatten a key, applying the kernel's VLAN structure rules (§6.4).
-    /// `is_mask` relaxes the rules that only apply to keys.
+    /// Flatten a key, applying the kernel's VLAN structure rules (§6.4):
+    /// a VLAN TPID needs VLAN and ENCAP, the TCI needs the CFI bit unless it
+    /// is the truncated-header form (TCI 0, empty ENCAP), at most two tags.
     pub fn from_key(k: &FlowKey) -> Result<Self> {
         let mut flat = FlatKey::default();
         let mut cur = k.clone();
