@@ -171,6 +171,10 @@ pub trait KeyStruct: Sized + Clone + Default + PartialEq {
         }
         Ok(Self::decode(b))
     }
+    /// Wire length (`LEN`), for emitters.
+    fn wire_len(&self) -> usize {
+        Self::LEN
+    }
     /// Wire bytes.
     fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(Self::LEN);
@@ -755,6 +759,12 @@ impl TunnelKey {
         if let Some(id) = self.id {
             w.be64(tun_attr::ID, id);
         }
+        if self.ipv4_info_bridge {
+            // The kernel puts this flag right after the id (bridge-mode
+            // tunnel info carries nothing else; other fields, if present,
+            // still follow so decoding stays lossless).
+            w.flag(tun_attr::IPV4_INFO_BRIDGE);
+        }
         if let Some(a) = self.ipv4_src {
             w.put(tun_attr::IPV4_SRC, &a.octets());
         }
@@ -800,9 +810,6 @@ impl TunnelKey {
         }
         if let Some(e) = &self.erspan_opts {
             w.put(tun_attr::ERSPAN_OPTS, e);
-        }
-        if self.ipv4_info_bridge {
-            w.flag(tun_attr::IPV4_INFO_BRIDGE);
         }
     }
 
@@ -1189,16 +1196,16 @@ impl FlowKey {
             w.put(CT_LABELS, v);
         }
         if let Some(v) = &self.ct_orig_tuple_ipv4 {
-            w.put(CT_ORIG_TUPLE_IPV4, &v.to_bytes());
+            w.put_with(CT_ORIG_TUPLE_IPV4, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.ct_orig_tuple_ipv6 {
-            w.put(CT_ORIG_TUPLE_IPV6, &v.to_bytes());
+            w.put_with(CT_ORIG_TUPLE_IPV6, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = self.packet_type {
             w.be32(PACKET_TYPE, v);
         }
         if let Some(v) = &self.ethernet {
-            w.put(ETHERNET, &v.to_bytes());
+            w.put_with(ETHERNET, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = self.eth_type {
             w.be16(ETHERTYPE, v);
@@ -1210,10 +1217,10 @@ impl FlowKey {
             w.nest(ENCAP, |w| e.emit(w));
         }
         if let Some(v) = &self.ipv4 {
-            w.put(IPV4, &v.to_bytes());
+            w.put_with(IPV4, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.ipv6 {
-            w.put(IPV6, &v.to_bytes());
+            w.put_with(IPV6, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = self.ipv6_exthdrs {
             w.u16(IPV6_EXTHDRS, v);
@@ -1222,35 +1229,38 @@ impl FlowKey {
             w.nest(NSH, |w| v.emit(w));
         }
         if let Some(v) = &self.arp {
-            w.put(ARP, &v.to_bytes());
+            w.put_with(ARP, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.mpls {
-            let b: Vec<u8> = v.iter().flat_map(|l| l.to_be_bytes()).collect();
-            w.put(MPLS, &b);
+            w.put_with(MPLS, v.len() * 4, |b| {
+                for l in v {
+                    b.extend_from_slice(&l.to_be_bytes());
+                }
+            });
         }
         if let Some(v) = &self.tcp {
-            w.put(TCP, &v.to_bytes());
+            w.put_with(TCP, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = self.tcp_flags {
             w.be16(TCP_FLAGS, v);
         }
         if let Some(v) = &self.udp {
-            w.put(UDP, &v.to_bytes());
+            w.put_with(UDP, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.sctp {
-            w.put(SCTP, &v.to_bytes());
+            w.put_with(SCTP, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.icmp {
-            w.put(ICMP, &v.to_bytes());
+            w.put_with(ICMP, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.icmpv6 {
-            w.put(ICMPV6, &v.to_bytes());
+            w.put_with(ICMPV6, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.nd {
-            w.put(ND, &v.to_bytes());
+            w.put_with(ND, v.wire_len(), |b| v.encode(b));
         }
         if let Some(v) = &self.nd_extensions {
-            w.put(ND_EXTENSIONS, &v.to_bytes());
+            w.put_with(ND_EXTENSIONS, v.wire_len(), |b| v.encode(b));
         }
     }
 

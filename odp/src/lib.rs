@@ -12,6 +12,26 @@
 //! - [`action`]: actions with parse/emit/validation;
 //! - [`text`]: the ODP text syntax (`ovs-dpctl` flows and actions);
 //! - [`error`]: one error type with [`Error::errno`].
+//!
+//! # Entry points
+//!
+//! Server (daemon):
+//! - [`nl::messages`] splits a datagram; [`family::parse_request`] decodes each
+//!   message into a typed [`family::Request`] (or an [`Error`] whose
+//!   [`Error::errno`] goes into [`nl::ErrorMsg::from_error`]);
+//! - [`validate::FlowMatch::new`] applies the kernel's key/mask rules,
+//!   [`action::validate_actions`] the action rules;
+//! - replies: [`family::OvsMessage::emit`] appends to a reusable `Vec<u8>`,
+//!   [`family::flow::build_reply`] composes flow replies,
+//!   [`nl::emit_done`] / [`nl::ErrorMsg::emit`] end dumps and transactions,
+//!   [`ctrl::family_info`] answers nlctrl `GETFAMILY`.
+//!
+//! CLI:
+//! - build requests with [`family::OvsMessage::new`] + `emit`, parse replies
+//!   with [`family::OvsMessage::parse`] / [`nl::classify`];
+//! - [`text::parse_key`], [`text::parse_actions`], [`text::format_key`],
+//!   [`text::format_actions`], [`text::format_dump_flow`],
+//!   [`text::format_show`], [`text::parse_ufid`] / [`text::format_ufid`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

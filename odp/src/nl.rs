@@ -397,6 +397,25 @@ impl<'a> AttrWriter<'a> {
         self.buf.extend_from_slice(payload);
         self.pad();
     }
+    /// Put an attribute of `len` payload bytes written by `f` straight into
+    /// the buffer (no temporary allocation). `f` must append exactly `len`
+    /// bytes; the header is fixed up from what it really appended.
+    pub fn put_with(&mut self, ty: u16, len: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        let at = self.buf.len();
+        self.header(ty, len);
+        f(self.buf);
+        let real = self.buf.len() - at;
+        if real != len + NLA_HDRLEN {
+            let l = u16::try_from(real).unwrap_or_else(|_| {
+                self.overflow = true;
+                0
+            });
+            if let Some(dst) = self.buf.get_mut(at..at + 2) {
+                dst.copy_from_slice(&l.to_ne_bytes());
+            }
+        }
+        self.pad();
+    }
     /// Put an attribute without trailing padding (only valid as the last
     /// attribute of a message: `OVS_DP_F_UNALIGNED` upcall packets).
     pub fn put_unpadded(&mut self, ty: u16, payload: &[u8]) {
@@ -572,6 +591,27 @@ pub struct ErrorMsg {
 }
 
 impl ErrorMsg {
+    /// The ACK (`error == 0`) for a request.
+    pub fn ack(request: NlMsgHeader) -> Self {
+        ErrorMsg {
+            request,
+            ..Default::default()
+        }
+    }
+
+    /// The `NLMSG_ERROR` answering `request` (payload echoed) with `err`'s
+    /// errno and its text as the extended-ack message.
+    pub fn from_error(request: NlMsgHeader, request_payload: &[u8], err: &Error) -> Self {
+        ErrorMsg {
+            error: -err.errno(),
+            request,
+            request_payload: request_payload.to_vec(),
+            ext_msg: Some(err.to_string()),
+            ext_offset: None,
+            ext_miss_type: None,
+        }
+    }
+
     /// Parse the payload of an `NLMSG_ERROR` message with header flags `flags`.
     pub fn parse(flags: u16, payload: &[u8]) -> Result<Self> {
         if payload.len() < 4 + NLMSG_HDRLEN {
@@ -806,6 +846,24 @@ mod tests {
         };
         assert_eq!(e.error, 0);
         assert_eq!(e.request.seq, 1);
+    }
+
+    #[test]
+    fn error_from_typed_error() {
+        let req = NlMsgHeader {
+            len: 24,
+            ty: 30,
+            flags: 5,
+            seq: 3,
+            pid: 9,
+        };
+        let e = ErrorMsg::from_error(req, &[1, 2, 0, 0, 0, 0, 0, 0], &Error::NoDevice);
+        assert_eq!(e.error, -crate::errno::ENODEV);
+        let mut b = Vec::new();
+        e.emit(&mut b).unwrap();
+        let (h, p) = messages(&b).next().unwrap().unwrap();
+        assert_eq!(classify(&h, p).unwrap(), Control::Error(e));
+        assert_eq!(ErrorMsg::ack(req).error, 0);
     }
 
     #[test]

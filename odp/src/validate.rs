@@ -91,8 +91,9 @@ fn merge(dst: &mut FlowKey, src: &FlowKey) -> Result<()> {
 }
 
 impl FlatKey {
-    /// Flatten a key, applying the kernel's VLAN structure rules (§6.4).
-    /// `is_mask` relaxes the rules that only apply to keys.
+    /// Flatten a key, applying the kernel's VLAN structure rules (§6.4):
+    /// a VLAN TPID needs VLAN and ENCAP, the TCI needs the CFI bit unless it
+    /// is the truncated-header form (TCI 0, empty ENCAP), at most two tags.
     pub fn from_key(k: &FlowKey) -> Result<Self> {
         let mut flat = FlatKey::default();
         let mut cur = k.clone();
@@ -700,6 +701,12 @@ fn mask_flat(k: &FlowKey, m: &FlowKey) -> FlowKey {
     let mut r = k.and(&full);
     // ETHERTYPE is always exact.
     r.eth_type = k.eth_type;
+    // in_port is 16 bits inside the kernel, NO_PORT when absent; the masked
+    // value is NO_PORT ("no port") only if the mask matches it exactly.
+    let kp = k.in_port.unwrap_or(NO_PORT) & 0xffff;
+    let mp = m.in_port.unwrap_or(0) & 0xffff;
+    let p = kp & mp;
+    r.in_port = if p == NO_PORT { None } else { Some(p) };
     r
 }
 

@@ -1086,3 +1086,160 @@ fn tunnel_key_type_zero_and_nested_flag_accepted() {
     // Emitted back without the flag.
     assert_eq!(k.to_bytes(), nla(16, &tun));
 }
+
+#[test]
+fn dump_datagram_with_multi_and_done() {
+    // Two NLM_F_MULTI flow entries then NLMSG_DONE(0) in one datagram, the
+    // shape of a kernel dump reply (§1.4).
+    let mut dg = Vec::new();
+    for port in [1u32, 2] {
+        let m = with_hdr(
+            OvsMessage::new(
+                FlowCmd::Get,
+                7,
+                FlowAttrs {
+                    key: Some(FlowKey {
+                        in_port: Some(port),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ),
+            FL,
+            nl::flags::MULTI,
+            5,
+            100,
+        );
+        m.emit(&mut dg).unwrap();
+    }
+    nl::emit_done(&mut dg, 5, 100, 0);
+    let mut expect = msg(FL, 2, 5, 100, 3, 1, 7, &[nest(1, &[u32a(3, 1)])]);
+    expect.extend(msg(FL, 2, 5, 100, 3, 1, 7, &[nest(1, &[u32a(3, 2)])]));
+    expect.extend([
+        20, 0, 0, 0, 3, 0, 2, 0, 5, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    assert_eq!(dg, expect);
+    let parts: Vec<_> = nl::messages(&dg).collect::<odp::Result<_>>().unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(
+        nl::classify(&parts[2].0, parts[2].1).unwrap(),
+        nl::Control::Done(0)
+    );
+    let first = OvsMessage::<FlowAttrs>::parse(parts[0].0, parts[0].1).unwrap();
+    assert_eq!(first.body.key.unwrap().in_port, Some(1));
+}
+
+#[test]
+fn dp_reply_with_per_cpu_pids_and_execute_checks() {
+    let reply = with_hdr(
+        OvsMessage::new(
+            DpCmd::Get,
+            7,
+            DatapathAttrs {
+                name: Some("dp0".into()),
+                user_features: Some(9),
+                per_cpu_pids: Some(vec![1, 2, 3]),
+                ..Default::default()
+            },
+        ),
+        DP,
+        0,
+        1,
+        100,
+    );
+    let pids: Vec<u8> = [1u32, 2, 3].iter().flat_map(|x| x.to_le_bytes()).collect();
+    check(
+        &reply,
+        &msg(
+            DP,
+            0,
+            1,
+            100,
+            3,
+            2,
+            7,
+            &[strz(1, "dp0"), u32a(5, 9), nla(8, &pids)],
+        ),
+    );
+    // PER_CPU_PIDS must be a non-empty multiple of 4 bytes.
+    let bad = msg(DP, 0, 1, 100, 4, 2, 7, &[nla(8, &[1, 0, 0])]);
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&bad)
+            .unwrap_err()
+            .errno(),
+        odp::errno::EINVAL
+    );
+    // A name longer than 15 characters is refused.
+    let long = msg(DP, 0, 1, 100, 1, 2, 0, &[strz(1, "sixteen-chars-xx")]);
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&long)
+            .unwrap_err()
+            .errno(),
+        odp::errno::EINVAL
+    );
+    // EXECUTE with a packet shorter than an Ethernet header: policy error.
+    let short = msg(PK, 1, 1, 100, 3, 1, 7, &[nla(1, &[0; 13])]);
+    assert_eq!(
+        OvsMessage::<PacketAttrs>::parse_datagram(&short)
+            .unwrap_err()
+            .errno(),
+        odp::errno::ERANGE
+    );
+    let no_actions = msg(
+        PK,
+        1,
+        1,
+        100,
+        3,
+        1,
+        7,
+        &[nla(1, &[0; 14]), nest(2, &[u32a(3, 1)])],
+    );
+    let m = OvsMessage::<PacketAttrs>::parse_datagram(&no_actions).unwrap();
+    assert_eq!(
+        odp::family::packet::check_execute(&m.body)
+            .unwrap_err()
+            .errno(),
+        odp::errno::EINVAL
+    );
+    // Leftover bytes after the last attribute are ignored at the top level
+    // (the kernel only warns), but not inside a flow key.
+    let mut trailing = msg(DP, 0, 1, 100, 3, 2, 7, &[strz(1, "dp0")]);
+    trailing.extend([9, 9]);
+    let n = trailing.len() as u32;
+    trailing[..4].copy_from_slice(&n.to_le_bytes());
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&trailing)
+            .unwrap()
+            .body
+            .name
+            .as_deref(),
+        Some("dp0")
+    );
+    let bad_key = msg(
+        FL,
+        0,
+        1,
+        100,
+        3,
+        1,
+        7,
+        &[nla(1, &[8, 0, 3, 0, 1, 0, 0, 0, 9, 9])],
+    );
+    assert_eq!(
+        OvsMessage::<FlowAttrs>::parse_datagram(&bad_key)
+            .unwrap_err()
+            .errno(),
+        odp::errno::EINVAL
+    );
+    // Attributes above a family's maximum are ignored (liberal parsing).
+    let extra = msg(DP, 0, 1, 100, 3, 2, 7, &[strz(1, "dp0"), u32a(40, 1)]);
+    assert_eq!(
+        OvsMessage::<DatapathAttrs>::parse_datagram(&extra)
+            .unwrap()
+            .body
+            .name
+            .as_deref(),
+        Some("dp0")
+    );
+}

@@ -263,7 +263,7 @@ fn leaf_action() -> impl Strategy<Value = Action> {
         (any::<[u8; 6]>(), any::<[u8; 6]>()).prop_map(|(s, d)| Action::PushEth { src: s, dst: d }),
         (
             1u32..,
-            prop::collection::vec(any::<u8>(), 1..20),
+            prop::collection::vec(any::<u8>(), 8..20),
             any::<bool>()
         )
             .prop_map(|(p, d, a)| Action::Userspace(Userspace {
@@ -391,5 +391,100 @@ proptest! {
         let s = String::from_utf8_lossy(&b);
         let _ = text::parse_key(&s, None);
         let _ = text::parse_actions(&s, None);
+    }
+}
+
+mod families {
+    use odp::family::datapath::{DatapathAttrs, DpCmd, DpMegaflowStats, DpStats};
+    use odp::family::packet::{PacketAttrs, PacketCmd};
+    use odp::family::vport::{
+        UpcallStats, VportAttrs, VportCmd, VportOptions, VportStats, VportType,
+    };
+    use odp::family::OvsMessage;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z0-9_]{1,15}"
+    }
+
+    proptest! {
+        #[test]
+        fn datapath_messages_round_trip(
+            n in proptest::option::of(name()),
+            pid in proptest::option::of(any::<u32>()),
+            st in proptest::option::of(any::<[u64; 4]>()),
+            mf in proptest::option::of((any::<u64>(), any::<u32>(), any::<u64>())),
+            feat in proptest::option::of(any::<u32>()),
+            mcs in proptest::option::of(0u32..=4096),
+            pids in proptest::option::of(prop::collection::vec(any::<u32>(), 1..8)),
+            ifi in proptest::option::of(0i32..),
+            seq in any::<u32>(),
+        ) {
+            let mut m = OvsMessage::new(DpCmd::Set, 3, DatapathAttrs {
+                name: n,
+                upcall_pid: pid,
+                stats: st.map(|s| DpStats { n_hit: s[0], n_missed: s[1], n_lost: s[2], n_flows: s[3] }),
+                megaflow_stats: mf.map(|(a, b, c)| DpMegaflowStats { n_mask_hit: a, n_masks: b, n_cache_hit: c }),
+                user_features: feat,
+                masks_cache_size: mcs,
+                per_cpu_pids: pids,
+                ifindex: ifi,
+            });
+            m.seq = seq;
+            let b = m.to_bytes().unwrap();
+            prop_assert_eq!(OvsMessage::parse_datagram(&b).unwrap(), m);
+        }
+
+        #[test]
+        fn vport_messages_round_trip(
+            port in proptest::option::of(any::<u32>()),
+            ty in proptest::option::of(1u32..8),
+            n in proptest::option::of(name()),
+            dst in proptest::option::of(any::<u16>()),
+            pids in proptest::option::of(prop::collection::vec(any::<u32>(), 1..8)),
+            st in proptest::option::of(any::<[u64; 8]>()),
+            up in proptest::option::of((any::<u64>(), any::<u64>())),
+        ) {
+            let m = OvsMessage::new(VportCmd::New, 9, VportAttrs {
+                port_no: port,
+                ty: ty.map(VportType::from_u32),
+                name: n,
+                options: dst.map(|d| VportOptions { dst_port: Some(d), extension: Some(vec![1]), other: vec![] }),
+                upcall_pids: pids,
+                stats: st.map(|s| VportStats {
+                    rx_packets: s[0], tx_packets: s[1], rx_bytes: s[2], tx_bytes: s[3],
+                    rx_errors: s[4], tx_errors: s[5], rx_dropped: s[6], tx_dropped: s[7],
+                }),
+                ifindex: None,
+                netnsid: None,
+                upcall_stats: up.map(|(a, b)| UpcallStats { success: a, fail: b }),
+            });
+            let b = m.to_bytes().unwrap();
+            prop_assert_eq!(OvsMessage::parse_datagram(&b).unwrap(), m);
+        }
+
+        #[test]
+        fn upcalls_round_trip(
+            k in super::key(),
+            pkt in prop::collection::vec(any::<u8>(), 14..200),
+            ud in proptest::option::of(prop::collection::vec(any::<u8>(), 0..40)),
+            hash in any::<u64>(),
+            unaligned in any::<bool>(),
+            miss in any::<bool>(),
+        ) {
+            let mut m = OvsMessage::new(if miss { PacketCmd::Miss } else { PacketCmd::Action }, 9, PacketAttrs {
+                packet: Some(pkt),
+                key: Some(k),
+                userdata: ud,
+                hash: Some(hash),
+                unaligned,
+                ..Default::default()
+            });
+            let b = m.to_bytes().unwrap();
+            let mut back = OvsMessage::<PacketAttrs>::parse_datagram(&b).unwrap();
+            back.body.unaligned = unaligned;
+            m.body.unaligned = unaligned;
+            prop_assert_eq!(back, m);
+        }
     }
 }

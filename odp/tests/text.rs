@@ -88,6 +88,8 @@ const WC_BASE: &[&str] = &[
     "in_port(1),ct_state(-new+est-rel+trk),ct_zone(0x5/0xff),ct_mark(0x1/0xf),ct_label(0x1/0xff),ct_tuple4(src=1.1.1.1,dst=2.2.2.2,proto=6,tp_src=1,tp_dst=2),eth(),eth_type(0x0800),ipv4(src=1.1.1.1,frag=no)",
     "in_port(1),ct_tuple6(src=::1,dst=::2,proto=17,src_port=1,dst_port=2),eth(),eth_type(0x86dd),ipv6(frag=no)",
     "in_port(1),eth(dst=01:00:00:00:00:00/01:00:00:00:00:00),eth_type(0x0800),ipv4(proto=17,frag=no),udp(dst=53)",
+    "in_port(1),eth(),eth_type(0x86dd),ipv6(frag=no),key32(1000/ff01)",
+    "in_port(1),eth(),eth_type(0x894f),nsh(flags=0,ttl=0x3f/0xf0,mdtype=1,np=3,spi=0x123/0x00000fff,si=255,c1=0x1,c2=0x2/0x000000ff,c3=0x3,c4=0x4)",
 ];
 
 fn wc_variants(base: &str) -> Vec<String> {
@@ -97,6 +99,8 @@ fn wc_variants(base: &str) -> Vec<String> {
         format!("tunnel(tun_id=0x7f10354/0xff,src=10.10.10.10/255.255.255.0,dst=20.20.20.20/255.255.255.0,ttl=64,flags(-df+csum+key)),{base}"),
         format!("tunnel(tun_id=0x7f10354/0xff,src=10.10.10.10/255.255.255.0,dst=20.20.20.20/255.255.255.0,ttl=64,geneve({{class=0,type=0,len=4,0xa/0xff}}{{class=0xffff,type=0x1,len=4,0xffffffff}}),flags(csum|key)),{base}"),
         format!("tunnel(ipv6_src=fe80::1,ipv6_dst=fe80::2/ffff::,ttl=64,tp_dst=6081,flags(-df)),{base}"),
+        format!("tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=1,idx=0x7/0xf),flags(df|key)),{base}"),
+        format!("tunnel(dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1/0x1,hwid=0x1/0x3),flags(-df)),{base}"),
     ]
 }
 
@@ -196,6 +200,17 @@ const ACTIONS: &[&str] = &[
     "userspace(pid=1234567,userdata(0102030405060708090a0b0c0d0e0f),actions)",
     "userspace(pid=1234567,userdata(0102030405060708090a0b0c0d0e0f),tunnel_out_port=10)",
     "userspace(pid=42)",
+    "userspace(pid=6633,sFlow(vid=9,pcp=7,output=10),actions)",
+    "userspace(pid=6633,sFlow(vid=9,pcp=7,output=10),actions,tunnel_out_port=10)",
+    "userspace(pid=9765,slow_path(0))",
+    "userspace(pid=9765,slow_path(cfm),tunnel_out_port=10)",
+    "userspace(pid=9765,slow_path(cfm,lacp))",
+    "userspace(pid=6633,flow_sample(probability=123,collector_set_id=1234,obs_domain_id=2345,obs_point_id=3456,output_port=10))",
+    "userspace(pid=6633,flow_sample(probability=123,collector_set_id=1234,obs_domain_id=2345,obs_point_id=3456,output_port=10,ingress))",
+    "userspace(pid=6633,flow_sample(probability=123,collector_set_id=1234,obs_domain_id=2345,obs_point_id=3456,output_port=10,egress),tunnel_out_port=10)",
+    "userspace(pid=6633,ipfix(output_port=10))",
+    "userspace(pid=6633,controller(reason=1,dont_send=0,continuation=1,recirc_id=4444,rule_cookie=0x5555,controller_id=0,max_len=65535))",
+    "userspace(pid=6633,controller(reason=1,dont_send=1,continuation=0,recirc_id=4444,rule_cookie=0x5555,controller_id=0,max_len=65535))",
     "set(in_port(2))",
     "set(eth(src=00:01:02:03:04:05,dst=10:11:12:13:14:15))",
     "set(eth(src=00:01:02:03:04:05,dst=10:11:12:13:14:15/ff:ff:ff:00:00:00))",
@@ -232,6 +247,8 @@ const ACTIONS: &[&str] = &[
     "set(vlan(vid=5/0x1)),3",
     "set(mpls(label=100,tc=7,ttl=64,bos=1))",
     "set(ct_label(0x1234))",
+    "set(nsh(flags=0,ttl=0x3f/0xf0,spi=0x123,si=255))",
+    "set(nsh(c1=0x1/0x0000ffff))",
     "push_vlan(vid=12,pcp=0)",
     "push_vlan(vid=13,pcp=5,cfi=0)",
     "push_vlan(tpid=0x9100,vid=13,pcp=5)",
@@ -242,6 +259,8 @@ const ACTIONS: &[&str] = &[
     "set(tunnel(tun_id=0xabcdef1234567890,src=1.1.1.1,dst=2.2.2.2,ttl=64,flags(df|csum|key)))",
     "set(tunnel(tun_id=0xabcdef1234567890,src=1.1.1.1,dst=2.2.2.2,ttl=64,flags(key)))",
     "set(tunnel(ipv6_dst=fe80::2,ttl=64,tp_dst=6081,geneve({class=0x102,type=0x80,len=4,0xa}),flags(0)))",
+    "set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=1,idx=0x7),flags(df|key)))",
+    "set(tunnel(tun_id=0x1,dst=1.1.1.1,ttl=64,erspan(ver=2,dir=1,hwid=0x1),flags(df|key)))",
     "ct",
     "ct(commit)",
     "ct(commit,zone=5)",
@@ -286,7 +305,9 @@ const ACTIONS: &[&str] = &[
     "psample(group=12)",
     "sample(sample=50.0%,actions(psample(group=12,cookie=0xf1020304)))",
     "sample(sample=50.0%,actions(userspace(pid=42,userdata(0102030400000000)),psample(group=12)))",
-    "action27(01 02 03 04)",
+    "action26(01 02 03 04)",
+    "tnl_pop(4)",
+    "lb_output(1)",
 ];
 
 #[test]

@@ -93,6 +93,22 @@ fn mask_semantics() {
     let m = FlowMatch::new(&k, Some(&mm)).unwrap();
     assert_eq!(m.mask_form().in_port, Some(0xffff_0000));
     assert_eq!(m.masked_key().in_port, Some(0));
+    // A port-less key with a wildcarded in_port reads back as in_port 0 with
+    // mask 0xffff0000 (the masked 16-bit port is 0, not "no port"); with an
+    // exact in_port mask it stays port-less and the mask is all ones.
+    let (k, mm) = text::parse_key("eth()", None).unwrap();
+    let m = FlowMatch::new(&k, Some(&mm)).unwrap();
+    assert_eq!(
+        (m.masked_key().in_port, m.mask_form().in_port),
+        (Some(0), Some(0xffff_0000))
+    );
+    let mut mm2 = mm.clone();
+    mm2.in_port = Some(0xffff);
+    let m = FlowMatch::new(&k, Some(&mm2)).unwrap();
+    assert_eq!(
+        (m.masked_key().in_port, m.mask_form().in_port),
+        (None, Some(u32::MAX))
+    );
     // 802.2: no ETHERTYPE in key, 0xffff in mask.
     let m = check("eth()", true).unwrap();
     assert_eq!(m.masked_key().eth_type, None);
@@ -258,6 +274,8 @@ fn action_table() {
         ),
         ("dec_ttl(le_1(drop))", &ip_any, 0),
         ("action26(00 00 00 00)", &ip_any, EINVAL),
+        ("tnl_pop(4)", &ip_any, EINVAL), // userspace-only
+        ("lb_output(1)", &ip_any, EINVAL),
     ];
     for (s, f, want) in rows {
         let got = action::validate_actions(&acts(s), f).map_err(|e| e.errno());
@@ -392,4 +410,47 @@ fn family_checks() {
         ..Default::default()
     };
     assert_eq!(flow::flow_id(&f), flow::FlowId::None); // >16 bytes treated as absent
+}
+
+#[test]
+fn flow_reply_composition() {
+    use odp::family::flow::{build_reply, ufid_flags, FlowReplyParts};
+    use odp::family::FlowStats;
+    let (k, m) = text::parse_key("in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)", None).unwrap();
+    let fm = FlowMatch::new(&k, Some(&m)).unwrap();
+    let unmasked = unmasked_key_form(&k).unwrap();
+    let acts = vec![Action::Output(2)];
+    let u = [9u8; 16];
+    let mut parts = FlowReplyParts {
+        ufid: Some(&u),
+        flow_match: &fm,
+        unmasked_key: &unmasked,
+        actions: &acts,
+        stats: FlowStats::default(),
+        used: None,
+        tcp_flags: 0,
+        ufid_flags: 0,
+    };
+    let r = build_reply(&parts);
+    assert_eq!(r.ufid.as_deref(), Some(&u[..]));
+    assert_eq!(r.key, Some(fm.masked_key()));
+    assert!(r.stats.is_none() && r.used.is_none() && r.tcp_flags.is_none());
+    parts.ufid_flags = ufid_flags::OMIT_KEY | ufid_flags::OMIT_MASK | ufid_flags::OMIT_ACTIONS;
+    parts.stats = FlowStats {
+        n_packets: 1,
+        n_bytes: 60,
+    };
+    let r = build_reply(&parts);
+    assert!(r.key.is_none() && r.mask.is_none() && r.actions.is_none());
+    assert_eq!(
+        r.stats,
+        Some(FlowStats {
+            n_packets: 1,
+            n_bytes: 60
+        })
+    );
+    // Without UFID the unmasked key identifies the flow; OMIT_KEY has no effect.
+    parts.ufid = None;
+    let r = build_reply(&parts);
+    assert_eq!(r.key, Some(unmasked));
 }

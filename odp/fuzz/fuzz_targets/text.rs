@@ -10,6 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let o = FormatOptions::default();
     if let Ok((k, m)) = text::parse_key(s, None) {
         let f = text::format_key(&k, Some(&m), &o);
+        // A fully wildcarded key prints as nothing (as in OVS), which parses
+        // back as the empty key: no fixpoint to check there.
+        if f.is_empty() {
+            return;
+        }
         if let Ok((k2, m2)) = text::parse_key(&f, None) {
             assert_eq!(text::format_key(&k2, Some(&m2), &o), f);
         }

@@ -199,3 +199,51 @@ pub fn check_set(a: &FlowAttrs) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a flow reply is built from (§5.5).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowReplyParts<'a> {
+    /// The flow's UFID, if it was installed with one.
+    pub ufid: Option<&'a [u8]>,
+    /// The validated match (masked key and mask).
+    pub flow_match: &'a crate::validate::FlowMatch,
+    /// The original unmasked key in kernel form (identifier of non-UFID flows).
+    pub unmasked_key: &'a FlowKey,
+    /// The actions as userspace sent them.
+    pub actions: &'a [Action],
+    /// Statistics.
+    pub stats: FlowStats,
+    /// Last use (CLOCK_MONOTONIC ms), `None` if never used.
+    pub used: Option<u64>,
+    /// OR of TCP flags seen.
+    pub tcp_flags: u8,
+    /// `OVS_UFID_F_*` from the request.
+    pub ufid_flags: u32,
+}
+
+/// Compose a flow reply body like the kernel (§5.5): identifier (UFID or
+/// unmasked KEY), masked KEY for UFID flows unless OMIT_KEY, MASK unless
+/// OMIT_MASK, USED/STATS/TCP_FLAGS when non-zero, ACTIONS unless
+/// OMIT_ACTIONS.
+pub fn build_reply(p: &FlowReplyParts<'_>) -> FlowAttrs {
+    let mut r = FlowAttrs::default();
+    match p.ufid {
+        Some(u) => {
+            r.ufid = Some(u.to_vec());
+            if p.ufid_flags & ufid_flags::OMIT_KEY == 0 {
+                r.key = Some(p.flow_match.masked_key());
+            }
+        }
+        None => r.key = Some(p.unmasked_key.clone()),
+    }
+    if p.ufid_flags & ufid_flags::OMIT_MASK == 0 {
+        r.mask = Some(p.flow_match.mask_form());
+    }
+    r.used = p.used.filter(|&u| u != 0);
+    r.stats = (p.stats.n_packets != 0).then_some(p.stats);
+    r.tcp_flags = (p.tcp_flags != 0).then_some(p.tcp_flags);
+    if p.ufid_flags & ufid_flags::OMIT_ACTIONS == 0 {
+        r.actions = Some(p.actions.to_vec());
+    }
+    r
+}

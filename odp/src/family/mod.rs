@@ -164,9 +164,11 @@ impl<T: Body> OvsMessage<T> {
     }
 }
 
-/// Walk a run of attributes like the kernel's liberal `nla_parse`: PAD
-/// skipped, types above `max` ignored, a repeated type overrides the earlier
-/// one (the callback simply runs again).
+/// Walk a run of attributes like the kernel's liberal `nla_parse` (OVS
+/// families are registered without strict validation): PAD skipped, types
+/// above `max` ignored, a repeated type overrides the earlier one (the
+/// callback simply runs again), and bytes after the last well-formed
+/// attribute are ignored (the kernel only warns about "leftover bytes").
 pub(crate) fn for_each_attr<'a>(
     buf: &'a [u8],
     pad: u16,
@@ -174,7 +176,7 @@ pub(crate) fn for_each_attr<'a>(
     mut f: impl FnMut(&nl::Attr<'a>) -> Result<()>,
 ) -> Result<()> {
     for a in nl::attrs(buf) {
-        let a = a?;
+        let Ok(a) = a else { break };
         if (a.ty == pad && pad != 0) || a.ty > max {
             continue;
         }

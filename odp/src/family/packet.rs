@@ -117,9 +117,11 @@ impl Body for PacketAttrs {
             if let Some(a) = &self.actions {
                 w.nest(attr::ACTIONS, |w| emit_actions(a, w));
             }
-            if self.probe {
-                w.flag(attr::PROBE);
-            }
+        }
+        // PROBE only means something in EXECUTE, but whatever was decoded
+        // must re-encode (found by the netlink fuzz target).
+        if self.probe {
+            w.flag(attr::PROBE);
         }
         if let Some(u) = &self.userdata {
             w.put(attr::USERDATA, u);

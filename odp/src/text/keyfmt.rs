@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::lex::{cx, fmt_mac, put_hex};
 use super::FormatOptions;
-use crate::key::{attr, FlowKey, FlowMask, NshKey, TunnelKey};
+use crate::key::{attr, FlowKey, FlowMask, NshBase, NshKey, TunnelKey};
 
 /// Attribute types present in `k`, in emission order.
 pub(crate) fn attr_order(k: &FlowKey) -> Vec<u16> {
@@ -833,7 +833,8 @@ fn format_tunnel(f: &mut F<'_>, t: Option<&TunnelKey>, m: Option<TunnelKey>) {
         f.s.push_str("),");
     }
     if let Some(e) = &t.erspan_opts {
-        f.s.push_str(&format!("erspan({}),", hex_plain(e)));
+        let em = mm.map(|x| x.erspan_opts.clone().unwrap_or_else(|| vec![0; e.len()]));
+        format_erspan(f, e, em.as_deref());
     }
     if let Some(m) = mm {
         if m.dont_fragment {
@@ -857,6 +858,34 @@ fn format_tunnel(f: &mut F<'_>, t: Option<&TunnelKey>, m: Option<TunnelKey>) {
         f.s.push_str("),");
     }
     f.chomp();
+}
+
+/// `struct erspan_metadata`: `int version` (host order), then v1 `be32
+/// index` or v2 `erspan_md2` (dir = bit 3, hwid = bits 4..7 of byte 11).
+fn format_erspan(f: &mut F<'_>, e: &[u8], m: Option<&[u8]>) {
+    if e.len() != 12 || m.is_some_and(|m| m.len() != 12) {
+        f.s.push_str(&format!("erspan({}),", hex_plain(e)));
+        return;
+    }
+    let ver = e[0];
+    f.s.push_str("erspan(");
+    f.u8u("ver", ver, m.map(|m| m[0]));
+    let ver_full = i32::from_ne_bytes([e[0], e[1], e[2], e[3]]);
+    if ver_full == 1 {
+        let idx = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+        match m {
+            Some(m) => {
+                let mi = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+                f.s.push_str(&format!("idx={}/{},", cx(idx as u64), cx(mi as u64)));
+            }
+            None => f.s.push_str(&format!("idx={},", cx(idx as u64))),
+        }
+    } else if ver_full == 2 {
+        f.u8u("dir", (e[11] >> 3) & 1, m.map(|m| (m[11] >> 3) & 1));
+        f.u8x("hwid", e[11] >> 4, m.map(|m| m[11] >> 4));
+    }
+    f.chomp();
+    f.s.push_str("),");
 }
 
 fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
@@ -909,63 +938,80 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
 fn format_nsh_key(f: &mut F<'_>, k: Option<&NshKey>, m: Option<&NshKey>) {
     let k = k.cloned().unwrap_or_default();
     let b = k.base.unwrap_or_default();
-    let mb = m.map(|m| m.base.unwrap_or_default());
-    // OVS prints exact fields plainly and masked ones as value/mask.
-    let mut parts: Vec<String> = Vec::new();
-    let mut put = |name: &str, v: u64, mv: Option<u64>, full: u64, hex: bool| {
-        let vs = if hex {
-            format!("0x{v:x}")
-        } else {
-            v.to_string()
-        };
-        match mv {
-            None => parts.push(format!("{name}={vs}")),
-            Some(0) => {}
-            Some(x) if x == full => parts.push(format!("{name}={vs}")),
-            Some(x) => parts.push(format!("{name}={vs}/0x{x:x}")),
-        }
-    };
-    put(
-        "flags",
-        b.flags as u64,
-        mb.map(|x| x.flags as u64),
-        0xff,
-        false,
-    );
-    put("ttl", b.ttl as u64, mb.map(|x| x.ttl as u64), 0xff, false);
-    put(
-        "mdtype",
-        b.mdtype as u64,
-        mb.map(|x| x.mdtype as u64),
-        0xff,
-        false,
-    );
-    put("np", b.np as u64, mb.map(|x| x.np as u64), 0xff, false);
-    put(
-        "spi",
-        (b.path_hdr >> 8) as u64,
-        mb.map(|x| (x.path_hdr >> 8) as u64),
-        0xff_ffff,
-        true,
-    );
-    put(
-        "si",
-        (b.path_hdr & 0xff) as u64,
-        mb.map(|x| (x.path_hdr & 0xff) as u64),
-        0xff,
-        false,
-    );
-    if let Some(md1) = k.md1 {
-        let mm = m.map(|m| m.md1.unwrap_or_default());
-        for i in 0..4 {
-            put(
-                &format!("c{}", i + 1),
-                md1.context[i] as u64,
-                mm.map(|x| x.context[i] as u64),
-                0xffff_ffff,
-                true,
-            );
+    let ctx = k.md1.unwrap_or_default().context;
+    match m {
+        None => f.s.push_str(&nsh_plain(&b, &ctx)),
+        Some(m) => {
+            // Parts missing from the mask count as exact (OVS
+            // format_odp_nsh_attr starts from an all-ones mask).
+            let mb = m.base.unwrap_or(NshBase {
+                flags: 0xff,
+                ttl: 0xff,
+                mdtype: 0xff,
+                np: 0xff,
+                path_hdr: u32::MAX,
+            });
+            let mc = m.md1.map_or([u32::MAX; 4], |x| x.context);
+            f.s.push_str(&nsh_masked(&b, &ctx, &mb, &mc));
         }
     }
-    f.s.push_str(&parts.join(","));
+}
+
+/// OVS `format_nsh_key`.
+pub(crate) fn nsh_plain(b: &NshBase, ctx: &[u32; 4]) -> String {
+    let mut s = format!(
+        "flags={},ttl={},mdtype={},np={},spi=0x{:x},si={}",
+        b.flags,
+        b.ttl,
+        b.mdtype,
+        b.np,
+        b.path_hdr >> 8,
+        b.path_hdr & 0xff
+    );
+    if b.mdtype == 1 {
+        for (i, c) in ctx.iter().enumerate() {
+            s.push_str(&format!(",c{}=0x{:x}", i + 1, c));
+        }
+    }
+    s
+}
+
+/// OVS `format_nsh_key_mask`: zero-mask fields omitted, full masks plain.
+pub(crate) fn nsh_masked(b: &NshBase, ctx: &[u32; 4], mb: &NshBase, mc: &[u32; 4]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let u8m = |parts: &mut Vec<String>, name: &str, v: u8, m: u8| match m {
+        0 => {}
+        0xff => parts.push(format!("{name}={v}")),
+        _ => parts.push(format!("{name}=0x{v:02x}/0x{m:02x}")),
+    };
+    let u32m = |parts: &mut Vec<String>, name: &str, v: u32, m: u32| match m {
+        0 => {}
+        u32::MAX => parts.push(format!("{name}=0x{v:x}")),
+        _ => parts.push(format!("{name}=0x{v:x}/0x{m:08x}")),
+    };
+    u8m(&mut parts, "flags", b.flags, mb.flags);
+    u8m(&mut parts, "ttl", b.ttl, mb.ttl);
+    u8m(&mut parts, "mdtype", b.mdtype, mb.mdtype);
+    u8m(&mut parts, "np", b.np, mb.np);
+    let spi_m = mb.path_hdr >> 8;
+    u32m(
+        &mut parts,
+        "spi",
+        b.path_hdr >> 8,
+        if spi_m == 0x00ff_ffff {
+            u32::MAX
+        } else {
+            spi_m
+        },
+    );
+    u8m(
+        &mut parts,
+        "si",
+        (b.path_hdr & 0xff) as u8,
+        (mb.path_hdr & 0xff) as u8,
+    );
+    for i in 0..4 {
+        u32m(&mut parts, &format!("c{}", i + 1), ctx[i], mc[i]);
+    }
+    parts.join(",")
 }

@@ -525,6 +525,23 @@ pub(crate) fn parse_item(
             set(&mut k.nsh, kv, name)?;
             m.nsh = Some(mv);
         }
+        // IPV6_EXTHDRS is unknown to OVS, which prints it generically.
+        "key32" => {
+            let (v, mk) = vm(args);
+            let two = |x: &str| -> Result<u16> {
+                let b = super::lex::hex_bytes(x)?;
+                let a: [u8; 2] = b
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| syn(0, "key32 needs 2 bytes"))?;
+                Ok(u16::from_ne_bytes(a))
+            };
+            set(&mut k.ipv6_exthdrs, two(v)?, name)?;
+            m.ipv6_exthdrs = Some(match mk {
+                Some(x) => two(x)?,
+                None => 0xffff,
+            });
+        }
         _ => return Err(syn(0, format!("unknown key attribute '{name}'"))),
     }
     Ok(())
@@ -667,9 +684,9 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
                         m.geneve_opts = Some(gm);
                     }
                     "erspan" => {
-                        let b = super::lex::hex_bytes(inner)?;
-                        m.erspan_opts = Some(vec![0xff; b.len()]);
-                        t.erspan_opts = Some(b);
+                        let (e, em) = parse_erspan(inner)?;
+                        t.erspan_opts = Some(e);
+                        m.erspan_opts = Some(em);
                     }
                     _ => return Err(syn(0, format!("unknown tunnel field '{name}'"))),
                 }
@@ -677,6 +694,38 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
         }
     }
     Ok((t, m))
+}
+
+/// ERSPAN metadata `ver=1,idx=N` or `ver=2,dir=N,hwid=N` (12 bytes).
+fn parse_erspan(s: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    let mut k = vec![0u8; 12];
+    let mut m = vec![0u8; 12];
+    for (f, v) in fields(s)? {
+        match f {
+            "ver" => {
+                let (a, b) = num(v, 8)?;
+                k[..4].copy_from_slice(&(a as i32).to_ne_bytes());
+                m[..4].copy_from_slice(&(b as i32).to_ne_bytes());
+            }
+            "idx" => {
+                let (a, b) = num(v, 32)?;
+                k[4..8].copy_from_slice(&(a as u32).to_be_bytes());
+                m[4..8].copy_from_slice(&(b as u32).to_be_bytes());
+            }
+            "dir" => {
+                let (a, b) = num(v, 1)?;
+                k[11] = (k[11] & !0x08) | ((a as u8) << 3);
+                m[11] = (m[11] & !0x08) | ((b as u8) << 3);
+            }
+            "hwid" => {
+                let (a, b) = num(v, 4)?;
+                k[11] = (k[11] & 0x0f) | ((a as u8) << 4);
+                m[11] = (m[11] & 0x0f) | ((b as u8) << 4);
+            }
+            _ => return Err(syn(0, format!("unknown erspan field '{f}'"))),
+        }
+    }
+    Ok((k, m))
 }
 
 /// Geneve options `{class=,type=,len=,HEX[/HEX]}...`.
