@@ -1,8 +1,8 @@
 //! Cycles per packet measured robustly on a shared machine: each scenario runs a
 //! 32-packet batch many times and reports the **median** and **minimum** per-batch
 //! time (a batch lasts ~1 µs, so preemption by other processes hits few samples and
-//! barely moves the median, unlike criterion's mean). Cycles are TSC cycles at
-//! 2.596 GHz (`DPSWITCH_TSC_GHZ` overrides).
+//! barely moves the median, unlike criterion's mean). Cycles are TSC cycles at the rate
+//! measured on this machine (`DPSWITCH_TSC_GHZ` overrides).
 //!
 //! `cargo bench -p dpswitch --bench cycles`
 
@@ -70,10 +70,11 @@ fn main() {
     let ghz: f64 = std::env::var("DPSWITCH_TSC_GHZ")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2.596);
+        .unwrap_or_else(|| dpswitch::dpdk::tsc_hz() as f64 / 1e9);
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    println!("TSC {ghz:.3} GHz");
     println!(
         "{:<44} {:>14} {:>14}",
         "scenario (32-packet batches)", "median", ""
