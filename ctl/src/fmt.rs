@@ -1,0 +1,226 @@
+//! Output formats, byte for byte as `ovs-dpctl` prints them (spec §12): `show` (with `-s`),
+//! cache sizes, flow statistics, and error lines.
+
+use odp::family::datapath::DatapathAttrs;
+use odp::family::flow::FlowAttrs;
+use odp::family::vport::{UpcallStats, VportAttrs, VportStats, VportType};
+use odp::text::{format_tcp_flags_short, format_used};
+
+/// The program name in error lines.
+pub const PROGRAM: &str = "dpctl";
+
+/// The C library's message for `errno` (`strerror`), without Rust's "(os error N)" suffix.
+pub fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// An error line: `dpctl: MSG (strerror)` — the suffix only for a non-zero errno.
+pub fn error_line(errno: i32, msg: &str) -> String {
+    if errno == 0 {
+        format!("{PROGRAM}: {msg}\n")
+    } else {
+        format!("{PROGRAM}: {msg} ({})\n", strerror(errno))
+    }
+}
+
+/// ` (1.5 KiB)`-style suffix for byte counters; empty below 1024 and for unknown (`None`).
+pub fn human_size(v: Option<u64>) -> String {
+    const K: f64 = 1024.0;
+    let Some(v) = v else {
+        return String::new();
+    };
+    let f = v as f64;
+    if v >= 1 << 40 {
+        format!(" ({:.1} TiB)", f / (K * K * K * K))
+    } else if v >= 1 << 30 {
+        format!(" ({:.1} GiB)", f / (K * K * K))
+    } else if v >= 1 << 20 {
+        format!(" ({:.1} MiB)", f / (K * K))
+    } else if v >= 1 << 10 {
+        format!(" ({:.1} KiB)", f / K)
+    } else {
+        String::new()
+    }
+}
+
+fn stat(v: Option<u64>) -> String {
+    v.map_or_else(|| "?".to_string(), |n| n.to_string())
+}
+
+/// The type name `show` prints for a port: a NETDEV port made from DPDK devargs is `dpdk`
+/// (what `add-if …,type=dpdk` created), other NETDEV ports are `system`.
+pub fn port_type(p: &VportAttrs) -> String {
+    match p.ty {
+        Some(VportType::Netdev) | None => {
+            let dpdk = p.options.as_ref().is_some_and(|o| {
+                odp::dpswitch::settings(o)
+                    .iter()
+                    .any(|(k, _)| k == "devargs")
+            });
+            if dpdk { "dpdk" } else { "system" }.to_string()
+        }
+        Some(t) => t.name().to_string(),
+    }
+}
+
+/// A port's configuration as `key=value` pairs sorted by key: the dpswitch settings plus the
+/// tunnel destination port.
+pub fn port_config(p: &VportAttrs) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    if let Some(o) = &p.options {
+        v.extend(odp::dpswitch::settings(o));
+        if let Some(d) = o.dst_port {
+            v.push(("dst_port".to_string(), d.to_string()));
+        }
+    }
+    v.sort();
+    v
+}
+
+/// One `show` port line without the newline: `  port N: NAME[ (TYPE[: k=v, k=v])]`.
+pub fn port_line(p: &VportAttrs) -> String {
+    let mut s = format!(
+        "  port {}: {}",
+        p.port_no.unwrap_or(0),
+        p.name.as_deref().unwrap_or("")
+    );
+    let ty = port_type(p);
+    if ty != "system" {
+        s.push_str(&format!(" ({ty}"));
+        for (i, (k, v)) in port_config(p).iter().enumerate() {
+            s.push_str(&format!("{} {k}={v}", if i == 0 { ':' } else { ',' }));
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The `show -s` statistics block of a port. Counters a vport does not report (overruns,
+/// frame, aborted, carrier, collisions; upcalls from an older datapath) print `?`, as OVS
+/// prints its "unknown" value.
+pub fn port_stats(stats: Option<&VportStats>, upcalls: Option<&UpcallStats>) -> String {
+    let g = |f: fn(&VportStats) -> u64| stats.map(f);
+    let mut s = String::new();
+    s.push_str(&format!(
+        "    RX packets:{} errors:{} dropped:{} overruns:? frame:?\n",
+        stat(g(|s| s.rx_packets)),
+        stat(g(|s| s.rx_errors)),
+        stat(g(|s| s.rx_dropped)),
+    ));
+    s.push_str(&format!(
+        "    TX packets:{} errors:{} dropped:{} aborted:? carrier:?\n",
+        stat(g(|s| s.tx_packets)),
+        stat(g(|s| s.tx_errors)),
+        stat(g(|s| s.tx_dropped)),
+    ));
+    s.push_str("    collisions:?\n");
+    s.push_str(&format!(
+        "    RX bytes:{}{}  TX bytes:{}{}\n",
+        stat(g(|s| s.rx_bytes)),
+        human_size(g(|s| s.rx_bytes)),
+        stat(g(|s| s.tx_bytes)),
+        human_size(g(|s| s.tx_bytes)),
+    ));
+    s.push_str(&format!(
+        "    UPCALL packets:{} errors:{}\n",
+        stat(upcalls.map(|u| u.success)),
+        stat(upcalls.map(|u| u.fail)),
+    ));
+    s
+}
+
+/// The `caches:` block (`cache-get-size` and `show`), empty when the datapath does not report
+/// a masks-cache size.
+pub fn caches(a: &DatapathAttrs) -> String {
+    match a.masks_cache_size {
+        Some(n) => format!("  caches:\n    masks-cache: size:{n}\n"),
+        None => String::new(),
+    }
+}
+
+/// The datapath part of `show`: lookups, flows, masks, cache hit rate, caches.
+pub fn dp_summary(a: &DatapathAttrs) -> String {
+    let st = a.stats.unwrap_or_default();
+    let mut s = format!(
+        "  lookups: hit:{} missed:{} lost:{}\n  flows: {}\n",
+        st.n_hit, st.n_missed, st.n_lost, st.n_flows
+    );
+    if let Some(m) = &a.megaflow_stats {
+        let pkts = st.n_hit.wrapping_add(st.n_missed);
+        let avg = if pkts != 0 {
+            m.n_mask_hit as f64 / pkts as f64
+        } else {
+            0.0
+        };
+        s.push_str(&format!(
+            "  masks: hit:{} total:{} hit/pkt:{avg:.2}\n",
+            m.n_mask_hit, m.n_masks
+        ));
+        // A datapath that does not count cache hits reports 0; OVS then hides the line.
+        if m.n_cache_hit != 0 {
+            let rate = if pkts != 0 {
+                m.n_cache_hit as f64 / pkts as f64 * 100.0
+            } else {
+                0.0
+            };
+            s.push_str(&format!(
+                "  cache: hit:{} hit-rate:{rate:.2}%\n",
+                m.n_cache_hit
+            ));
+        }
+    }
+    s
+}
+
+/// The whole `show` text of one datapath. `attrs` is `None` when its GET failed (OVS then
+/// prints no lookups lines). Ports are sorted by number.
+pub fn show(
+    full_name: &str,
+    attrs: Option<&DatapathAttrs>,
+    ports: &[VportAttrs],
+    stats: bool,
+) -> String {
+    let mut s = format!("{full_name}:\n");
+    if let Some(a) = attrs {
+        s.push_str(&dp_summary(a));
+        s.push_str(&caches(a));
+    }
+    let mut sorted: Vec<&VportAttrs> = ports.iter().collect();
+    sorted.sort_by_key(|p| p.port_no.unwrap_or(u32::MAX));
+    for p in sorted {
+        s.push_str(&port_line(p));
+        s.push('\n');
+        if stats {
+            s.push_str(&port_stats(p.stats.as_ref(), p.upcall_stats.as_ref()));
+        }
+    }
+    s
+}
+
+/// `packets:N, bytes:N, used:T[, flags:F]` for `-s` on flow commands.
+pub fn flow_stats(f: &FlowAttrs, now_ms: u64) -> String {
+    let st = f.stats.unwrap_or_default();
+    let mut s = format!(
+        "packets:{}, bytes:{}, {}",
+        st.n_packets,
+        st.n_bytes,
+        format_used(now_ms, f.used)
+    );
+    let tf = u16::from(f.tcp_flags.unwrap_or(0));
+    if tf != 0 {
+        s.push_str(", flags:");
+        s.push_str(&format_tcp_flags_short(tf));
+    }
+    s
+}
+
+/// Current CLOCK_MONOTONIC milliseconds, the clock of flows' `used` times.
+pub fn now_ms() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| (t.tv_sec() as u64).saturating_mul(1000) + (t.tv_nsec() as u64) / 1_000_000)
+        .unwrap_or(0)
+}
