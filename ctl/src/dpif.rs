@@ -72,8 +72,8 @@ pub fn enumerate(c: &mut Client) -> Result<Vec<String>, i32> {
     Ok(names)
 }
 
-/// The datapath transaction `ovs-dpctl` builds: REQUEST|ECHO, name, upcall pid 0, features.
-fn dp_request(
+/// The datapath transaction `ovs-dpctl` builds (open, create, feature negotiation): REQUEST|ECHO, name, upcall pid 0, features.
+pub fn dp_request(
     cmd: DpCmd,
     name: &str,
     ifindex: i32,
@@ -201,12 +201,9 @@ pub fn delete(c: &mut Client, dp: &Dp) -> Result<(), i32> {
     c.transact(m).map(|_| ())
 }
 
-/// Sets the masks-cache size (keeping the features: a SET without them clears them).
-/// Returns the size the datapath reports afterwards.
-///
-/// # Errors
-/// As the SET.
-pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>, i32> {
+/// The SET that changes the masks-cache size. It repeats the datapath's features: a SET
+/// without them clears them (spec §3.4).
+pub fn cache_size_msg(dp: &Dp, size: u32) -> OvsMessage<DatapathAttrs> {
     let mut m = dp_msg(
         DpCmd::Set,
         dp.ifindex,
@@ -218,7 +215,17 @@ pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>,
         },
     );
     m.flags = flags::ECHO;
-    Ok(one(c.transact(m)?)?.body.masks_cache_size)
+    m
+}
+
+/// Sets the masks-cache size; returns the size the datapath reports afterwards.
+///
+/// # Errors
+/// As the SET.
+pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>, i32> {
+    Ok(one(c.transact(cache_size_msg(dp, size))?)?
+        .body
+        .masks_cache_size)
 }
 
 /// Every port of a datapath (a vport dump).
@@ -429,4 +436,133 @@ pub fn request_bytes<T: odp::family::Body>(
     m.seq = seq;
     m.pid = pid;
     m.to_bytes().map_err(|e| e.errno())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use odp::family::datapath::DatapathAttrs;
+
+    fn dp() -> Dp {
+        Dp {
+            name: "dp0".into(),
+            ifindex: 7,
+            features: features::UNALIGNED | features::DISPATCH_UPCALL_PER_CPU,
+        }
+    }
+
+    #[test]
+    fn datapath_names() {
+        assert_eq!(parse_dp_name("dp0"), Ok("dp0"));
+        assert_eq!(parse_dp_name("system@dp0"), Ok("dp0"));
+        assert_eq!(parse_dp_name("netdev@dp0"), Err(EAFNOSUPPORT));
+        assert_eq!(dp().full_name(), "system@dp0");
+    }
+
+    #[test]
+    fn open_get_request_bytes() {
+        let mut m = dp_request(DpCmd::Get, "dp0", 0, 0);
+        m.body.user_features = None;
+        let b = request_bytes(m, 0x1d, 1, 99).unwrap();
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            40, 0, 0, 0, 0x1d, 0, 0x0d, 0, 1, 0, 0, 0, 99, 0, 0, 0, // REQUEST|ACK|ECHO
+            3, 2, 0, 0, // GET, OVS_DATAPATH_VERSION
+            0, 0, 0, 0, // dp_ifindex: by name
+            8, 0, 1, 0, b'd', b'p', b'0', 0, // NAME
+            8, 0, 2, 0, 0, 0, 0, 0, // UPCALL_PID 0
+        ];
+        assert_eq!(b, want);
+    }
+
+    #[test]
+    fn feature_probe_asks_for_the_impossible_bit() {
+        let want = features::UNALIGNED | features::VPORT_PIDS | F_UNSUPPORTED;
+        let b = request_bytes(dp_request(DpCmd::Set, "dp0", 0, want), 0x1d, 2, 99).unwrap();
+        assert_eq!(&b[16..18], &[4, 2], "SET, version 2");
+        assert_eq!(&b[b.len() - 8..], &[8, 0, 5, 0, 0x03, 0, 0, 0x80]);
+        let (h, p) = odp::nl::messages(&b).next().unwrap().unwrap();
+        let m = OvsMessage::<DatapathAttrs>::parse(h, p).unwrap();
+        assert_eq!(m.body.user_features, Some(want));
+        assert_eq!(m.body.name.as_deref(), Some("dp0"));
+    }
+
+    #[test]
+    fn vport_del_by_number_bytes() {
+        let m = OvsMessage::new(
+            VportCmd::Del,
+            7,
+            VportAttrs {
+                port_no: Some(3),
+                ..Default::default()
+            },
+        );
+        let b = request_bytes(m, 0x20, 1, 99).unwrap();
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            32, 0, 0, 0, 0x20, 0, 5, 0, 1, 0, 0, 0, 99, 0, 0, 0,
+            2, 1, 0, 0,
+            7, 0, 0, 0,
+            8, 0, 1, 0, 3, 0, 0, 0,
+        ];
+        assert_eq!(b, want);
+    }
+
+    fn put(mode: PutMode, clear: bool, echo: bool) -> (u16, FlowCmd, FlowAttrs) {
+        let (key, mask) =
+            odp::text::parse_key("in_port(1),eth(),eth_type(0x0806),arp()", None).unwrap();
+        let p = FlowPut {
+            key,
+            mask: Some(mask),
+            ufid: None,
+            actions: odp::text::parse_actions("2", None).unwrap(),
+            mode,
+            clear,
+            echo,
+        };
+        let b = request_bytes(flow_put_msg(&dp(), &p), 0x21, 1, 99).unwrap();
+        let (h, pl) = odp::nl::messages(&b).next().unwrap().unwrap();
+        let m = OvsMessage::<FlowAttrs>::parse(h, pl).unwrap();
+        assert_eq!(m.dp_ifindex, 7);
+        (h.flags, m.cmd, m.body)
+    }
+
+    #[test]
+    fn flow_put_flags_follow_ovs() {
+        let (f, c, b) = put(PutMode::Create, false, false);
+        assert_eq!((f, c), (0x405, FlowCmd::New), "add-flow: NEW + CREATE");
+        assert!(b.key.is_some() && b.mask.is_some() && b.actions.is_some() && !b.clear);
+        let (f, c, _) = put(PutMode::Modify, false, false);
+        assert_eq!((f, c), (0x005, FlowCmd::Set), "mod-flow: SET");
+        let (f, c, b) = put(PutMode::ModifyOrCreate, true, true);
+        assert_eq!(
+            (f, c),
+            (0x00d, FlowCmd::New),
+            "--may-create: NEW, ECHO for -s"
+        );
+        assert!(b.clear, "--clear sends OVS_FLOW_ATTR_CLEAR");
+    }
+
+    #[test]
+    fn flow_del_without_key_is_a_flush() {
+        let b = request_bytes(flow_del_msg(&dp(), None, None, false), 0x21, 1, 99).unwrap();
+        assert_eq!(b.len(), 24, "headers only: no KEY, no UFID");
+        assert_eq!(b[16], 2, "DEL");
+        let ufid = [1u8; 16];
+        let b = request_bytes(flow_del_msg(&dp(), None, Some(ufid), true), 0x21, 1, 99).unwrap();
+        let (h, p) = odp::nl::messages(&b).next().unwrap().unwrap();
+        assert_eq!(h.flags, 0x0d);
+        let m = OvsMessage::<FlowAttrs>::parse(h, p).unwrap();
+        assert_eq!(m.body.ufid.as_deref(), Some(&ufid[..]));
+    }
+
+    #[test]
+    fn cache_size_set_keeps_features() {
+        let m = cache_size_msg(&dp(), 512);
+        let b = request_bytes(m, 0x1d, 1, 99).unwrap();
+        let (h, p) = odp::nl::messages(&b).next().unwrap().unwrap();
+        let m = OvsMessage::<DatapathAttrs>::parse(h, p).unwrap();
+        assert_eq!(m.body.user_features, Some(9));
+        assert_eq!(m.body.masks_cache_size, Some(512));
+    }
 }

@@ -224,3 +224,231 @@ pub fn now_ms() -> u64 {
         .map(|t| (t.tv_sec() as u64).saturating_mul(1000) + (t.tv_nsec() as u64) / 1_000_000)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use odp::family::datapath::{DpMegaflowStats, DpStats};
+    use odp::family::vport::VportOptions;
+    use odp::family::FlowStats;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(None), "");
+        assert_eq!(human_size(Some(0)), "");
+        assert_eq!(human_size(Some(1023)), "");
+        assert_eq!(human_size(Some(1024)), " (1.0 KiB)");
+        assert_eq!(human_size(Some(1536)), " (1.5 KiB)");
+        assert_eq!(human_size(Some(1 << 20)), " (1.0 MiB)");
+        assert_eq!(human_size(Some(1_288_490_189)), " (1.2 GiB)");
+        assert_eq!(human_size(Some(5 << 30)), " (5.0 GiB)");
+        assert_eq!(human_size(Some(3 << 40)), " (3.0 TiB)");
+    }
+
+    #[test]
+    fn error_lines() {
+        assert_eq!(
+            error_line(19, "adding eth9 to system@dp0 failed"),
+            "dpctl: adding eth9 to system@dp0 failed (No such device)\n"
+        );
+        assert_eq!(
+            error_line(2, "deleting flow"),
+            "dpctl: deleting flow (No such file or directory)\n"
+        );
+        assert_eq!(error_line(17, "add_dp"), "dpctl: add_dp (File exists)\n");
+        assert_eq!(
+            error_line(22, "datapath not found"),
+            "dpctl: datapath not found (Invalid argument)\n"
+        );
+        assert_eq!(error_line(95, "x"), "dpctl: x (Operation not supported)\n");
+        assert_eq!(
+            error_line(0, "no datapaths exist"),
+            "dpctl: no datapaths exist\n"
+        );
+    }
+
+    fn port(no: u32, name: &str, ty: VportType, settings: &[(&str, &str)]) -> VportAttrs {
+        let options = (!settings.is_empty()).then(|| {
+            let mut o = VportOptions::default();
+            for (k, v) in settings {
+                odp::dpswitch::push_setting(&mut o, k, v);
+            }
+            o
+        });
+        VportAttrs {
+            port_no: Some(no),
+            ty: Some(ty),
+            name: Some(name.into()),
+            options,
+            ..Default::default()
+        }
+    }
+
+    fn dp_attrs() -> DatapathAttrs {
+        DatapathAttrs {
+            name: Some("dp0".into()),
+            stats: Some(DpStats {
+                n_hit: 10,
+                n_missed: 2,
+                n_lost: 1,
+                n_flows: 3,
+            }),
+            megaflow_stats: Some(DpMegaflowStats {
+                n_mask_hit: 24,
+                n_masks: 2,
+                n_cache_hit: 6,
+            }),
+            masks_cache_size: Some(256),
+            ..Default::default()
+        }
+    }
+
+    fn ports() -> Vec<VportAttrs> {
+        vec![
+            port(
+                2,
+                "p1",
+                VportType::Netdev,
+                &[("n_rxq", "2"), ("devargs", "net_tap0,iface=p1")],
+            ),
+            port(0, "dp0", VportType::Internal, &[]),
+            port(1, "eth0", VportType::Netdev, &[]),
+        ]
+    }
+
+    #[test]
+    fn show_golden() {
+        let s = show("system@dp0", Some(&dp_attrs()), &ports(), false);
+        assert_eq!(
+            s,
+            "system@dp0:
+  lookups: hit:10 missed:2 lost:1
+  flows: 3
+  masks: hit:24 total:2 hit/pkt:2.00
+  cache: hit:6 hit-rate:50.00%
+  caches:
+    masks-cache: size:256
+  port 0: dp0 (internal)
+  port 1: eth0
+  port 2: p1 (dpdk: devargs=net_tap0,iface=p1, n_rxq=2)
+"
+        );
+    }
+
+    #[test]
+    fn show_hides_what_the_datapath_does_not_report() {
+        let mut a = dp_attrs();
+        a.megaflow_stats = Some(DpMegaflowStats {
+            n_mask_hit: 0,
+            n_masks: 0,
+            n_cache_hit: 0,
+        });
+        a.masks_cache_size = None;
+        a.stats = Some(DpStats::default());
+        let s = show("system@dp0", Some(&a), &ports()[1..2], false);
+        assert_eq!(
+            s,
+            "system@dp0:
+  lookups: hit:0 missed:0 lost:0
+  flows: 0
+  masks: hit:0 total:0 hit/pkt:0.00
+  port 0: dp0 (internal)
+"
+        );
+        a.megaflow_stats = None;
+        let s = show("system@dp0", Some(&a), &[], false);
+        assert_eq!(
+            s,
+            "system@dp0:\n  lookups: hit:0 missed:0 lost:0\n  flows: 0\n"
+        );
+        assert_eq!(show("system@dp0", None, &[], false), "system@dp0:\n");
+    }
+
+    #[test]
+    fn show_statistics_golden() {
+        let mut p = port(1, "eth0", VportType::Netdev, &[]);
+        p.stats = Some(VportStats {
+            rx_packets: 5,
+            tx_packets: 7,
+            rx_bytes: 1536,
+            tx_bytes: 700,
+            rx_errors: 0,
+            tx_errors: 0,
+            rx_dropped: 1,
+            tx_dropped: 0,
+        });
+        p.upcall_stats = Some(UpcallStats {
+            success: 2,
+            fail: 0,
+        });
+        let q = port(3, "p3", VportType::Netdev, &[]);
+        let s = show("system@dp0", None, &[q, p], true);
+        assert_eq!(
+            s,
+            "system@dp0:
+  port 1: eth0
+    RX packets:5 errors:0 dropped:1 overruns:? frame:?
+    TX packets:7 errors:0 dropped:0 aborted:? carrier:?
+    collisions:?
+    RX bytes:1536 (1.5 KiB)  TX bytes:700
+    UPCALL packets:2 errors:0
+  port 3: p3
+    RX packets:? errors:? dropped:? overruns:? frame:?
+    TX packets:? errors:? dropped:? aborted:? carrier:?
+    collisions:?
+    RX bytes:?  TX bytes:?
+    UPCALL packets:? errors:?
+"
+        );
+    }
+
+    #[test]
+    fn port_types_and_config() {
+        let mut v = port(4, "vx", VportType::Vxlan, &[]);
+        v.options = Some(VportOptions {
+            dst_port: Some(4789),
+            ..Default::default()
+        });
+        assert_eq!(port_line(&v), "  port 4: vx (vxlan: dst_port=4789)");
+        assert_eq!(
+            port_type(&port(1, "a", VportType::Netdev, &[("x", "1")])),
+            "system"
+        );
+        assert_eq!(
+            port_line(&port(
+                1,
+                "a",
+                VportType::Netdev,
+                &[("devargs", "net_null0")]
+            )),
+            "  port 1: a (dpdk: devargs=net_null0)"
+        );
+    }
+
+    #[test]
+    fn flow_statistics() {
+        let f = FlowAttrs {
+            stats: Some(FlowStats {
+                n_packets: 3,
+                n_bytes: 180,
+            }),
+            used: Some(10_000),
+            tcp_flags: Some(0x1a),
+            ..Default::default()
+        };
+        assert_eq!(
+            flow_stats(&f, 10_500),
+            "packets:3, bytes:180, used:0.500s, flags:SP."
+        );
+        assert_eq!(
+            flow_stats(&FlowAttrs::default(), 10_500),
+            "packets:0, bytes:0, used:never"
+        );
+        let f = FlowAttrs {
+            used: Some(1_000),
+            ..Default::default()
+        };
+        assert_eq!(flow_stats(&f, 62_345), "packets:0, bytes:0, used:61.345s");
+        assert!(now_ms() > 0);
+    }
+}
