@@ -415,10 +415,13 @@ pub fn key_to_odp(k: &FlowKey) -> OKey {
         src: k.eth_src(),
         dst: k.eth_dst(),
     });
-    let tags: Vec<(u16, u16)> = [(k.vlan_tpid(), k.vlan_tci()), (k.cvlan_tpid(), k.cvlan_tci())]
-        .into_iter()
-        .take_while(|&(tpid, tci)| tpid != 0 || tci != 0)
-        .collect();
+    let tags: Vec<(u16, u16)> = [
+        (k.vlan_tpid(), k.vlan_tci()),
+        (k.cvlan_tpid(), k.cvlan_tci()),
+    ]
+    .into_iter()
+    .take_while(|&(tpid, tci)| tpid != 0 || tci != 0)
+    .collect();
     // Wrap the innermost content in one ENCAP per tag, innermost tag first.
     let mut cur = inner;
     for &(tpid, tci) in tags.iter().rev() {
@@ -1026,7 +1029,7 @@ mod tests {
     }
 
     prop_compose! {
-        fn kernel_key()(in_port in prop::option::of(0u32..65535), mark in any::<u32>(),
+        fn kernel_key()(in_port in (0u32..65535).prop_map(Some), mark in any::<u32>(),
                         prio in any::<u32>(), recirc in any::<u32>(), hash in any::<u32>(),
                         src in mac(), dst in mac(),
                         ip in any::<(u32, u32, u8, u8)>(), frag in 0u8..3,
