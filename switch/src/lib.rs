@@ -13,6 +13,7 @@ pub mod emc;
 pub mod flow;
 pub mod metrics;
 pub mod netlink;
+pub mod odpconv;
 pub mod packet;
 pub mod pmd;
 pub mod runtime;
