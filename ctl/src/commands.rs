@@ -612,6 +612,12 @@ fn set_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
     }
     let mut o = VportOptions::default();
     let tunnel = matches!(port.ty, Some(VportType::Vxlan | VportType::Geneve));
+    // The daemon merges settings into the port's; an empty value unsets a key.
+    for (k, _) in fmt::port_config(&port) {
+        if !config.iter().any(|(ck, _)| *ck == k) {
+            config.push((k, String::new()));
+        }
+    }
     for (k, v) in &config {
         if tunnel && k == "dst_port" {
             match v.parse() {

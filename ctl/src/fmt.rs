@@ -59,7 +59,7 @@ pub fn port_type(p: &VportAttrs) -> String {
             let dpdk = p.options.as_ref().is_some_and(|o| {
                 odp::dpswitch::settings(o)
                     .iter()
-                    .any(|(k, _)| k == "devargs")
+                    .any(|(k, v)| k == odp::dpswitch::DEVARGS && !v.is_empty())
             });
             if dpdk { "dpdk" } else { "system" }.to_string()
         }
@@ -68,11 +68,18 @@ pub fn port_type(p: &VportAttrs) -> String {
 }
 
 /// A port's configuration as `key=value` pairs sorted by key: the dpswitch settings plus the
-/// tunnel destination port.
+/// tunnel destination port. Empty settings are unset ones. An internal port's device is the
+/// datapath's own business (OVS shows internal ports without configuration), so its devargs
+/// are left out.
 pub fn port_config(p: &VportAttrs) -> Vec<(String, String)> {
     let mut v = Vec::new();
     if let Some(o) = &p.options {
-        v.extend(odp::dpswitch::settings(o));
+        let internal = p.ty == Some(VportType::Internal);
+        v.extend(
+            odp::dpswitch::settings(o)
+                .into_iter()
+                .filter(|(k, val)| !val.is_empty() && !(internal && k == odp::dpswitch::DEVARGS)),
+        );
         if let Some(d) = o.dst_port {
             v.push(("dst_port".to_string(), d.to_string()));
         }
@@ -311,7 +318,12 @@ mod tests {
                 VportType::Netdev,
                 &[("n_rxq", "2"), ("devargs", "net_tap0,iface=p1")],
             ),
-            port(0, "dp0", VportType::Internal, &[]),
+            port(
+                0,
+                "dp0",
+                VportType::Internal,
+                &[("devargs", "net_tap_dp0,iface=dp0")],
+            ),
             port(1, "eth0", VportType::Netdev, &[]),
         ]
     }
