@@ -78,7 +78,7 @@ pub fn port_config(p: &VportAttrs) -> Vec<(String, String)> {
         v.extend(
             odp::dpswitch::settings(o)
                 .into_iter()
-                .filter(|(k, val)| !val.is_empty() && !(internal && k == odp::dpswitch::DEVARGS)),
+                .filter(|(k, val)| !(val.is_empty() || internal && k == odp::dpswitch::DEVARGS)),
         );
         if let Some(d) = o.dst_port {
             v.push(("dst_port".to_string(), d.to_string()));
