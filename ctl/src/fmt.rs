@@ -51,15 +51,23 @@ fn stat(v: Option<u64>) -> String {
     v.map_or_else(|| "?".to_string(), |n| n.to_string())
 }
 
+/// The devargs dpswitch gives a `system` port (a kernel interface through `af_packet`): such
+/// a port shows as `system`, like the interface `add-if` named.
+fn system_devargs(p: &VportAttrs) -> String {
+    let n = p.name.as_deref().unwrap_or("");
+    format!("net_af_packet_{n},iface={n}")
+}
+
 /// The type name `show` prints for a port: a NETDEV port made from DPDK devargs is `dpdk`
 /// (what `add-if …,type=dpdk` created), other NETDEV ports are `system`.
 pub fn port_type(p: &VportAttrs) -> String {
     match p.ty {
         Some(VportType::Netdev) | None => {
+            let system = system_devargs(p);
             let dpdk = p.options.as_ref().is_some_and(|o| {
                 odp::dpswitch::settings(o)
                     .iter()
-                    .any(|(k, v)| k == odp::dpswitch::DEVARGS && !v.is_empty())
+                    .any(|(k, v)| k == odp::dpswitch::DEVARGS && !v.is_empty() && *v != system)
             });
             if dpdk { "dpdk" } else { "system" }.to_string()
         }
@@ -434,6 +442,13 @@ mod tests {
                 &[("devargs", "net_null0")]
             )),
             "  port 1: a (dpdk: devargs=net_null0)"
+        );
+        let empty = port(1, "a", VportType::Netdev, &[("devargs", "")]);
+        assert_eq!(port_type(&empty), "system");
+        let sys = [("devargs", "net_af_packet_veth7,iface=veth7")];
+        assert_eq!(
+            port_line(&port(1, "veth7", VportType::Netdev, &sys)),
+            "  port 1: veth7"
         );
     }
 
