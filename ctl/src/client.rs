@@ -92,6 +92,11 @@ impl Client {
             let id = c.resolve(name).map_err(|errno| ConnectError {
                 context: match errno {
                     111 => format!("no dpswitch is listening at netlink port id {daemon}"),
+                    // The kernel lets only CAP_NET_ADMIN send to another socket of this
+                    // protocol.
+                    1 => format!(
+                        "sending to dpswitch at netlink port id {daemon} is not permitted (needs CAP_NET_ADMIN)"
+                    ),
                     ETIMEDOUT => format!(
                         "dpswitch at netlink port id {daemon} did not answer within {}",
                         match timeout {

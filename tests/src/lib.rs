@@ -246,3 +246,52 @@ pub fn sh(argv: &[&str]) -> String {
     assert!(out.status.success(), "{argv:?} failed: {text}");
     text
 }
+
+/// What one `dpctl` run printed and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlRun {
+    /// Exit status (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `dpctl --netlink-pid PID ARGS` with `stdin` as its input.
+///
+/// # Panics
+/// If dpctl cannot be spawned.
+pub fn dpctl_at(pid: u32, args: &[&str], stdin: &str) -> CtlRun {
+    use std::io::Write;
+    let mut child = Command::new(bin("dpctl"))
+        .arg(format!("--netlink-pid={pid}"))
+        .args(args)
+        .env_remove("DPSWITCH_NETLINK_PID")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dpctl");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for dpctl");
+    CtlRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Dpswitch {
+    /// Runs `dpctl ARGS` against this daemon.
+    pub fn dpctl(&self, args: &[&str]) -> CtlRun {
+        dpctl_at(self.netlink_pid, args, "")
+    }
+
+    /// Runs `dpctl ARGS` against this daemon, feeding `stdin`.
+    pub fn dpctl_stdin(&self, args: &[&str], stdin: &str) -> CtlRun {
+        dpctl_at(self.netlink_pid, args, stdin)
+    }
+}
