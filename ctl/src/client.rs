@@ -86,7 +86,8 @@ impl Client {
             seq: std::process::id().wrapping_mul(65536),
             timeout,
             ids: FamilyIds::default(),
-            buf: Vec::new(),
+            // Allocated (and zeroed) once: every answer is received into it.
+            buf: vec![0; crate::sock::RECV_BUF],
         };
         for name in FAMILIES {
             let id = c.resolve(name).map_err(|errno| ConnectError {
@@ -153,11 +154,12 @@ impl Client {
         let mut out = Vec::new();
         let mut buf = std::mem::take(&mut self.buf);
         let result = loop {
-            if let Err(e) = self.sock.recv(&mut buf, self.timeout.deadline()) {
-                break Err(io_errno(&e));
-            }
+            let len = match self.sock.recv(&mut buf, self.timeout.deadline()) {
+                Ok(n) => n,
+                Err(e) => break Err(io_errno(&e)),
+            };
             let mut finished = None;
-            for m in nl::messages(&buf) {
+            for m in nl::messages(&buf[..len]) {
                 let Ok((h, p)) = m else {
                     finished = Some(Err(EPROTO));
                     break;

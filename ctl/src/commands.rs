@@ -816,7 +816,14 @@ fn dump_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     0
 }
 
-fn put_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, key_s: &str, actions_s: &str, mode: PutMode) -> i32 {
+fn put_flow_dpif(
+    ctx: &mut Ctx<'_>,
+    dp: &Dp,
+    names: &PortNames,
+    key_s: &str,
+    actions_s: &str,
+    mode: PutMode,
+) -> i32 {
     let ufid = match text::parse_ufid(key_s) {
         Ok(u) => u.map(|(u, _)| u),
         Err(e) => {
@@ -824,15 +831,14 @@ fn put_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, key_s: &str, actions_s: &str, mode:
             return e.errno();
         }
     };
-    let names = ctx.port_names(dp);
-    let (key, mask) = match text::parse_key(key_s, Some(&names)) {
+    let (key, mask) = match text::parse_key(key_s, Some(names)) {
         Ok(km) => km,
         Err(e) => {
             ctx.error(e.errno(), &format!("parsing flow key ({e})"));
             return e.errno();
         }
     };
-    let actions = match text::parse_actions(actions_s, Some(&names)) {
+    let actions = match text::parse_actions(actions_s, Some(names)) {
         Ok(a) => a,
         Err(e) => {
             ctx.error(e.errno(), "parsing actions");
@@ -869,7 +875,8 @@ fn put_flow(ctx: &mut Ctx<'_>, argv: &[String], mode: PutMode) -> i32 {
         Err(e) => return e,
     };
     let n = argv.len();
-    put_flow_dpif(ctx, &dp, &argv[n - 2], &argv[n - 1], mode)
+    let names = ctx.port_names(&dp);
+    put_flow_dpif(ctx, &dp, &names, &argv[n - 2], &argv[n - 1], mode)
 }
 
 fn add_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
@@ -920,7 +927,7 @@ fn get_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     }
 }
 
-fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, key_s: &str) -> i32 {
+fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, names: &PortNames, key_s: &str) -> i32 {
     let ufid = match text::parse_ufid(key_s) {
         Ok(u) => u.map(|(u, _)| u),
         Err(e) => {
@@ -928,8 +935,7 @@ fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, key_s: &str) -> i32 {
             return e.errno();
         }
     };
-    let names = ctx.port_names(dp);
-    let key = match text::parse_key(key_s, Some(&names)) {
+    let key = match text::parse_key(key_s, Some(names)) {
         Ok((k, _mask)) => k,
         Err(e) => {
             ctx.error(e.errno(), &e.to_string());
@@ -963,7 +969,8 @@ fn del_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
         Ok(dp) => dp,
         Err(e) => return e,
     };
-    del_flow_dpif(ctx, &dp, &argv[argv.len() - 1])
+    let names = ctx.port_names(&dp);
+    del_flow_dpif(ctx, &dp, &names, &argv[argv.len() - 1])
 }
 
 /// What a line of a flows file asks for.
@@ -1018,25 +1025,39 @@ fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
         Err(e) => return e,
     };
     let file = &argv[argv.len() - 1];
-    let content = if file == "-" {
-        let mut s = String::new();
-        match ctx.stdin.read_to_string(&mut s) {
-            Ok(_) => Ok(s),
-            Err(e) => Err(e),
+    // Lines are processed as they arrive, so `-` can be a continuous stream of commands.
+    let mut reader: Option<std::io::BufReader<std::fs::File>> = None;
+    if file != "-" {
+        match std::fs::File::open(file) {
+            Ok(f) => reader = Some(std::io::BufReader::new(f)),
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(EINVAL);
+                ctx.error(errno, &format!("Opening file \"{file}\" failed"));
+                return errno;
+            }
         }
-    } else {
-        std::fs::read_to_string(file)
-    };
-    let content = match content {
-        Ok(c) => c,
-        Err(e) => {
-            let errno = e.raw_os_error().unwrap_or(EINVAL);
-            ctx.error(errno, &format!("Opening file \"{file}\" failed"));
-            return errno;
-        }
-    };
+    }
+    // The ports do not change under us often enough to look them up for every line.
+    let names = ctx.port_names(&dp);
     let mut lasterror = 0;
-    for (i, raw) in content.lines().enumerate() {
+    let mut raw = String::new();
+    let mut line_number = 0;
+    loop {
+        raw.clear();
+        let got = match reader.as_mut() {
+            Some(r) => r.read_line(&mut raw),
+            None => ctx.stdin.read_line(&mut raw),
+        };
+        match got {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(EINVAL);
+                ctx.error(errno, &format!("Reading \"{file}\" failed"));
+                return errno;
+            }
+        }
+        line_number += 1;
         // Comments run from '#' to the end of the line; blank lines are skipped.
         let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -1044,13 +1065,17 @@ fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
         }
         let (cmd, flow, action) = parse_flow_line(default, line);
         let e = match (cmd, flow, action) {
-            (LineCmd::Add, Some(f), Some(a)) => put_flow_dpif(ctx, &dp, &f, &a, PutMode::Create),
-            (LineCmd::Modify, Some(f), Some(a)) => put_flow_dpif(ctx, &dp, &f, &a, PutMode::Modify),
-            (LineCmd::Delete, Some(f), None) => del_flow_dpif(ctx, &dp, &f),
+            (LineCmd::Add, Some(f), Some(a)) => {
+                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Create)
+            }
+            (LineCmd::Modify, Some(f), Some(a)) => {
+                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Modify)
+            }
+            (LineCmd::Delete, Some(f), None) => del_flow_dpif(ctx, &dp, &names, &f),
             _ => {
                 ctx.error(
                     0,
-                    &format!("Failed parsing line number {}, skipped!", i + 1),
+                    &format!("Failed parsing line number {line_number}, skipped!"),
                 );
                 EINVAL
             }

@@ -73,14 +73,14 @@ impl NlSocket {
         }
     }
 
-    /// Receives the next datagram from the daemon into `buf` (resized to what arrived),
-    /// waiting until `deadline`. Datagrams from anyone else are dropped: only the daemon may
-    /// answer our requests.
+    /// Receives the next datagram from the daemon into `buf`, returning its length, waiting
+    /// until `deadline`. Datagrams from anyone else are dropped: only the daemon may answer
+    /// our requests.
     ///
     /// # Errors
-    /// `ETIMEDOUT` at the deadline, `EMSGSIZE` if a datagram exceeds [`RECV_BUF`], `ENOBUFS`
-    /// if the kernel dropped datagrams for lack of buffer space.
-    pub fn recv(&self, buf: &mut Vec<u8>, deadline: Instant) -> io::Result<()> {
+    /// `ETIMEDOUT` at the deadline, `EMSGSIZE` if a datagram exceeds `buf`, `ENOBUFS` if the
+    /// kernel dropped datagrams for lack of buffer space.
+    pub fn recv(&self, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -95,10 +95,9 @@ impl NlSocket {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
-            buf.clear();
-            buf.resize(RECV_BUF, 0);
+            let cap = buf.len();
             let (len, from, truncated) = {
-                let mut iov = [IoSliceMut::new(buf.as_mut_slice())];
+                let mut iov = [IoSliceMut::new(buf)];
                 let msg = match recvmsg::<NetlinkAddr>(
                     self.fd.as_raw_fd(),
                     &mut iov,
@@ -118,11 +117,10 @@ impl NlSocket {
             if from != Some(self.daemon) {
                 continue;
             }
-            if truncated || len > RECV_BUF {
+            if truncated || len > cap {
                 return Err(Errno::EMSGSIZE.into());
             }
-            buf.truncate(len);
-            return Ok(());
+            return Ok(len);
         }
     }
 }
