@@ -96,6 +96,15 @@ struct DpSide {
     ids: HashMap<Ident, u128>,
 }
 
+/// How a flow reply is framed.
+#[derive(Debug, Clone, Copy)]
+struct FlowReply {
+    cmd: FlowCmd,
+    hdr: NlMsgHeader,
+    multi: bool,
+    ufid_flags: u32,
+}
+
 /// A request's answer.
 enum Answer {
     /// Nothing besides the ACK.
@@ -872,13 +881,16 @@ impl Server {
         dp: usize,
         id: u128,
         rec: &FlowRec,
-        cmd: FlowCmd,
-        hdr: &NlMsgHeader,
-        multi: bool,
-        ufid_flags: u32,
+        how: FlowReply,
         out: &mut Vec<u8>,
     ) -> Res<()> {
         let d = sw.datapath(dp).ok_or(libc::ENODEV)?;
+        let FlowReply {
+            cmd,
+            hdr,
+            multi,
+            ufid_flags,
+        } = how;
         let snap = d
             .flows
             .classifier()
@@ -1130,7 +1142,19 @@ impl Server {
             .and_then(|s| s.flows.get(&id))
             .ok_or(libc::ENOENT)?;
         let mut out = Vec::new();
-        Self::flow_msg(sw, dp, id, rec, cmd, hdr, false, 0, &mut out)?;
+        Self::flow_msg(
+            sw,
+            dp,
+            id,
+            rec,
+            FlowReply {
+                cmd,
+                hdr: *hdr,
+                multi: false,
+                ufid_flags: 0,
+            },
+            &mut out,
+        )?;
         Ok(Answer::Msgs(out))
     }
 
@@ -1290,10 +1314,12 @@ impl Dump {
                 dp,
                 id,
                 rec,
-                FlowCmd::Get,
-                &hdr,
-                true,
-                ufid_flags,
+                FlowReply {
+                    cmd: FlowCmd::Get,
+                    hdr,
+                    multi: true,
+                    ufid_flags,
+                },
                 &mut msg,
             )
             .is_err()

@@ -1132,6 +1132,9 @@ fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
         .collect()
 }
 
+/// A userspace-action upcall raised by EXECUTE: (pid, userdata, data, original length).
+type ExecUpcall = (u32, Option<Vec<u8>>, Vec<u8>, usize);
+
 /// Packets the control thread sends, batched per port until the end of an upcall batch.
 #[derive(Default)]
 struct CtlTx {
@@ -1140,7 +1143,7 @@ struct CtlTx {
     queued: Vec<(usize, u32, MbufArray<BURST_SIZE>)>,
     dropped: u64,
     /// Userspace-action upcalls raised by EXECUTE: (pid, userdata, data, original length).
-    upcalls: Vec<(u32, Option<Vec<u8>>, Vec<u8>, usize)>,
+    upcalls: Vec<ExecUpcall>,
 }
 
 impl CtlTx {
