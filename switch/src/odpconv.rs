@@ -350,77 +350,93 @@ pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, ConvErro
 
 /// The kernel-form odp key of a packet's fast-path key (for upcalls, §6.7/§8.3).
 pub fn key_to_odp(k: &FlowKey) -> OKey {
+    to_odp(k, k, false)
+}
+
+/// The kernel-form odp mask of an installed flow (`key` gives the structure: which L3/L4
+/// attributes, VLAN levels, tunnel; `mask` the values), as FLOW replies carry it.
+pub fn mask_to_odp(key: &FlowKey, mask: &FlowKey) -> OKey {
+    to_odp(key, mask, true)
+}
+
+/// Builds an odp key whose attribute structure follows `s` and whose values come from `v`
+/// (`v == s` for keys, the mask for masks).
+fn to_odp(s: &FlowKey, v: &FlowKey, is_mask: bool) -> OKey {
     let mut r = OKey {
-        recirc_id: Some(k.recirc_id()),
-        dp_hash: Some(k.dp_hash()),
-        priority: Some(k.priority()),
-        skb_mark: Some(k.skb_mark()),
-        ct_state: Some(u32::from(k.ct_state())),
-        ct_zone: Some(k.ct_zone()),
-        ct_mark: Some(k.ct_mark()),
-        ct_labels: Some(k.ct_labels().to_be_bytes()),
+        recirc_id: Some(v.recirc_id()),
+        dp_hash: Some(v.dp_hash()),
+        priority: Some(v.priority()),
+        skb_mark: Some(v.skb_mark()),
+        ct_state: Some(u32::from(v.ct_state())),
+        ct_zone: Some(v.ct_zone()),
+        ct_mark: Some(v.ct_mark()),
+        ct_labels: Some(v.ct_labels().to_be_bytes()),
         ..OKey::default()
     };
-    if k.tun_ipv4_dst() != 0 || k.tun_ipv6_dst() != 0 {
+    if is_mask || s.tun_ipv4_dst() != 0 || s.tun_ipv6_dst() != 0 {
         r.tunnel = Some(tunnel_key(&TunnelMeta {
-            id: k.tun_id(),
-            ipv4_src: k.tun_ipv4_src(),
-            ipv4_dst: k.tun_ipv4_dst(),
-            ipv6_src: k.tun_ipv6_src(),
-            ipv6_dst: k.tun_ipv6_dst(),
-            flags: k.tun_flags(),
-            tos: k.tun_tos(),
-            ttl: k.tun_ttl(),
-            tp_src: k.tun_tp_src(),
-            tp_dst: k.tun_tp_dst(),
-            gbp: k.tun_gbp(),
+            id: v.tun_id(),
+            ipv4_src: v.tun_ipv4_src(),
+            ipv4_dst: v.tun_ipv4_dst(),
+            ipv6_src: v.tun_ipv6_src(),
+            ipv6_dst: v.tun_ipv6_dst(),
+            flags: v.tun_flags() | if v.tun_id() != 0 { tun_flags::KEY } else { 0 },
+            tos: v.tun_tos(),
+            ttl: v.tun_ttl(),
+            tp_src: v.tun_tp_src(),
+            tp_dst: v.tun_tp_dst(),
+            gbp: v.tun_gbp(),
         }));
     }
-    if k.in_port() != IN_PORT_NONE {
-        r.in_port = Some(u32::from(k.in_port()));
+    if s.in_port() != IN_PORT_NONE {
+        let p = u32::from(v.in_port());
+        // Masks read back with the upper 16 bits set (the kernel stores 16 bits).
+        r.in_port = Some(if is_mask { 0xffff_0000 | p } else { p });
+    } else if is_mask && v.in_port() == 0xffff {
+        r.in_port = Some(u32::MAX);
     }
-    if k.ct_orig_proto() != 0 {
-        if k.eth_type() == 0x86dd {
+    if s.ct_orig_proto() != 0 {
+        if s.eth_type() == 0x86dd {
             r.ct_orig_tuple_ipv6 = Some(CtTupleIpv6 {
-                src: Ipv6Addr::from(k.ct_orig_ipv6_src()),
-                dst: Ipv6Addr::from(k.ct_orig_ipv6_dst()),
-                src_port: k.ct_orig_tp_src(),
-                dst_port: k.ct_orig_tp_dst(),
-                proto: k.ct_orig_proto(),
+                src: Ipv6Addr::from(v.ct_orig_ipv6_src()),
+                dst: Ipv6Addr::from(v.ct_orig_ipv6_dst()),
+                src_port: v.ct_orig_tp_src(),
+                dst_port: v.ct_orig_tp_dst(),
+                proto: v.ct_orig_proto(),
             });
         } else {
             r.ct_orig_tuple_ipv4 = Some(CtTupleIpv4 {
-                src: Ipv4Addr::from(k.ct_orig_ipv4_src()),
-                dst: Ipv4Addr::from(k.ct_orig_ipv4_dst()),
-                src_port: k.ct_orig_tp_src(),
-                dst_port: k.ct_orig_tp_dst(),
-                proto: k.ct_orig_proto(),
+                src: Ipv4Addr::from(v.ct_orig_ipv4_src()),
+                dst: Ipv4Addr::from(v.ct_orig_ipv4_dst()),
+                src_port: v.ct_orig_tp_src(),
+                dst_port: v.ct_orig_tp_dst(),
+                proto: v.ct_orig_proto(),
             });
         }
     }
-    let ethernet = k.mac_proto() == MAC_PROTO_ETHERNET;
+    let ethernet = s.mac_proto() == MAC_PROTO_ETHERNET;
     let mut inner = OKey::default();
-    let ety = k.eth_type();
-    if ethernet && ety == ETH_P_802_2_INTERNAL {
-        // 802.2: no ETHERTYPE attribute.
-    } else {
-        inner.eth_type = Some(ety);
+    if !(ethernet && s.eth_type() == ETH_P_802_2_INTERNAL) || is_mask {
+        // 802.2 keys carry no ETHERTYPE; their masks do (exact).
+        inner.eth_type = Some(v.eth_type());
     }
-    l3_to_odp(k, &mut inner);
+    l3_to_odp(s, v, &mut inner);
     if !ethernet {
         merge_into(&mut r, inner);
         return r;
     }
     r.ethernet = Some(EthernetKey {
-        src: k.eth_src(),
-        dst: k.eth_dst(),
+        src: v.eth_src(),
+        dst: v.eth_dst(),
     });
     let tags: Vec<(u16, u16)> = [
-        (k.vlan_tpid(), k.vlan_tci()),
-        (k.cvlan_tpid(), k.cvlan_tci()),
+        (s.vlan_tpid(), s.vlan_tci(), v.vlan_tpid(), v.vlan_tci()),
+        (s.cvlan_tpid(), s.cvlan_tci(), v.cvlan_tpid(), v.cvlan_tci()),
     ]
     .into_iter()
-    .take_while(|&(tpid, tci)| tpid != 0 || tci != 0)
+    .take_while(|&(tpid, tci, _, _)| tpid != 0 || tci != 0)
+    // The kernel keeps VLAN TPIDs exact in masks.
+    .map(|(_, _, vt, vc)| (if is_mask { 0xffff } else { vt }, vc))
     .collect();
     // Wrap the innermost content in one ENCAP per tag, innermost tag first.
     let mut cur = inner;
@@ -455,31 +471,31 @@ fn merge_into(r: &mut OKey, c: OKey) {
     r.nsh = c.nsh;
 }
 
-fn l3_to_odp(k: &FlowKey, o: &mut OKey) {
+fn l3_to_odp(s: &FlowKey, v: &FlowKey, o: &mut OKey) {
     let ports = PortsKey {
-        src: k.tp_src(),
-        dst: k.tp_dst(),
+        src: v.tp_src(),
+        dst: v.tp_dst(),
     };
     let icmp = IcmpKey {
-        ty: k.tp_src() as u8,
-        code: k.tp_dst() as u8,
+        ty: v.tp_src() as u8,
+        code: v.tp_dst() as u8,
     };
-    let l4 = k.ip_frag() != odp::key::frag::LATER;
-    match k.eth_type() {
+    let l4 = s.ip_frag() != odp::key::frag::LATER;
+    match s.eth_type() {
         0x0800 => {
             o.ipv4 = Some(Ipv4Key {
-                src: Ipv4Addr::from(k.ipv4_src()),
-                dst: Ipv4Addr::from(k.ipv4_dst()),
-                proto: k.ip_proto(),
-                tos: k.ip_tos(),
-                ttl: k.ip_ttl(),
-                frag: k.ip_frag(),
+                src: Ipv4Addr::from(v.ipv4_src()),
+                dst: Ipv4Addr::from(v.ipv4_dst()),
+                proto: v.ip_proto(),
+                tos: v.ip_tos(),
+                ttl: v.ip_ttl(),
+                frag: v.ip_frag(),
             });
             if l4 {
-                match k.ip_proto() {
+                match s.ip_proto() {
                     6 => {
                         o.tcp = Some(ports);
-                        o.tcp_flags = Some(k.tcp_flags());
+                        o.tcp_flags = Some(v.tcp_flags());
                     }
                     17 => o.udp = Some(ports),
                     132 => o.sctp = Some(ports),
@@ -490,29 +506,29 @@ fn l3_to_odp(k: &FlowKey, o: &mut OKey) {
         }
         0x86dd => {
             o.ipv6 = Some(Ipv6Key {
-                src: Ipv6Addr::from(k.ipv6_src()),
-                dst: Ipv6Addr::from(k.ipv6_dst()),
-                label: k.ipv6_label(),
-                proto: k.ip_proto(),
-                tclass: k.ip_tos(),
-                hlimit: k.ip_ttl(),
-                frag: k.ip_frag(),
+                src: Ipv6Addr::from(v.ipv6_src()),
+                dst: Ipv6Addr::from(v.ipv6_dst()),
+                label: v.ipv6_label(),
+                proto: v.ip_proto(),
+                tclass: v.ip_tos(),
+                hlimit: v.ip_ttl(),
+                frag: v.ip_frag(),
             });
             if l4 {
-                match k.ip_proto() {
+                match s.ip_proto() {
                     6 => {
                         o.tcp = Some(ports);
-                        o.tcp_flags = Some(k.tcp_flags());
+                        o.tcp_flags = Some(v.tcp_flags());
                     }
                     17 => o.udp = Some(ports),
                     132 => o.sctp = Some(ports),
                     58 => {
                         o.icmpv6 = Some(icmp);
-                        if k.tp_dst() == 0 && matches!(k.tp_src(), 135 | 136) {
+                        if s.tp_dst() == 0 && matches!(s.tp_src(), 135 | 136) {
                             o.nd = Some(NdKey {
-                                target: Ipv6Addr::from(k.nd_target()),
-                                sll: k.nd_sll(),
-                                tll: k.nd_tll(),
+                                target: Ipv6Addr::from(v.nd_target()),
+                                sll: v.nd_sll(),
+                                tll: v.nd_tll(),
                             });
                         }
                     }
@@ -522,29 +538,29 @@ fn l3_to_odp(k: &FlowKey, o: &mut OKey) {
         }
         0x0806 | 0x8035 => {
             o.arp = Some(ArpKey {
-                sip: Ipv4Addr::from(k.arp_sip()),
-                tip: Ipv4Addr::from(k.arp_tip()),
-                op: u16::from(k.ip_proto()),
-                sha: k.arp_sha(),
-                tha: k.arp_tha(),
+                sip: Ipv4Addr::from(v.arp_sip()),
+                tip: Ipv4Addr::from(v.arp_tip()),
+                op: u16::from(v.ip_proto()),
+                sha: v.arp_sha(),
+                tha: v.arp_tha(),
             });
         }
         0x8847 | 0x8848 => {
-            let all = [k.mpls_lse0(), k.mpls_lse1(), k.mpls_lse2()];
-            let n = usize::from(k.mpls_depth()).clamp(1, 3);
+            let all = [v.mpls_lse0(), v.mpls_lse1(), v.mpls_lse2()];
+            let n = usize::from(s.mpls_depth()).clamp(1, 3);
             o.mpls = Some(all[..n].to_vec());
         }
         0x894f => {
             o.nsh = Some(NshKey {
                 base: Some(NshBase {
-                    flags: k.nsh_flags(),
-                    ttl: k.nsh_ttl(),
-                    mdtype: k.nsh_mdtype(),
-                    np: k.nsh_np(),
-                    path_hdr: k.nsh_path_hdr(),
+                    flags: v.nsh_flags(),
+                    ttl: v.nsh_ttl(),
+                    mdtype: v.nsh_mdtype(),
+                    np: v.nsh_np(),
+                    path_hdr: v.nsh_path_hdr(),
                 }),
-                md1: (k.nsh_mdtype() == 1).then(|| NshMd1 {
-                    context: [k.nsh_c0(), k.nsh_c1(), k.nsh_c2(), k.nsh_c3()],
+                md1: (s.nsh_mdtype() == 1).then(|| NshMd1 {
+                    context: [v.nsh_c0(), v.nsh_c1(), v.nsh_c2(), v.nsh_c3()],
                 }),
                 md2: None,
             });
@@ -998,6 +1014,29 @@ mod tests {
         let o = key_to_odp(&pk);
         let m = FlowMatch::new(&eth_ipv4_tcp(), None).unwrap();
         assert_eq!(o, m.masked_key());
+    }
+
+    #[test]
+    fn bridge_flows_read_back_as_a_valid_kernel_match() {
+        let md = Metadata {
+            in_port: 2,
+            ..Metadata::default()
+        };
+        let mut pk = FlowKey::ZERO;
+        extract(&frame(), &md, &mut pk);
+        let m = crate::runtime::bridge::normal_mask();
+        let k = pk.masked(&m);
+        let (ok, om) = (key_to_odp(&k), mask_to_odp(&k, &m));
+        assert_eq!(om.in_port, Some(u32::MAX));
+        let fm = FlowMatch::new(&ok, Some(&om)).expect("valid match");
+        let (fk, fmask) = match_to_fast(&fm).unwrap();
+        assert_eq!(fk, k.masked(&fmask));
+        for f in [FlowKey::in_port, FlowKey::eth_type, FlowKey::vlan_tci] {
+            assert_eq!(f(&fmask), f(&m));
+        }
+        assert_eq!(fmask.eth_src(), m.eth_src());
+        assert_eq!(fmask.eth_dst(), m.eth_dst());
+        assert_eq!(fmask.ipv4_src(), 0);
     }
 
     #[test]

@@ -96,6 +96,15 @@ struct DpSide {
     ids: HashMap<Ident, u128>,
 }
 
+/// How a flow reply is framed.
+#[derive(Debug, Clone, Copy)]
+struct FlowReply {
+    cmd: FlowCmd,
+    hdr: NlMsgHeader,
+    multi: bool,
+    ufid_flags: u32,
+}
+
 /// A request's answer.
 enum Answer {
     /// Nothing besides the ACK.
@@ -111,6 +120,8 @@ struct FlowCursor {
     dp: usize,
     after: Option<u128>,
     ufid_flags: u32,
+    /// Bridge-installed flows still to send (snapshot taken after the netlink flows).
+    bridge: Option<VecDeque<u128>>,
 }
 
 #[derive(Debug)]
@@ -872,13 +883,16 @@ impl Server {
         dp: usize,
         id: u128,
         rec: &FlowRec,
-        cmd: FlowCmd,
-        hdr: &NlMsgHeader,
-        multi: bool,
-        ufid_flags: u32,
+        how: FlowReply,
         out: &mut Vec<u8>,
     ) -> Res<()> {
         let d = sw.datapath(dp).ok_or(libc::ENODEV)?;
+        let FlowReply {
+            cmd,
+            hdr,
+            multi,
+            ufid_flags,
+        } = how;
         let snap = d
             .flows
             .classifier()
@@ -956,6 +970,27 @@ impl Server {
         }
     }
 
+    /// The internal id of the flow `ident` names: one installed over netlink, or (by its
+    /// 16-byte UFID) one the standalone bridge installed.
+    fn find_id(&self, sw: &Switch, dp: usize, ident: &Ident) -> Res<u128> {
+        let side = self.side.get(&dp);
+        if let Some(id) = side.and_then(|s| s.ids.get(ident)) {
+            return Ok(*id);
+        }
+        if let Ident::Ufid(u) = ident {
+            if let Ok(b) = <[u8; 16]>::try_from(u.as_slice()) {
+                let id = u128::from_be_bytes(b);
+                let installed = sw
+                    .datapath(dp)
+                    .is_some_and(|d| d.flows.classifier().get(id).is_some());
+                if installed && !side.is_some_and(|s| s.flows.contains_key(&id)) {
+                    return Ok(id);
+                }
+            }
+        }
+        Err(libc::ENOENT)
+    }
+
     fn flow(&mut self, sw: &mut Switch, m: &OvsMessage<FlowAttrs>) -> Res<Answer> {
         let hdr = header_of(m);
         let echo = m.flags & flags::ECHO != 0;
@@ -968,6 +1003,7 @@ impl Server {
                         dp,
                         after: None,
                         ufid_flags: a.ufid_flags.unwrap_or(0),
+                        bridge: None,
                     })
                 }
                 Err(e) => d.finish(-e),
@@ -1078,12 +1114,7 @@ impl Server {
             FlowCmd::Get => {
                 let ident = Self::ident_of(a)?.ok_or(libc::EINVAL)?;
                 let dp = Self::find_dp(sw, None, m.dp_ifindex)?;
-                let id = self
-                    .side
-                    .get(&dp)
-                    .and_then(|s| s.ids.get(&ident))
-                    .copied()
-                    .ok_or(libc::ENOENT)?;
+                let id = self.find_id(sw, dp, &ident)?;
                 self.flow_reply(sw, dp, id, FlowCmd::Get, &hdr)
             }
             FlowCmd::Del => {
@@ -1094,12 +1125,7 @@ impl Server {
                     self.side.insert(dp, DpSide::default());
                     return Ok(Answer::None);
                 };
-                let id = self
-                    .side
-                    .get(&dp)
-                    .and_then(|s| s.ids.get(&ident))
-                    .copied()
-                    .ok_or(libc::ENOENT)?;
+                let id = self.find_id(sw, dp, &ident)?;
                 let ans = if echo {
                     self.flow_reply(sw, dp, id, FlowCmd::Del, &hdr)?
                 } else {
@@ -1124,13 +1150,28 @@ impl Server {
         cmd: FlowCmd,
         hdr: &NlMsgHeader,
     ) -> Res<Answer> {
-        let rec = self
-            .side
-            .get(&dp)
-            .and_then(|s| s.flows.get(&id))
-            .ok_or(libc::ENOENT)?;
+        let bridge;
+        let rec = match self.side.get(&dp).and_then(|s| s.flows.get(&id)) {
+            Some(r) => r,
+            None => {
+                bridge = bridge_rec(sw, dp, id).ok_or(libc::ENOENT)?;
+                &bridge
+            }
+        };
         let mut out = Vec::new();
-        Self::flow_msg(sw, dp, id, rec, cmd, hdr, false, 0, &mut out)?;
+        Self::flow_msg(
+            sw,
+            dp,
+            id,
+            rec,
+            FlowReply {
+                cmd,
+                hdr: *hdr,
+                multi: false,
+                ufid_flags: 0,
+            },
+            &mut out,
+        )?;
         Ok(Answer::Msgs(out))
     }
 
@@ -1257,69 +1298,110 @@ impl Dump {
         self.done = true;
     }
 
-    /// Produces the next datagram of a flow dump (resuming after the last flow sent).
+    /// Produces the next datagram of a flow dump: first the flows installed over netlink
+    /// (resuming after the last one sent), then those the standalone bridge installed.
     fn fill_flows(&mut self, sw: &Switch, side: Option<&DpSide>) {
         let Some(c) = &self.flows else {
             self.finish(0);
             return;
         };
         let (dp, after, ufid_flags) = (c.dp, c.after, c.ufid_flags);
-        let Some(side) = side else {
-            self.finish(0);
-            return;
-        };
-        if sw.datapath(dp).is_none() {
+        let Some(d) = sw.datapath(dp) else {
             self.finish(-libc::ENODEV);
             return;
-        }
-        let range = match after {
-            Some(a) => side
-                .flows
-                .range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-            None => side.flows.range(..),
+        };
+        let hdr = self.hdr;
+        let how = FlowReply {
+            cmd: FlowCmd::Get,
+            hdr,
+            multi: true,
+            ufid_flags,
         };
         let mut dgram = Vec::with_capacity(DUMP_DATAGRAM);
-        let mut last = after;
-        let mut more = false;
         let mut msg = Vec::with_capacity(1024);
-        let hdr = self.hdr;
-        for (&id, rec) in range {
-            msg.clear();
-            if Server::flow_msg(
-                sw,
-                dp,
-                id,
-                rec,
-                FlowCmd::Get,
-                &hdr,
-                true,
-                ufid_flags,
-                &mut msg,
-            )
-            .is_err()
-            {
+        let empty = DpSide::default();
+        let side = side.unwrap_or(&empty);
+        if c.bridge.is_none() {
+            let range = match after {
+                Some(a) => side
+                    .flows
+                    .range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+                None => side.flows.range(..),
+            };
+            let mut last = after;
+            for (&id, rec) in range {
+                msg.clear();
+                if Server::flow_msg(sw, dp, id, rec, how, &mut msg).is_err() {
+                    last = Some(id);
+                    continue;
+                }
+                if !dgram.is_empty() && dgram.len() + msg.len() > DUMP_DATAGRAM {
+                    self.ready.push_back(dgram);
+                    if let Some(c) = &mut self.flows {
+                        c.after = last;
+                    }
+                    return;
+                }
+                dgram.extend_from_slice(&msg);
                 last = Some(id);
-                continue;
             }
-            if !dgram.is_empty() && dgram.len() + msg.len() > DUMP_DATAGRAM {
-                more = true;
-                break;
-            }
-            dgram.extend_from_slice(&msg);
-            last = Some(id);
-        }
-        if more {
-            self.ready.push_back(dgram);
+            // Netlink flows done: snapshot the bridge's flows.
+            let mut ids: Vec<u128> = d
+                .flows
+                .classifier()
+                .flows()
+                .map(|f| f.ufid())
+                .filter(|id| !side.flows.contains_key(id))
+                .collect();
+            ids.sort_unstable();
             if let Some(c) = &mut self.flows {
-                c.after = last;
+                c.bridge = Some(ids.into());
             }
-        } else {
-            if !dgram.is_empty() {
-                self.ready.push_back(dgram);
-            }
-            self.finish(0);
         }
+        while let Some(id) = self
+            .flows
+            .as_mut()
+            .and_then(|c| c.bridge.as_mut())
+            .and_then(|q| q.front().copied())
+        {
+            msg.clear();
+            let ok = bridge_rec(sw, dp, id)
+                .is_some_and(|rec| Server::flow_msg(sw, dp, id, &rec, how, &mut msg).is_ok());
+            if ok && !dgram.is_empty() && dgram.len() + msg.len() > DUMP_DATAGRAM {
+                self.ready.push_back(dgram);
+                return;
+            }
+            if ok {
+                dgram.extend_from_slice(&msg);
+            }
+            if let Some(q) = self.flows.as_mut().and_then(|c| c.bridge.as_mut()) {
+                q.pop_front();
+            }
+        }
+        if !dgram.is_empty() {
+            self.ready.push_back(dgram);
+        }
+        self.finish(0);
     }
+}
+
+/// The reply form of a flow the standalone bridge installed: identified by its internal
+/// UFID (16 bytes, big-endian), key and mask rebuilt from the fast path's.
+fn bridge_rec(sw: &Switch, dp: usize, id: u128) -> Option<FlowRec> {
+    let d = sw.datapath(dp)?;
+    let f = d.flows.classifier().get(id)?;
+    let actions = d
+        .slow_actions
+        .get(&id)
+        .map(|a| actions_to_bytes(&odpconv::actions_to_odp(a)))
+        .unwrap_or_default();
+    Some(FlowRec {
+        ident: Ident::Ufid(id.to_be_bytes().to_vec()),
+        key: odpconv::key_to_odp(f.key()).to_bytes(),
+        mask: odpconv::mask_to_odp(f.key(), f.mask()).to_bytes(),
+        actions,
+        base: Baseline::default(),
+    })
 }
 
 impl UpcallSink for Server {

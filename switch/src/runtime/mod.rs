@@ -169,6 +169,9 @@ pub struct Datapath {
     pub per_cpu_pids: Vec<u32>,
     /// Ports by number.
     pub vports: BTreeMap<u32, Vport>,
+    /// Action lists of the flows the standalone bridge installed (for dumps), by UFID; may
+    /// hold entries of flows deleted since.
+    pub slow_actions: std::collections::HashMap<u128, Vec<Action>>,
     /// The authoritative flow table.
     pub flows: FlowTable,
     view: Arc<DpView>,
@@ -485,6 +488,7 @@ impl Switch {
             flows: FlowTable::new(self.pmds.len()),
             view: view.clone(),
             macs: MacTable::default(),
+            slow_actions: std::collections::HashMap::new(),
         });
         for (p, c) in counters.into_iter().enumerate() {
             self.send(
@@ -979,7 +983,7 @@ impl Switch {
             let ufid = self.next_ufid;
             // EEXIST: another packet of the same flow was queued before the flow reached
             // the PMDs and installed it already.
-            let _ = self.put_flow(
+            let put = self.put_flow(
                 dp,
                 ufid,
                 &key,
@@ -987,6 +991,16 @@ impl Switch {
                 &actions,
                 PutMode::Create,
             );
+            if put.is_ok() {
+                if let Some(d) = self.datapath_mut(dp) {
+                    d.slow_actions.insert(ufid, actions.clone());
+                    // Forget the actions of flows that are gone (deleted, flushed, moved).
+                    if d.slow_actions.len() > 2 * d.flows.classifier().len() + 1024 {
+                        let cls = d.flows.classifier();
+                        d.slow_actions.retain(|id, _| cls.get(*id).is_some());
+                    }
+                }
+            }
         }
         let mut k = FlowKey::ZERO;
         let info = extract(pkt.data(), &md, &mut k);
@@ -1120,10 +1134,20 @@ fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
     flows
         .classifier()
         .flows()
-        .filter(|f| f.key().eth_dst() == mac && (f.key().vlan_tci() & 0x0fff) == vlan)
+        // Only flows that match on this destination exactly: flows a controller installed
+        // with eth_dst wildcarded read as 00:00:00:00:00:00 and are none of the bridge's
+        // business.
+        .filter(|f| {
+            f.mask().eth_dst() == [0xff; 6]
+                && f.key().eth_dst() == mac
+                && (f.key().vlan_tci() & 0x0fff) == vlan
+        })
         .map(|f| f.ufid())
         .collect()
 }
+
+/// A userspace-action upcall raised by EXECUTE: (pid, userdata, data, original length).
+type ExecUpcall = (u32, Option<Vec<u8>>, Vec<u8>, usize);
 
 /// Packets the control thread sends, batched per port until the end of an upcall batch.
 #[derive(Default)]
@@ -1133,7 +1157,7 @@ struct CtlTx {
     queued: Vec<(usize, u32, MbufArray<BURST_SIZE>)>,
     dropped: u64,
     /// Userspace-action upcalls raised by EXECUTE: (pid, userdata, data, original length).
-    upcalls: Vec<(u32, Option<Vec<u8>>, Vec<u8>, usize)>,
+    upcalls: Vec<ExecUpcall>,
 }
 
 impl CtlTx {
