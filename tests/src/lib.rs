@@ -427,6 +427,8 @@ pub mod nlclient {
             };
             m
         }
+    }
+}
 
 /// What one `dpctl` run printed and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq)]
