@@ -786,13 +786,26 @@ fn dump_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             return EINVAL;
         }
     };
-    let flows = match ctx.c().and_then(|c| dpif::flow_dump(c, &dp)) {
+    let mut flows = match ctx.c().and_then(|c| dpif::flow_dump(c, &dp)) {
         Ok(f) => f,
         Err(e) => {
             ctx.error(e, "Failed to dump flows from datapath");
             return e;
         }
     };
+    // A flow whose actions did not fit its dump message comes without them (spec §5.4):
+    // fetch it alone, as OVS does.
+    for f in flows.iter_mut().filter(|f| f.actions.is_none()) {
+        let ufid: Option<[u8; 16]> = f.ufid.as_deref().and_then(|u| u.try_into().ok());
+        let got = match (ufid, f.key.clone()) {
+            (Some(u), _) => ctx.c().and_then(|c| dpif::flow_get(c, &dp, u)),
+            (None, Some(k)) => ctx.c().and_then(|c| dpif::flow_get_by_key(c, &dp, k)),
+            (None, None) => continue,
+        };
+        if let Ok(g) = got {
+            f.actions = g.actions;
+        }
+    }
     let now = fmt::now_ms();
     let print_names = if ctx.o.names { names.as_ref() } else { None };
     let verbose = ctx.o.verbosity > 0;

@@ -412,6 +412,22 @@ pub fn flow_get(c: &mut Client, dp: &Dp, ufid: [u8; 16]) -> Result<FlowAttrs, i3
     Ok(one(c.transact(m)?)?.body)
 }
 
+/// Fetches one flow by key (a dumped flow whose actions did not fit the dump message).
+///
+/// # Errors
+/// `ENOENT` for a missing flow.
+pub fn flow_get_by_key(c: &mut Client, dp: &Dp, key: FlowKey) -> Result<FlowAttrs, i32> {
+    let m = OvsMessage::new(
+        FlowCmd::Get,
+        dp.ifindex,
+        FlowAttrs {
+            key: Some(key),
+            ..Default::default()
+        },
+    );
+    Ok(one(c.transact(m)?)?.body)
+}
+
 /// Every flow of a datapath, with key, mask and actions.
 ///
 /// # Errors

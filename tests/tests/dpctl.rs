@@ -234,6 +234,10 @@ fn datapath_and_port_commands() {
 "
         )
     );
+    // show without arguments covers every datapath.
+    let all = ok(sw.dpctl(&["show"]));
+    assert!(all.contains(&format!("system@{dp}:\n")), "{all}");
+    assert!(all.contains(&format!("system@{dp2}:\n")), "{all}");
     expect(
         &sw.dpctl(&["add-dp", &dp2]),
         1,
@@ -457,6 +461,18 @@ in_port(3),eth(),eth_type(0x0806), packets:0, bytes:0, used:never, actions:drop
         "in_port(2),eth(),eth_type(0x0806), packets:0, bytes:0, used:never, actions:1\n"
     );
     assert_eq!(flows(&sw, &dp, &["dump-flows", &dp, "filter=tcp"]), "");
+    // type= selects datapath flows (ovs, non-offloaded); none are offloaded.
+    assert_eq!(flows(&sw, &dp, &["dump-flows", "type=offloaded"]), "");
+    assert_eq!(
+        flows(&sw, &dp, &["dump-flows", "type=ovs", "filter=in_port=2"]),
+        "in_port(2),eth(),eth_type(0x0806), packets:0, bytes:0, used:never, actions:1\n"
+    );
+    expect(
+        &sw.dpctl(&["dump-flows", "type=bogus"]),
+        1,
+        "",
+        "dpctl: Failed to parse type (bogus) (Invalid argument)\n",
+    );
     expect(
         &sw.dpctl(&["dump-flows", "filter=bogus=1"]),
         1,
