@@ -821,3 +821,42 @@ fn dpctl_show_keeps_the_standalone_bridge_forwarding() {
     );
     assert!(sw.stop().success());
 }
+
+/// dpctl opens and creates datapaths with ovs-dpctl's feature negotiation: the impossible
+/// bit is refused with EOPNOTSUPP, per-CPU dispatch is then taken, TC recirculation sharing
+/// is refused, and the datapath ends with UNALIGNED | DISPATCH_UPCALL_PER_CPU.
+#[test]
+fn opening_negotiates_features_like_ovs_dpctl() {
+    use odp::family::datapath::{features, DatapathAttrs, DpCmd};
+    let dp = unique("dpn");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &null_port("p1", 0)]);
+    let mut c = dpswitch_e2e::nlclient::NlClient::connect(sw.netlink_pid);
+    let get = |c: &mut dpswitch_e2e::nlclient::NlClient, name: &str| {
+        let body = DatapathAttrs {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let (r, e) = c.transact(c.msg(DpCmd::Get, 0, body), 0);
+        assert_eq!(e, 0, "GET {name}");
+        r.first().and_then(|m| m.body.user_features).unwrap_or(0)
+    };
+    let negotiated = features::UNALIGNED | features::DISPATCH_UPCALL_PER_CPU;
+
+    ok(sw.dpctl(&["dump-dps"]));
+    assert_eq!(get(&mut c, &dp), negotiated);
+
+    let dp2 = unique("dpn");
+    ok(sw.dpctl(&["add-dp", &dp2]));
+    assert_eq!(get(&mut c, &dp2), negotiated);
+
+    // The probe dpctl relies on: unknown bits are refused and change nothing.
+    let body = DatapathAttrs {
+        name: Some(dp.clone()),
+        user_features: Some(features::UNALIGNED | features::VPORT_PIDS | 1 << 31),
+        ..Default::default()
+    };
+    let (_, e) = c.transact(c.msg(DpCmd::Set, 0, body), 0);
+    assert_eq!(e, 95, "EOPNOTSUPP");
+    assert_eq!(get(&mut c, &dp), negotiated);
+    assert!(sw.stop().success());
+}
