@@ -350,6 +350,14 @@ pub mod nlclient {
             Some(buf)
         }
 
+        /// Receives one datagram if one is waiting (never blocks).
+        pub fn try_recv(&self) -> Option<Vec<u8>> {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
+            buf.truncate(n);
+            Some(buf)
+        }
+
         /// Receives every message answering `seq` until its ACK, error or DONE: the data
         /// messages, and the final errno (0 for an ACK or DONE 0, None if neither came).
         pub fn collect(&self, seq: u32, want_end: bool) -> (Vec<Msg>, Option<i32>) {

@@ -719,7 +719,7 @@ fn malformed_burst_leaves_the_daemon_serving_and_forwarding() {
         // The kernel itself refuses some datagrams (e.g. empty); that is fine.
         let _ = c.send_raw(&msg);
         // Drain what came back so our receive buffer never fills.
-        while let Some(d) = c.recv_dgram(Duration::from_micros(1)) {
+        while let Some(d) = c.try_recv() {
             replies += d.len().min(1);
         }
     }
