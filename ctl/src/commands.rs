@@ -1,6 +1,6 @@
-//! The command set of `ovs-dpctl` (spec §12), with its argument conventions: an optional
-//! datapath argument recognised by existing, per-interface `,key=value` options, and the same
-//! error lines and continue-on-error behaviour per item.
+//! The command set of `ovs-dpctl` (spec §12) with its argument conventions: an optional
+//! datapath argument that counts as one only if such a datapath exists, `,key=value` options
+//! per interface, and the same error lines and carry-on-after-an-error behaviour per item.
 
 use std::io::{BufRead, Write};
 
