@@ -59,6 +59,8 @@ const NLMSG_MIN_TYPE: u16 = 0x10;
 pub const DUMP_DATAGRAM: usize = 32 * 1024;
 /// A dump whose requester has not read anything for this long is abandoned.
 pub const DUMP_STALL: Duration = Duration::from_secs(10);
+/// Requests a sender may queue behind its own unfinished dump.
+const MAX_QUEUED: usize = 4096;
 /// Receive buffer: large enough for EXECUTE of a 64 KiB packet plus key and actions.
 const RX_BUF: usize = 128 * 1024;
 /// Datagrams handled per [`Server::poll`] before upcalls get their turn.
@@ -238,7 +240,13 @@ impl Server {
                 continue;
             }
             if let Some(p) = self.pending.get_mut(&r.sender.port_id) {
-                p.queued.push_back((data, r.sender));
+                // A sender that floods requests while not reading its dump loses the excess,
+                // as an overflowing socket buffer would lose them.
+                if p.queued.len() < MAX_QUEUED {
+                    p.queued.push_back((data, r.sender));
+                } else {
+                    tracing::debug!(port_id = r.sender.port_id, "request dropped behind a dump");
+                }
                 continue;
             }
             self.handle_datagram(sw, &data, r.sender);
