@@ -527,6 +527,26 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let (r, _) = dp_get(&mut c, &dp);
     assert_eq!(r[0].body.stats.map(|s| s.n_flows), Some(0));
 
+    // Replies carry the sender's real port id even when the request's nlmsg_pid is 0
+    // (OVS sends 0), and echo its seq.
+    let mut get = c.msg(
+        DpCmd::Get,
+        0,
+        DatapathAttrs {
+            name: Some(dp.clone()),
+            ..DatapathAttrs::default()
+        },
+    );
+    get.seq = c.next_seq();
+    get.pid = 0;
+    get.flags = flags::REQUEST | flags::ACK;
+    c.send_raw(&get.to_bytes().unwrap()).unwrap();
+    let (msgs, e) = c.collect(get.seq, true);
+    assert_eq!(e, Some(0));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!((msgs[0].0.pid, msgs[0].0.seq), (c.port_id, get.seq));
+    assert_eq!(msgs[0].0.ty, c.ids.datapath, "message type = family id");
+
     // NOOP with ACK is acked in order.
     let seq = c.next_seq();
     let mut noop = Vec::new();
