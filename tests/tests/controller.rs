@@ -225,6 +225,73 @@ fn controller_handles_misses_installs_megaflows_and_executes() {
     assert_eq!(e, 0);
     let us = r[0].body.upcall_stats.expect("upcall stats");
     assert!(us.success >= 1, "{us:?}");
+
+    // EXECUTE with a userspace action: an ACTION upcall with the user data reaches the pid.
+    let frame = {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 9, 0x08, 0x06]);
+        f.extend_from_slice(&[0; 28]);
+        f
+    };
+    let exec = ctl.req.msg(
+        PacketCmd::Execute,
+        ifindex,
+        PacketAttrs {
+            packet: Some(frame.clone()),
+            key: Some(FlowKey {
+                in_port: Some(ports[0]),
+                ..FlowKey::default()
+            }),
+            actions: Some(vec![Action::Userspace(odp::action::Userspace {
+                pid: ctl.up.port_id,
+                userdata: Some(vec![1, 2, 3, 4, 5]),
+                ..odp::action::Userspace::default()
+            })]),
+            ..PacketAttrs::default()
+        },
+    );
+    assert_eq!(ctl.req.transact(exec, 0).1, 0);
+    let mut got = None;
+    while let Some(d) = ctl.up.recv_dgram(Duration::from_secs(2)) {
+        let m = OvsMessage::<PacketAttrs>::parse_datagram(&d).expect("upcall decodes");
+        if m.cmd == PacketCmd::Action {
+            got = Some(m);
+            break;
+        }
+    }
+    let m = got.expect("an ACTION upcall");
+    assert_eq!(m.body.userdata, Some(vec![1, 2, 3, 4, 5]));
+    assert_eq!(m.body.packet, Some(frame));
+    assert_eq!(m.body.key.and_then(|k| k.in_port), Some(ports[0]));
+
+    // Per-CPU dispatch: MISS upcalls go to PER_CPU_PIDS, whatever the vports say.
+    let percpu = NlClient::connect(sw.netlink_pid);
+    let set = ctl.req.msg(
+        DpCmd::Set,
+        0,
+        DatapathAttrs {
+            name: Some(dp.clone()),
+            user_features: Some(features::UNALIGNED | features::DISPATCH_UPCALL_PER_CPU),
+            per_cpu_pids: Some(vec![percpu.port_id]),
+            ..DatapathAttrs::default()
+        },
+    );
+    let (r, e) = ctl.req.transact(set, flags::ECHO);
+    assert_eq!(e, 0);
+    assert_eq!(r[0].body.per_cpu_pids, Some(vec![percpu.port_id]));
+    let flush = ctl.req.msg(FlowCmd::Del, ifindex, FlowAttrs::default());
+    assert_eq!(ctl.req.transact(flush, 0).1, 0);
+    let third = ping("1");
+    let d = percpu
+        .recv_dgram(Duration::from_secs(5))
+        .expect("a MISS on the per-CPU socket");
+    let m = OvsMessage::<PacketAttrs>::parse_datagram(&d).expect("upcall decodes");
+    assert_eq!(m.cmd, PacketCmd::Miss);
+    // UNALIGNED: the packet attribute is the last one and unpadded.
+    let pkt = m.body.packet.expect("packet");
+    let tail = &d[d.len() - pkt.len()..];
+    assert_eq!(tail, &pkt[..]);
+    let _ = third.join();
     let status = sw.stop();
     assert!(status.success(), "dpswitch exited with {status}");
 }

@@ -320,6 +320,64 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let m = c.msg(VportCmd::Get, 0, get(&vname));
     assert_eq!(c.transact(m, 0).1, ENODEV);
 
+    // An INTERNAL vport is a TAP named like the port; its IFINDEX is that netdev's.
+    let iname = unique("in");
+    let m = c.msg(
+        VportCmd::New,
+        ifindex,
+        VportAttrs {
+            name: Some(iname.clone()),
+            ty: Some(VportType::Internal),
+            upcall_pids: Some(vec![0]),
+            ..VportAttrs::default()
+        },
+    );
+    let (r, e) = c.transact(m, flags::ECHO);
+    assert_eq!(e, 0, "{}", sw.log_text());
+    let idx = std::fs::read_to_string(format!("/sys/class/net/{iname}/ifindex")).expect("tap");
+    assert_eq!(r[0].body.ifindex, Some(idx.trim().parse().unwrap()));
+    assert_eq!(r[0].body.ty, Some(VportType::Internal));
+    // A NETDEV vport without devargs attaches the kernel interface of that name.
+    let veth = unique("ve");
+    let peer = unique("vp");
+    dpswitch_e2e::sh(&[
+        "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer,
+    ]);
+    dpswitch_e2e::sh(&["ip", "link", "set", &veth, "up"]);
+    let m = c.msg(
+        VportCmd::New,
+        ifindex,
+        VportAttrs {
+            name: Some(veth.clone()),
+            ty: Some(VportType::Netdev),
+            upcall_pids: Some(vec![0]),
+            ..VportAttrs::default()
+        },
+    );
+    let (r, e) = c.transact(m, flags::ECHO);
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &veth])
+        .status();
+    assert_eq!(e, 0, "{}", sw.log_text());
+    let settings = odp::dpswitch::settings(r[0].body.options.as_ref().expect("options"));
+    assert!(
+        settings
+            .iter()
+            .any(|(k, v)| k == "devargs" && v.contains("net_af_packet") && v.contains(&veth)),
+        "{settings:?}"
+    );
+    let m = c.msg(
+        VportCmd::New,
+        ifindex,
+        VportAttrs {
+            name: Some(unique("gr")),
+            ty: Some(VportType::Gre),
+            upcall_pids: Some(vec![0]),
+            ..VportAttrs::default()
+        },
+    );
+    assert_eq!(c.transact(m, 0).1, libc::EAFNOSUPPORT, "no tunnel vports");
+
     // Flows.
     let fk = udp_key(1, Ipv4Addr::new(10, 0, 0, 1));
     let out2 = vec![Action::Output(2)];
@@ -468,6 +526,26 @@ fn families_datapaths_vports_flows_and_their_errors() {
     assert_eq!(c.transact(m, 0).1, 0);
     let (r, _) = dp_get(&mut c, &dp);
     assert_eq!(r[0].body.stats.map(|s| s.n_flows), Some(0));
+
+    // Replies carry the sender's real port id even when the request's nlmsg_pid is 0
+    // (OVS sends 0), and echo its seq.
+    let mut get = c.msg(
+        DpCmd::Get,
+        0,
+        DatapathAttrs {
+            name: Some(dp.clone()),
+            ..DatapathAttrs::default()
+        },
+    );
+    get.seq = c.next_seq();
+    get.pid = 0;
+    get.flags = flags::REQUEST | flags::ACK;
+    c.send_raw(&get.to_bytes().unwrap()).unwrap();
+    let (msgs, e) = c.collect(get.seq, true);
+    assert_eq!(e, Some(0));
+    assert_eq!(msgs.len(), 1);
+    assert_eq!((msgs[0].0.pid, msgs[0].0.seq), (c.port_id, get.seq));
+    assert_eq!(msgs[0].0.ty, c.ids.datapath, "message type = family id");
 
     // NOOP with ACK is acked in order.
     let seq = c.next_seq();

@@ -59,6 +59,8 @@ const NLMSG_MIN_TYPE: u16 = 0x10;
 pub const DUMP_DATAGRAM: usize = 32 * 1024;
 /// A dump whose requester has not read anything for this long is abandoned.
 pub const DUMP_STALL: Duration = Duration::from_secs(10);
+/// Requests a sender may queue behind its own unfinished dump.
+const MAX_QUEUED: usize = 4096;
 /// Receive buffer: large enough for EXECUTE of a 64 KiB packet plus key and actions.
 const RX_BUF: usize = 128 * 1024;
 /// Datagrams handled per [`Server::poll`] before upcalls get their turn.
@@ -238,7 +240,13 @@ impl Server {
                 continue;
             }
             if let Some(p) = self.pending.get_mut(&r.sender.port_id) {
-                p.queued.push_back((data, r.sender));
+                // A sender that floods requests while not reading its dump loses the excess,
+                // as an overflowing socket buffer would lose them.
+                if p.queued.len() < MAX_QUEUED {
+                    p.queued.push_back((data, r.sender));
+                } else {
+                    tracing::debug!(port_id = r.sender.port_id, "request dropped behind a dump");
+                }
                 continue;
             }
             self.handle_datagram(sw, &data, r.sender);
@@ -271,7 +279,7 @@ impl Server {
             };
             let len = hdr.len as usize;
             if len < nl::NLMSG_HDRLEN || len > rest.len() {
-                push_error(&mut out, &hdr, &[], libc::EINVAL);
+                push_error(&mut out, sender.port_id, &hdr, &[], libc::EINVAL);
                 self.count("netlink", "frame", libc::EINVAL);
                 break;
             }
@@ -341,14 +349,27 @@ impl Server {
         if hdr.flags & flags::REQUEST == 0 || hdr.ty < NLMSG_MIN_TYPE {
             // Control messages (NOOP ...) and non-requests: acked if asked, in order.
             if hdr.flags & flags::ACK != 0 {
-                push_error(&mut out, hdr, &[], 0);
+                push_error(&mut out, sender.port_id, hdr, &[], 0);
             }
             self.upbuf = out;
             return None;
         }
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
         let (fam, cmd, result) = match family::parse_request(&FAMILY_IDS, *hdr, payload) {
-            Ok(req) => self.dispatch(sw, hdr, req, admin),
+            Ok(mut req) => {
+                // Replies go out with the sender's real port id, as the kernel's do.
+                let pid = sender.port_id;
+                match &mut req {
+                    Request::Ctrl(m) => m.pid = pid,
+                    Request::Datapath(m) => m.pid = pid,
+                    Request::Vport(m) => m.pid = pid,
+                    Request::Flow(m) => m.pid = pid,
+                    Request::Packet(m) => m.pid = pid,
+                    _ => {}
+                }
+                let rhdr = NlMsgHeader { pid, ..*hdr };
+                self.dispatch(sw, &rhdr, req, admin)
+            }
             Err(e) => {
                 let known = [
                     nl::GENL_ID_CTRL,
@@ -380,21 +401,24 @@ impl Server {
         }
         match result {
             Ok(Answer::Dump(mut d)) => {
-                d.hdr = *hdr;
+                d.hdr = NlMsgHeader {
+                    pid: sender.port_id,
+                    ..*hdr
+                };
                 return Some(d);
             }
             Ok(Answer::Msgs(m)) => {
                 out.extend_from_slice(&m);
                 if hdr.flags & flags::ACK != 0 {
-                    push_error(&mut out, hdr, &[], 0);
+                    push_error(&mut out, sender.port_id, hdr, &[], 0);
                 }
             }
             Ok(Answer::None) => {
                 if hdr.flags & flags::ACK != 0 {
-                    push_error(&mut out, hdr, &[], 0);
+                    push_error(&mut out, sender.port_id, hdr, &[], 0);
                 }
             }
-            Err(e) => push_error(&mut out, hdr, payload, e),
+            Err(e) => push_error(&mut out, sender.port_id, hdr, payload, e),
         }
         self.upbuf = out;
         None
@@ -1486,7 +1510,11 @@ fn reply<T: Body>(
 
 /// Appends an NLMSG_ERROR (ack when `errno` is 0) for `hdr`; errors echo the request
 /// payload, as the kernel does by default.
-fn push_error(out: &mut Vec<u8>, hdr: &NlMsgHeader, payload: &[u8], errno: i32) {
+///
+/// Like every reply, it carries the sender's real port id (the kernel's `snd_portid`), while
+/// the echoed request header keeps whatever `nlmsg_pid` the request had.
+fn push_error(out: &mut Vec<u8>, to: u32, hdr: &NlMsgHeader, payload: &[u8], errno: i32) {
+    let start = out.len();
     let m = ErrorMsg {
         error: -errno,
         request: *hdr,
@@ -1499,5 +1527,9 @@ fn push_error(out: &mut Vec<u8>, hdr: &NlMsgHeader, payload: &[u8], errno: i32) 
     };
     if m.emit(out).is_err() {
         tracing::warn!("could not frame an NLMSG_ERROR");
+        return;
+    }
+    if let Some(pid) = out.get_mut(start + 12..start + 16) {
+        pid.copy_from_slice(&to.to_ne_bytes());
     }
 }
