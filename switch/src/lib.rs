@@ -46,6 +46,7 @@ pub mod emc;
 pub mod flow;
 pub mod metrics;
 pub mod netlink;
+pub mod odpconv;
 pub mod packet;
 pub mod pmd;
 pub mod runtime;

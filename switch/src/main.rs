@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use dpswitch::cli::{self, Options};
 use dpswitch::dpdk::{self, Eal};
 use dpswitch::metrics::{self, MetricsServer};
-use dpswitch::netlink::NetlinkSocket;
+use dpswitch::netlink::{NetlinkSocket, Server};
 use dpswitch::runtime::vport::VportKind;
 use dpswitch::runtime::{Switch, SwitchConfig, VportSpec};
 
@@ -80,7 +80,7 @@ fn main() -> ExitCode {
 fn run(o: &Options) -> Result<(), String> {
     // Claim the control plane's port id first: a second instance must fail before it touches
     // devices another instance owns.
-    let _netlink = NetlinkSocket::bind(o.netlink_pid, 4 << 20).map_err(|e| {
+    let netlink = NetlinkSocket::bind(o.netlink_pid, 4 << 20).map_err(|e| {
         if e.raw_os_error() == Some(libc::EADDRINUSE) {
             format!(
                 "netlink port id {} is taken: is another dpswitch running? (pick another with --netlink-pid)",
@@ -140,17 +140,32 @@ fn run(o: &Options) -> Result<(), String> {
             .map_err(|e| format!("signal handler: {e}"))?;
     }
     tracing::info!(dp = %o.dp, ports = o.ports.len(), "forwarding");
+    let mut server =
+        Server::new(netlink, sw.view().clone()).map_err(|e| format!("netlink server: {e}"))?;
+    tracing::info!(port_id = o.netlink_pid, "netlink control plane serving");
     let mut status = Status::new(o.status_interval);
+    // Requests and upcalls alternate; only when both are idle does the thread wait, in
+    // poll(2) on the netlink socket for at most 1 ms (upcalls have no fd to wait on).
     while !stop.load(Ordering::Relaxed) {
-        let handled = sw.handle_upcalls(256);
+        let requests = server.poll(&mut sw);
+        let upcalls = sw.handle_upcalls(256, &mut server);
         status.tick(&sw, dp);
-        if handled == 0 {
-            std::thread::sleep(Duration::from_micros(200));
+        if requests == 0 && upcalls == 0 {
+            wait_readable(&server, 1);
         }
     }
     tracing::info!("stopping: PMDs, ports, EAL");
     drop(sw);
     Ok(())
+}
+
+/// Waits up to `ms` milliseconds for a request on the server's socket.
+fn wait_readable(server: &Server, ms: u16) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(server.socket().as_fd(), PollFlags::POLLIN)];
+    // EINTR (a signal) just ends the wait early.
+    let _ = poll(&mut fds, PollTimeout::from(ms));
 }
 
 /// The periodic one-line status: packets per second per port, hits, misses, flows.

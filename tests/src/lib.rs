@@ -246,3 +246,243 @@ pub fn sh(argv: &[&str]) -> String {
     assert!(out.status.success(), "{argv:?} failed: {text}");
     text
 }
+
+/// A netlink client for the daemon's control plane, speaking through the `odp` codec.
+pub mod nlclient {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::time::Duration;
+
+    use nix::sys::socket::{
+        bind, getsockname, recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags,
+        NetlinkAddr, SockFlag, SockProtocol, SockType,
+    };
+    use odp::ctrl::CtrlMessage;
+    use odp::family::{Body, FamilyIds, OvsMessage};
+    use odp::nl::{self, flags, Control, NlMsgHeader};
+
+    /// One received netlink message: header and payload.
+    pub type Msg = (NlMsgHeader, Vec<u8>);
+
+    /// A client socket bound at a kernel-chosen port id, talking to the daemon's port id.
+    #[derive(Debug)]
+    pub struct NlClient {
+        fd: OwnedFd,
+        /// This socket's port id (where upcalls can be sent).
+        pub port_id: u32,
+        /// The daemon's port id.
+        pub server: u32,
+        seq: u32,
+        /// Family ids resolved with GETFAMILY.
+        pub ids: FamilyIds,
+    }
+
+    impl NlClient {
+        /// Opens a socket (8 MiB receive buffer) and resolves the four OVS families.
+        pub fn connect(server: u32) -> NlClient {
+            let mut c = NlClient::raw(server);
+            c.ids = FamilyIds {
+                datapath: c.family("ovs_datapath").expect("ovs_datapath"),
+                vport: c.family("ovs_vport").expect("ovs_vport"),
+                flow: c.family("ovs_flow").expect("ovs_flow"),
+                packet: c.family("ovs_packet").expect("ovs_packet"),
+                meter: 0,
+                ct_limit: 0,
+            };
+            c
+        }
+
+        /// Opens a socket without resolving families.
+        pub fn raw(server: u32) -> NlClient {
+            let fd = socket(
+                AddressFamily::Netlink,
+                SockType::Raw,
+                SockFlag::SOCK_CLOEXEC,
+                SockProtocol::NetlinkGeneric,
+            )
+            .expect("netlink socket");
+            // Force a large buffer (we run as root); fall back to the capped size.
+            if setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20)).is_err() {
+                let _ = setsockopt(&fd, sockopt::RcvBuf, &(8 << 20));
+            }
+            bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).expect("bind netlink");
+            let addr: NetlinkAddr = getsockname(fd.as_raw_fd()).expect("getsockname");
+            setsockopt(
+                &fd,
+                sockopt::ReceiveTimeout,
+                &nix::sys::time::TimeVal::new(5, 0),
+            )
+            .expect("SO_RCVTIMEO");
+            NlClient {
+                fd,
+                port_id: addr.pid(),
+                server,
+                seq: 1,
+                ids: FamilyIds::default(),
+            }
+        }
+
+        /// The next sequence number.
+        pub fn next_seq(&mut self) -> u32 {
+            self.seq += 1;
+            self.seq
+        }
+
+        /// Sends raw bytes to the daemon.
+        pub fn send_raw(&self, bytes: &[u8]) -> nix::Result<usize> {
+            sendto(
+                self.fd.as_raw_fd(),
+                bytes,
+                &NetlinkAddr::new(self.server, 0),
+                MsgFlags::empty(),
+            )
+        }
+
+        /// Receives one datagram (None on timeout).
+        pub fn recv_dgram(&self, timeout: Duration) -> Option<Vec<u8>> {
+            let tv = nix::sys::time::TimeVal::new(
+                timeout.as_secs() as i64,
+                timeout.subsec_micros() as i64,
+            );
+            setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).ok()?;
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()).ok()?;
+            buf.truncate(n);
+            Some(buf)
+        }
+
+        /// Receives one datagram if one is waiting (never blocks).
+        pub fn try_recv(&self) -> Option<Vec<u8>> {
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
+            buf.truncate(n);
+            Some(buf)
+        }
+
+        /// Receives every message answering `seq` until its ACK, error or DONE: the data
+        /// messages, and the final errno (0 for an ACK or DONE 0, None if neither came).
+        pub fn collect(&self, seq: u32, want_end: bool) -> (Vec<Msg>, Option<i32>) {
+            let mut msgs = Vec::new();
+            loop {
+                let Some(d) = self.recv_dgram(Duration::from_secs(10)) else {
+                    return (msgs, None);
+                };
+                for m in nl::messages(&d) {
+                    let (h, p) = m.expect("well-formed reply");
+                    assert_eq!(h.seq, seq, "reply to another request: {h:?}");
+                    match nl::classify(&h, p).expect("control message") {
+                        Control::Error(e) => return (msgs, Some(-e.error)),
+                        Control::Done(s) => return (msgs, Some(-s)),
+                        Control::Data(_) => {
+                            msgs.push((h, p.to_vec()));
+                            if !want_end && h.flags & flags::MULTI == 0 {
+                                return (msgs, Some(0));
+                            }
+                        }
+                        Control::Noop | Control::Overrun => {}
+                    }
+                }
+            }
+        }
+
+        /// Sends `m` (REQUEST|ACK plus `extra` flags) and returns the decoded replies and
+        /// the errno (0 = success).
+        pub fn transact<T: Body>(
+            &mut self,
+            mut m: OvsMessage<T>,
+            extra: u16,
+        ) -> (Vec<OvsMessage<T>>, i32) {
+            let seq = self.next_seq();
+            m.seq = seq;
+            m.pid = self.port_id;
+            m.flags |= flags::REQUEST | flags::ACK | extra;
+            let b = m.to_bytes().expect("encode");
+            self.send_raw(&b).expect("send request");
+            let (msgs, err) = self.collect(seq, true);
+            let err = err.expect("an ACK, error or DONE");
+            let decoded = msgs
+                .into_iter()
+                .map(|(h, p)| OvsMessage::<T>::parse(h, &p).expect("decode reply"))
+                .collect();
+            (decoded, err)
+        }
+
+        /// Resolves a family id (Err = errno).
+        pub fn family(&mut self, name: &str) -> Result<u16, i32> {
+            let seq = self.next_seq();
+            let mut m = CtrlMessage::get_family(name, seq);
+            m.pid = self.port_id;
+            let mut b = Vec::new();
+            m.emit(&mut b).expect("encode");
+            self.send_raw(&b).expect("send");
+            let (msgs, err) = self.collect(seq, true);
+            match err {
+                Some(0) | None => {}
+                Some(e) => return Err(e),
+            }
+            let (h, p) = msgs.first().ok_or(-1)?;
+            let r = CtrlMessage::parse(*h, p).map_err(|_| -1)?;
+            r.info.id.ok_or(-1)
+        }
+
+        /// A message of family `T` addressed with this client's family ids.
+        pub fn msg<T: Body>(&self, cmd: T::Cmd, dp_ifindex: i32, body: T) -> OvsMessage<T> {
+            let mut m = OvsMessage::new(cmd, dp_ifindex, body);
+            m.family = match T::FAMILY_NAME {
+                "ovs_datapath" => self.ids.datapath,
+                "ovs_vport" => self.ids.vport,
+                "ovs_flow" => self.ids.flow,
+                _ => self.ids.packet,
+            };
+            m
+        }
+    }
+}
+
+/// What one `dpctl` run printed and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlRun {
+    /// Exit status (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `dpctl --netlink-pid PID ARGS` with `stdin` as its input.
+///
+/// # Panics
+/// If dpctl cannot be spawned.
+pub fn dpctl_at(pid: u32, args: &[&str], stdin: &str) -> CtlRun {
+    use std::io::Write;
+    let mut child = Command::new(bin("dpctl"))
+        .arg(format!("--netlink-pid={pid}"))
+        .args(args)
+        .env_remove("DPSWITCH_NETLINK_PID")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dpctl");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for dpctl");
+    CtlRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Dpswitch {
+    /// Runs `dpctl ARGS` against this daemon.
+    pub fn dpctl(&self, args: &[&str]) -> CtlRun {
+        dpctl_at(self.netlink_pid, args, "")
+    }
+
+    /// Runs `dpctl ARGS` against this daemon, feeding `stdin`.
+    pub fn dpctl_stdin(&self, args: &[&str], stdin: &str) -> CtlRun {
+        dpctl_at(self.netlink_pid, args, stdin)
+    }
+}

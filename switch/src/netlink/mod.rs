@@ -1,5 +1,7 @@
-//! The generic-netlink control plane: the server's socket and request handling.
+//! The netlink control plane: the server socket and the generic-netlink server.
 
+pub mod server;
 pub mod socket;
 
+pub use server::{Server, FAMILY_IDS};
 pub use socket::{Creds, NetlinkSocket, Received, Sender};

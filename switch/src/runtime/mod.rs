@@ -169,6 +169,9 @@ pub struct Datapath {
     pub per_cpu_pids: Vec<u32>,
     /// Ports by number.
     pub vports: BTreeMap<u32, Vport>,
+    /// Action lists of the flows the standalone bridge installed (for dumps), by UFID; may
+    /// hold entries of flows deleted since.
+    pub slow_actions: std::collections::HashMap<u128, Vec<Action>>,
     /// The authoritative flow table.
     pub flows: FlowTable,
     view: Arc<DpView>,
@@ -485,6 +488,7 @@ impl Switch {
             flows: FlowTable::new(self.pmds.len()),
             view: view.clone(),
             macs: MacTable::default(),
+            slow_actions: std::collections::HashMap::new(),
         });
         for (p, c) in counters.into_iter().enumerate() {
             self.send(
@@ -821,8 +825,10 @@ impl Switch {
         self.datapath(dp).map_or(&[], |d| &d.view.pmd)
     }
 
-    /// Handles up to `max` queued upcalls; returns how many.
-    pub fn handle_upcalls(&mut self, max: usize) -> usize {
+    /// Handles up to `max` queued upcalls; returns how many. Upcalls for ports (or datapaths,
+    /// with per-CPU dispatch) that have a controller go to `sink`; the rest go through the
+    /// standalone bridge.
+    pub fn handle_upcalls(&mut self, max: usize, sink: &mut dyn UpcallSink) -> usize {
         let mut n = 0;
         let mut out = CtlTx::default();
         let now = Instant::now();
@@ -830,7 +836,7 @@ impl Switch {
             let Some(up) = self.upcalls.pop() else { break };
             n += 1;
             let queued = up.queued_tsc;
-            self.handle_upcall(up, now, &mut out);
+            self.handle_upcall(up, now, &mut out, sink);
             let cycles = crate::dpdk::rdtsc().wrapping_sub(queued);
             self.view
                 .upcall_latency
@@ -842,9 +848,33 @@ impl Switch {
         n
     }
 
-    fn handle_upcall(&mut self, up: Upcall, now: Instant, out: &mut CtlTx) {
+    /// Sends one upcall through `sink` and accounts for it like the kernel: a failure (pid 0,
+    /// full or missing receiver) is `n_lost` and the in_port's `upcall_fail`.
+    fn deliver(dp: &Datapath, sink: &mut dyn UpcallSink, msg: &UpcallMsg<'_>, in_port: u32) {
+        let ok = msg.pid != 0 && sink.deliver(msg);
+        if !ok {
+            dp.view.ctl_lost.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(v) = dp.vports.get(&in_port) {
+            let c = if ok {
+                &v.counters.upcall_success
+            } else {
+                &v.counters.upcall_fail
+            };
+            VportCounters::add(c, 1);
+        }
+    }
+
+    fn handle_upcall(
+        &mut self,
+        up: Upcall,
+        now: Instant,
+        out: &mut CtlTx,
+        sink: &mut dyn UpcallSink,
+    ) {
         let Upcall {
             dp,
+            pmd,
             kind,
             pkt,
             key,
@@ -855,14 +885,65 @@ impl Switch {
         let Some(d) = self.dps.get_mut(dp).and_then(Option::as_mut) else {
             return;
         };
-        if let Some(v) = d.vports.get(&in_port) {
-            // Until a controller interface delivers them, upcalls to registered ids are lost.
-            let wants_controller = matches!(kind, UpcallKind::Action { .. })
-                || v.upcall_pid(key.hash() as u32).is_some();
-            if wants_controller {
-                d.view.ctl_lost.fetch_add(1, Ordering::Relaxed);
-                VportCounters::add(&v.counters.upcall_fail, 1);
+        let hash = key.hash() as u32;
+        let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
+        let per_cpu_pid = || {
+            let n = d.per_cpu_pids.len();
+            if n == 0 {
+                0
+            } else {
+                d.per_cpu_pids[pmd % n]
+            }
+        };
+        match kind {
+            UpcallKind::Action {
+                pid,
+                userdata,
+                orig_len,
+            } => {
+                let pid = if per_cpu { per_cpu_pid() } else { pid };
+                let msg = UpcallMsg {
+                    pid,
+                    action: true,
+                    dp_ifindex: d.ifindex,
+                    unaligned: d.user_features & DP_F_UNALIGNED != 0,
+                    key: &key,
+                    hash,
+                    userdata: userdata.as_deref(),
+                    orig_len: (orig_len > pkt.data().len()).then_some(orig_len),
+                    packet: pkt.data(),
+                };
+                Self::deliver(d, sink, &msg, in_port);
                 return;
+            }
+            UpcallKind::Miss => {
+                let controller = per_cpu
+                    || d.vports
+                        .get(&in_port)
+                        .is_some_and(|v| v.upcall_pids.iter().any(|&p| p != 0));
+                if controller {
+                    let pid = if per_cpu {
+                        per_cpu_pid()
+                    } else {
+                        d.vports
+                            .get(&in_port)
+                            .and_then(|v| v.upcall_pid(hash))
+                            .unwrap_or(0)
+                    };
+                    let msg = UpcallMsg {
+                        pid,
+                        action: false,
+                        dp_ifindex: d.ifindex,
+                        unaligned: d.user_features & DP_F_UNALIGNED != 0,
+                        key: &key,
+                        hash,
+                        userdata: None,
+                        orig_len: None,
+                        packet: pkt.data(),
+                    };
+                    Self::deliver(d, sink, &msg, in_port);
+                    return;
+                }
             }
         }
         // Standalone: the MAC-learning bridge decides, a megaflow makes it stick.
@@ -902,7 +983,7 @@ impl Switch {
             let ufid = self.next_ufid;
             // EEXIST: another packet of the same flow was queued before the flow reached
             // the PMDs and installed it already.
-            let _ = self.put_flow(
+            let put = self.put_flow(
                 dp,
                 ufid,
                 &key,
@@ -910,6 +991,16 @@ impl Switch {
                 &actions,
                 PutMode::Create,
             );
+            if put.is_ok() {
+                if let Some(d) = self.datapath_mut(dp) {
+                    d.slow_actions.insert(ufid, actions.clone());
+                    // Forget the actions of flows that are gone (deleted, flushed, moved).
+                    if d.slow_actions.len() > 2 * d.flows.classifier().len() + 1024 {
+                        let cls = d.flows.classifier();
+                        d.slow_actions.retain(|id, _| cls.get(*id).is_some());
+                    }
+                }
+            }
         }
         let mut k = FlowKey::ZERO;
         let info = extract(pkt.data(), &md, &mut k);
@@ -917,6 +1008,118 @@ impl Switch {
         out.dp = dp;
         out.pool = Some(self.pool.clone());
         execute(&compiled, pkt, &mut st, out);
+    }
+}
+
+impl Switch {
+    /// Runs `actions` on `frame` with metadata `md` on the control thread (PACKET EXECUTE),
+    /// transmitting through the vports' control tx queues. Userspace actions become ACTION
+    /// upcalls through `sink` (to `upcall_pid` when the request named one).
+    ///
+    /// # Errors
+    /// ENODEV (datapath), EINVAL (actions the fast path refuses), ENOMEM (no mbuf).
+    pub fn execute(
+        &mut self,
+        dp: usize,
+        frame: &[u8],
+        md: &crate::packet::Metadata,
+        actions: &[Action],
+        upcall_pid: Option<u32>,
+        sink: &mut dyn UpcallSink,
+    ) -> Result<()> {
+        if self.datapath(dp).is_none() {
+            return Err(ControlError::new(libc::ENODEV, "no such datapath"));
+        }
+        let compiled = CompiledActions::compile(actions)
+            .map_err(|e| ControlError::new(libc::EINVAL, format!("actions: {e}")))?;
+        let mut m = self
+            .pool
+            .alloc()
+            .ok_or_else(|| ControlError::new(libc::ENOMEM, "no mbuf for EXECUTE"))?;
+        if !m.set_data(frame) {
+            return Err(ControlError::new(
+                libc::EINVAL,
+                "packet does not fit an mbuf",
+            ));
+        }
+        let mut k = FlowKey::ZERO;
+        let info = extract(frame, md, &mut k);
+        let mut st = PacketState::new(md, &k, &info);
+        let mut out = CtlTx {
+            dp,
+            pool: Some(self.pool.clone()),
+            ..CtlTx::default()
+        };
+        execute(&compiled, m, &mut st, &mut out);
+        let ups = std::mem::take(&mut out.upcalls);
+        out.flush(self);
+        if let Some(d) = self.datapath(dp) {
+            let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
+            for (pid, userdata, data, orig_len) in ups {
+                let pid = match upcall_pid {
+                    Some(p) => p,
+                    None if per_cpu => d.per_cpu_pids.first().copied().unwrap_or(0),
+                    None => pid,
+                };
+                let msg = UpcallMsg {
+                    pid,
+                    action: true,
+                    dp_ifindex: d.ifindex,
+                    unaligned: d.user_features & DP_F_UNALIGNED != 0,
+                    key: &k,
+                    hash: k.hash() as u32,
+                    userdata: userdata.as_deref(),
+                    orig_len: (orig_len > data.len()).then_some(orig_len),
+                    packet: &data,
+                };
+                Self::deliver(d, sink, &msg, u32::from(md.in_port));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `OVS_DP_F_UNALIGNED`.
+pub const DP_F_UNALIGNED: u32 = 1 << 0;
+/// `OVS_DP_F_DISPATCH_UPCALL_PER_CPU`.
+pub const DP_F_DISPATCH_UPCALL_PER_CPU: u32 = 1 << 3;
+
+/// One upcall as the control thread hands it to the netlink server.
+#[derive(Debug)]
+pub struct UpcallMsg<'a> {
+    /// Netlink port id to send to (non-zero).
+    pub pid: u32,
+    /// ACTION (userspace action) rather than MISS.
+    pub action: bool,
+    /// The datapath's ifindex (`ovs_header`).
+    pub dp_ifindex: u32,
+    /// `OVS_DP_F_UNALIGNED` negotiated: the packet attribute goes unpadded.
+    pub unaligned: bool,
+    /// The packet's flow key.
+    pub key: &'a FlowKey,
+    /// The packet's hash.
+    pub hash: u32,
+    /// The userspace action's user data.
+    pub userdata: Option<&'a [u8]>,
+    /// Length before truncation, when truncated.
+    pub orig_len: Option<usize>,
+    /// The frame.
+    pub packet: &'a [u8],
+}
+
+/// Where controller upcalls go (the netlink server); `deliver` must not block.
+pub trait UpcallSink {
+    /// Sends one upcall; false when it could not be delivered.
+    fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool;
+}
+
+/// A sink for runs without a control plane: every controller upcall is lost.
+#[derive(Debug, Default)]
+pub struct NoUpcalls;
+
+impl UpcallSink for NoUpcalls {
+    fn deliver(&mut self, _msg: &UpcallMsg<'_>) -> bool {
+        false
     }
 }
 
@@ -931,10 +1134,20 @@ fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
     flows
         .classifier()
         .flows()
-        .filter(|f| f.key().eth_dst() == mac && (f.key().vlan_tci() & 0x0fff) == vlan)
+        // Only flows that match on this destination exactly: flows a controller installed
+        // with eth_dst wildcarded read as 00:00:00:00:00:00 and are none of the bridge's
+        // business.
+        .filter(|f| {
+            f.mask().eth_dst() == [0xff; 6]
+                && f.key().eth_dst() == mac
+                && (f.key().vlan_tci() & 0x0fff) == vlan
+        })
         .map(|f| f.ufid())
         .collect()
 }
+
+/// A userspace-action upcall raised by EXECUTE: (pid, userdata, data, original length).
+type ExecUpcall = (u32, Option<Vec<u8>>, Vec<u8>, usize);
 
 /// Packets the control thread sends, batched per port until the end of an upcall batch.
 #[derive(Default)]
@@ -943,6 +1156,8 @@ struct CtlTx {
     pool: Option<Arc<Mempool>>,
     queued: Vec<(usize, u32, MbufArray<BURST_SIZE>)>,
     dropped: u64,
+    /// Userspace-action upcalls raised by EXECUTE: (pid, userdata, data, original length).
+    upcalls: Vec<ExecUpcall>,
 }
 
 impl CtlTx {
@@ -981,14 +1196,9 @@ impl ExecContext<Mbuf> for CtlTx {
         m.set_data(pkt.data()).then_some(m)
     }
 
-    fn upcall(
-        &mut self,
-        _data: &[u8],
-        _orig_len: usize,
-        _st: &PacketState<'_>,
-        _u: &UserspaceAction,
-    ) {
-        self.dropped += 1;
+    fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
+        self.upcalls
+            .push((u.pid, u.userdata.clone(), data.to_vec(), orig_len));
     }
 
     fn recirculate(&mut self, pkt: Mbuf, _st: &PacketState<'_>) {
