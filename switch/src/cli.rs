@@ -16,6 +16,9 @@ pub struct Options {
     pub dp: String,
     /// Ports added at start: (vport name, devargs).
     pub ports: Vec<(String, String)>,
+    /// Ports (by vport name, the datapath's name for its local port) the standalone bridge
+    /// does not flood to.
+    pub no_flood: Vec<String>,
     /// PMD lcores (default: every EAL worker lcore).
     pub pmd_cores: Option<Vec<u32>>,
     /// Netlink port id of the control plane.
@@ -44,6 +47,7 @@ impl Default for Options {
             eal_args: Vec::new(),
             dp: "dp0".into(),
             ports: Vec::new(),
+            no_flood: Vec::new(),
             pmd_cores: None,
             netlink_pid: DEFAULT_NETLINK_PID,
             metrics: Some(
@@ -72,8 +76,10 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
   --port [NAME=]DEVARGS      add a port backed by a DPDK device, e.g.
                              --port p0=net_tap0,iface=p0  --port net_null0,no-rx=1
                              (repeatable; NAME defaults to the iface= or device name)
+  --no-flood NAME            keep port NAME (the datapath name for its local port) out of the
+                             standalone bridge's floods, like OVS's no-flood (repeatable)
   --pmd-cores LIST           lcores that run PMD threads, e.g. 1 or 1,2 (default: all workers)
-  --netlink-pid N            netlink port id of the control plane (default 1146115927, 0x44505357)
+  --netlink-pid N            netlink port id of the control plane (default 1146114903, 0x44505357)
   --metrics ADDR|off         serve Prometheus metrics at http://ADDR/metrics (default 127.0.0.1:9476)
   --emc-insert-inv-prob N    insert 1 in N megaflow hits into the EMC; 0 = EMC off (default 100)
   --flow-limit N             most megaflows the slow path installs (default 200000)
@@ -125,6 +131,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             name.as_str(),
             "--dp"
                 | "--port"
+                | "--no-flood"
                 | "--pmd-cores"
                 | "--netlink-pid"
                 | "--metrics"
@@ -158,6 +165,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                 };
                 o.ports.push((pname, devargs));
             }
+            "--no-flood" => o.no_flood.push(value),
             "--pmd-cores" => {
                 let cores: Result<Vec<u32>, String> = value
                     .split(',')
@@ -233,6 +241,12 @@ mod tests {
         assert_eq!(o.netlink_pid, 0x100);
         assert_eq!(o.metrics, None);
         assert_eq!(o.pmd_cores, Some(vec![1]));
+    }
+
+    #[test]
+    fn no_flood_is_repeatable() {
+        let o = p(&["--no-flood", "dp0", "--no-flood=p1"]).unwrap();
+        assert_eq!(o.no_flood, ["dp0", "p1"]);
     }
 
     #[test]

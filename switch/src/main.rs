@@ -133,6 +133,16 @@ fn run(o: &Options) -> Result<(), String> {
         sw.add_vport(dp, spec)
             .map_err(|e| format!("port {name} ({devargs}): {e}"))?;
     }
+    for name in &o.no_flood {
+        let port = sw
+            .datapath_mut(dp)
+            .and_then(|d| d.vports.values_mut().find(|v| &v.name == name))
+            .ok_or_else(|| format!("--no-flood {name}: no such port in {}", o.dp))?;
+        port.options.insert(
+            dpswitch::runtime::vport::NO_FLOOD.to_string(),
+            "true".to_string(),
+        );
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

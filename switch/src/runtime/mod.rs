@@ -606,6 +606,17 @@ impl Switch {
                 format!("a network device named {} already exists", spec.name),
             ));
         }
+        if spec.kind == VportKind::Netdev
+            && spec.devargs.is_none()
+            && nix::net::if_::if_nametoindex(spec.name.as_str()).is_err()
+        {
+            // A name-only netdev port attaches the kernel interface of that name, as the
+            // kernel does; like the kernel, a missing interface is ENODEV.
+            return Err(ControlError::new(
+                libc::ENODEV,
+                format!("no network device named {}", spec.name),
+            ));
+        }
         let devargs = spec
             .devargs
             .clone()
@@ -917,7 +928,10 @@ impl Switch {
                 return;
             }
             UpcallKind::Miss => {
-                let controller = per_cpu
+                // Per-CPU dispatch without a single non-zero pid means no controller is
+                // listening (ovs-dpctl's open sequence leaves a datapath like that): the
+                // standalone bridge keeps forwarding rather than losing every miss.
+                let controller = (per_cpu && d.per_cpu_pids.iter().any(|&p| p != 0))
                     || d.vports
                         .get(&in_port)
                         .is_some_and(|v| v.upcall_pids.iter().any(|&p| p != 0));
@@ -964,9 +978,9 @@ impl Switch {
             Decision::Forward(p) => vec![Action::Output(p)],
             Decision::Flood => d
                 .vports
-                .keys()
-                .filter(|&&p| p != in_port)
-                .map(|&p| Action::Output(p))
+                .values()
+                .filter(|v| v.port_no != in_port && v.floods())
+                .map(|v| Action::Output(v.port_no))
                 .collect(),
             Decision::Drop => Vec::new(),
         };

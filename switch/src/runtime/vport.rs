@@ -93,7 +93,19 @@ pub struct Vport {
     pub counters: Arc<VportCounters>,
 }
 
+/// The vport setting that keeps a port out of the standalone bridge's floods (OVS's
+/// `no-flood`), e.g. for the local port on a benchmark or an uplink.
+pub const NO_FLOOD: &str = "no-flood";
+
 impl Vport {
+    /// Whether the standalone bridge floods to this port.
+    pub fn floods(&self) -> bool {
+        !matches!(
+            self.options.get(NO_FLOOD).map(String::as_str),
+            Some("true" | "1" | "yes")
+        )
+    }
+
     /// The upcall port id for a packet with `hash`, or None when upcalls are off.
     pub fn upcall_pid(&self, hash: u32) -> Option<u32> {
         let n = self.upcall_pids.len();
