@@ -11,7 +11,28 @@
 //!
 //! Flows keep a side table per datapath: the identity the client used (UFID bytes or the
 //! unmasked key), the kernel-form masked key and mask, and the actions as sent, so replies
-//! carry what the kernel would return (§5.5).
+//! carry what the kernel would return (§5.5). Flows the standalone bridge installed appear
+//! in dumps (after the netlink ones) with a 16-byte UFID (their internal id, big-endian), a
+//! kernel-form key and mask rebuilt from the fast path's, and their actions; GET and DEL
+//! accept that UFID.
+//!
+//! # Wire conventions for clients (dpctl)
+//!
+//! - Send every request to the daemon's port id (`--netlink-pid`, default
+//!   [`crate::cli::DEFAULT_NETLINK_PID`]) instead of 0, from a `NETLINK_GENERIC` socket.
+//!   Resolve the family ids with nlctrl `CTRL_CMD_GETFAMILY` sent to that same port id (the
+//!   answers are [`FAMILY_IDS`], but do not hard-code them). `ovs_meter` and
+//!   `ovs_ct_limit` answer ENOENT, like a kernel without them.
+//! - `dp_ifindex` is the kernel ifindex of the datapath's local TAP (named like the
+//!   datapath): take it from the `ovs_header` of a DP GET by name.
+//! - DPDK devices and other settings travel inside `OVS_VPORT_ATTR_OPTIONS` as
+//!   `odp::dpswitch` `key=value` attributes (type `VPORT_OPT_KV`); `devargs=…` names the
+//!   device. Without devargs a NETDEV vport attaches the kernel interface of that name
+//!   (`net_af_packet`), an INTERNAL vport is a TAP of that name. Replies always carry the
+//!   vport's devargs and settings back the same way. Vport SET may change settings but not
+//!   the devargs (EOPNOTSUPP). Tunnel vport types are EAFNOSUPPORT.
+//! - Mutating commands need uid 0 in the sender's `SCM_CREDENTIALS` (EPERM otherwise).
+//! - Multicast notifications are not sent (the groups are listed by GETFAMILY only).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
