@@ -292,6 +292,6 @@ fn controller_handles_misses_installs_megaflows_and_executes() {
     let tail = &d[d.len() - pkt.len()..];
     assert_eq!(tail, &pkt[..]);
     let _ = third.join();
-    let status = sw.stop();
-    assert!(status.success(), "dpswitch exited with {status}");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}:\n{log}");
 }

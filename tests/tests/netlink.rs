@@ -875,6 +875,6 @@ fn malformed_burst_leaves_the_daemon_serving_and_forwarding() {
         },
     );
     assert_eq!(c.transact(m, 0).1, 0);
-    let status = sw.stop();
-    assert!(status.success(), "dpswitch exited with {status}");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}:\n{log}");
 }
