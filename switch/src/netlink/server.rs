@@ -511,7 +511,7 @@ impl Server {
         }
         if hdr.flags & flags::DUMP == flags::DUMP {
             // A family dump lists the four families.
-            let mut d = Dump::new(*hdr, nl::GENL_ID_CTRL);
+            let mut d = Dump::new(*hdr);
             for (i, name) in ["ovs_datapath", "ovs_vport", "ovs_flow", "ovs_packet"]
                 .iter()
                 .enumerate()
@@ -663,7 +663,7 @@ impl Server {
                 })
             }
             DpCmd::Get if m.flags & flags::DUMP == flags::DUMP => {
-                let mut d = Dump::new(hdr, FAMILY_IDS.datapath);
+                let mut d = Dump::new(hdr);
                 let dps: Vec<usize> = sw.datapaths().map(|(i, _)| i).collect();
                 for dp in dps {
                     let mut b = Vec::new();
@@ -852,7 +852,7 @@ impl Server {
             }
             VportCmd::Get if m.flags & flags::DUMP == flags::DUMP => {
                 let dp = Self::find_dp(sw, None, m.dp_ifindex);
-                let mut d = Dump::new(hdr, FAMILY_IDS.vport);
+                let mut d = Dump::new(hdr);
                 match dp {
                     Ok(dp) => {
                         let ports: Vec<u32> = sw
@@ -1041,7 +1041,7 @@ impl Server {
         let echo = m.flags & flags::ECHO != 0;
         let a = &m.body;
         if m.cmd == FlowCmd::Get && m.flags & flags::DUMP == flags::DUMP {
-            let mut d = Dump::new(hdr, FAMILY_IDS.flow);
+            let mut d = Dump::new(hdr);
             match Self::find_dp(sw, None, m.dp_ifindex) {
                 Ok(dp) => {
                     d.flows = Some(FlowCursor {
@@ -1318,7 +1318,7 @@ impl Server {
 }
 
 impl Dump {
-    fn new(hdr: NlMsgHeader, _family: u16) -> Dump {
+    fn new(hdr: NlMsgHeader) -> Dump {
         Dump {
             hdr,
             ready: VecDeque::new(),

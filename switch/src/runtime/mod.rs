@@ -355,12 +355,21 @@ impl Switch {
 
     fn send(&mut self, pmd: usize, mut cmd: PmdCmd) {
         let h = &mut self.pmds[pmd];
+        let mut deadline = None;
         loop {
             match h.cmds.push(cmd) {
                 Ok(()) => break,
                 // The PMD drains between bursts, so room comes back within microseconds.
                 Err(back) => {
                     cmd = back;
+                    let d =
+                        *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
+                    if Instant::now() > d {
+                        // A PMD that has not drained for seconds is gone: the control thread
+                        // must keep serving (and be able to shut down) rather than wait.
+                        tracing::error!(pmd, "PMD command queue stuck: command dropped");
+                        return;
+                    }
                     std::thread::sleep(Duration::from_micros(20));
                 }
             }
