@@ -376,8 +376,15 @@ impl Server {
             return None;
         }
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
+        let mut probe = false;
         let (fam, cmd, result) = match family::parse_request(&FAMILY_IDS, *hdr, payload) {
             Ok(mut req) => {
+                // PROBE (feature probing by OVS): failures are expected, keep them quiet.
+                probe = match &req {
+                    Request::Flow(m) => m.body.probe,
+                    Request::Packet(m) => m.body.probe,
+                    _ => false,
+                };
                 // Replies go out with the sender's real port id, as the kernel's do.
                 let pid = sender.port_id;
                 match &mut req {
@@ -410,7 +417,7 @@ impl Server {
             Err(e) => *e,
         };
         self.count(fam, cmd, errno);
-        if errno != 0 {
+        if errno != 0 && !probe {
             tracing::debug!(
                 family = fam,
                 command = cmd,
