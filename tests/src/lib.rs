@@ -152,6 +152,15 @@ impl Dpswitch {
         self.terminate()
     }
 
+    /// Stops the daemon like [`Dpswitch::stop`] and also returns its whole log (including
+    /// the shutdown), for failure messages.
+    pub fn stop_with_log(mut self) -> (std::process::ExitStatus, String) {
+        let st = self.terminate();
+        // The reader threads finish once the pipes close.
+        std::thread::sleep(Duration::from_millis(100));
+        (st, self.log_text())
+    }
+
     fn terminate(&mut self) -> std::process::ExitStatus {
         if let Ok(Some(st)) = self.child.try_wait() {
             return st;

@@ -292,6 +292,33 @@ fn controller_handles_misses_installs_megaflows_and_executes() {
     let tail = &d[d.len() - pkt.len()..];
     assert_eq!(tail, &pkt[..]);
     let _ = third.join();
-    let status = sw.stop();
-    assert!(status.success(), "dpswitch exited with {status}");
+    // EXECUTE with RECIRC: the packet is looked up again with its new recirc_id; no flow
+    // matches, so the controller gets a MISS whose key carries recirc_id 5.
+    let exec = ctl.req.msg(
+        PacketCmd::Execute,
+        ifindex,
+        PacketAttrs {
+            packet: Some(pkt.clone()),
+            key: Some(FlowKey {
+                in_port: Some(ports[0]),
+                ..FlowKey::default()
+            }),
+            actions: Some(vec![Action::Recirc(5)]),
+            ..PacketAttrs::default()
+        },
+    );
+    assert_eq!(ctl.req.transact(exec, 0).1, 0);
+    let mut recirc_miss = false;
+    while let Some(d) = percpu.recv_dgram(Duration::from_secs(2)) {
+        let m = OvsMessage::<PacketAttrs>::parse_datagram(&d).expect("upcall decodes");
+        if m.body.key.as_ref().and_then(|k| k.recirc_id) == Some(5) {
+            assert_eq!(m.cmd, PacketCmd::Miss);
+            assert_eq!(m.body.packet.as_ref(), Some(&pkt));
+            recirc_miss = true;
+            break;
+        }
+    }
+    assert!(recirc_miss, "a MISS for the recirculated packet");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}:\n{log}");
 }

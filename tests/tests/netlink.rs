@@ -875,6 +875,48 @@ fn malformed_burst_leaves_the_daemon_serving_and_forwarding() {
         },
     );
     assert_eq!(c.transact(m, 0).1, 0);
-    let status = sw.stop();
-    assert!(status.success(), "dpswitch exited with {status}");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}:\n{log}");
+}
+
+#[test]
+fn requests_are_counted_by_family_command_and_result() {
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let addr = format!("127.0.0.1:{port}");
+    let dp = unique("dp");
+    let n0 = unique("nul");
+    let p0 = format!("{n0}=net_null_{n0},no-rx=1");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &p0, "--metrics", &addr]);
+    let mut c = NlClient::connect(sw.netlink_pid);
+    assert_eq!(dp_get(&mut c, &dp).1, 0);
+    assert_eq!(dp_get(&mut c, "nonesuch").1, ENODEV);
+    let scrape = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).expect("metrics endpoint");
+        write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let line = |result: &str| {
+        scrape
+            .lines()
+            .find(|l| {
+                l.starts_with("dpswitch_control_requests_total")
+                    && l.contains("family=\"ovs_datapath\"")
+                    && l.contains("command=\"get\"")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .map(str::to_string)
+    };
+    assert!(line("ok").is_some_and(|l| l.ends_with(" 1")), "{scrape}");
+    assert!(
+        line("ENODEV").is_some_and(|l| l.ends_with(" 1")),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("family=\"nlctrl\""),
+        "GETFAMILY is counted too"
+    );
+    drop(sw);
 }

@@ -11,7 +11,28 @@
 //!
 //! Flows keep a side table per datapath: the identity the client used (UFID bytes or the
 //! unmasked key), the kernel-form masked key and mask, and the actions as sent, so replies
-//! carry what the kernel would return (§5.5).
+//! carry what the kernel would return (§5.5). Flows the standalone bridge installed appear
+//! in dumps (after the netlink ones) with a 16-byte UFID (their internal id, big-endian), a
+//! kernel-form key and mask rebuilt from the fast path's, and their actions; GET and DEL
+//! accept that UFID.
+//!
+//! # Wire conventions for clients (dpctl)
+//!
+//! - Send every request to the daemon's port id (`--netlink-pid`, default
+//!   [`crate::cli::DEFAULT_NETLINK_PID`]) instead of 0, from a `NETLINK_GENERIC` socket.
+//!   Resolve the family ids with nlctrl `CTRL_CMD_GETFAMILY` sent to that same port id (the
+//!   answers are [`FAMILY_IDS`], but do not hard-code them). `ovs_meter` and
+//!   `ovs_ct_limit` answer ENOENT, like a kernel without them.
+//! - `dp_ifindex` is the kernel ifindex of the datapath's local TAP (named like the
+//!   datapath): take it from the `ovs_header` of a DP GET by name.
+//! - DPDK devices and other settings travel inside `OVS_VPORT_ATTR_OPTIONS` as
+//!   `odp::dpswitch` `key=value` attributes (type `VPORT_OPT_KV`); `devargs=…` names the
+//!   device. Without devargs a NETDEV vport attaches the kernel interface of that name
+//!   (`net_af_packet`), an INTERNAL vport is a TAP of that name. Replies always carry the
+//!   vport's devargs and settings back the same way. Vport SET may change settings but not
+//!   the devargs (EOPNOTSUPP). Tunnel vport types are EAFNOSUPPORT.
+//! - Mutating commands need uid 0 in the sender's `SCM_CREDENTIALS` (EPERM otherwise).
+//! - Multicast notifications are not sent (the groups are listed by GETFAMILY only).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -355,8 +376,15 @@ impl Server {
             return None;
         }
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
+        let mut probe = false;
         let (fam, cmd, result) = match family::parse_request(&FAMILY_IDS, *hdr, payload) {
             Ok(mut req) => {
+                // PROBE (feature probing by OVS): failures are expected, keep them quiet.
+                probe = match &req {
+                    Request::Flow(m) => m.body.probe,
+                    Request::Packet(m) => m.body.probe,
+                    _ => false,
+                };
                 // Replies go out with the sender's real port id, as the kernel's do.
                 let pid = sender.port_id;
                 match &mut req {
@@ -389,7 +417,7 @@ impl Server {
             Err(e) => *e,
         };
         self.count(fam, cmd, errno);
-        if errno != 0 {
+        if errno != 0 && !probe {
             tracing::debug!(
                 family = fam,
                 command = cmd,
@@ -490,7 +518,7 @@ impl Server {
         }
         if hdr.flags & flags::DUMP == flags::DUMP {
             // A family dump lists the four families.
-            let mut d = Dump::new(*hdr, nl::GENL_ID_CTRL);
+            let mut d = Dump::new(*hdr);
             for (i, name) in ["ovs_datapath", "ovs_vport", "ovs_flow", "ovs_packet"]
                 .iter()
                 .enumerate()
@@ -642,7 +670,7 @@ impl Server {
                 })
             }
             DpCmd::Get if m.flags & flags::DUMP == flags::DUMP => {
-                let mut d = Dump::new(hdr, FAMILY_IDS.datapath);
+                let mut d = Dump::new(hdr);
                 let dps: Vec<usize> = sw.datapaths().map(|(i, _)| i).collect();
                 for dp in dps {
                     let mut b = Vec::new();
@@ -831,7 +859,7 @@ impl Server {
             }
             VportCmd::Get if m.flags & flags::DUMP == flags::DUMP => {
                 let dp = Self::find_dp(sw, None, m.dp_ifindex);
-                let mut d = Dump::new(hdr, FAMILY_IDS.vport);
+                let mut d = Dump::new(hdr);
                 match dp {
                     Ok(dp) => {
                         let ports: Vec<u32> = sw
@@ -1020,7 +1048,7 @@ impl Server {
         let echo = m.flags & flags::ECHO != 0;
         let a = &m.body;
         if m.cmd == FlowCmd::Get && m.flags & flags::DUMP == flags::DUMP {
-            let mut d = Dump::new(hdr, FAMILY_IDS.flow);
+            let mut d = Dump::new(hdr);
             match Self::find_dp(sw, None, m.dp_ifindex) {
                 Ok(dp) => {
                     d.flows = Some(FlowCursor {
@@ -1297,7 +1325,7 @@ impl Server {
 }
 
 impl Dump {
-    fn new(hdr: NlMsgHeader, _family: u16) -> Dump {
+    fn new(hdr: NlMsgHeader) -> Dump {
         Dump {
             hdr,
             ready: VecDeque::new(),

@@ -355,12 +355,21 @@ impl Switch {
 
     fn send(&mut self, pmd: usize, mut cmd: PmdCmd) {
         let h = &mut self.pmds[pmd];
+        let mut deadline = None;
         loop {
             match h.cmds.push(cmd) {
                 Ok(()) => break,
                 // The PMD drains between bursts, so room comes back within microseconds.
                 Err(back) => {
                     cmd = back;
+                    let d =
+                        *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
+                    if Instant::now() > d {
+                        // A PMD that has not drained for seconds is gone: the control thread
+                        // must keep serving (and be able to shut down) rather than wait.
+                        tracing::error!(pmd, "PMD command queue stuck: command dropped");
+                        return;
+                    }
                     std::thread::sleep(Duration::from_micros(20));
                 }
             }
@@ -1066,7 +1075,9 @@ impl Switch {
         };
         execute(&compiled, m, &mut st, &mut out);
         let ups = std::mem::take(&mut out.upcalls);
+        let recirc = std::mem::take(&mut out.recirc);
         out.flush(self);
+        self.recirculate(dp, recirc, sink);
         if let Some(d) = self.datapath(dp) {
             let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
             for (pid, userdata, data, orig_len) in ups {
@@ -1092,6 +1103,78 @@ impl Switch {
         Ok(())
     }
 }
+
+impl Switch {
+    /// Looks recirculated packets up again in the control thread's table (the kernel's
+    /// `ovs_dp_process_packet`): a hit runs the flow's actions, a miss goes to the
+    /// controller as a MISS upcall (or is dropped without one). At most
+    /// [`MAX_RECIRC_PASSES`] rounds, like the kernel's recursion limit.
+    fn recirculate(
+        &mut self,
+        dp: usize,
+        mut pending: Vec<(Mbuf, crate::packet::Metadata)>,
+        sink: &mut dyn UpcallSink,
+    ) {
+        for _ in 0..MAX_RECIRC_PASSES {
+            if pending.is_empty() {
+                return;
+            }
+            let mut out = CtlTx {
+                dp,
+                pool: Some(self.pool.clone()),
+                ..CtlTx::default()
+            };
+            for (pkt, md) in pending.drain(..) {
+                let Some(d) = self.datapath(dp) else { return };
+                let mut k = FlowKey::ZERO;
+                let info = extract(pkt.data(), &md, &mut k);
+                match d.flows.classifier().lookup(&k).cloned() {
+                    Some(flow) => {
+                        let mut st = PacketState::new(&md, &k, &info);
+                        execute(flow.actions(), pkt, &mut st, &mut out);
+                    }
+                    None => {
+                        let in_port = u32::from(md.in_port);
+                        let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
+                        let hash = k.hash() as u32;
+                        let pid = if per_cpu {
+                            d.per_cpu_pids.first().copied().unwrap_or(0)
+                        } else {
+                            d.vports
+                                .get(&in_port)
+                                .and_then(|v| v.upcall_pid(hash))
+                                .unwrap_or(0)
+                        };
+                        let msg = UpcallMsg {
+                            pid,
+                            action: false,
+                            dp_ifindex: d.ifindex,
+                            unaligned: d.user_features & DP_F_UNALIGNED != 0,
+                            key: &k,
+                            hash,
+                            userdata: None,
+                            orig_len: None,
+                            packet: pkt.data(),
+                        };
+                        Self::deliver(d, sink, &msg, in_port);
+                    }
+                }
+            }
+            pending = std::mem::take(&mut out.recirc);
+            out.flush(self);
+        }
+        if !pending.is_empty() {
+            tracing::debug!(
+                dp,
+                n = pending.len(),
+                "recirculation limit: packets dropped"
+            );
+        }
+    }
+}
+
+/// Lookups a packet may go through on the control thread (the kernel's recursion limit).
+const MAX_RECIRC_PASSES: usize = 4;
 
 /// `OVS_DP_F_UNALIGNED`.
 pub const DP_F_UNALIGNED: u32 = 1 << 0;
@@ -1172,6 +1255,8 @@ struct CtlTx {
     dropped: u64,
     /// Userspace-action upcalls raised by EXECUTE: (pid, userdata, data, original length).
     upcalls: Vec<ExecUpcall>,
+    /// Packets a RECIRC action sent back for another lookup, with their metadata.
+    recirc: Vec<(Mbuf, crate::packet::Metadata)>,
 }
 
 impl CtlTx {
@@ -1215,9 +1300,8 @@ impl ExecContext<Mbuf> for CtlTx {
             .push((u.pid, u.userdata.clone(), data.to_vec(), orig_len));
     }
 
-    fn recirculate(&mut self, pkt: Mbuf, _st: &PacketState<'_>) {
-        self.dropped += 1;
-        drop(pkt);
+    fn recirculate(&mut self, pkt: Mbuf, st: &PacketState<'_>) {
+        self.recirc.push((pkt, st.metadata()));
     }
 
     fn drop_packet(&mut self, pkt: Mbuf, _reason: DropReason) {

@@ -79,7 +79,7 @@ pub struct Vport {
     pub kind: VportKind,
     /// The DPDK devargs it was created from.
     pub devargs: String,
-    /// Netlink port ids MISS upcalls for packets from this port go to (empty or [0]: none).
+    /// Netlink port ids MISS upcalls for packets from this port go to (empty or `[0]`: none; any non-zero id puts the port under a controller).
     pub upcall_pids: Vec<u32>,
     /// Kernel ifindex of the backing netdev (TAP ports), 0 if it has none.
     pub ifindex: u32,
