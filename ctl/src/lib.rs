@@ -4,6 +4,7 @@
 //! the `odp` codecs, on a `NETLINK_GENERIC` socket that talks to the daemon's well-known port
 //! id instead of the kernel, and prints what `ovs-dpctl` prints.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod client;
 pub mod commands;
