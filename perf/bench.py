@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -655,6 +656,8 @@ def run_testpmd(args, rnd, pcapname, pcap, hz, logdir):
             time.sleep(args.warmup + args.window + 5)
         finally:
             stop_ours(p, "dpdk-testpmd", signal.SIGINT)
+            # testpmd leaves its (empty) EAL runtime directory behind; ours only.
+            shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
     pps, dur = parse_testpmd(lf.read_text(errors="replace"), args.warmup, args.window, hz)
     row = dict(tool="testpmd", scenario="io", pcap=pcapname, round=rnd, unit="Mpps",
                window_s=round(dur, 2), ok=pps is not None, note="")
