@@ -513,7 +513,13 @@ pub fn new_vport(
     })
 }
 
-fn add_if(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+/// Opens the datapath `argv[1]` and runs `one` for every interface argument after it, as
+/// ovs-dpctl does: every argument is tried, and the last error is the exit status.
+fn per_iface(
+    ctx: &mut Ctx<'_>,
+    argv: &[String],
+    mut one: impl FnMut(&mut Ctx<'_>, &Dp, &str, &str) -> i32,
+) -> i32 {
     let dp = match ctx.open(&argv[1]) {
         Ok(dp) => dp,
         Err(e) => {
@@ -523,12 +529,16 @@ fn add_if(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     };
     let mut lasterror = 0;
     for arg in &argv[2..] {
-        let error = add_one_if(ctx, &dp, &argv[1], arg);
+        let error = one(ctx, &dp, &argv[1], arg);
         if error != 0 {
             lasterror = error;
         }
     }
     lasterror
+}
+
+fn add_if(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+    per_iface(ctx, argv, add_one_if)
 }
 
 fn add_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
@@ -573,21 +583,7 @@ fn add_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
 }
 
 fn set_if(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
-    let dp = match ctx.open(&argv[1]) {
-        Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
-        }
-    };
-    let mut lasterror = 0;
-    for arg in &argv[2..] {
-        let e = set_one_if(ctx, &dp, &argv[1], arg);
-        if e != 0 {
-            lasterror = e;
-        }
-    }
-    lasterror
+    per_iface(ctx, argv, set_one_if)
 }
 
 fn set_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
@@ -671,33 +667,26 @@ fn set_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
 }
 
 fn del_if(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
-    let dp = match ctx.open(&argv[1]) {
-        Ok(dp) => dp,
-        Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
+    per_iface(ctx, argv, del_one_if)
+}
+
+fn del_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, name: &str) -> i32 {
+    let port = if name.bytes().all(|b| b.is_ascii_digit()) {
+        atoi(name) as u32
+    } else {
+        match ctx.c().and_then(|c| dpif::port_query_by_name(c, dp, name)) {
+            Ok(p) => p.port_no.unwrap_or(0),
+            Err(_) => {
+                ctx.error(0, &format!("no port named {name}"));
+                return ENOENT;
+            }
         }
     };
-    let mut lasterror = 0;
-    for name in &argv[2..] {
-        let port = if name.bytes().all(|b| b.is_ascii_digit()) {
-            atoi(name) as u32
-        } else {
-            match ctx.c().and_then(|c| dpif::port_query_by_name(c, &dp, name)) {
-                Ok(p) => p.port_no.unwrap_or(0),
-                Err(_) => {
-                    ctx.error(0, &format!("no port named {name}"));
-                    lasterror = ENOENT;
-                    continue;
-                }
-            }
-        };
-        if let Err(e) = ctx.c().and_then(|c| dpif::port_del(c, &dp, port)) {
-            ctx.error(e, &format!("deleting port {name} from {} failed", argv[1]));
-            lasterror = e;
-        }
+    if let Err(e) = ctx.c().and_then(|c| dpif::port_del(c, dp, port)) {
+        ctx.error(e, &format!("deleting port {name} from {dparg} failed"));
+        return e;
     }
-    lasterror
+    0
 }
 
 fn show_dpif(ctx: &mut Ctx<'_>, dp: &Dp) {

@@ -16,7 +16,7 @@
 //!     pmd.maintain();                                          // table growth, re-ranking
 //!     let n = rx_burst(port, &mut mbufs);                      // up to 32
 //!     pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&port_md), now_ms, &mut ctx);
-//!     ctx.tx.flush(|port, batch| tx_burst(port, batch));       // pmd::TxBatches
+//!     ctx.flush();  // per-port MbufArray batches (runtime::pmd_thread)
 //! }
 //! ```
 //!

@@ -196,23 +196,6 @@ fn modify_of_missing_flow_is_enoent() {
 }
 
 #[test]
-fn tx_batches_group_by_port() {
-    let mut tx = dpswitch::pmd::TxBatches::new();
-    for (port, v) in [(1u32, 10u8), (2, 20), (1, 11), (3, 30), (2, 21)] {
-        tx.push(port, v);
-    }
-    assert_eq!(tx.len(), 5);
-    let mut sent = Vec::new();
-    tx.flush(|port, batch| {
-        if port != 3 {
-            sent.push((port, std::mem::take(batch)));
-        }
-    });
-    assert_eq!(sent, vec![(1, vec![10, 11]), (2, vec![20, 21])]);
-    assert_eq!(tx.len(), 1, "port 3 was not drained");
-}
-
-#[test]
 fn recirculation_reclassifies_with_recirc_id() {
     let mut table = FlowTable::new(1);
     let mut pmd = Pmd::new(0, Emc::new(64, 1));

@@ -469,32 +469,17 @@ impl Server {
         match req {
             Request::Ctrl(m) => ("nlctrl", "getfamily", self.getfamily(hdr, &m)),
             Request::Datapath(m) => {
-                let name = match m.cmd {
-                    DpCmd::New => "new",
-                    DpCmd::Del => "del",
-                    DpCmd::Get => "get",
-                    DpCmd::Set => "set",
-                };
+                let name = object_cmd_name(m.cmd);
                 let r = needs_admin(m.cmd == DpCmd::Get).and_then(|()| self.datapath(sw, &m));
                 ("ovs_datapath", name, r)
             }
             Request::Vport(m) => {
-                let name = match m.cmd {
-                    VportCmd::New => "new",
-                    VportCmd::Del => "del",
-                    VportCmd::Get => "get",
-                    VportCmd::Set => "set",
-                };
+                let name = object_cmd_name(m.cmd);
                 let r = needs_admin(m.cmd == VportCmd::Get).and_then(|()| self.vport(sw, &m));
                 ("ovs_vport", name, r)
             }
             Request::Flow(m) => {
-                let name = match m.cmd {
-                    FlowCmd::New => "new",
-                    FlowCmd::Del => "del",
-                    FlowCmd::Get => "get",
-                    FlowCmd::Set => "set",
-                };
+                let name = object_cmd_name(m.cmd);
                 let r = needs_admin(m.cmd == FlowCmd::Get).and_then(|()| self.flow(sw, &m));
                 ("ovs_flow", name, r)
             }
@@ -1559,5 +1544,17 @@ fn push_error(out: &mut Vec<u8>, to: u32, hdr: &NlMsgHeader, payload: &[u8], err
     }
     if let Some(pid) = out.get_mut(start + 12..start + 16) {
         pid.copy_from_slice(&to.to_ne_bytes());
+    }
+}
+
+/// Metric label of the NEW/DEL/GET/SET commands the datapath, vport and flow families share
+/// (the same numbers in all three).
+fn object_cmd_name(cmd: impl odp::family::Command) -> &'static str {
+    match cmd.to_u8() {
+        1 => "new",
+        2 => "del",
+        3 => "get",
+        4 => "set",
+        _ => "unknown",
     }
 }
