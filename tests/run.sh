@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dpdk-sys/install-deps.sh
+dpdk-sys/install-deps.sh --tests
 ./hugepages.sh setup 1G
 export DPSWITCH_REQUIRE_HUGEPAGES=1
 
