@@ -19,6 +19,9 @@ use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
 mod common;
 use common::*;
 
+/// Flows (and distinct frames) of the many-flows scenarios; a multiple of the batch.
+const MANY_FLOWS: usize = 10_240;
+
 fn samples() -> usize {
     std::env::var("DPSWITCH_SAMPLES")
         .ok()
@@ -220,6 +223,39 @@ fn main() {
             let b = (r * BATCH) % POOL;
             let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
             refill(&mut pkts, &mut storage, &fr, b);
+            pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
+        });
+        assert_eq!(sink.misses, 0);
+    }
+
+    // Many flows: one megaflow per source address (10,240 of them, one mask), the
+    // frames cycled in order as a pcap replays them, so flow, stats and table lines come
+    // from L2/L3 rather than L1 (perf S4 / S4e).
+    let many: Vec<Vec<u8>> = (0..MANY_FLOWS).map(udp_frame).collect();
+    for (name, inv) in [
+        ("pmd burst: 10k flows, dpcls (EMC off) + output", 0u32),
+        ("pmd burst: 10k flows, EMC 1/100 + output", 100),
+    ] {
+        let mut pmd = Pmd::new(0, Emc::new(8192, inv));
+        let mut mask = FlowKey::ZERO;
+        mask.set_in_port(0xffff);
+        mask.set_eth_type(0xffff);
+        mask.set_ip_proto(0xff);
+        mask.set_ipv4_src(u32::MAX);
+        for (i, f) in many.iter().enumerate() {
+            let mut k = FlowKey::ZERO;
+            extract(f, &md, &mut k);
+            let flow = Flow::new(i as u128 + 1, &k, &mask, out_actions(), 1);
+            pmd.apply(FlowCmd::Insert(Arc::new(flow)));
+        }
+        for _ in 0..64 {
+            pmd.maintain();
+        }
+        let mut sink = Sink::default();
+        measure(name, ghz, base, |r| {
+            let b = (r * BATCH) % MANY_FLOWS;
+            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+            refill(&mut pkts, &mut storage, &many, b);
             pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
         });
         assert_eq!(sink.misses, 0);

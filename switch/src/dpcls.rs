@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::dpdk::prefetch;
 use crate::flow::key::{FlowKey, FlowMask, KEY_WORDS};
 use crate::flow::Flow;
 
@@ -86,6 +87,15 @@ impl Table {
             acc |= (key.words[i] & bits[i]) ^ s;
         }
         acc == 0
+    }
+
+    /// Starts loading the home slot of hash `h` and its flow pointer, so a batch's
+    /// probes overlap their cache misses instead of taking them one after another.
+    #[inline(always)]
+    fn prefetch_home(&self, h: u64) {
+        let i = h as usize & self.m;
+        prefetch(&self.slots[i * self.stride]);
+        prefetch(&self.flows[i]);
     }
 
     #[inline(always)]
@@ -511,20 +521,40 @@ impl Dpcls {
                     }
                 }
             }
+            // Three passes over the batch, each starting the next one's cache misses:
+            // prefetch home slots, probe (prefetching the matched flows), check liveness.
+            if remaining.count_ones() > 1 {
+                let mut m = remaining;
+                while m != 0 {
+                    let i = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    st.cur.prefetch_home(hashes[i]);
+                }
+            }
             let mut m = remaining;
-            let mut hits = 0u64;
+            let mut matched = 0u32;
             while m != 0 {
                 let i = m.trailing_zeros() as usize;
                 m &= m - 1;
                 if let Some(f) = st.find(hashes[i], &keys[i]) {
-                    if f.is_alive() {
-                        out[i] = Some(f);
-                        remaining &= !(1 << i);
-                        hits += 1;
-                        if let (Some(kh), Ok(tag)) = (key_hashes, u16::try_from(idx + 1)) {
-                            self.mask_cache[kh[i] as usize & cache_m].set(tag);
-                        }
+                    prefetch(&**f);
+                    out[i] = Some(f);
+                    matched |= 1 << i;
+                }
+            }
+            let mut hits = 0u64;
+            let mut m = matched;
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                if out[i].is_some_and(|f| f.is_alive()) {
+                    remaining &= !(1 << i);
+                    hits += 1;
+                    if let (Some(kh), Ok(tag)) = (key_hashes, u16::try_from(idx + 1)) {
+                        self.mask_cache[kh[i] as usize & cache_m].set(tag);
                     }
+                } else {
+                    out[i] = None;
                 }
             }
             st.hits.set(st.hits.get() + hits);

@@ -142,6 +142,15 @@ impl Emc {
         (a, b)
     }
 
+    /// Starts loading both ways `hash` may occupy, so a batch's lookups overlap their
+    /// cache misses.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        let (a, b) = self.ways(hash);
+        crate::dpdk::prefetch(&self.entries[a]);
+        crate::dpdk::prefetch(&self.entries[b]);
+    }
+
     /// Looks `key` (with [`FlowKey::hash`] `hash` and possibly-non-zero word map
     /// `map`, both from [`crate::packet::ExtractInfo`]; pass `u32::MAX` as `map` if
     /// unknown) up; returns a live flow or `None`.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
 use crate::dpcls::{Dpcls, MAX_BATCH};
+use crate::dpdk::prefetch;
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
 use crate::packet::{
@@ -89,7 +90,7 @@ impl FlowTable {
                 if old.ufid() != ufid || !old.key().same_as(&key.masked(mask)) {
                     return Err(FlowTableError::NotFound);
                 }
-                Flow::with_stats(ufid, key, old.mask(), actions, Arc::clone(old.stats()))
+                Flow::with_stats(ufid, key, old.mask(), actions, old.stats().clone())
             }
             None if !allow_create => return Err(FlowTableError::NotFound),
             None => Flow::new(ufid, key, mask, actions, self.n_pmds),
@@ -319,6 +320,14 @@ impl Pmd {
             need_cls = todo;
             m = 0;
         }
+        if m.count_ones() > 1 {
+            let mut p = m;
+            while p != 0 {
+                let i = p.trailing_zeros() as usize;
+                p &= p - 1;
+                emc.prefetch(hashes[i]);
+            }
+        }
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
@@ -354,7 +363,16 @@ impl Pmd {
             }
         }
 
-        // Execute, accumulating statistics over runs of packets of the same flow.
+        // Start loading each matched flow's statistics cell and actions, then execute,
+        // accumulating statistics over runs of packets of the same flow.
+        let mut last: Option<&Arc<Flow>> = None;
+        for f in flows[..n].iter().flatten() {
+            if !last.is_some_and(|l| Arc::ptr_eq(l, f)) {
+                prefetch(f.stats().cell(*id));
+                prefetch(f.actions().ops());
+                last = Some(f);
+            }
+        }
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
         for i in 0..n {
             let Some(flow) = flows[i] else { continue };

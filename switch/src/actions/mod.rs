@@ -413,6 +413,12 @@ pub struct CompiledActions {
 }
 
 impl CompiledActions {
+    /// The compiled program (for prefetching before execution).
+    #[inline(always)]
+    pub(crate) fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
     /// Compiles `actions`. An empty list means drop.
     pub fn compile(actions: &[Action]) -> Result<Self, CompileError> {
         let mut ops = Vec::new();

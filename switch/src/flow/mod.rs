@@ -12,7 +12,8 @@ pub use key::{FlowKey, FlowMask};
 pub const MAX_PMDS: usize = 64;
 
 /// One PMD's statistics cell. Written only by its owning PMD (plain relaxed
-/// load + store, no read-modify-write), read by the control thread.
+/// load + store, no read-modify-write), read by the control thread. A cache line each,
+/// so PMDs never share one.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct StatsCell {
@@ -20,8 +21,6 @@ pub struct StatsCell {
     bytes: AtomicU64,
     used_ms: AtomicU64,
     tcp_flags: AtomicU64,
-    /// The [`FlowStats`] clear epoch these counters belong to.
-    epoch: AtomicU64,
 }
 
 /// A snapshot of a flow's statistics summed over PMDs.
@@ -37,13 +36,13 @@ pub struct FlowStatsSnapshot {
     pub tcp_flags: u16,
 }
 
-/// Per-flow statistics: one cache-line cell per PMD, plus a clear epoch bumped by the
-/// control thread (OVS_FLOW_ATTR_CLEAR). A PMD resets its own cell the first time it
-/// records after a clear; readers ignore cells still in an older epoch.
-#[derive(Debug)]
+/// Per-flow statistics: one cache-line cell per PMD, in a single allocation, so recording
+/// a hit costs one cache line beyond the flow itself. Cloning shares the cells (a modified
+/// flow keeps its statistics, as in the kernel). There is no reset: OVS_FLOW_ATTR_CLEAR is
+/// a baseline the control plane subtracts, which keeps the PMD's write a plain store.
+#[derive(Clone, Debug)]
 pub struct FlowStats {
-    epoch: AtomicU64,
-    cells: Box<[StatsCell]>,
+    cells: Arc<[StatsCell]>,
 }
 
 impl FlowStats {
@@ -51,53 +50,43 @@ impl FlowStats {
     pub fn new(n_pmds: usize) -> Self {
         let n = n_pmds.clamp(1, MAX_PMDS);
         Self {
-            epoch: AtomicU64::new(0),
             cells: (0..n).map(|_| StatsCell::default()).collect(),
         }
     }
 
+    /// PMD `pmd`'s cell (indices beyond the cell count share the last cell, which is then
+    /// no longer single-writer: size the stats for every PMD).
+    #[inline(always)]
+    pub fn cell(&self, pmd: usize) -> &StatsCell {
+        &self.cells[pmd.min(self.cells.len() - 1)]
+    }
+
     /// Adds a batch of `packets` packets / `bytes` bytes seen at `now_ms` with TCP
-    /// flags `tcp_flags` to PMD `pmd`'s cell (indices beyond the cell count share the
-    /// last cell, which is then no longer single-writer: size the stats for every PMD).
-    /// Must only be called by that PMD.
+    /// flags `tcp_flags` to PMD `pmd`'s cell. Must only be called by that PMD.
     #[inline(always)]
     pub fn record(&self, pmd: usize, packets: u64, bytes: u64, now_ms: u64, tcp_flags: u16) {
         let r = Ordering::Relaxed;
-        let c = &self.cells[pmd.min(self.cells.len() - 1)];
-        let epoch = self.epoch.load(r);
-        let (p0, b0, f0) = if c.epoch.load(r) == epoch {
-            (c.packets.load(r), c.bytes.load(r), c.tcp_flags.load(r))
-        } else {
-            (0, 0, 0)
-        };
-        c.packets.store(p0 + packets, r);
-        c.bytes.store(b0 + bytes, r);
+        let c = self.cell(pmd);
+        c.packets.store(c.packets.load(r) + packets, r);
+        c.bytes.store(c.bytes.load(r) + bytes, r);
         c.used_ms.store(now_ms, r);
-        c.tcp_flags.store(f0 | u64::from(tcp_flags), r);
-        // Release: a reader that sees the new epoch sees the reset counters.
-        c.epoch.store(epoch, Ordering::Release);
+        if tcp_flags != 0 {
+            c.tcp_flags
+                .store(c.tcp_flags.load(r) | u64::from(tcp_flags), r);
+        }
     }
 
     /// Sum over all PMDs (control thread).
     pub fn read(&self) -> FlowStatsSnapshot {
         let r = Ordering::Relaxed;
-        let epoch = self.epoch.load(Ordering::Acquire);
         let mut s = FlowStatsSnapshot::default();
         for c in self.cells.iter() {
-            if c.epoch.load(Ordering::Acquire) != epoch {
-                continue;
-            }
             s.packets += c.packets.load(r);
             s.bytes += c.bytes.load(r);
             s.used_ms = s.used_ms.max(c.used_ms.load(r));
             s.tcp_flags |= c.tcp_flags.load(r) as u16;
         }
         s
-    }
-
-    /// Zeroes the statistics (control thread; OVS_FLOW_ATTR_CLEAR).
-    pub fn clear(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -110,7 +99,7 @@ pub struct Flow {
     // Hot fields first: liveness, actions and stats share the first cache line.
     dead: AtomicBool,
     actions: CompiledActions,
-    stats: Arc<FlowStats>,
+    stats: FlowStats,
     ufid: u128,
     key: FlowKey,
     mask: FlowKey,
@@ -126,7 +115,7 @@ impl Flow {
         actions: CompiledActions,
         n_pmds: usize,
     ) -> Self {
-        Self::with_stats(ufid, key, mask, actions, Arc::new(FlowStats::new(n_pmds)))
+        Self::with_stats(ufid, key, mask, actions, FlowStats::new(n_pmds))
     }
 
     /// Like [`Flow::new`] but sharing existing statistics (used when a flow's actions
@@ -136,7 +125,7 @@ impl Flow {
         key: &FlowKey,
         mask: &FlowKey,
         actions: CompiledActions,
-        stats: Arc<FlowStats>,
+        stats: FlowStats,
     ) -> Self {
         Self {
             ufid,
@@ -174,7 +163,7 @@ impl Flow {
 
     /// The statistics (shared with replacements of this flow).
     #[inline(always)]
-    pub fn stats(&self) -> &Arc<FlowStats> {
+    pub fn stats(&self) -> &FlowStats {
         &self.stats
     }
 
