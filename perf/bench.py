@@ -279,6 +279,8 @@ class Dpswitch:
                     "--pmd-cores", str(FWD_CORE), "--netlink-pid", str(self.nl_pid),
                     "--metrics", self.metrics, "--mbufs", str(args.mbufs),
                     "--status-interval", "5", *sc["opts"]]
+        if args.stages:
+            self.cmd.append("--pmd-perf-metrics")
         if sc.get("flows") is not None:
             # Flows come from dpctl after start.  Any miss before they are all in (with the
             # source on the command line traffic starts with the process) would make the
@@ -395,7 +397,30 @@ def pmd_window(a, b, dp):
         "batch_size": mget(b, "dpswitch_pmd_batch_size", pmd=pmd),
         "sink_tx_dropped": delta(a, b, "dpswitch_port_tx_dropped_total", port="p1"),
     }
+    # --stages: the PMD's own rdtsc sections, per packet; "other" is the rest of its busy
+    # cycles (loop overhead, stats publication, recirculation bookkeeping)
+    if pk and busy is not None:
+        staged = 0
+        for st in STAGE_NAMES:
+            c = delta(a, b, "dpswitch_pmd_stage_cycles_total", pmd=pmd, stage=st)
+            if c is None:
+                break
+            r["stage_" + st] = round(c / pk, 1)
+            staged += c
+        else:
+            r["stage_other"] = round((busy - staged) / pk, 1)
     return r
+
+
+STAGE_NAMES = ["rx", "extract", "emc", "dpcls", "actions", "tx"]
+
+
+def stages_line(row):
+    """'rx 40, extract 30, ...' cycles/packet, or '' without --stages figures."""
+    names = STAGE_NAMES + ["other"]
+    if not all(("stage_" + n) in row for n in names):
+        return ""
+    return ", ".join("%s %.0f" % (n, row["stage_" + n]) for n in names)
 
 
 def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
@@ -465,6 +490,8 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
                                          row["pmd_busy_cycles_per_pkt"], row["pmd_idle_pct"],
                                          row["dp_flows"], row["dp_masks"], row["emc_hits"],
                                          row["megaflow_hits"], row["upcalls"]))
+        if stages_line(row):
+            log("  PMD cycles/packet by stage: " + stages_line(row))
         return row
     finally:
         d.stop()
@@ -808,6 +835,18 @@ def summarize(rows, args, hz):
             "testpmd_io": t, "ratio_vs_ovs_best_per_round": r_ovs,
             "ratio_vs_testpmd_io_per_round": r_tp, "goal_met": met or None,
         }
+    staged = [sid for sid in args.scenarios if vals("dpswitch", sid, col="stage_other")]
+    if staged:
+        names = STAGE_NAMES + ["other"]
+        lines += ["", "dpswitch PMD cycles per packet by stage (--stages; medians):", "",
+                  "| id | " + " | ".join(names) + " | busy |",
+                  "|---|" + "---|" * (len(names) + 1)]
+        for sid in staged:
+            cells = [statistics.median(vals("dpswitch", sid, col="stage_" + n)) for n in names]
+            busy = vals("dpswitch", sid, col="pmd_busy_cycles_per_pkt")
+            lines.append("| %s | %s | %.0f |" % (sid, " | ".join("%.0f" % c for c in cells),
+                                                 statistics.median(busy) if busy else 0))
+            summary["scenarios"][sid]["stage_cycles_per_pkt"] = dict(zip(names, cells))
     failed = [r for r in rows if not r.get("ok")]
     if failed:
         lines.append("")
@@ -857,6 +896,10 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="after each dpswitch window, sample the PMD thread with perf")
     ap.add_argument("--profile-secs", type=int, default=5)
+    ap.add_argument("--stages", action="store_true",
+                    help="run dpswitch with --pmd-perf-metrics and report its PMD cycles per "
+                         "packet by stage (rx, extract, emc, dpcls, actions, tx, other); the "
+                         "TSC reads cost a few cycles per packet, so compare rates without it")
     ap.add_argument("--sample-interval", type=float, default=0.05,
                     help="S6a flow-count sampling interval, s")
     ap.add_argument("--setup-timeout", type=float, default=60)

@@ -37,6 +37,8 @@ pub struct Options {
     pub log: Option<String>,
     /// Log lines as JSON.
     pub log_json: bool,
+    /// Count PMD cycles per stage (OVS's `pmd-perf-metrics`).
+    pub pmd_perf_metrics: bool,
     /// Print help and exit.
     pub help: bool,
 }
@@ -61,6 +63,7 @@ impl Default for Options {
             status_interval: 5,
             log: None,
             log_json: false,
+            pmd_perf_metrics: false,
             help: false,
         }
     }
@@ -87,6 +90,8 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
   --status-interval SECS     one status line every SECS seconds, 0 = none (default 5)
   --log FILTER               log level/filter, e.g. info or dpswitch=debug (default: $RUST_LOG or info)
   --log-format text|json     log line format (default text)
+  --pmd-perf-metrics         count PMD cycles per stage (rx, extract, emc, dpcls, actions, tx)
+                             into dpswitch_pmd_stage_cycles_total; costs a few TSC reads a burst
   -h, --help                 this help
 
 With no EAL arguments dpswitch runs on cores 0-1 (-l 0-1) in memory (--in-memory), or without
@@ -144,6 +149,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
         );
         if a == "-h" || a == "--help" {
             o.help = true;
+            continue;
+        }
+        if a == "--pmd-perf-metrics" {
+            o.pmd_perf_metrics = true;
             continue;
         }
         if !own {

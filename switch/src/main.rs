@@ -103,6 +103,7 @@ fn run(o: &Options) -> Result<(), String> {
         n_mbufs: o.mbufs,
         emc_insert_inv_prob: o.emc_insert_inv_prob,
         flow_limit: o.flow_limit,
+        pmd_perf_metrics: o.pmd_perf_metrics,
         ..SwitchConfig::default()
     };
     let mut sw = Switch::start(eal.clone(), cfg).map_err(|e| e.to_string())?;

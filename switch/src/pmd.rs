@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
 use crate::dpcls::{Dpcls, MAX_BATCH};
-use crate::dpdk::prefetch;
+use crate::dpdk::{prefetch, rdtsc};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
 use crate::packet::{
@@ -146,6 +146,21 @@ pub trait PmdContext<B: PacketBuf>: ExecContext<B> {
     fn malformed_drop(&mut self, pkt: B);
 }
 
+/// TSC cycles a PMD spent in each fast-path stage, counted only while stage timing is
+/// on ([`Pmd::set_stage_timing`]; it costs a few timestamp reads per burst).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageCycles {
+    /// Key extraction and hashing.
+    pub extract: u64,
+    /// EMC lookups.
+    pub emc: u64,
+    /// Megaflow classifier lookups and queuing misses.
+    pub dpcls: u64,
+    /// Statistics, action execution (up to handing packets to the tx batches) and EMC
+    /// insertion.
+    pub actions: u64,
+}
+
 /// Per-PMD counters (`pmd-stats-show` style).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PmdStats {
@@ -161,6 +176,8 @@ pub struct PmdStats {
     pub malformed: u64,
     /// Packets dropped because no key could be extracted.
     pub extract_drop: u64,
+    /// Cycles by stage (zero unless stage timing is on).
+    pub cycles: StageCycles,
 }
 
 /// Scratch space for one burst, allocated once per PMD.
@@ -179,6 +196,7 @@ pub struct Pmd {
     emc: Emc,
     stats: PmdStats,
     scratch: Box<Scratch>,
+    stage_timing: bool,
 }
 
 impl core::fmt::Debug for Pmd {
@@ -188,6 +206,7 @@ impl core::fmt::Debug for Pmd {
             .field("cls", &self.cls)
             .field("emc", &self.emc)
             .field("stats", &self.stats)
+            .field("stage_timing", &self.stage_timing)
             .finish()
     }
 }
@@ -212,7 +231,13 @@ impl Pmd {
                     status: ParseStatus::Ok,
                 }; MAX_BATCH],
             }),
+            stage_timing: false,
         }
+    }
+
+    /// Turns per-stage cycle accounting ([`PmdStats::cycles`]) on or off.
+    pub fn set_stage_timing(&mut self, on: bool) {
+        self.stage_timing = on;
     }
 
     /// This PMD's classifier.
@@ -274,7 +299,11 @@ impl Pmd {
             emc,
             stats,
             scratch,
+            stage_timing,
         } = self;
+        let timing = *stage_timing;
+        let clock = || if timing { rdtsc() } else { 0 };
+        let t_start = clock();
         let Scratch {
             keys,
             hashes,
@@ -313,6 +342,7 @@ impl Pmd {
             todo |= 1 << i;
         }
 
+        let t_extracted = clock();
         let mut flows: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
         let mut need_cls = 0u32;
         let mut m = todo;
@@ -337,6 +367,7 @@ impl Pmd {
             }
         }
         stats.emc_hit += u64::from((todo & !need_cls).count_ones());
+        let t_emc = clock();
 
         let mut to_cache: [Option<Arc<Flow>>; MAX_BATCH] = [const { None }; MAX_BATCH];
         if need_cls != 0 {
@@ -363,6 +394,7 @@ impl Pmd {
             }
         }
 
+        let t_dpcls = clock();
         // Start loading each matched flow's statistics cell and actions, then execute,
         // accumulating statistics over runs of packets of the same flow.
         let mut last: Option<&Arc<Flow>> = None;
@@ -402,6 +434,13 @@ impl Pmd {
             if let Some(f) = to_cache[i].take() {
                 emc.insert(&keys[i], hashes[i], infos[i].map, &f);
             }
+        }
+        if timing {
+            let c = &mut stats.cycles;
+            c.extract += t_extracted.wrapping_sub(t_start);
+            c.emc += t_emc.wrapping_sub(t_extracted);
+            c.dpcls += t_dpcls.wrapping_sub(t_emc);
+            c.actions += clock().wrapping_sub(t_dpcls);
         }
     }
 }

@@ -8,6 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
+use crate::runtime::pmd_thread::STAGES;
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -25,6 +26,7 @@ pub struct SwitchCollector {
     port_upcalls: IntCounterVec,
     pmd_cycles: IntCounterVec,
     pmd_packets: IntCounterVec,
+    pmd_stage_cycles: IntCounterVec,
     pmd_emc_hits: IntCounterVec,
     pmd_megaflow_hits: IntCounterVec,
     pmd_upcalls: IntCounterVec,
@@ -101,6 +103,11 @@ impl SwitchCollector {
                 &["pmd", "state"],
             ),
             pmd_packets: counter("pmd_packets_total", "Packets received by the PMD", pmd),
+            pmd_stage_cycles: counter(
+                "pmd_stage_cycles_total",
+                "TSC cycles of busy polls by stage (with --pmd-perf-metrics)",
+                &["pmd", "stage"],
+            ),
             pmd_emc_hits: counter("pmd_emc_hits_total", "Exact-match cache hits", pmd),
             pmd_megaflow_hits: counter("pmd_megaflow_hits_total", "Megaflow classifier hits", pmd),
             pmd_upcalls: counter(
@@ -143,6 +150,7 @@ impl SwitchCollector {
             &self.port_upcalls,
             &self.pmd_cycles,
             &self.pmd_packets,
+            &self.pmd_stage_cycles,
             &self.pmd_emc_hits,
             &self.pmd_megaflow_hits,
             &self.pmd_upcalls,
@@ -278,6 +286,13 @@ impl SwitchCollector {
                 .with_label_values(&[label.as_str(), "idle"])
                 .inc_by(idle);
             self.pmd_packets.with_label_values(&l).inc_by(p[0]);
+            if s.stage_timing.load(Relaxed) {
+                for (stage, c) in STAGES.iter().zip(&s.stage_cycles) {
+                    self.pmd_stage_cycles
+                        .with_label_values(&[label.as_str(), stage])
+                        .inc_by(c.load(Relaxed));
+                }
+            }
             self.pmd_emc_hits.with_label_values(&l).inc_by(p[1]);
             self.pmd_megaflow_hits.with_label_values(&l).inc_by(p[2]);
             self.pmd_upcalls.with_label_values(&l).inc_by(p[3]);

@@ -91,6 +91,8 @@ pub struct SwitchConfig {
     pub upcall_queue: usize,
     /// Receive queues per port.
     pub rxqs_per_port: u16,
+    /// Count PMD cycles per stage (OVS's `pmd-perf-metrics`; a few TSC reads per burst).
+    pub pmd_perf_metrics: bool,
 }
 
 impl Default for SwitchConfig {
@@ -103,6 +105,7 @@ impl Default for SwitchConfig {
             flow_limit: 200_000,
             upcall_queue: 8192,
             rxqs_per_port: 1,
+            pmd_perf_metrics: false,
         }
     }
 }
@@ -243,6 +246,9 @@ impl Switch {
         for (id, &lcore) in lcores.iter().enumerate() {
             let cmds = Arc::new(ArrayQueue::new(CMD_QUEUE));
             let shared = Arc::new(PmdShared::default());
+            shared
+                .stage_timing
+                .store(cfg.pmd_perf_metrics, std::sync::atomic::Ordering::Relaxed);
             let thread = PmdThread::new(
                 id,
                 cfg.emc_entries,

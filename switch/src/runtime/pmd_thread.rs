@@ -108,7 +108,16 @@ pub struct PmdShared {
     pub bursts: AtomicU64,
     /// Packets received.
     pub rx_packets: AtomicU64,
+    /// Set before the PMD starts: count cycles per stage (OVS's `pmd-perf-metrics`).
+    pub stage_timing: AtomicBool,
+    /// TSC cycles per stage, in [`STAGES`] order (zero unless `stage_timing`).
+    pub stage_cycles: [AtomicU64; STAGES.len()],
 }
+
+/// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
+/// (the rx burst), the fast path's four ([`crate::pmd::StageCycles`]) and transmit (the
+/// flush of the per-port tx batches).
+pub const STAGES: [&str; 6] = ["rx", "extract", "emc", "dpcls", "actions", "tx"];
 
 /// Why the control thread gets a packet.
 #[derive(Debug)]
@@ -228,8 +237,10 @@ impl PmdThread {
                 }
                 let mut emc = crate::emc::Emc::new(self.emc_entries, self.emc_inv_prob);
                 emc.seed(self.rng ^ dp as u64);
+                let mut pmd = Pmd::new(self.id, emc);
+                pmd.set_stage_timing(self.shared.stage_timing.load(Ordering::Relaxed));
                 self.dps[dp] = Some(DpSlot {
-                    pmd: Pmd::new(self.id, emc),
+                    pmd,
                     tx: TxTable::default(),
                     counters,
                 });
@@ -290,6 +301,8 @@ impl PmdThread {
         let mut recirc = Recirc::default();
         let mut polls: u32 = 0;
         let (mut busy, mut idle, mut bursts, mut rx_packets) = (0u64, 0u64, 0u64, 0u64);
+        let timing = self.shared.stage_timing.load(Ordering::Relaxed);
+        let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
         loop {
             let mut applied = 0;
             while let Some(cmd) = self.cmds.pop() {
@@ -319,6 +332,9 @@ impl PmdThread {
                     pkts.iter_mut().for_each(|p| *p = None);
                     continue;
                 };
+                if timing {
+                    rx_cycles += rdtsc().wrapping_sub(start);
+                }
                 let now_ms = monotonic_ms();
                 let DpSlot { pmd, tx, counters } = slot;
                 let mut ctx = Ctx {
@@ -347,7 +363,11 @@ impl PmdThread {
                 }
                 // Whatever still wants to recirculate has looped too often.
                 ctx.dropped += ctx.recirc.clear() as u64;
+                let tx_start = if timing { rdtsc() } else { 0 };
                 ctx.flush();
+                if timing {
+                    tx_cycles += rdtsc().wrapping_sub(tx_start);
+                }
                 let (lost, dropped) = (ctx.lost, ctx.dropped);
                 publish(pmd, counters, lost, dropped);
                 bursts += 1;
@@ -364,6 +384,27 @@ impl PmdThread {
                 s.idle_cycles.store(idle, Ordering::Relaxed);
                 s.bursts.store(bursts, Ordering::Relaxed);
                 s.rx_packets.store(rx_packets, Ordering::Relaxed);
+                if timing {
+                    let mut fast = crate::pmd::StageCycles::default();
+                    for d in self.dps.iter().flatten() {
+                        let c = d.pmd.stats().cycles;
+                        fast.extract += c.extract;
+                        fast.emc += c.emc;
+                        fast.dpcls += c.dpcls;
+                        fast.actions += c.actions;
+                    }
+                    let all = [
+                        rx_cycles,
+                        fast.extract,
+                        fast.emc,
+                        fast.dpcls,
+                        fast.actions,
+                        tx_cycles,
+                    ];
+                    for (cell, v) in s.stage_cycles.iter().zip(all) {
+                        cell.store(v, Ordering::Relaxed);
+                    }
+                }
             }
         }
         0
