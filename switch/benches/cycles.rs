@@ -200,15 +200,21 @@ fn main() {
         refill(&mut pkts, &mut storage, &fr, b);
         black_box(&mut pkts);
     });
-    for (name, inv) in [
-        ("pmd burst: EMC hit + output", 1u32),
-        ("pmd burst: dpcls 1 mask + output", 0),
+    for (name, inv, simple) in [
+        ("pmd burst: EMC hit + output", 1u32, false),
+        ("pmd burst: dpcls 1 mask + output", 0, false),
+        ("pmd burst: simple match + output", 1, true),
     ] {
         let mut pmd = Pmd::new(0, Emc::new(8192, inv));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
-        mask.set_ip_proto(0xff);
+        if simple {
+            // in_port, eth_type, frag: the S1 megaflow; simple match applies
+            mask.set_ip_frag(0xff);
+        } else {
+            mask.set_ip_proto(0xff);
+        }
         let mut k = FlowKey::ZERO;
         extract(&fr[0], &md, &mut k);
         pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(

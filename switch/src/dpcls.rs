@@ -371,6 +371,11 @@ impl Dpcls {
         }
     }
 
+    /// Whether every subtable's mask satisfies `pred`.
+    pub fn all_masks(&self, pred: impl Fn(&FlowKey) -> bool) -> bool {
+        self.subtables.iter().all(|s| pred(s.mask.bits()))
+    }
+
     fn clear_mask_cache(&self) {
         for c in self.mask_cache.iter() {
             c.set(0);

@@ -924,6 +924,20 @@ pub fn actions_to_odp(list: &[Action]) -> Vec<OAction> {
 mod tests {
     use super::*;
     use crate::packet::extract;
+
+    /// The megaflow ovs-dpctl users (and perf S1) write for "all IPv4 from a port" comes
+    /// out of the conversion with a mask simple match accepts.
+    #[test]
+    fn usual_port_megaflow_is_a_simple_match() {
+        let text = "in_port(2),eth(),eth_type(0x0800),ipv4(frag=no)";
+        let (k, m) = odp::text::parse_key(text, None).unwrap();
+        let (_, mask) = match_to_fast(&FlowMatch::new(&k, Some(&m)).unwrap()).unwrap();
+        assert!(crate::packet::simple_match_mask(&mask));
+        let text = "in_port(2),eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp()";
+        let (k, m) = odp::text::parse_key(text, None).unwrap();
+        let (_, mask) = match_to_fast(&FlowMatch::new(&k, Some(&m)).unwrap()).unwrap();
+        assert!(!crate::packet::simple_match_mask(&mask));
+    }
     use proptest::prelude::*;
 
     fn eth_ipv4_tcp() -> OKey {

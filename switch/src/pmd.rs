@@ -18,7 +18,8 @@ use crate::dpdk::{prefetch, rdtsc};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
 use crate::packet::{
-    extract, extract_reuse, ExtractInfo, Metadata, PacketBuf, ParseStatus, PreparedMeta,
+    extract, extract_reuse, simple_match_frame, simple_match_mask, ExtractInfo, Metadata,
+    PacketBuf, ParseStatus, PreparedMeta,
 };
 
 /// A classifier update sent from the control thread to a PMD.
@@ -168,8 +169,13 @@ pub struct PmdStats {
     pub packets: u64,
     /// EMC hits.
     pub emc_hit: u64,
-    /// Megaflow (dpcls) hits.
+    /// Megaflow (dpcls) hits, including simple-match hits.
     pub megaflow_hit: u64,
+    /// Megaflow hits by simple match: packets classified by their burst's shared lookup.
+    pub simple_hit: u64,
+    /// Subtable probes simple-match packets stand for (each as many as its burst's one
+    /// lookup made), so `n_mask_hit` per packet means the same with simple match on.
+    pub simple_mask_hit: u64,
     /// Misses (upcalls).
     pub miss: u64,
     /// Packets with a truncated / malformed header (still forwarded).
@@ -197,6 +203,8 @@ pub struct Pmd {
     stats: PmdStats,
     scratch: Box<Scratch>,
     stage_timing: bool,
+    /// Every subtable's mask passes [`simple_match_mask`] (recomputed on each update).
+    simple_masks: bool,
 }
 
 impl core::fmt::Debug for Pmd {
@@ -232,6 +240,7 @@ impl Pmd {
                 }; MAX_BATCH],
             }),
             stage_timing: false,
+            simple_masks: false,
         }
     }
 
@@ -270,6 +279,7 @@ impl Pmd {
             }
             FlowCmd::SetEmcInvProb(p) => self.emc.set_inv_prob(p),
         }
+        self.simple_masks = !self.cls.is_empty() && self.cls.all_masks(simple_match_mask);
     }
 
     /// Between-burst housekeeping (classifier growth and ranking).
@@ -300,6 +310,7 @@ impl Pmd {
             stats,
             scratch,
             stage_timing,
+            simple_masks,
         } = self;
         let timing = *stage_timing;
         let clock = || if timing { rdtsc() } else { 0 };
@@ -315,9 +326,19 @@ impl Pmd {
             BurstMeta::Shared(m) => Some(PreparedMeta::new(m)),
             BurstMeta::PerPacket(_) => None,
         };
+        // Simple match: with only simple masks installed, plain frames skip extraction and
+        // the EMC; one of them is classified for all (see `simple_match_frame`).
+        let mut simple = 0u32;
+        let mut simple_flags = [0u16; MAX_BATCH];
+        let simple_pm = shared.as_ref().filter(|_| *simple_masks);
         for i in 0..n {
             let Some(p) = &pkts[i] else { continue };
             stats.packets += 1;
+            if let Some(flags) = simple_pm.and_then(|pm| simple_match_frame(p.data(), pm)) {
+                simple_flags[i] = flags;
+                simple |= 1 << i;
+                continue;
+            }
             let info = match &shared {
                 Some(pm) => extract_reuse(p.data(), pm, &mut keys[i], &mut maps[i]),
                 None => {
@@ -342,8 +363,47 @@ impl Pmd {
             todo |= 1 << i;
         }
 
-        let t_extracted = clock();
         let mut flows: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
+        if let (Some(pm), true) = (simple_pm, simple != 0) {
+            let r = simple.trailing_zeros() as usize;
+            let rep = pkts[r].as_ref().map(|p| p.data()).unwrap_or_default();
+            let info = extract_reuse(rep, pm, &mut keys[r], &mut maps[r]);
+            hashes[r] = info.hash;
+            infos[r] = info;
+            let probes = cls.stats().mask_hit;
+            let mut out: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
+            cls.lookup_batch(&keys[..n], Some(&hashes[..n]), 1 << r, &mut out);
+            match out[r] {
+                Some(f) if f.actions().is_key_independent() => {
+                    let others = u64::from(simple.count_ones() - 1);
+                    stats.megaflow_hit += others + 1;
+                    stats.simple_hit += others + 1;
+                    stats.simple_mask_hit += others * (cls.stats().mask_hit - probes);
+                    let mut m = simple;
+                    while m != 0 {
+                        let i = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        flows[i] = Some(f);
+                    }
+                }
+                _ => {
+                    // A miss, or actions that read the key: classify them one by one. The
+                    // representative's lookup is repeated; this is the rare case.
+                    let mut m = simple;
+                    while m != 0 {
+                        let i = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        let data = pkts[i].as_ref().map(|p| p.data()).unwrap_or_default();
+                        let info = extract_reuse(data, pm, &mut keys[i], &mut maps[i]);
+                        hashes[i] = info.hash;
+                        infos[i] = info;
+                    }
+                    todo |= simple;
+                    simple = 0;
+                }
+            }
+        }
+        let t_extracted = clock();
         let mut need_cls = 0u32;
         let mut m = todo;
         if !emc.is_enabled() {
@@ -406,11 +466,18 @@ impl Pmd {
             }
         }
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
+        let rep = simple.trailing_zeros() as usize;
         for i in 0..n {
             let Some(flow) = flows[i] else { continue };
             let Some(p) = pkts[i].take() else { continue };
             let bytes = p.len() as u64;
-            let flags = keys[i].tcp_flags();
+            // A simple-match packet has no key of its own; its actions ignore keys, so the
+            // representative's stands in.
+            let (flags, k) = if simple & (1 << i) != 0 {
+                (simple_flags[i], rep)
+            } else {
+                (keys[i].tcp_flags(), i)
+            };
             match &mut run {
                 Some((f, pk, by, fl)) if Arc::ptr_eq(f, flow) => {
                     *pk += 1;
@@ -424,7 +491,7 @@ impl Pmd {
                     run = Some((flow, 1, bytes, flags));
                 }
             }
-            let mut st = PacketState::new(md.get(i), &keys[i], &infos[i]);
+            let mut st = PacketState::new(md.get(i), &keys[k], &infos[k]);
             execute(flow.actions(), p, &mut st, ctx);
         }
         if let Some((f, pk, by, fl)) = run {

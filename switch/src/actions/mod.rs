@@ -413,6 +413,14 @@ pub struct CompiledActions {
 }
 
 impl CompiledActions {
+    /// Whether executing never looks at the packet's key or parse state: only outputs and
+    /// drops (so a simple-match burst may share one key among its packets).
+    pub fn is_key_independent(&self) -> bool {
+        self.ops
+            .iter()
+            .all(|op| matches!(op, Op::Output(_) | Op::Drop(_)))
+    }
+
     /// The compiled program (for prefetching before execution).
     #[inline(always)]
     pub(crate) fn ops(&self) -> &[Op] {

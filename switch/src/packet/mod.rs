@@ -5,6 +5,6 @@ pub mod parse;
 
 pub use buf::{PacketBuf, VecBuf};
 pub use parse::{
-    extract, extract_prepared, extract_reuse, ExtractInfo, Metadata, ParseStatus, PreparedMeta,
-    TunnelMeta,
+    extract, extract_prepared, extract_reuse, simple_match_frame, simple_match_mask, ExtractInfo,
+    Metadata, ParseStatus, PreparedMeta, TunnelMeta,
 };

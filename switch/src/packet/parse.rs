@@ -360,10 +360,11 @@ fn be64(b: &[u8], o: usize) -> u64 {
     u64::from_be_bytes(a)
 }
 
-/// Words 1-5 of the key of an untagged Ethernet/IPv4 (no options, not a fragment)
-/// TCP or UDP frame with complete headers; `None` for anything else.
+/// The L4 fields of a *plain* frame — untagged Ethernet, IPv4 without options, not a
+/// fragment, TCP or UDP with complete headers: (protocol, both ports as read, TCP flags).
+/// `None` for anything else. The frames the fast extraction and simple match handle.
 #[inline(always)]
-fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
+fn plain_ipv4_l4(b: &[u8]) -> Option<(u8, u32, u16)> {
     if b.len() < 42 || be16(b, 12) != ETH_P_IP || b[14] != 0x45 || be16(b, 20) & 0x3fff != 0 {
         return None;
     }
@@ -382,6 +383,13 @@ fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
         }
         _ => return None,
     };
+    Some((proto, ports, flags))
+}
+
+/// Words 1-5 of the key of a plain frame ([`plain_ipv4_l4`]); `None` for anything else.
+#[inline(always)]
+fn fast_ipv4_words(b: &[u8]) -> Option<[u64; 5]> {
+    let (proto, ports, flags) = plain_ipv4_l4(b)?;
     Some([
         (be64(b, 0) >> 16) | u64::from(ETH_P_IP) << 48,
         be64(b, 4) & 0xffff_ffff_ffff,
@@ -420,6 +428,34 @@ fn fast_ipv4(
         l4_ofs: 34,
         status: ParseStatus::Ok,
     })
+}
+
+/// Simple match (after OVS's): the TCP flags of `frame` if it is plain ([`plain_ipv4_l4`])
+/// and `pm` allows the fast extraction. Every such frame's key is `pm`'s template in words 0
+/// and 6 and up, and in words 1-5 differs from another's only in fields a
+/// [`simple_match_mask`] ignores; so under such masks all of a burst's plain frames share
+/// one masked key and one classification, and need no key of their own.
+#[inline(always)]
+pub fn simple_match_frame(frame: &[u8], pm: &PreparedMeta<'_>) -> Option<u16> {
+    if !pm.fast_ok {
+        return None;
+    }
+    plain_ipv4_l4(frame).map(|(_, _, flags)| flags)
+}
+
+/// Whether `mask` matches nothing in words 1-5 of a plain frame's key but fields that are
+/// the same for every plain frame: the EtherType (IPv4), the VLAN TCIs and TPIDs (none) and
+/// the fragment type (none). Metadata words are free: a burst shares its metadata.
+pub fn simple_match_mask(mask: &FlowKey) -> bool {
+    const TOP16: u64 = 0xffff << 48;
+    const FRAG: u64 = 0xff << 24;
+    const TCP_FLAGS: u64 = 0xffff;
+    let w = &mask.words;
+    w[1] & !TOP16 == 0
+        && w[2] & !TOP16 == 0
+        && w[3] & !FRAG == 0
+        && w[4] == 0
+        && w[5] & TCP_FLAGS == 0
 }
 
 /// Writes conntrack (except the original tuple) and tunnel metadata; returns the map

@@ -79,8 +79,10 @@ pub struct DpPmdCounters {
     pub packets: AtomicU64,
     /// EMC hits.
     pub emc_hit: AtomicU64,
-    /// Megaflow (dpcls) hits.
+    /// Megaflow (dpcls) hits, simple-match hits included.
     pub megaflow_hit: AtomicU64,
+    /// Megaflow hits by simple match (OVS's "simple match hits").
+    pub simple_hit: AtomicU64,
     /// Misses handed to the upcall queue.
     pub missed: AtomicU64,
     /// Misses dropped because the upcall queue was full.
@@ -417,10 +419,13 @@ fn publish(pmd: &Pmd, c: &DpPmdCounters, lost: u64, dropped: u64) {
     c.packets.store(s.packets, Ordering::Relaxed);
     c.emc_hit.store(s.emc_hit, Ordering::Relaxed);
     c.megaflow_hit.store(s.megaflow_hit, Ordering::Relaxed);
+    c.simple_hit.store(s.simple_hit, Ordering::Relaxed);
     c.missed.store(s.miss, Ordering::Relaxed);
     c.malformed.store(s.malformed, Ordering::Relaxed);
-    c.mask_hit
-        .store(pmd.classifier().stats().mask_hit, Ordering::Relaxed);
+    c.mask_hit.store(
+        pmd.classifier().stats().mask_hit + s.simple_mask_hit,
+        Ordering::Relaxed,
+    );
     if lost != 0 {
         c.lost
             .store(c.lost.load(Ordering::Relaxed) + lost, Ordering::Relaxed);
