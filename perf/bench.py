@@ -275,7 +275,9 @@ class Dpswitch:
         self.cmd = ["taskset", "-c", str(CTL_CORE), args.dpswitch,
                     "-l", "%d-%d" % (CTL_CORE, FWD_CORE), "--main-lcore", str(CTL_CORE),
                     "--in-memory", "--no-pci", "--file-prefix", self.prefix,
-                    "--dp", self.dp, *ports,
+                    # as OVS's bridge here: LOCAL (the datapath's TAP port) is no-flood, so
+                    # the standalone bridge's floods go to the sink only, not the kernel
+                    "--dp", self.dp, "--no-flood", self.dp, *ports,
                     "--pmd-cores", str(FWD_CORE), "--netlink-pid", str(self.nl_pid),
                     "--metrics", self.metrics, "--mbufs", str(args.mbufs),
                     "--status-interval", "5", *sc["opts"]]

@@ -21,7 +21,7 @@ use crate::dpdk::{
     DpdkError, Eal, LcoreJob, Mbuf, MbufArray, Mempool, Port, PortConfig, BURST_SIZE,
 };
 use crate::flow::{Flow, FlowKey};
-use crate::packet::extract;
+use crate::packet::{extract, ExtractInfo};
 use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
 use pmd_thread::{DpPmdCounters, PmdCmd, PmdShared, PmdThread, Upcall, UpcallKind};
@@ -200,7 +200,15 @@ pub struct Switch {
     cfg: SwitchConfig,
     next_ufid: u128,
     view: Arc<SwitchView>,
+    /// The slow path's recent action lists, compiled: a bridge decides between a handful of
+    /// lists (forward to p, flood from p), so misses reuse these instead of allocating.
+    slow_compiled: Vec<(Vec<Action>, Arc<CompiledActions>)>,
+    /// Reused buffer for the action list the bridge builds per miss.
+    slow_scratch: Vec<Action>,
 }
+
+/// Distinct action lists the slow path keeps compiled.
+const SLOW_COMPILED: usize = 16;
 
 impl fmt::Debug for Switch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -308,6 +316,8 @@ impl Switch {
             cfg,
             next_ufid: u128::from(std::process::id()) << 96,
             view,
+            slow_compiled: Vec::new(),
+            slow_scratch: Vec::new(),
         })
     }
 
@@ -988,24 +998,37 @@ impl Switch {
             self.broadcast_flow(dp, cmds);
             self.publish_flow_counts(dp);
         }
+        let mut actions = std::mem::take(&mut self.slow_scratch);
+        actions.clear();
         let Some(d) = self.datapath(dp) else { return };
-        let actions: Vec<Action> = match decision {
-            Decision::Forward(p) => vec![Action::Output(p)],
-            Decision::Flood => d
-                .vports
-                .values()
-                .filter(|v| v.port_no != in_port && v.floods())
-                .map(|v| Action::Output(v.port_no))
-                .collect(),
-            Decision::Drop => Vec::new(),
-        };
+        match decision {
+            Decision::Forward(p) => actions.push(Action::Output(p)),
+            Decision::Flood => actions.extend(
+                d.vports
+                    .values()
+                    .filter(|v| v.port_no != in_port && v.floods())
+                    .map(|v| Action::Output(v.port_no)),
+            ),
+            Decision::Drop => {}
+        }
         let install = d.flows.classifier().len() < self.cfg.flow_limit;
-        let compiled = match CompiledActions::compile(&actions) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "slow path built invalid actions");
-                return;
-            }
+        let compiled = match self.slow_compiled.iter().position(|(a, _)| *a == actions) {
+            Some(i) => Arc::clone(&self.slow_compiled[i].1),
+            None => match CompiledActions::compile(&actions) {
+                Ok(c) => {
+                    if self.slow_compiled.len() == SLOW_COMPILED {
+                        self.slow_compiled.remove(0);
+                    }
+                    let c = Arc::new(c);
+                    self.slow_compiled.push((actions.clone(), Arc::clone(&c)));
+                    c
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "slow path built invalid actions");
+                    self.slow_scratch = actions;
+                    return;
+                }
+            },
         };
         if install {
             self.next_ufid += 1;
@@ -1031,12 +1054,25 @@ impl Switch {
                 }
             }
         }
-        let mut k = FlowKey::ZERO;
-        let info = extract(pkt.data(), &md, &mut k);
-        let mut st = PacketState::new(&md, &k, &info);
+        // The bridge's actions are outputs only: they read neither the key nor the parse
+        // state, so the upcall's key stands in and the frame is not parsed again.
+        let info = if compiled.is_key_independent() {
+            ExtractInfo {
+                hash: 0,
+                map: u32::MAX,
+                l3_ofs: 0,
+                l4_ofs: 0,
+                status: crate::packet::ParseStatus::Ok,
+            }
+        } else {
+            let mut k = FlowKey::ZERO;
+            extract(pkt.data(), &md, &mut k)
+        };
+        let mut st = PacketState::new(&md, &key, &info);
         out.dp = dp;
         out.pool = Some(self.pool.clone());
         execute(&compiled, pkt, &mut st, out);
+        self.slow_scratch = actions;
     }
 }
 
