@@ -230,6 +230,152 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// A namespace with IPv6 off, so the kernel sends nothing (no ND, MLD or router
+    /// solicitations) on the interfaces moved into it: frame counts stay exact.
+    pub fn quiet() -> Netns {
+        let ns = Netns::new();
+        ns.exec(&[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]);
+        ns
+    }
+
+    /// Moves `ifname` into the namespace and brings it up, without an address.
+    pub fn adopt_up(&self, ifname: &str) {
+        sh(&["ip", "link", "set", ifname, "netns", &self.name]);
+        self.exec(&["ip", "link", "set", ifname, "up"]);
+    }
+
+    /// Sends `count` raw frames `src` → `dst` of `ethertype` out of `ifname`, numbered from
+    /// `first` (see the `rawframe` tool).
+    pub fn send_frames(
+        &self,
+        ifname: &str,
+        dst: &str,
+        src: &str,
+        ethertype: u16,
+        count: u32,
+        first: u32,
+    ) {
+        let ty = format!("{ethertype:#06x}");
+        let (count, first) = (count.to_string(), first.to_string());
+        let tool = bin("rawframe");
+        let tool = tool.to_str().expect("utf-8 path");
+        self.exec(&[tool, "send", ifname, dst, src, &ty, &count, &first]);
+    }
+
+    /// Starts counting the frames of `ethertype` from `src` that arrive on `ifname` for
+    /// `secs` seconds; returns once the receiver listens.
+    pub fn receive_frames(
+        &self,
+        ifname: &str,
+        ethertype: u16,
+        secs: f64,
+        src: &str,
+    ) -> FrameCounter {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .arg(bin("rawframe"))
+            .args([
+                "recv",
+                ifname,
+                &format!("{ethertype:#06x}"),
+                &secs.to_string(),
+                src,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rawframe recv");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "rawframe recv did not start on {ifname}"
+        );
+        FrameCounter { child, out }
+    }
+}
+
+/// A running `rawframe recv` (killed if dropped unfinished).
+#[derive(Debug)]
+pub struct FrameCounter {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl FrameCounter {
+    /// Waits for the receive window to end: (frames, distinct sequence numbers).
+    ///
+    /// # Panics
+    /// If the receiver failed.
+    pub fn finish(mut self) -> (u64, u64) {
+        let mut line = String::new();
+        let _ = self.out.read_line(&mut line);
+        let status = self.child.wait().expect("wait for rawframe recv");
+        assert!(status.success(), "rawframe recv failed: {status}");
+        let nums: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        match nums[..] {
+            [n, distinct] => (n, distinct),
+            _ => panic!("unexpected rawframe output {line:?}"),
+        }
+    }
+}
+
+impl Drop for FrameCounter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The figures of one datapath in `dpctl show` output.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShowStats {
+    /// lookups: hit.
+    pub hit: u64,
+    /// lookups: missed.
+    pub missed: u64,
+    /// lookups: lost.
+    pub lost: u64,
+    /// flows.
+    pub flows: u64,
+    /// cache: hit (EMC hits).
+    pub cache_hit: u64,
+}
+
+impl ShowStats {
+    /// Parses the first datapath of `dpctl show` output.
+    pub fn parse(show: &str) -> ShowStats {
+        let num = |after: &str| -> u64 {
+            show.split(after)
+                .nth(1)
+                .and_then(|r| {
+                    r.split(|c: char| !c.is_ascii_digit())
+                        .find(|t| !t.is_empty())
+                })
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0)
+        };
+        ShowStats {
+            hit: num("lookups: hit:"),
+            missed: num("missed:"),
+            lost: num("lost:"),
+            flows: num("flows: "),
+            cache_hit: num("cache: hit:"),
+        }
+    }
+}
+
 impl Default for Netns {
     fn default() -> Self {
         Self::new()
