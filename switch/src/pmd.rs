@@ -466,18 +466,32 @@ impl Pmd {
             }
         }
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
+        // Simple-match packets share one flow: one state for all of them, statistics recorded
+        // once, and a single-output flow hands them straight to the tx batch.
         let rep = simple.trailing_zeros() as usize;
+        let simple_flow = if simple != 0 { flows[rep] } else { None };
+        let simple_out = simple_flow.and_then(|f| f.actions().single_output());
+        let rep_state = simple_flow.map(|_| PacketState::new(md.get(rep), &keys[rep], &infos[rep]));
+        let (mut s_pk, mut s_by, mut s_fl) = (0u64, 0u64, 0u16);
         for i in 0..n {
             let Some(flow) = flows[i] else { continue };
             let Some(p) = pkts[i].take() else { continue };
             let bytes = p.len() as u64;
-            // A simple-match packet has no key of its own; its actions ignore keys, so the
-            // representative's stands in.
-            let (flags, k) = if simple & (1 << i) != 0 {
-                (simple_flags[i], rep)
-            } else {
-                (keys[i].tcp_flags(), i)
-            };
+            if simple & (1 << i) != 0 {
+                s_pk += 1;
+                s_by += bytes;
+                s_fl |= simple_flags[i];
+                match (simple_out, &rep_state) {
+                    (Some(port), Some(st)) => ctx.output(port, p, st),
+                    _ => {
+                        // Key-independent actions: the representative's key stands in.
+                        let mut st = PacketState::new(md.get(i), &keys[rep], &infos[rep]);
+                        execute(flow.actions(), p, &mut st, ctx);
+                    }
+                }
+                continue;
+            }
+            let flags = keys[i].tcp_flags();
             match &mut run {
                 Some((f, pk, by, fl)) if Arc::ptr_eq(f, flow) => {
                     *pk += 1;
@@ -491,8 +505,11 @@ impl Pmd {
                     run = Some((flow, 1, bytes, flags));
                 }
             }
-            let mut st = PacketState::new(md.get(i), &keys[k], &infos[k]);
+            let mut st = PacketState::new(md.get(i), &keys[i], &infos[i]);
             execute(flow.actions(), p, &mut st, ctx);
+        }
+        if let (Some(f), true) = (simple_flow, s_pk != 0) {
+            f.stats().record(*id, s_pk, s_by, now_ms, s_fl);
         }
         if let Some((f, pk, by, fl)) = run {
             f.stats().record(*id, pk, by, now_ms, fl);

@@ -442,6 +442,7 @@ impl CompiledActions {
     }
 
     /// If the list is a single OUTPUT, its port (lets the runtime skip the executor).
+    #[inline(always)]
     pub fn single_output(&self) -> Option<u32> {
         match &*self.ops {
             [Op::Output(p)] => Some(*p),

@@ -11,7 +11,7 @@ use crossbeam_queue::ArrayQueue;
 
 use super::vport::{TxSlot, VportCounters};
 use crate::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
-use crate::dpdk::{rdtsc, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
+use crate::dpdk::{rdtsc, tsc_hz, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
 use crate::flow::{monotonic_ms, FlowKey};
 use crate::packet::Metadata;
 use crate::pmd::{BurstMeta, FlowCmd, Pmd};
@@ -304,6 +304,7 @@ impl PmdThread {
         let mut polls: u32 = 0;
         let (mut busy, mut idle, mut bursts, mut rx_packets) = (0u64, 0u64, 0u64, 0u64);
         let timing = self.shared.stage_timing.load(Ordering::Relaxed);
+        let mut clock = MsClock::new();
         let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
         loop {
             let mut applied = 0;
@@ -337,7 +338,7 @@ impl PmdThread {
                 if timing {
                     rx_cycles += rdtsc().wrapping_sub(start);
                 }
-                let now_ms = monotonic_ms();
+                let now_ms = clock.now(start);
                 let DpSlot { pmd, tx, counters } = slot;
                 let mut ctx = Ctx {
                     dp,
@@ -378,6 +379,7 @@ impl PmdThread {
             }
             polls = polls.wrapping_add(1);
             if polls % HOUSEKEEPING_EVERY == 0 {
+                clock.anchor();
                 for d in self.dps.iter_mut().flatten() {
                     d.pmd.maintain();
                 }
@@ -410,6 +412,41 @@ impl PmdThread {
             }
         }
         0
+    }
+}
+
+/// CLOCK_MONOTONIC milliseconds for flows' `used` times without a clock_gettime per burst:
+/// extrapolated from the TSC, re-anchored every housekeeping round, never going backwards.
+struct MsClock {
+    base_ms: u64,
+    base_tsc: u64,
+    tsc_per_ms: u64,
+    last: u64,
+}
+
+impl MsClock {
+    fn new() -> Self {
+        let mut c = MsClock {
+            base_ms: 0,
+            base_tsc: 0,
+            tsc_per_ms: (tsc_hz() / 1000).max(1),
+            last: 0,
+        };
+        c.anchor();
+        c
+    }
+
+    fn anchor(&mut self) {
+        self.base_ms = monotonic_ms();
+        self.base_tsc = rdtsc();
+    }
+
+    /// The time at TSC reading `tsc`.
+    #[inline]
+    fn now(&mut self, tsc: u64) -> u64 {
+        let ms = self.base_ms + tsc.wrapping_sub(self.base_tsc) / self.tsc_per_ms;
+        self.last = self.last.max(ms);
+        self.last
     }
 }
 
