@@ -39,10 +39,11 @@ fn quiet_local_port(dp: &str) {
     ]);
 }
 
-/// Three TAP ports in three namespaces: a broadcast floods to both others; a reply to a
-/// learned MAC goes to one port only; a stream then follows the megaflow the bridge
-/// installed (visible in dump-flows), and, with every hit inserted into the EMC, later
-/// frames are EMC hits — counted exactly from `dpctl show`.
+/// Three TAP ports in three namespaces: a broadcast floods to both others, and so does a
+/// frame to a MAC not learned yet; a reply to a learned MAC goes to one port only; once the
+/// destination is learned, the flood megaflow towards it is gone and a stream follows the
+/// unicast megaflow the bridge installed (visible in dump-flows); with every hit inserted
+/// into the EMC, later frames are EMC hits — all counted exactly from `dpctl show`.
 #[test]
 fn frames_flood_then_follow_a_megaflow_then_hit_the_emc() {
     let (a, b, c) = (unique("fa"), unique("fb"), unique("fc"));
@@ -75,7 +76,16 @@ fn frames_flood_then_follow_a_megaflow_then_hit_the_emc() {
     assert_eq!(rb.finish(), (1, 1), "broadcast to B");
     assert_eq!(rc.finish(), (1, 1), "broadcast to C");
 
-    // B answers A, whose MAC the bridge learned: A only.
+    // A to B, whose MAC is unknown yet: flooded to B and C (and a flood megaflow for
+    // dst=B installed).
+    let rb = nb.receive_frames(&b, ETH, win, MAC_A);
+    let rc = nc.receive_frames(&c, ETH, win, MAC_A);
+    na.send_frames(&a, MAC_B, MAC_A, ETH, 1, 0);
+    assert_eq!(rb.finish(), (1, 1), "unknown unicast to B");
+    assert_eq!(rc.finish(), (1, 1), "unknown unicast to C");
+
+    // B answers A, whose MAC the bridge learned: A only. Learning B revalidates the
+    // flood megaflow towards B, so the stream below is no longer flooded.
     let ra = na.receive_frames(&a, ETH, win, MAC_B);
     let rc = nc.receive_frames(&c, ETH, win, MAC_B);
     nb.send_frames(&b, MAC_A, MAC_B, ETH, 1, 0);

@@ -175,6 +175,10 @@ pub struct Datapath {
     /// Action lists of the flows the standalone bridge installed (for dumps), by UFID; may
     /// hold entries of flows deleted since.
     pub slow_actions: std::collections::HashMap<u128, Vec<Action>>,
+    /// UFIDs of the flows the standalone bridge installed, by the (VLAN, destination MAC)
+    /// they match: what to revalidate when that MAC is learned or moves, without scanning
+    /// every flow. May hold UFIDs of flows deleted since.
+    slow_by_dst: std::collections::HashMap<(u16, [u8; 6]), Vec<u128>>,
     /// The authoritative flow table.
     pub flows: FlowTable,
     view: Arc<DpView>,
@@ -514,6 +518,7 @@ impl Switch {
             view: view.clone(),
             macs: MacTable::default(),
             slow_actions: std::collections::HashMap::new(),
+            slow_by_dst: std::collections::HashMap::new(),
         });
         for (p, c) in counters.into_iter().enumerate() {
             self.send(
@@ -988,7 +993,10 @@ impl Switch {
         // Standalone: the MAC-learning bridge decides, a megaflow makes it stick.
         let (decision, changed) = d.macs.decide(&key, now);
         if changed {
-            let stale = flows_to_mac(&d.flows, bridge::vlan_of(&key), key.eth_src());
+            let stale = d
+                .slow_by_dst
+                .remove(&(bridge::vlan_of(&key), key.eth_src()))
+                .unwrap_or_default();
             let mut cmds = Vec::new();
             for ufid in stale {
                 if let Some((_, c)) = d.flows.del(ufid) {
@@ -1046,10 +1054,18 @@ impl Switch {
             if put.is_ok() {
                 if let Some(d) = self.datapath_mut(dp) {
                     d.slow_actions.insert(ufid, actions.clone());
-                    // Forget the actions of flows that are gone (deleted, flushed, moved).
+                    d.slow_by_dst
+                        .entry((bridge::vlan_of(&key), key.eth_dst()))
+                        .or_default()
+                        .push(ufid);
+                    // Forget flows that are gone (deleted, flushed, moved).
                     if d.slow_actions.len() > 2 * d.flows.classifier().len() + 1024 {
                         let cls = d.flows.classifier();
                         d.slow_actions.retain(|id, _| cls.get(*id).is_some());
+                        d.slow_by_dst.retain(|_, ids| {
+                            ids.retain(|id| cls.get(*id).is_some());
+                            !ids.is_empty()
+                        });
                     }
                 }
             }
@@ -1266,23 +1282,6 @@ impl UpcallSink for NoUpcalls {
 /// only read), so a poisoned lock is used as is.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// UFIDs of the flows whose destination is `mac` on `vlan` (to redo after a MAC moves).
-fn flows_to_mac(flows: &FlowTable, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
-    flows
-        .classifier()
-        .flows()
-        // Only flows that match on this destination exactly: flows a controller installed
-        // with eth_dst wildcarded read as 00:00:00:00:00:00 and are none of the bridge's
-        // business.
-        .filter(|f| {
-            f.mask().eth_dst() == [0xff; 6]
-                && f.key().eth_dst() == mac
-                && (f.key().vlan_tci() & 0x0fff) == vlan
-        })
-        .map(|f| f.ufid())
-        .collect()
 }
 
 /// A userspace-action upcall raised by EXECUTE: (pid, userdata, data, original length).
