@@ -1019,7 +1019,11 @@ impl Switch {
             ),
             Decision::Drop => {}
         }
-        let install = d.flows.classifier().len() < self.cfg.flow_limit;
+        // A flow matching this packet may exist already: one installed for an earlier packet
+        // of the same flow that the PMDs had not applied when this one missed. Then there is
+        // nothing to install (and nothing to compile for it).
+        let install = d.flows.classifier().len() < self.cfg.flow_limit
+            && d.flows.classifier().find_overlap(&key).is_none();
         let compiled = match self.slow_compiled.iter().position(|(a, _)| *a == actions) {
             Some(i) => Arc::clone(&self.slow_compiled[i].1),
             None => match CompiledActions::compile(&actions) {
