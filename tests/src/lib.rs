@@ -31,6 +31,77 @@ pub fn bin(name: &str) -> PathBuf {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// A netlink port id no other test (in this or a parallel test process) uses.
+pub fn fresh_netlink_pid() -> u32 {
+    0x4500_0000
+        | (std::process::id() << 8 & 0x00ff_ff00)
+        | (SEQ.fetch_add(1, Ordering::Relaxed) & 0xff)
+}
+
+/// The `dpswitch` command the harness runs: EAL on cores 0-1 in memory with `file_prefix`,
+/// the control plane at `netlink_pid`, no metrics endpoint, a status line every second,
+/// then `args`.
+pub fn dpswitch_command(file_prefix: &str, netlink_pid: u32, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("dpswitch"));
+    cmd.args([
+        "-l",
+        "0-1",
+        "--in-memory",
+        "--no-pci",
+        "--no-telemetry",
+        "--file-prefix",
+        file_prefix,
+    ])
+    .args([
+        "--netlink-pid",
+        &netlink_pid.to_string(),
+        "--metrics",
+        "off",
+        "--status-interval",
+        "1",
+    ])
+    .args(args)
+    .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Runs a dpswitch that is expected to exit by itself (a refused start): its exit code
+/// (-1 for a signal) and everything it printed.
+///
+/// # Panics
+/// If it is still running after `timeout` (it is killed first).
+pub fn dpswitch_until_exit(
+    file_prefix: &str,
+    netlink_pid: u32,
+    args: &[&str],
+    timeout: Duration,
+) -> (i32, String) {
+    let mut child = dpswitch_command(file_prefix, netlink_pid, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dpswitch");
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().expect("wait for dpswitch").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap dpswitch");
+            panic!(
+                "dpswitch did not exit within {timeout:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("reap dpswitch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 /// A short name unique to this test process and call: `<prefix><pid%10000><n>`, at most 15
 /// bytes so it can name a kernel netdev.
 pub fn unique(prefix: &str) -> String {
@@ -58,33 +129,19 @@ impl Dpswitch {
     /// # Panics
     /// If it does not come up within 20 s (its log is printed).
     pub fn start(args: &[&str]) -> Dpswitch {
-        let file_prefix = unique("e2e");
-        let netlink_pid = 0x4500_0000
-            | (std::process::id() << 8 & 0x00ff_ff00)
-            | (SEQ.fetch_add(1, Ordering::Relaxed) & 0xff);
-        let mut cmd = Command::new(bin("dpswitch"));
-        cmd.args([
-            "-l",
-            "0-1",
-            "--in-memory",
-            "--no-pci",
-            "--no-telemetry",
-            "--file-prefix",
-            &file_prefix,
-        ])
-        .args([
-            "--netlink-pid",
-            &netlink_pid.to_string(),
-            "--metrics",
-            "off",
-            "--status-interval",
-            "1",
-        ])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        Dpswitch::start_at(&unique("e2e"), fresh_netlink_pid(), args)
+    }
+
+    /// Like [`Dpswitch::start`] with a given EAL file prefix and netlink port id.
+    ///
+    /// # Panics
+    /// If it does not come up within 20 s (its log is printed).
+    pub fn start_at(file_prefix: &str, netlink_pid: u32, args: &[&str]) -> Dpswitch {
+        let file_prefix = file_prefix.to_string();
+        let mut cmd = dpswitch_command(&file_prefix, netlink_pid, args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn dpswitch");
         let log = Arc::new(Mutex::new(Vec::new()));
         for stream in [
@@ -145,6 +202,17 @@ impl Dpswitch {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills it with SIGKILL (no cleanup of its own runs) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops it with SIGTERM and returns its exit status (SIGKILL after 10 s).
