@@ -625,6 +625,13 @@ impl PacketSocket {
         let ifname = ifname.to_string();
         let fd = ns.run_in(move || PacketSocket::open_here(&ifname));
         let s = PacketSocket { fd };
+        // Room for a long burst of counted frames while the reader is busy (root: forced).
+        if nix::sys::socket::setsockopt(&s.fd, nix::sys::socket::sockopt::RcvBufForce, &(8 << 20))
+            .is_err()
+        {
+            let _ =
+                nix::sys::socket::setsockopt(&s.fd, nix::sys::socket::sockopt::RcvBuf, &(8 << 20));
+        }
         s.drain();
         s
     }
