@@ -318,3 +318,41 @@ impl Status {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_file_prefix_is_eals_in_either_spelling_or_rte() {
+        assert_eq!(file_prefix(&args(&["-l", "0-1"])), "rte");
+        assert_eq!(file_prefix(&args(&["--file-prefix", "a", "-l", "1"])), "a");
+        assert_eq!(file_prefix(&args(&["--file-prefix=b"])), "b");
+        assert_eq!(
+            file_prefix(&args(&["--file-prefix=b", "--file-prefix", "c"])),
+            "c",
+            "the last one wins, as in EAL's getopt loop"
+        );
+    }
+
+    #[test]
+    fn a_held_prefix_lock_refuses_a_second_holder_until_released() {
+        let prefix = format!("unit{}", std::process::id());
+        let first = PrefixLock::acquire(&prefix).expect("free prefix");
+        let err = PrefixLock::acquire(&prefix).err().expect("held prefix");
+        assert_eq!(
+            err,
+            format!(
+                "--file-prefix {prefix} is in use by another dpswitch (pid {}); pick another --file-prefix",
+                std::process::id()
+            )
+        );
+        drop(first);
+        assert!(PrefixLock::acquire(&prefix).is_ok());
+        assert!(PrefixLock::acquire("a/b").is_err());
+    }
+}
