@@ -97,6 +97,8 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
 With no EAL arguments dpswitch runs on cores 0-1 (-l 0-1) in memory (--in-memory), or without
 hugepages (--no-huge --no-shconf -m 512) when none are free. With no --port it creates two
 TAP ports, dptap0 and dptap1, and forwards between them as a MAC-learning bridge.
+A second dpswitch on the same --file-prefix (locked in /run/dpswitch/PREFIX.lock) or the
+same --netlink-pid refuses to start.
 ";
 
 fn parse_num<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, String> {

@@ -90,6 +90,9 @@ fn run(o: &Options) -> Result<(), String> {
             format!("cannot open the netlink socket: {e}")
         }
     })?;
+    // EAL makes no runtime directory (and so takes no lock) under --in-memory: our own lock
+    // per file prefix is what keeps two instances off the same devices and hugepage names.
+    let _prefix_lock = PrefixLock::acquire(&file_prefix(&o.eal_args))?;
     let eal = Eal::init(&o.eal_args).map_err(|e| {
         if e.errno == libc::EACCES || e.errno == libc::EAGAIN {
             format!("{e}: another DPDK process may hold this --file-prefix")
@@ -170,6 +173,91 @@ fn run(o: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// The EAL `--file-prefix` in `eal_args` (EAL's default is `rte`).
+fn file_prefix(eal_args: &[String]) -> String {
+    let mut prefix = "rte".to_string();
+    let mut it = eal_args.iter();
+    while let Some(a) = it.next() {
+        if a == "--file-prefix" {
+            if let Some(v) = it.next() {
+                prefix = v.clone();
+            }
+        } else if let Some(v) = a.strip_prefix("--file-prefix=") {
+            prefix = v.to_string();
+        }
+    }
+    prefix
+}
+
+/// Where the per-prefix lock files live.
+const LOCK_DIR: &str = "/run/dpswitch";
+
+/// An exclusive `flock` on `/run/dpswitch/<prefix>.lock`, held for the life of the process:
+/// the kernel drops it when the process dies however it dies, so a restart after SIGKILL
+/// finds it free. The file is removed on a clean exit.
+struct PrefixLock {
+    path: std::path::PathBuf,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl PrefixLock {
+    fn acquire(prefix: &str) -> Result<PrefixLock, String> {
+        use nix::fcntl::{Flock, FlockArg};
+        use std::io::Write;
+        use std::os::unix::fs::MetadataExt;
+        if prefix.is_empty() || prefix.contains('/') {
+            return Err(format!("--file-prefix {prefix:?} is not a valid file name"));
+        }
+        std::fs::create_dir_all(LOCK_DIR).map_err(|e| format!("{LOCK_DIR}: {e}"))?;
+        let path = std::path::Path::new(LOCK_DIR).join(format!("{prefix}.lock"));
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => l,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    let by = if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {holder})")
+                    };
+                    return Err(format!(
+                        "--file-prefix {prefix} is in use by another dpswitch{by}; pick another --file-prefix"
+                    ));
+                }
+                Err((_, e)) => return Err(format!("lock {}: {e}", path.display())),
+            };
+            // A previous holder may have unlinked the file between our open and lock: then
+            // the lock is on an orphan inode and we must take the file now at the path.
+            let same = match (lock.metadata(), std::fs::metadata(&path)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            lock.set_len(0)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let _ = writeln!(&mut *lock, "{}", std::process::id());
+            return Ok(PrefixLock { path, _lock: lock });
+        }
+    }
+}
+
+impl Drop for PrefixLock {
+    fn drop(&mut self) {
+        // Unlinked while still locked, so no other instance can be holding this inode.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Waits up to `ms` milliseconds for a request on the server's socket.
 fn wait_readable(server: &Server, ms: u16) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -229,5 +317,43 @@ impl Status {
             s.n_lost,
             s.n_flows
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_file_prefix_is_eals_in_either_spelling_or_rte() {
+        assert_eq!(file_prefix(&args(&["-l", "0-1"])), "rte");
+        assert_eq!(file_prefix(&args(&["--file-prefix", "a", "-l", "1"])), "a");
+        assert_eq!(file_prefix(&args(&["--file-prefix=b"])), "b");
+        assert_eq!(
+            file_prefix(&args(&["--file-prefix=b", "--file-prefix", "c"])),
+            "c",
+            "the last one wins, as in EAL's getopt loop"
+        );
+    }
+
+    #[test]
+    fn a_held_prefix_lock_refuses_a_second_holder_until_released() {
+        let prefix = format!("unit{}", std::process::id());
+        let first = PrefixLock::acquire(&prefix).expect("free prefix");
+        let err = PrefixLock::acquire(&prefix).err().expect("held prefix");
+        assert_eq!(
+            err,
+            format!(
+                "--file-prefix {prefix} is in use by another dpswitch (pid {}); pick another --file-prefix",
+                std::process::id()
+            )
+        );
+        drop(first);
+        assert!(PrefixLock::acquire(&prefix).is_ok());
+        assert!(PrefixLock::acquire("a/b").is_err());
     }
 }

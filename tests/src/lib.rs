@@ -31,6 +31,77 @@ pub fn bin(name: &str) -> PathBuf {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// A netlink port id no other test (in this or a parallel test process) uses.
+pub fn fresh_netlink_pid() -> u32 {
+    0x4500_0000
+        | (std::process::id() << 8 & 0x00ff_ff00)
+        | (SEQ.fetch_add(1, Ordering::Relaxed) & 0xff)
+}
+
+/// The `dpswitch` command the harness runs: EAL on cores 0-1 in memory with `file_prefix`,
+/// the control plane at `netlink_pid`, no metrics endpoint, a status line every second,
+/// then `args`.
+pub fn dpswitch_command(file_prefix: &str, netlink_pid: u32, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("dpswitch"));
+    cmd.args([
+        "-l",
+        "0-1",
+        "--in-memory",
+        "--no-pci",
+        "--no-telemetry",
+        "--file-prefix",
+        file_prefix,
+    ])
+    .args([
+        "--netlink-pid",
+        &netlink_pid.to_string(),
+        "--metrics",
+        "off",
+        "--status-interval",
+        "1",
+    ])
+    .args(args)
+    .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Runs a dpswitch that is expected to exit by itself (a refused start): its exit code
+/// (-1 for a signal) and everything it printed.
+///
+/// # Panics
+/// If it is still running after `timeout` (it is killed first).
+pub fn dpswitch_until_exit(
+    file_prefix: &str,
+    netlink_pid: u32,
+    args: &[&str],
+    timeout: Duration,
+) -> (i32, String) {
+    let mut child = dpswitch_command(file_prefix, netlink_pid, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dpswitch");
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().expect("wait for dpswitch").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("reap dpswitch");
+            panic!(
+                "dpswitch did not exit within {timeout:?}:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("reap dpswitch");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 /// A short name unique to this test process and call: `<prefix><pid%10000><n>`, at most 15
 /// bytes so it can name a kernel netdev.
 pub fn unique(prefix: &str) -> String {
@@ -58,33 +129,19 @@ impl Dpswitch {
     /// # Panics
     /// If it does not come up within 20 s (its log is printed).
     pub fn start(args: &[&str]) -> Dpswitch {
-        let file_prefix = unique("e2e");
-        let netlink_pid = 0x4500_0000
-            | (std::process::id() << 8 & 0x00ff_ff00)
-            | (SEQ.fetch_add(1, Ordering::Relaxed) & 0xff);
-        let mut cmd = Command::new(bin("dpswitch"));
-        cmd.args([
-            "-l",
-            "0-1",
-            "--in-memory",
-            "--no-pci",
-            "--no-telemetry",
-            "--file-prefix",
-            &file_prefix,
-        ])
-        .args([
-            "--netlink-pid",
-            &netlink_pid.to_string(),
-            "--metrics",
-            "off",
-            "--status-interval",
-            "1",
-        ])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        Dpswitch::start_at(&unique("e2e"), fresh_netlink_pid(), args)
+    }
+
+    /// Like [`Dpswitch::start`] with a given EAL file prefix and netlink port id.
+    ///
+    /// # Panics
+    /// If it does not come up within 20 s (its log is printed).
+    pub fn start_at(file_prefix: &str, netlink_pid: u32, args: &[&str]) -> Dpswitch {
+        let file_prefix = file_prefix.to_string();
+        let mut cmd = dpswitch_command(&file_prefix, netlink_pid, args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn dpswitch");
         let log = Arc::new(Mutex::new(Vec::new()));
         for stream in [
@@ -145,6 +202,17 @@ impl Dpswitch {
             std::thread::sleep(Duration::from_millis(50));
         }
         false
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills it with SIGKILL (no cleanup of its own runs) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops it with SIGTERM and returns its exit status (SIGKILL after 10 s).
@@ -639,5 +707,253 @@ impl Dpswitch {
     /// Runs `dpctl ARGS` against this daemon, feeding `stdin`.
     pub fn dpctl_stdin(&self, args: &[&str], stdin: &str) -> CtlRun {
         dpctl_at(self.netlink_pid, args, stdin)
+    }
+}
+
+impl Netns {
+    /// Moves the interface `ifname` into the namespace with IPv6 off (no ND/MLD/RS noise into
+    /// the switch) and no address, and brings it up: a quiet port for counted frames.
+    pub fn take_quiet(&self, ifname: &str) {
+        self.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        self.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        sh(&["ip", "link", "set", ifname, "netns", &self.name]);
+        self.exec(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{ifname}.disable_ipv6=1"),
+        ]);
+        self.exec(&["ip", "link", "set", ifname, "up"]);
+    }
+
+    /// Runs `f` on a thread that has entered this namespace (sockets it opens stay in it).
+    pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+            f()
+        })
+        .join()
+        .expect("netns thread")
+    }
+}
+
+/// An ethertype from the IEEE local experimental range: frames of the tests' own, told apart
+/// from anything else a kernel might send.
+pub const MAGIC_ETHERTYPE: u16 = 0x88b5;
+
+/// An Ethernet frame `dst src MAGIC_ETHERTYPE payload`, padded to the 60-byte minimum.
+pub fn magic_frame(dst: [u8; 6], src: [u8; 6], payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60.max(14 + payload.len()));
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&MAGIC_ETHERTYPE.to_be_bytes());
+    f.extend_from_slice(payload);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+/// An AF_PACKET socket bound to one kernel interface: frames written into it enter that
+/// interface (for a switch's TAP: the switch receives them); frames the interface receives
+/// can be read back.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl PacketSocket {
+    /// Opens a socket on `ifname` inside `ns`.
+    ///
+    /// # Panics
+    /// If the interface is not in the namespace or the socket cannot be opened.
+    pub fn open(ns: &Netns, ifname: &str) -> PacketSocket {
+        let ifname = ifname.to_string();
+        let fd = ns.run_in(move || PacketSocket::open_here(&ifname));
+        let s = PacketSocket { fd };
+        // Room for a long burst of counted frames while the reader is busy (root: forced).
+        if nix::sys::socket::setsockopt(&s.fd, nix::sys::socket::sockopt::RcvBufForce, &(8 << 20))
+            .is_err()
+        {
+            let _ =
+                nix::sys::socket::setsockopt(&s.fd, nix::sys::socket::sockopt::RcvBuf, &(8 << 20));
+        }
+        s.drain();
+        s
+    }
+
+    fn open_here(ifname: &str) -> std::os::fd::OwnedFd {
+        use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockProtocol, SockType};
+        use std::os::fd::AsRawFd;
+        let fd = socket(
+            AddressFamily::Packet,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::EthAll,
+        )
+        .expect("AF_PACKET socket");
+        // The interface's link-layer address names its ifindex; its zero protocol keeps the
+        // socket's ETH_P_ALL.
+        let link = nix::ifaddrs::getifaddrs()
+            .expect("getifaddrs")
+            .filter(|a| a.interface_name == ifname)
+            .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+            .unwrap_or_else(|| panic!("no link address for {ifname}"));
+        bind(fd.as_raw_fd(), &link).expect("bind AF_PACKET");
+        fd
+    }
+
+    /// Writes one frame into the interface.
+    pub fn send(&self, frame: &[u8]) {
+        let n = nix::sys::socket::send(
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+            frame,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .expect("AF_PACKET send");
+        assert_eq!(n, frame.len());
+    }
+
+    /// The next frame of [`MAGIC_ETHERTYPE`] the interface received within `timeout`
+    /// (other frames and our own transmissions are skipped).
+    pub fn recv_magic(&self, timeout: Duration) -> Option<Vec<u8>> {
+        use nix::sys::socket::{recvfrom, setsockopt, sockopt, LinkAddr};
+        const PACKET_OUTGOING: u8 = 4;
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let tv = nix::sys::time::TimeVal::new(
+                left.as_secs() as i64,
+                i64::from(left.subsec_micros().max(1)),
+            );
+            setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).expect("SO_RCVTIMEO");
+            let Ok((n, from)) =
+                recvfrom::<LinkAddr>(std::os::fd::AsRawFd::as_raw_fd(&self.fd), &mut buf)
+            else {
+                continue;
+            };
+            if from.is_some_and(|a| a.pkttype() == PACKET_OUTGOING) || n < 14 {
+                continue;
+            }
+            if u16::from_be_bytes([buf[12], buf[13]]) == MAGIC_ETHERTYPE {
+                return Some(buf[..n].to_vec());
+            }
+        }
+    }
+
+    /// How many [`MAGIC_ETHERTYPE`] frames arrive until none has for `quiet`.
+    pub fn count_magic(&self, quiet: Duration) -> usize {
+        let mut n = 0;
+        while self.recv_magic(quiet).is_some() {
+            n += 1;
+        }
+        n
+    }
+
+    /// Discards whatever is queued.
+    pub fn drain(&self) {
+        let mut buf = vec![0u8; 2048];
+        while nix::sys::socket::recv(
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+            &mut buf,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        )
+        .is_ok()
+        {}
+    }
+}
+
+impl Dpswitch {
+    /// The datapath's attributes from a netlink GET (stats and megaflow stats included).
+    ///
+    /// # Panics
+    /// If the GET fails.
+    pub fn dp_attrs(&self, dp: &str) -> odp::family::datapath::DatapathAttrs {
+        use odp::family::datapath::{DatapathAttrs, DpCmd};
+        let mut c = nlclient::NlClient::connect(self.netlink_pid);
+        let m = c.msg(
+            DpCmd::Get,
+            0,
+            DatapathAttrs {
+                name: Some(dp.to_string()),
+                ..DatapathAttrs::default()
+            },
+        );
+        let (r, e) = c.transact(m, 0);
+        assert_eq!(e, 0, "DP GET {dp}");
+        r.into_iter().next().expect("DP GET reply").body
+    }
+
+    /// Waits until the datapath's lookup counters stop moving for `quiet` (at most `max`):
+    /// whatever the kernel sent while ports were being set up has been handled.
+    pub fn settle(&self, dp: &str, quiet: Duration, max: Duration) {
+        let lookups = |s: &Dpswitch| {
+            let st = s.dp_attrs(dp).stats.unwrap_or_default();
+            (st.n_hit, st.n_missed, st.n_lost)
+        };
+        let deadline = Instant::now() + max;
+        let mut last = lookups(self);
+        let mut since = Instant::now();
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = lookups(self);
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `frames` as a classic little-endian pcap file (Ethernet link type), e.g. for a
+/// `net_pcap` port's `rx_pcap=`.
+///
+/// # Panics
+/// If the file cannot be written.
+pub fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
+    const LINKTYPE_ETHERNET: u32 = 1;
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+    out.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+    out.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+    out.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
+    for f in frames {
+        let len = u32::try_from(f.len()).expect("frame length");
+        out.extend_from_slice(&[0u8; 8]); // timestamp
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// A file removed when dropped.
+#[derive(Debug)]
+pub struct TempFile {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// A unique path under the system temporary directory, ending in `suffix`.
+    pub fn new(suffix: &str) -> TempFile {
+        TempFile {
+            path: std::env::temp_dir().join(format!("{}{suffix}", unique("dpsw"))),
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
