@@ -138,3 +138,69 @@ fn tap_frames_flood_learn_then_hit_megaflow_and_emc() {
     let status = sw.stop();
     assert!(status.success(), "dpswitch exited with {status}");
 }
+
+/// A frame to a MAC the bridge has not learned is flooded, and the bridge installs a flood
+/// megaflow for that destination; once the MAC is learned that megaflow is revalidated
+/// away, so later frames reach only the destination's port.
+#[test]
+fn learning_a_destination_replaces_its_flood_megaflow() {
+    let dp = unique("dpr");
+    let taps = [unique("ra"), unique("rb"), unique("rc")];
+    let ports: Vec<String> = taps
+        .iter()
+        .map(|t| format!("{t}=net_tap_{t},iface={t}"))
+        .collect();
+    let sw = Dpswitch::start(&[
+        "--dp", &dp, "--port", &ports[0], "--port", &ports[1], "--port", &ports[2],
+    ]);
+    sh(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+    ]);
+    let ns: Vec<Netns> = taps.iter().map(|_| Netns::new()).collect();
+    for (n, t) in ns.iter().zip(&taps) {
+        n.take_quiet(t);
+    }
+    let [a, b, c] = [0, 1, 2].map(|i| PacketSocket::open(&ns[i], &taps[i]));
+    sw.settle(&dp, Duration::from_secs(1), Duration::from_secs(15));
+
+    // B is unknown: A's frame to it is flooded to B and C.
+    let to_b = magic_frame(MAC_B, MAC_A, b"unknown");
+    a.send(&to_b);
+    for (name, s) in [("B", &b), ("C", &c)] {
+        assert_eq!(
+            s.recv_magic(WAIT).as_deref(),
+            Some(to_b.as_slice()),
+            "not flooded to {name}"
+        );
+    }
+    // B speaks: the bridge learns it (and A's reply goes to A only).
+    let to_a = magic_frame(MAC_A, MAC_B, b"reply");
+    b.send(&to_a);
+    assert_eq!(a.recv_magic(WAIT).as_deref(), Some(to_a.as_slice()));
+    std::thread::sleep(Duration::from_millis(200));
+    // Now A's frames to B go to B only: the flood megaflow towards B is gone.
+    for i in 0..5 {
+        a.send(&to_b);
+        assert_eq!(
+            b.recv_magic(WAIT).as_deref(),
+            Some(to_b.as_slice()),
+            "frame {i} to B lost"
+        );
+    }
+    assert_eq!(
+        c.count_magic(QUIET),
+        0,
+        "frames to a learned MAC still flooded"
+    );
+    let dump = sw.dpctl(&["dump-flows", &dp]).stdout;
+    assert!(
+        !dump
+            .lines()
+            .any(|l| l.contains("dst=02:e2:e0:00:00:0b)") && l.contains("actions:2,3")),
+        "the flood megaflow towards B survived:\n{dump}"
+    );
+    let status = sw.stop();
+    assert!(status.success(), "dpswitch exited with {status}");
+}
