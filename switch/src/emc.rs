@@ -45,13 +45,10 @@ fn keys_equal(a: &FlowKey, map_a: u32, b: &FlowKey, map_b: u32) -> bool {
     acc == 0
 }
 
-/// EMC counters.
+/// EMC counters. Hits and misses are the PMD's to count ([`crate::pmd::PmdStats`]): a
+/// lookup stays free of bookkeeping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EmcStats {
-    /// Hits.
-    pub hit: u64,
-    /// Misses.
-    pub missed: u64,
     /// Insertions performed.
     pub inserted: u64,
 }
@@ -62,8 +59,6 @@ pub struct Emc {
     m: usize,
     inv_prob: u32,
     rng: Cell<u64>,
-    hit: Cell<u64>,
-    missed: Cell<u64>,
     inserted: u64,
 }
 
@@ -100,8 +95,6 @@ impl Emc {
             m: n - 1,
             inv_prob,
             rng: Cell::new(0x853c_49e6_748f_ea9b),
-            hit: Cell::new(0),
-            missed: Cell::new(0),
             inserted: 0,
         }
     }
@@ -126,8 +119,6 @@ impl Emc {
     /// Counters.
     pub fn stats(&self) -> EmcStats {
         EmcStats {
-            hit: self.hit.get(),
-            missed: self.missed.get(),
             inserted: self.inserted,
         }
     }
@@ -162,13 +153,11 @@ impl Emc {
             if e.hash == hash && keys_equal(&e.key, e.map, key, map) {
                 if let Some(f) = &e.flow {
                     if f.is_alive() {
-                        self.hit.set(self.hit.get() + 1);
                         return e.flow.as_ref();
                     }
                 }
             }
         }
-        self.missed.set(self.missed.get() + 1);
         None
     }
 
