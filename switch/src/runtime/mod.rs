@@ -270,6 +270,7 @@ impl Switch {
                 .map(|(id, h)| PmdView {
                     id,
                     lcore: h.lcore,
+                    numa: eal.lcore_socket(h.lcore),
                     shared: h.shared.clone(),
                 })
                 .collect(),
@@ -680,9 +681,11 @@ impl Switch {
                 },
             );
         }
+        let mut rxq_pmd = Vec::with_capacity(rxqs.len());
         for rxq in rxqs {
             let p = self.rr % n_pmds;
             self.rr += 1;
+            rxq_pmd.push(p);
             tracing::info!(dp, port_no, port = %spec.name, queue = rxq.queue(), pmd = p, "rx queue assigned");
             self.send(p, PmdCmd::AddRxq { dp, port_no, rxq });
         }
@@ -705,6 +708,7 @@ impl Switch {
                 name: v.name.clone(),
                 port: v.port.clone(),
                 counters: v.counters.clone(),
+                rxq_pmd,
             });
             d.vports.insert(port_no, v);
         }
