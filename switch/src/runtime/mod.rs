@@ -197,6 +197,7 @@ pub struct Switch {
     cfg: SwitchConfig,
     next_ufid: u128,
     view: Arc<SwitchView>,
+    drop_warnings: crate::metrics::DropWarnings,
 }
 
 impl fmt::Debug for Switch {
@@ -302,6 +303,7 @@ impl Switch {
             rr: 0,
             cfg,
             next_ufid: u128::from(std::process::id()) << 96,
+            drop_warnings: crate::metrics::DropWarnings::default(),
             view,
         })
     }
@@ -856,6 +858,8 @@ impl Switch {
         let mut n = 0;
         let mut out = CtlTx::default();
         let now = Instant::now();
+        // Called every control-loop round, so drops are reported within about a second.
+        self.drop_warnings.check(&self.view, now);
         while n < max {
             let Some(up) = self.upcalls.pop() else { break };
             n += 1;
