@@ -194,6 +194,29 @@ impl Client {
         result.map(|()| out)
     }
 
+    /// A request of a family outside the four OVS ones (dpswitch's private
+    /// [`odp::pmd_stats`] family): resolves `family` by name, lets `build` append the request
+    /// for the given family id, sequence number and local port id, and returns the payloads
+    /// (after `nlmsghdr`) of the data messages answering it.
+    ///
+    /// # Errors
+    /// `ENOENT` when the daemon does not serve `family`; otherwise as [`Client::transact`].
+    pub fn private_request(
+        &mut self,
+        family: &str,
+        build: impl FnOnce(&mut Vec<u8>, u16, u32, u32) -> odp::Result<()>,
+    ) -> Result<Vec<Vec<u8>>, i32> {
+        let id = self.resolve(family)?;
+        let seq = self.next_seq();
+        let mut req = Vec::new();
+        build(&mut req, id, seq, self.sock.local_pid()).map_err(|e| e.errno())?;
+        Ok(self
+            .exchange(&req, seq)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect())
+    }
+
     fn family_of<T: Body>(&self) -> u16 {
         match T::FAMILY_NAME {
             "ovs_datapath" => self.ids.datapath,

@@ -7,6 +7,7 @@ use std::io::{BufRead, Write};
 use odp::family::flow::FlowAttrs;
 use odp::family::vport::{VportAttrs, VportOptions, VportType};
 use odp::key::FlowKey;
+use odp::pmd_stats::{self, PmdInfo};
 use odp::text::{self, DumpFlowLine, FormatOptions, PortNames};
 
 use crate::client::{Client, ENOENT};
@@ -14,6 +15,7 @@ use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EINVAL};
 use crate::filter::Filter;
 use crate::fmt;
 use crate::opts::Opts;
+use crate::pmd;
 
 /// Everything a command needs: options, output streams and the daemon connection.
 pub struct Ctx<'a> {
@@ -216,6 +218,9 @@ pub static COMMANDS: &[Command] = &[
         cache_set_size,
         true
     ),
+    cmd!("pmd-stats-show", "[-pmd core]", 0, 2, pmd_stats_show, false),
+    cmd!("pmd-stats-clear", "", 0, 0, pmd_stats_clear, true),
+    cmd!("pmd-rxq-show", "[-pmd core]", 0, 2, pmd_rxq_show, false),
     // Not in -h, as in ovs-dpctl: a check of the action syntax.
     Command {
         name: "parse-actions",
@@ -270,6 +275,9 @@ usage: {p} [OPTIONS] COMMAND [ARG...]
   del-flows [DP] [FILE]      delete all or specified flows from DP
   cache-get-size [DP]             Show the current size for all caches
   cache-set-size DP CACHE SIZE  Set cache size for a specific cache
+  pmd-stats-show [-pmd CORE]  show PMD statistics (since pmd-stats-clear)
+  pmd-stats-clear          reset the PMD statistics shown
+  pmd-rxq-show [-pmd CORE]   show the rx queues each PMD polls
   list-commands            list the commands with their arguments
   help                     this help
 Each IFACE on add-dp, add-if, and set-if may be followed by
@@ -323,6 +331,77 @@ fn parse_actions(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
         }
     }
     0
+}
+
+/// `-pmd CORE` of the pmd commands: `Ok(None)` without it.
+fn pmd_filter(ctx: &mut Ctx<'_>, argv: &[String]) -> Result<Option<u32>, i32> {
+    match argv.get(1..).unwrap_or_default() {
+        [] => Ok(None),
+        [flag, core] if flag == "-pmd" => core.parse().map(Some).map_err(|_| {
+            ctx.error(EINVAL, &format!("invalid pmd core '{core}'"));
+            EINVAL
+        }),
+        _ => {
+            ctx.error(EINVAL, "usage: [-pmd CORE]");
+            Err(EINVAL)
+        }
+    }
+}
+
+/// Sends a `dpswitch_pmd` command and returns the PMDs of its reply.
+fn pmd_request(ctx: &mut Ctx<'_>, cmd: u8) -> Result<Vec<PmdInfo>, i32> {
+    let replies = ctx
+        .c()
+        .and_then(|c| {
+            c.private_request(pmd_stats::FAMILY_NAME, |buf, family, seq, pid| {
+                pmd_stats::emit_request(buf, family, cmd, seq, pid)
+            })
+        })
+        .inspect_err(|&e| ctx.error(e, "dpswitch_pmd request failed"))?;
+    let mut pmds = Vec::new();
+    for r in replies {
+        pmds.extend(pmd_stats::parse_reply(&r).map_err(|e| {
+            ctx.error(e.errno(), "malformed dpswitch_pmd reply");
+            e.errno()
+        })?);
+    }
+    Ok(pmd::sorted(pmds))
+}
+
+fn pmd_show(ctx: &mut Ctx<'_>, argv: &[String], cmd: u8, section: fn(&PmdInfo) -> String) -> i32 {
+    let filter = match pmd_filter(ctx, argv) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let pmds = match pmd_request(ctx, cmd) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let text: String = pmds
+        .iter()
+        .filter(|p| filter.is_none_or(|core| p.core == core))
+        .map(section)
+        .collect();
+    ctx.print(&text);
+    0
+}
+
+/// `pmd-stats-show [-pmd CORE]`: OVS-DPDK's `dpif-netdev/pmd-stats-show`.
+fn pmd_stats_show(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+    pmd_show(ctx, argv, pmd_stats::cmd::GET, pmd::stats_section)
+}
+
+/// `pmd-rxq-show [-pmd CORE]`: OVS-DPDK's `dpif-netdev/pmd-rxq-show`.
+fn pmd_rxq_show(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+    pmd_show(ctx, argv, pmd_stats::cmd::RXQ, pmd::rxq_section)
+}
+
+/// `pmd-stats-clear`: later `pmd-stats-show`s count from now.
+fn pmd_stats_clear(ctx: &mut Ctx<'_>, _argv: &[String]) -> i32 {
+    match pmd_request(ctx, pmd_stats::cmd::CLEAR) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
 }
 
 fn help(ctx: &mut Ctx<'_>, _argv: &[String]) -> i32 {

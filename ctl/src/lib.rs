@@ -12,6 +12,7 @@ pub mod dpif;
 pub mod filter;
 pub mod fmt;
 pub mod opts;
+pub mod pmd;
 pub mod sock;
 
 use std::io::{BufRead, Write};

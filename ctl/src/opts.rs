@@ -156,6 +156,11 @@ pub fn parse(argv: &[String], env_pid: Option<&str>) -> Result<Opts, String> {
             }
             continue;
         }
+        // `pmd-stats-show -pmd CORE` (ovs-appctl's spelling) belongs to the command.
+        if a == "-pmd" {
+            o.args.push(a.clone());
+            continue;
+        }
         if a.len() > 1 && a.starts_with('-') {
             let chars: Vec<char> = a[1..].chars().collect();
             let mut j = 0;

@@ -42,6 +42,7 @@ pub mod error;
 pub mod family;
 pub mod key;
 pub mod nl;
+pub mod pmd_stats;
 pub mod text;
 pub mod validate;
 

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 mod collector;
+mod drop_warnings;
 
 pub use collector::{register, SwitchCollector};
+pub use drop_warnings::{DropWarnings, DROP_WARN_INTERVAL};
 
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 

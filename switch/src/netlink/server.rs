@@ -47,8 +47,10 @@ use odp::family::packet::{self as odp_packet, PacketAttrs, PacketCmd};
 use odp::family::vport::{self as odp_vport, VportAttrs, VportCmd, VportLookup, VportType};
 use odp::family::{self, Body, FamilyIds, FlowStats, OvsMessage, Request};
 use odp::nl::{self, flags, AttrWriter, ErrorMsg, GenlHeader, NlMsgHeader};
+use odp::pmd_stats;
 use odp::validate::{unmasked_key_form, FlatKey, FlowMatch};
 
+use super::pmd_family::{self, PmdFamily};
 use super::socket::{NetlinkSocket, Sender};
 use crate::flow::FlowKey;
 use crate::odpconv;
@@ -202,6 +204,7 @@ pub struct Server {
     pending: HashMap<u32, Pending>,
     view: Arc<SwitchView>,
     upbuf: Vec<u8>,
+    pmd_family: PmdFamily,
 }
 
 impl std::fmt::Debug for Server {
@@ -228,6 +231,7 @@ impl Server {
             pending: HashMap::new(),
             view,
             upbuf: Vec::with_capacity(4096),
+            pmd_family: PmdFamily::default(),
         })
     }
 
@@ -377,39 +381,48 @@ impl Server {
         }
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
         let mut probe = false;
-        let (fam, cmd, result) = match family::parse_request(&FAMILY_IDS, *hdr, payload) {
-            Ok(mut req) => {
-                // PROBE (feature probing by OVS): failures are expected, keep them quiet.
-                probe = match &req {
-                    Request::Flow(m) => m.body.probe,
-                    Request::Packet(m) => m.body.probe,
-                    _ => false,
-                };
-                // Replies go out with the sender's real port id, as the kernel's do.
-                let pid = sender.port_id;
-                match &mut req {
-                    Request::Ctrl(m) => m.pid = pid,
-                    Request::Datapath(m) => m.pid = pid,
-                    Request::Vport(m) => m.pid = pid,
-                    Request::Flow(m) => m.pid = pid,
-                    Request::Packet(m) => m.pid = pid,
-                    _ => {}
+        let (fam, cmd, result) = if hdr.ty == pmd_family::FAMILY_ID {
+            let rhdr = NlMsgHeader {
+                pid: sender.port_id,
+                ..*hdr
+            };
+            let (cmd, r) = self.pmd_family.handle(&self.view, &rhdr, payload, admin);
+            (pmd_stats::FAMILY_NAME, cmd, r.map(Answer::Msgs))
+        } else {
+            match family::parse_request(&FAMILY_IDS, *hdr, payload) {
+                Ok(mut req) => {
+                    // PROBE (feature probing by OVS): failures are expected, keep them quiet.
+                    probe = match &req {
+                        Request::Flow(m) => m.body.probe,
+                        Request::Packet(m) => m.body.probe,
+                        _ => false,
+                    };
+                    // Replies go out with the sender's real port id, as the kernel's do.
+                    let pid = sender.port_id;
+                    match &mut req {
+                        Request::Ctrl(m) => m.pid = pid,
+                        Request::Datapath(m) => m.pid = pid,
+                        Request::Vport(m) => m.pid = pid,
+                        Request::Flow(m) => m.pid = pid,
+                        Request::Packet(m) => m.pid = pid,
+                        _ => {}
+                    }
+                    let rhdr = NlMsgHeader { pid, ..*hdr };
+                    self.dispatch(sw, &rhdr, req, admin)
                 }
-                let rhdr = NlMsgHeader { pid, ..*hdr };
-                self.dispatch(sw, &rhdr, req, admin)
-            }
-            Err(e) => {
-                let known = [
-                    nl::GENL_ID_CTRL,
-                    FAMILY_IDS.datapath,
-                    FAMILY_IDS.vport,
-                    FAMILY_IDS.flow,
-                    FAMILY_IDS.packet,
-                ]
-                .contains(&hdr.ty);
-                // An unknown family id is ENOENT (genetlink's answer).
-                let errno = if known { odp_err(e) } else { libc::ENOENT };
-                ("unknown", "parse", Err(errno))
+                Err(e) => {
+                    let known = [
+                        nl::GENL_ID_CTRL,
+                        FAMILY_IDS.datapath,
+                        FAMILY_IDS.vport,
+                        FAMILY_IDS.flow,
+                        FAMILY_IDS.packet,
+                    ]
+                    .contains(&hdr.ty);
+                    // An unknown family id is ENOENT (genetlink's answer).
+                    let errno = if known { odp_err(e) } else { libc::ENOENT };
+                    ("unknown", "parse", Err(errno))
+                }
             }
         };
         let errno = match &result {
@@ -523,10 +536,37 @@ impl Server {
                 msg.emit(&mut b).map_err(odp_err)?;
                 d.push(&b);
             }
+            let info = pmd_stats::family_info(pmd_family::FAMILY_ID);
+            let msg = CtrlMessage {
+                flags: flags::MULTI,
+                seq: hdr.seq,
+                pid: hdr.pid,
+                cmd: ctrl::cmd::NEWFAMILY,
+                version: ctrl::CTRL_VERSION,
+                info,
+            };
+            let mut b = Vec::new();
+            msg.emit(&mut b).map_err(odp_err)?;
+            d.push(&b);
             d.finish(0);
             return Ok(Answer::Dump(d));
         }
         let name = m.info.name.as_deref();
+        if name == Some(pmd_stats::FAMILY_NAME)
+            || (name.is_none() && m.info.id == Some(pmd_family::FAMILY_ID))
+        {
+            let msg = CtrlMessage {
+                flags: 0,
+                seq: hdr.seq,
+                pid: hdr.pid,
+                cmd: ctrl::cmd::NEWFAMILY,
+                version: ctrl::CTRL_VERSION,
+                info: pmd_stats::family_info(pmd_family::FAMILY_ID),
+            };
+            let mut b = Vec::new();
+            msg.emit(&mut b).map_err(odp_err)?;
+            return Ok(Answer::Msgs(b));
+        }
         let id = match name {
             Some("ovs_datapath") => FAMILY_IDS.datapath,
             Some("ovs_vport") => FAMILY_IDS.vport,

@@ -209,6 +209,7 @@ pub struct Switch {
     slow_compiled: Vec<(Vec<Action>, Arc<CompiledActions>)>,
     /// Reused buffer for the action list the bridge builds per miss.
     slow_scratch: Vec<Action>,
+    drop_warnings: crate::metrics::DropWarnings,
 }
 
 /// Distinct action lists the slow path keeps compiled.
@@ -288,6 +289,7 @@ impl Switch {
                 .map(|(id, h)| PmdView {
                     id,
                     lcore: h.lcore,
+                    numa: eal.lcore_socket(h.lcore),
                     shared: h.shared.clone(),
                 })
                 .collect(),
@@ -319,6 +321,7 @@ impl Switch {
             rr: 0,
             cfg,
             next_ufid: u128::from(std::process::id()) << 96,
+            drop_warnings: crate::metrics::DropWarnings::default(),
             view,
             slow_compiled: Vec::new(),
             slow_scratch: Vec::new(),
@@ -701,9 +704,11 @@ impl Switch {
                 },
             );
         }
+        let mut rxq_pmd = Vec::with_capacity(rxqs.len());
         for rxq in rxqs {
             let p = self.rr % n_pmds;
             self.rr += 1;
+            rxq_pmd.push(p);
             tracing::info!(dp, port_no, port = %spec.name, queue = rxq.queue(), pmd = p, "rx queue assigned");
             self.send(p, PmdCmd::AddRxq { dp, port_no, rxq });
         }
@@ -726,6 +731,7 @@ impl Switch {
                 name: v.name.clone(),
                 port: v.port.clone(),
                 counters: v.counters.clone(),
+                rxq_pmd,
             });
             d.vports.insert(port_no, v);
         }
@@ -873,6 +879,8 @@ impl Switch {
         let mut n = 0;
         let mut out = CtlTx::default();
         let now = Instant::now();
+        // Called every control-loop round, so drops are reported within about a second.
+        self.drop_warnings.check(&self.view, now);
         while n < max {
             let Some(up) = self.upcalls.pop() else { break };
             n += 1;

@@ -22,6 +22,8 @@ pub struct PortView {
     pub port: Port,
     /// Software counters.
     pub counters: Arc<VportCounters>,
+    /// The PMD (index into [`SwitchView::pmds`]) polling each rx queue, by queue id.
+    pub rxq_pmd: Vec<usize>,
 }
 
 /// A datapath as readers see it.
@@ -48,6 +50,8 @@ pub struct PmdView {
     pub id: usize,
     /// Its lcore.
     pub lcore: u32,
+    /// The NUMA node of its lcore.
+    pub numa: u32,
     /// Its published counters.
     pub shared: Arc<PmdShared>,
 }

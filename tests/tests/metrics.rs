@@ -1,0 +1,329 @@
+//! The Prometheus endpoint and the PMD statistics over netlink, end to end: a real dpswitch
+//! with two TAP ports (each in its own namespace, IPv6 off, static neighbours, so the only
+//! frames are the ones the test sends), real HTTP scrapes, `promtool check metrics`, and
+//! `dpctl show -s` / `pmd-stats-show` / `pmd-stats-clear` / `pmd-rxq-show`.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dpswitch_e2e::{sh, unique, Dpswitch, Netns};
+
+/// Echo requests sent; each crosses the switch, and so does its reply.
+const PINGS: u64 = 5;
+
+fn free_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr")
+}
+
+/// `GET /metrics` over a real TCP connection; the body.
+fn scrape(addr: SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect to /metrics");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("send request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read response");
+    let (head, body) = out.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.contains(" 200 "), "{head}");
+    body.to_string()
+}
+
+/// Samples by `name{labels}` (labels as the encoder prints them, sorted by name).
+fn samples(body: &str) -> HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn get(s: &HashMap<String, f64>, key: &str) -> u64 {
+    *s.get(key)
+        .unwrap_or_else(|| panic!("no sample {key} in {s:#?}")) as u64
+}
+
+fn promtool_check(body: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool (Debian package prometheus)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("wait for promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- scrape ---\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The number after `field:` in the line of `text` that contains `line_has`, after `after`.
+fn field(text: &str, after: &str, line_has: &str, field: &str) -> u64 {
+    let rest = &text[text
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} in {text}"))..];
+    let line = rest
+        .lines()
+        .find(|l| l.contains(line_has))
+        .unwrap_or_else(|| panic!("{line_has} in {rest}"));
+    let v = &line[line.find(&format!("{field}:")).expect(field) + field.len() + 1..];
+    v.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {line}"))
+}
+
+struct Setup {
+    sw: Dpswitch,
+    metrics: SocketAddr,
+    dp: String,
+    ports: [String; 2],
+    ns: [Netns; 2],
+}
+
+fn setup() -> Setup {
+    let (a, b) = (unique("ma"), unique("mb"));
+    let dp = unique("dp");
+    let metrics = free_port();
+    let pa = format!("{a}=net_tap_{a},iface={a}");
+    let pb = format!("{b}=net_tap_{b},iface={b}");
+    let sw = Dpswitch::start(&[
+        "--dp",
+        &dp,
+        "--port",
+        &pa,
+        "--port",
+        &pb,
+        "--metrics",
+        &metrics.to_string(),
+    ]);
+    // The datapath's local port stays in the root namespace: silence its IPv6 there, or its
+    // neighbour discovery is flooded to both taps.
+    sh(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+    ]);
+    let ns = [Netns::new(), Netns::new()];
+    for (n, (tap, ip)) in ns
+        .iter()
+        .zip([(&a, "10.214.0.1/24"), (&b, "10.214.0.2/24")])
+    {
+        sh(&["ip", "link", "set", tap, "netns", &n.name]);
+        // No IPv6: no router/neighbour solicitations or MLD reports to disturb the counts.
+        for k in ["all", "default", tap.as_str()] {
+            n.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
+            ]);
+        }
+        n.exec(&["ip", "addr", "add", ip, "dev", tap]);
+        n.exec(&["ip", "link", "set", tap, "up"]);
+    }
+    // Static neighbours: no ARP either.
+    let mac = |n: &Netns, tap: &str| n.exec(&["cat", &format!("/sys/class/net/{tap}/address")]);
+    let (ma, mb) = (mac(&ns[0], &a), mac(&ns[1], &b));
+    ns[0].exec(&[
+        "ip",
+        "neigh",
+        "replace",
+        "10.214.0.2",
+        "lladdr",
+        mb.trim(),
+        "dev",
+        &a,
+    ]);
+    ns[1].exec(&[
+        "ip",
+        "neigh",
+        "replace",
+        "10.214.0.1",
+        "lladdr",
+        ma.trim(),
+        "dev",
+        &b,
+    ]);
+    // Let whatever the taps sent while still in the root namespace drain.
+    std::thread::sleep(Duration::from_millis(500));
+    Setup {
+        sw,
+        metrics,
+        dp,
+        ports: [a, b],
+        ns,
+    }
+}
+
+/// A counted ping from the first namespace to the second.
+fn ping(s: &Setup) {
+    let (ok, out) = s.ns[0].try_exec(&[
+        "ping",
+        "-c",
+        &PINGS.to_string(),
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "10.214.0.2",
+    ]);
+    assert!(
+        ok && out.contains(&format!("{PINGS} received")),
+        "ping failed:\n{out}\n--- dpswitch log ---\n{}",
+        s.sw.log_text()
+    );
+    // PMD counters are published every few polls: give them a moment.
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn scrape_counts_exactly_the_frames_sent_and_agrees_with_dpctl() {
+    let s = setup();
+    let dp = s.dp.as_str();
+    let port =
+        |p: &str, what: &str| format!("dpswitch_port_{what}_total{{dp=\"{dp}\",port=\"{p}\"}}");
+    let before = samples(&scrape(s.metrics));
+    ping(&s);
+    let body = scrape(s.metrics);
+    let shown = s.sw.dpctl(&["show", "-s"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let show = shown.stdout;
+    promtool_check(&body);
+    let after = samples(&body);
+    let delta = |k: &str| get(&after, k) - get(&before, k);
+
+    // Requests enter at the first port and leave at the second; replies the other way.
+    let [a, b] = &s.ports;
+    for p in [a, b] {
+        assert_eq!(delta(&port(p, "rx_packets")), PINGS, "{p} rx\n{body}");
+        assert_eq!(delta(&port(p, "tx_packets")), PINGS, "{p} tx\n{body}");
+        // 98-byte ICMP echo frames (14 + 20 + 8 + 56).
+        assert_eq!(delta(&port(p, "rx_bytes")), 98 * PINGS, "{p} rx bytes");
+        assert_eq!(delta(&port(p, "tx_bytes")), 98 * PINGS, "{p} tx bytes");
+        // The scrape and `dpctl show -s` report the same counters.
+        let after_port = format!("port {}: {p}", port_no(&show, p));
+        for (dir, what) in [("RX packets", "rx_packets"), ("TX packets", "tx_packets")] {
+            assert_eq!(
+                field(&show, &after_port, dir, "packets"),
+                get(&after, &port(p, what)),
+                "{p} {dir}:\n{show}\n{body}"
+            );
+        }
+    }
+    let lookups = |r: &str| format!("dpswitch_dp_lookups_total{{dp=\"{dp}\",result=\"{r}\"}}");
+    // Every frame was looked up once: a hit or a miss, none lost.
+    assert_eq!(
+        delta(&lookups("hit")) + delta(&lookups("missed")),
+        2 * PINGS,
+        "{body}"
+    );
+    assert_eq!(delta(&lookups("lost")), 0);
+    assert!(delta(&lookups("missed")) >= 1, "the first frame misses");
+    for (r, f) in [("hit", "hit"), ("missed", "missed"), ("lost", "lost")] {
+        assert_eq!(
+            field(&show, "lookups:", "lookups:", f),
+            get(&after, &lookups(r)),
+            "{show}\n{body}"
+        );
+    }
+    let flows = get(&after, &format!("dpswitch_dp_flows{{dp=\"{dp}\"}}"));
+    assert!(flows >= 1, "{body}");
+    assert_eq!(field(&show, "flows:", "flows:", "flows"), flows, "{show}");
+
+    // The PMD view over the private netlink family agrees with the scrape.
+    let stats = s.sw.dpctl(&["pmd-stats-show"]);
+    assert_eq!(stats.code, 0, "{}", stats.stderr);
+    let out = &stats.stdout;
+    assert!(out.starts_with("pmd thread numa_id "), "{out}");
+    let core = out
+        .lines()
+        .next()
+        .and_then(|l| l.split("core_id ").nth(1))
+        .map(|c| c.trim_end_matches(':').to_string())
+        .expect("core id");
+    let pmd = |m: &str| get(&after, &format!("dpswitch_pmd_{m}_total{{pmd=\"{core}\"}}"));
+    let line = |name: &str| -> u64 {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .and_then(|v| v.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+    };
+    assert_eq!(line("packets received"), pmd("packets"), "{out}\n{body}");
+    assert!(line("packets received") >= 2 * PINGS, "{out}");
+    assert_eq!(line("emc hits"), pmd("emc_hits"), "{out}");
+    assert_eq!(line("megaflow hits"), pmd("megaflow_hits"), "{out}");
+    assert_eq!(line("miss with success upcall"), pmd("upcalls"), "{out}");
+    assert_eq!(line("miss with failed upcall"), 0, "{out}");
+    assert!(out.contains("  processing cycles: "), "{out}");
+    assert!(
+        out.contains("  avg processing cycles per packet: "),
+        "{out}"
+    );
+    let one = s.sw.dpctl(&["pmd-stats-show", "-pmd", &core]);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(
+        one.stdout.starts_with("pmd thread numa_id "),
+        "{}",
+        one.stdout
+    );
+    let none = s.sw.dpctl(&["pmd-stats-show", "-pmd", "999"]);
+    assert_eq!((none.code, none.stdout.as_str()), (0, ""));
+
+    // Clearing takes a baseline: the counts restart from zero and count new frames only.
+    let clear = s.sw.dpctl(&["pmd-stats-clear"]);
+    assert_eq!(clear.code, 0, "{}", clear.stderr);
+    let cleared = s.sw.dpctl(&["pmd-stats-show"]).stdout;
+    assert!(cleared.contains("  packets received: 0\n"), "{cleared}");
+    ping(&s);
+    let again = s.sw.dpctl(&["pmd-stats-show"]).stdout;
+    assert!(
+        again.contains(&format!("  packets received: {}\n", 2 * PINGS)),
+        "{again}"
+    );
+    // ... while the Prometheus counters never go back.
+    let later = samples(&scrape(s.metrics));
+    assert_eq!(
+        get(&later, &port(a, "rx_packets")) - get(&before, &port(a, "rx_packets")),
+        2 * PINGS
+    );
+
+    // Each port's single rx queue is polled by the one PMD.
+    let rxq = s.sw.dpctl(&["pmd-rxq-show"]);
+    assert_eq!(rxq.code, 0, "{}", rxq.stderr);
+    for p in [a, b] {
+        assert!(
+            rxq.stdout
+                .contains(&format!("  port: {p:<16}  queue-id:  0 (enabled)")),
+            "{}",
+            rxq.stdout
+        );
+    }
+    let (status, log) = s.sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+}
+
+/// The port number `dpctl show` prints for `name`.
+fn port_no(show: &str, name: &str) -> u32 {
+    show.lines()
+        .find_map(|l| {
+            let l = l.trim().strip_prefix("port ")?;
+            let (no, rest) = l.split_once(": ")?;
+            (rest.split(' ').next() == Some(name)).then(|| no.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("port {name} in {show}"))
+}
