@@ -21,8 +21,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 ///
 /// Lines for OVS features dpswitch lacks (partial hardware offload, miniflow-extract
 /// optimisation, simple match, the signature match cache) print 0, as OVS does with them
-/// off. "avg. packets per output batch" is not printed: dpswitch does not count output
-/// batches.
+/// off.
 pub fn stats_section(p: &PmdInfo) -> String {
     let c = p.counters.unwrap_or_default();
     let PmdCounters {
@@ -35,6 +34,8 @@ pub fn stats_section(p: &PmdInfo) -> String {
         lost,
         busy_cycles,
         idle_cycles,
+        tx_batches,
+        tx_batch_packets,
         ..
     } = c;
     let recirc = passes.saturating_sub(packets);
@@ -52,9 +53,11 @@ pub fn stats_section(p: &PmdInfo) -> String {
          megaflow hits: {megaflow_hit}\n  \
          avg. subtable lookups per megaflow hit: {:.2}\n  \
          miss with success upcall: {miss}\n  \
-         miss with failed upcall: {lost}\n",
+         miss with failed upcall: {lost}\n  \
+         avg. packets per output batch: {:.2}\n",
         ratio(packets + recirc, packets),
         ratio(mask_hit, megaflow_hit),
+        ratio(tx_batch_packets, tx_batches),
     );
     let total = idle_cycles + busy_cycles;
     if total == 0 {
@@ -121,6 +124,8 @@ mod tests {
                 busy_cycles: 250,
                 idle_cycles: 750,
                 bursts: 10,
+                tx_batches: 40,
+                tx_batch_packets: 98,
             }),
             rxqs: Vec::new(),
         };
@@ -130,6 +135,7 @@ mod tests {
         assert!(s.contains("  avg. datapath passes per packet: 1.50\n"));
         assert!(s.contains("  avg. subtable lookups per megaflow hit: 1.50\n"));
         assert!(s.contains("  miss with success upcall: 2\n  miss with failed upcall: 1\n"));
+        assert!(s.contains("  avg. packets per output batch: 2.45\n"));
         assert!(s.contains("  idle cycles: 750 (75.00%)\n  processing cycles: 250 (25.00%)\n"));
         assert!(s.ends_with(
             "  avg cycles per packet: 10.00 (1000/100)\n  avg processing cycles per packet: 2.50 (250/100)\n"
@@ -139,7 +145,10 @@ mod tests {
     #[test]
     fn idle_pmd_stops_after_the_counts() {
         let s = stats_section(&PmdInfo::default());
-        assert!(s.ends_with("  miss with failed upcall: 0\n"), "{s}");
+        assert!(
+            s.ends_with("  avg. packets per output batch: 0.00\n"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub mod pmd_attr {
     pub const BURSTS: u16 = 13;
     /// One polled rx queue (nested [`super::rxq_attr`]); repeated.
     pub const RXQ: u16 = 14;
+    /// Output batches handed to tx queues.
+    pub const TX_BATCHES: u16 = 15;
+    /// Packets in those batches.
+    pub const TX_BATCH_PACKETS: u16 = 16;
 }
 
 /// Attributes inside [`pmd_attr::RXQ`].
@@ -87,6 +91,10 @@ pub struct PmdCounters {
     pub idle_cycles: u64,
     /// Non-empty rx bursts.
     pub bursts: u64,
+    /// Output batches.
+    pub tx_batches: u64,
+    /// Packets in output batches.
+    pub tx_batch_packets: u64,
 }
 
 impl PmdCounters {
@@ -103,10 +111,12 @@ impl PmdCounters {
             busy_cycles: self.busy_cycles.saturating_sub(base.busy_cycles),
             idle_cycles: self.idle_cycles.saturating_sub(base.idle_cycles),
             bursts: self.bursts.saturating_sub(base.bursts),
+            tx_batches: self.tx_batches.saturating_sub(base.tx_batches),
+            tx_batch_packets: self.tx_batch_packets.saturating_sub(base.tx_batch_packets),
         }
     }
 
-    fn fields(&self) -> [(u16, u64); 10] {
+    fn fields(&self) -> [(u16, u64); 12] {
         use pmd_attr::*;
         [
             (PACKETS, self.packets),
@@ -119,6 +129,8 @@ impl PmdCounters {
             (BUSY_CYCLES, self.busy_cycles),
             (IDLE_CYCLES, self.idle_cycles),
             (BURSTS, self.bursts),
+            (TX_BATCHES, self.tx_batches),
+            (TX_BATCH_PACKETS, self.tx_batch_packets),
         ]
     }
 
@@ -135,6 +147,8 @@ impl PmdCounters {
             BUSY_CYCLES => &mut self.busy_cycles,
             IDLE_CYCLES => &mut self.idle_cycles,
             BURSTS => &mut self.bursts,
+            TX_BATCHES => &mut self.tx_batches,
+            TX_BATCH_PACKETS => &mut self.tx_batch_packets,
             _ => return,
         };
         *f = v;
@@ -308,6 +322,8 @@ mod tests {
                     busy_cycles: 1000,
                     idle_cycles: 9000,
                     bursts: 5,
+                    tx_batches: 4,
+                    tx_batch_packets: 9,
                 }),
                 rxqs: Vec::new(),
             },

@@ -102,6 +102,8 @@ fn current(view: &SwitchView) -> Vec<PmdCounters> {
                 busy_cycles: s.busy_cycles.load(Relaxed),
                 idle_cycles: s.idle_cycles.load(Relaxed),
                 bursts: s.bursts.load(Relaxed),
+                tx_batches: s.tx_batches.load(Relaxed),
+                tx_batch_packets: s.tx_batch_packets.load(Relaxed),
                 ..PmdCounters::default()
             }
         })

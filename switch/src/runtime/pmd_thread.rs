@@ -108,6 +108,10 @@ pub struct PmdShared {
     pub bursts: AtomicU64,
     /// Packets received.
     pub rx_packets: AtomicU64,
+    /// Output batches handed to tx queues.
+    pub tx_batches: AtomicU64,
+    /// Packets in those batches (sent or refused).
+    pub tx_batch_packets: AtomicU64,
 }
 
 /// Why the control thread gets a packet.
@@ -290,6 +294,7 @@ impl PmdThread {
         let mut recirc = Recirc::default();
         let mut polls: u32 = 0;
         let (mut busy, mut idle, mut bursts, mut rx_packets) = (0u64, 0u64, 0u64, 0u64);
+        let (mut tx_batches, mut tx_batch_packets) = (0u64, 0u64);
         loop {
             let mut applied = 0;
             while let Some(cmd) = self.cmds.pop() {
@@ -331,6 +336,8 @@ impl PmdThread {
                     rng: &mut self.rng,
                     lost: 0,
                     dropped: 0,
+                    tx_batches: 0,
+                    tx_batch_packets: 0,
                 };
                 pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&md), now_ms, &mut ctx);
                 for _ in 0..MAX_RECIRC_PASSES {
@@ -348,6 +355,8 @@ impl PmdThread {
                 // Whatever still wants to recirculate has looped too often.
                 ctx.dropped += ctx.recirc.clear() as u64;
                 ctx.flush();
+                tx_batches += ctx.tx_batches;
+                tx_batch_packets += ctx.tx_batch_packets;
                 let (lost, dropped) = (ctx.lost, ctx.dropped);
                 publish(pmd, counters, lost, dropped);
                 bursts += 1;
@@ -364,6 +373,9 @@ impl PmdThread {
                 s.idle_cycles.store(idle, Ordering::Relaxed);
                 s.bursts.store(bursts, Ordering::Relaxed);
                 s.rx_packets.store(rx_packets, Ordering::Relaxed);
+                s.tx_batches.store(tx_batches, Ordering::Relaxed);
+                s.tx_batch_packets
+                    .store(tx_batch_packets, Ordering::Relaxed);
             }
         }
         0
@@ -434,6 +446,8 @@ struct Ctx<'a> {
     rng: &'a mut u64,
     lost: u64,
     dropped: u64,
+    tx_batches: u64,
+    tx_batch_packets: u64,
 }
 
 impl Ctx<'_> {
@@ -442,6 +456,8 @@ impl Ctx<'_> {
             if let Some(Some(p)) = self.tx.ports.get_mut(port_no as usize) {
                 let out = p.slot.send(&mut p.buf);
                 VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+                self.tx_batches += 1;
+                self.tx_batch_packets += (out.sent + out.dropped) as u64;
             }
         }
     }
@@ -460,6 +476,8 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         if let Err(pkt) = p.buf.push(pkt) {
             let out = p.slot.send(&mut p.buf);
             VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+            self.tx_batches += 1;
+            self.tx_batch_packets += (out.sent + out.dropped) as u64;
             let _ = p.buf.push(pkt);
         }
     }
