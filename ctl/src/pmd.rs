@@ -20,9 +20,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// One PMD's `pmd-stats-show` section.
 ///
 /// Lines for OVS features dpswitch lacks (partial hardware offload, miniflow-extract
-/// optimisation, simple match, the signature match cache) print 0, as OVS does with them
-/// off. "avg. packets per output batch" is not printed: dpswitch does not count output
-/// batches.
+/// optimisation, the signature match cache) print 0, as OVS does with them off. As in OVS,
+/// "megaflow hits" excludes the simple-match hits printed above it.
 pub fn stats_section(p: &PmdInfo) -> String {
     let c = p.counters.unwrap_or_default();
     let PmdCounters {
@@ -30,11 +29,14 @@ pub fn stats_section(p: &PmdInfo) -> String {
         passes,
         emc_hit,
         megaflow_hit,
+        simple_hit,
         mask_hit,
         miss,
         lost,
         busy_cycles,
         idle_cycles,
+        tx_batches,
+        tx_batch_packets,
         ..
     } = c;
     let recirc = passes.saturating_sub(packets);
@@ -46,15 +48,18 @@ pub fn stats_section(p: &PmdInfo) -> String {
          avg. datapath passes per packet: {:.2}\n  \
          phwol hits: 0\n  \
          mfex opt hits: 0\n  \
-         simple match hits: 0\n  \
+         simple match hits: {simple_hit}\n  \
          emc hits: {emc_hit}\n  \
          smc hits: 0\n  \
-         megaflow hits: {megaflow_hit}\n  \
+         megaflow hits: {}\n  \
          avg. subtable lookups per megaflow hit: {:.2}\n  \
          miss with success upcall: {miss}\n  \
-         miss with failed upcall: {lost}\n",
+         miss with failed upcall: {lost}\n  \
+         avg. packets per output batch: {:.2}\n",
         ratio(packets + recirc, packets),
+        megaflow_hit.saturating_sub(simple_hit),
         ratio(mask_hit, megaflow_hit),
+        ratio(tx_batch_packets, tx_batches),
     );
     let total = idle_cycles + busy_cycles;
     if total == 0 {
@@ -115,12 +120,15 @@ mod tests {
                 passes: 150,
                 emc_hit: 90,
                 megaflow_hit: 8,
+                simple_hit: 3,
                 mask_hit: 12,
                 miss: 2,
                 lost: 1,
                 busy_cycles: 250,
                 idle_cycles: 750,
                 bursts: 10,
+                tx_batches: 40,
+                tx_batch_packets: 98,
             }),
             rxqs: Vec::new(),
         };
@@ -128,8 +136,13 @@ mod tests {
         assert!(s.starts_with("pmd thread numa_id 0 core_id 1:\n  packets received: 100\n"));
         assert!(s.contains("  packet recirculations: 50\n"));
         assert!(s.contains("  avg. datapath passes per packet: 1.50\n"));
+        // Simple-match hits print on their own line and out of the megaflow hits.
+        assert!(s.contains(
+            "  simple match hits: 3\n  emc hits: 90\n  smc hits: 0\n  megaflow hits: 5\n"
+        ));
         assert!(s.contains("  avg. subtable lookups per megaflow hit: 1.50\n"));
         assert!(s.contains("  miss with success upcall: 2\n  miss with failed upcall: 1\n"));
+        assert!(s.contains("  avg. packets per output batch: 2.45\n"));
         assert!(s.contains("  idle cycles: 750 (75.00%)\n  processing cycles: 250 (25.00%)\n"));
         assert!(s.ends_with(
             "  avg cycles per packet: 10.00 (1000/100)\n  avg processing cycles per packet: 2.50 (250/100)\n"
@@ -139,7 +152,10 @@ mod tests {
     #[test]
     fn idle_pmd_stops_after_the_counts() {
         let s = stats_section(&PmdInfo::default());
-        assert!(s.ends_with("  miss with failed upcall: 0\n"), "{s}");
+        assert!(
+            s.ends_with("  avg. packets per output batch: 0.00\n"),
+            "{s}"
+        );
     }
 
     #[test]

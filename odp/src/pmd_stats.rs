@@ -54,6 +54,12 @@ pub mod pmd_attr {
     pub const BURSTS: u16 = 13;
     /// One polled rx queue (nested [`super::rxq_attr`]); repeated.
     pub const RXQ: u16 = 14;
+    /// Output batches handed to tx queues.
+    pub const TX_BATCHES: u16 = 15;
+    /// Packets in those batches.
+    pub const TX_BATCH_PACKETS: u16 = 16;
+    /// Megaflow hits by simple match (a subset of [`MEGAFLOW_HIT`]).
+    pub const SIMPLE_HIT: u16 = 17;
 }
 
 /// Attributes inside [`pmd_attr::RXQ`].
@@ -73,8 +79,10 @@ pub struct PmdCounters {
     pub passes: u64,
     /// EMC hits.
     pub emc_hit: u64,
-    /// Megaflow hits.
+    /// Megaflow hits, simple-match hits included.
     pub megaflow_hit: u64,
+    /// Megaflow hits by simple match.
+    pub simple_hit: u64,
     /// Subtables probed.
     pub mask_hit: u64,
     /// Successful upcalls.
@@ -87,6 +95,10 @@ pub struct PmdCounters {
     pub idle_cycles: u64,
     /// Non-empty rx bursts.
     pub bursts: u64,
+    /// Output batches.
+    pub tx_batches: u64,
+    /// Packets in output batches.
+    pub tx_batch_packets: u64,
 }
 
 impl PmdCounters {
@@ -97,28 +109,34 @@ impl PmdCounters {
             passes: self.passes.saturating_sub(base.passes),
             emc_hit: self.emc_hit.saturating_sub(base.emc_hit),
             megaflow_hit: self.megaflow_hit.saturating_sub(base.megaflow_hit),
+            simple_hit: self.simple_hit.saturating_sub(base.simple_hit),
             mask_hit: self.mask_hit.saturating_sub(base.mask_hit),
             miss: self.miss.saturating_sub(base.miss),
             lost: self.lost.saturating_sub(base.lost),
             busy_cycles: self.busy_cycles.saturating_sub(base.busy_cycles),
             idle_cycles: self.idle_cycles.saturating_sub(base.idle_cycles),
             bursts: self.bursts.saturating_sub(base.bursts),
+            tx_batches: self.tx_batches.saturating_sub(base.tx_batches),
+            tx_batch_packets: self.tx_batch_packets.saturating_sub(base.tx_batch_packets),
         }
     }
 
-    fn fields(&self) -> [(u16, u64); 10] {
+    fn fields(&self) -> [(u16, u64); 13] {
         use pmd_attr::*;
         [
             (PACKETS, self.packets),
             (PASSES, self.passes),
             (EMC_HIT, self.emc_hit),
             (MEGAFLOW_HIT, self.megaflow_hit),
+            (SIMPLE_HIT, self.simple_hit),
             (MASK_HIT, self.mask_hit),
             (MISS, self.miss),
             (LOST, self.lost),
             (BUSY_CYCLES, self.busy_cycles),
             (IDLE_CYCLES, self.idle_cycles),
             (BURSTS, self.bursts),
+            (TX_BATCHES, self.tx_batches),
+            (TX_BATCH_PACKETS, self.tx_batch_packets),
         ]
     }
 
@@ -129,12 +147,15 @@ impl PmdCounters {
             PASSES => &mut self.passes,
             EMC_HIT => &mut self.emc_hit,
             MEGAFLOW_HIT => &mut self.megaflow_hit,
+            SIMPLE_HIT => &mut self.simple_hit,
             MASK_HIT => &mut self.mask_hit,
             MISS => &mut self.miss,
             LOST => &mut self.lost,
             BUSY_CYCLES => &mut self.busy_cycles,
             IDLE_CYCLES => &mut self.idle_cycles,
             BURSTS => &mut self.bursts,
+            TX_BATCHES => &mut self.tx_batches,
+            TX_BATCH_PACKETS => &mut self.tx_batch_packets,
             _ => return,
         };
         *f = v;
@@ -302,12 +323,15 @@ mod tests {
                     passes: 12,
                     emc_hit: 7,
                     megaflow_hit: 3,
+                    simple_hit: 2,
                     mask_hit: 4,
                     miss: 2,
                     lost: 1,
                     busy_cycles: 1000,
                     idle_cycles: 9000,
                     bursts: 5,
+                    tx_batches: 4,
+                    tx_batch_packets: 9,
                 }),
                 rxqs: Vec::new(),
             },

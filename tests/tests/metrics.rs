@@ -269,6 +269,11 @@ fn scrape_counts_exactly_the_frames_sent_and_agrees_with_dpctl() {
     assert_eq!(line("megaflow hits"), pmd("megaflow_hits"), "{out}");
     assert_eq!(line("miss with success upcall"), pmd("upcalls"), "{out}");
     assert_eq!(line("miss with failed upcall"), 0, "{out}");
+    // One ping at a time: every output batch holds the one frame.
+    assert!(
+        out.contains("  avg. packets per output batch: 1.00\n"),
+        "{out}"
+    );
     assert!(out.contains("  processing cycles: "), "{out}");
     assert!(
         out.contains("  avg processing cycles per packet: "),

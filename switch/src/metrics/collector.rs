@@ -29,6 +29,7 @@ pub struct SwitchCollector {
     pmd_stage_cycles: IntCounterVec,
     pmd_emc_hits: IntCounterVec,
     pmd_megaflow_hits: IntCounterVec,
+    pmd_simple_hits: IntCounterVec,
     pmd_upcalls: IntCounterVec,
     pmd_lookups_per_hit: GaugeVec,
     pmd_cycles_per_packet: GaugeVec,
@@ -110,6 +111,11 @@ impl SwitchCollector {
             ),
             pmd_emc_hits: counter("pmd_emc_hits_total", "Exact-match cache hits", pmd),
             pmd_megaflow_hits: counter("pmd_megaflow_hits_total", "Megaflow classifier hits", pmd),
+            pmd_simple_hits: counter(
+                "pmd_simple_match_hits_total",
+                "Megaflow hits by simple match (included in pmd_megaflow_hits_total)",
+                pmd,
+            ),
             pmd_upcalls: counter(
                 "pmd_upcalls_total",
                 "Misses sent to the control thread",
@@ -153,6 +159,7 @@ impl SwitchCollector {
             &self.pmd_stage_cycles,
             &self.pmd_emc_hits,
             &self.pmd_megaflow_hits,
+            &self.pmd_simple_hits,
             &self.pmd_upcalls,
             &self.upcalls_lost,
         ];
@@ -184,7 +191,8 @@ impl SwitchCollector {
         let view = &self.view;
         self.upcall_queue_depth.set(view.upcalls.len() as i64);
         let n_pmds = view.pmds.len();
-        let mut per_pmd = vec![[0u64; 5]; n_pmds]; // packets, emc, megaflow, upcalls, mask_hit
+        // packets, emc, megaflow, upcalls, mask_hit, simple
+        let mut per_pmd = vec![[0u64; 6]; n_pmds];
         let dps = view
             .dps
             .lock()
@@ -210,6 +218,7 @@ impl SwitchCollector {
                     p[2] += mf;
                     p[3] += miss;
                     p[4] += c.mask_hit.load(Relaxed);
+                    p[5] += c.simple_hit.load(Relaxed);
                 }
             }
             self.dp_lookups
@@ -295,6 +304,7 @@ impl SwitchCollector {
             }
             self.pmd_emc_hits.with_label_values(&l).inc_by(p[1]);
             self.pmd_megaflow_hits.with_label_values(&l).inc_by(p[2]);
+            self.pmd_simple_hits.with_label_values(&l).inc_by(p[5]);
             self.pmd_upcalls.with_label_values(&l).inc_by(p[3]);
             let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
             self.pmd_lookups_per_hit

@@ -102,6 +102,8 @@ fn current(view: &SwitchView) -> Vec<PmdCounters> {
                 busy_cycles: s.busy_cycles.load(Relaxed),
                 idle_cycles: s.idle_cycles.load(Relaxed),
                 bursts: s.bursts.load(Relaxed),
+                tx_batches: s.tx_batches.load(Relaxed),
+                tx_batch_packets: s.tx_batch_packets.load(Relaxed),
                 ..PmdCounters::default()
             }
         })
@@ -115,6 +117,7 @@ fn current(view: &SwitchView) -> Vec<PmdCounters> {
             c.passes += d.packets.load(Relaxed);
             c.emc_hit += d.emc_hit.load(Relaxed);
             c.megaflow_hit += d.megaflow_hit.load(Relaxed);
+            c.simple_hit += d.simple_hit.load(Relaxed);
             c.mask_hit += d.mask_hit.load(Relaxed);
             c.miss += d.missed.load(Relaxed);
             c.lost += d.lost.load(Relaxed);

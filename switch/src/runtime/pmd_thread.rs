@@ -114,6 +114,10 @@ pub struct PmdShared {
     pub stage_timing: AtomicBool,
     /// TSC cycles per stage, in [`STAGES`] order (zero unless `stage_timing`).
     pub stage_cycles: [AtomicU64; STAGES.len()],
+    /// Output batches handed to tx queues.
+    pub tx_batches: AtomicU64,
+    /// Packets in those batches (sent or refused).
+    pub tx_batch_packets: AtomicU64,
 }
 
 /// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
@@ -306,6 +310,7 @@ impl PmdThread {
         let timing = self.shared.stage_timing.load(Ordering::Relaxed);
         let mut clock = MsClock::new();
         let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
+        let (mut tx_batches, mut tx_batch_packets) = (0u64, 0u64);
         loop {
             let mut applied = 0;
             while let Some(cmd) = self.cmds.pop() {
@@ -350,6 +355,8 @@ impl PmdThread {
                     rng: &mut self.rng,
                     lost: 0,
                     dropped: 0,
+                    tx_batches: 0,
+                    tx_batch_packets: 0,
                 };
                 pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&md), now_ms, &mut ctx);
                 for _ in 0..MAX_RECIRC_PASSES {
@@ -371,6 +378,8 @@ impl PmdThread {
                 if timing {
                     tx_cycles += rdtsc().wrapping_sub(tx_start);
                 }
+                tx_batches += ctx.tx_batches;
+                tx_batch_packets += ctx.tx_batch_packets;
                 let (lost, dropped) = (ctx.lost, ctx.dropped);
                 publish(pmd, counters, lost, dropped);
                 bursts += 1;
@@ -409,6 +418,9 @@ impl PmdThread {
                         cell.store(v, Ordering::Relaxed);
                     }
                 }
+                s.tx_batches.store(tx_batches, Ordering::Relaxed);
+                s.tx_batch_packets
+                    .store(tx_batch_packets, Ordering::Relaxed);
             }
         }
         0
@@ -517,6 +529,8 @@ struct Ctx<'a> {
     rng: &'a mut u64,
     lost: u64,
     dropped: u64,
+    tx_batches: u64,
+    tx_batch_packets: u64,
 }
 
 impl Ctx<'_> {
@@ -525,6 +539,8 @@ impl Ctx<'_> {
             if let Some(Some(p)) = self.tx.ports.get_mut(port_no as usize) {
                 let out = p.slot.send(&mut p.buf);
                 VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+                self.tx_batches += 1;
+                self.tx_batch_packets += (out.sent + out.dropped) as u64;
             }
         }
     }
@@ -543,6 +559,8 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         if let Err(pkt) = p.buf.push(pkt) {
             let out = p.slot.send(&mut p.buf);
             VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
+            self.tx_batches += 1;
+            self.tx_batch_packets += (out.sent + out.dropped) as u64;
             let _ = p.buf.push(pkt);
         }
     }
