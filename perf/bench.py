@@ -89,7 +89,7 @@ CSV_COLS = ["ts", "round", "tool", "scenario", "pcap", "value", "unit", "mpps",
             "tsc_cycles_per_pkt", "window_s", "pmd_busy_cycles_per_pkt", "pmd_idle_pct",
             "pmd_cycles_per_packet_gauge", "emc_hits", "megaflow_hits", "upcalls", "dp_flows",
             "dp_masks", "lookups_per_megaflow_hit", "batch_size", "src_rx_mpps",
-            "sink_tx_dropped", "ok", "note", "log_dir"]
+            "sink_tx_dropped", "scrapes_in_window", "ok", "note", "log_dir"]
 
 
 def log(msg):
@@ -378,6 +378,21 @@ class Dpswitch:
             self.logf.close()
 
 
+def scrape_during(addr, secs, hz):
+    """Sleeps `secs`, or with `hz` > 0 scrapes /metrics `hz` times a second meanwhile (the
+    issue-7 check that scraping does not slow forwarding). Returns the number of scrapes."""
+    if not hz:
+        time.sleep(secs)
+        return 0
+    n, end = 0, time.time() + secs
+    while time.time() < end:
+        t = time.time()
+        scrape(addr)
+        n += 1
+        time.sleep(max(0.0, min(1.0 / hz - (time.time() - t), end - time.time())))
+    return n
+
+
 def pmd_window(a, b, dp):
     """Per-window PMD figures from two scrapes (counters are cumulative since start)."""
     pmd = str(FWD_CORE)
@@ -467,7 +482,7 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
                     break
                 prev = cur
         t0, a, ta = scrape(d.metrics)
-        time.sleep(args.window)
+        n_scrapes = scrape_during(d.metrics, args.window, args.scrape_load)
         t1, b, tb = scrape(d.metrics)
         (logdir / "metrics-start.txt").write_text(ta)
         (logdir / "metrics-end.txt").write_text(tb)
@@ -484,6 +499,7 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
                    window_s=round(dt, 2),
                    src_rx_mpps=round(rx / dt / 1e6, 3) if rx is not None else None)
         row.update(pmd_window(a, b, d.dp))
+        row["scrapes_in_window"] = n_scrapes
         # a few upcalls are the kernel's own packets on the local TAP port (IPv6 ND/RS)
         if sc.get("flows") is not None and (row.get("upcalls") or 0) > 100:
             row["note"] += "upcalls in window: %d;" % row["upcalls"]
@@ -898,6 +914,9 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="after each dpswitch window, sample the PMD thread with perf")
     ap.add_argument("--profile-secs", type=int, default=5)
+    ap.add_argument("--scrape-load", type=float, default=0, metavar="HZ",
+                    help="scrape dpswitch's /metrics HZ times a second during each window, to "
+                         "measure what scraping costs forwarding (compare with a run without)")
     ap.add_argument("--stages", action="store_true",
                     help="run dpswitch with --pmd-perf-metrics and report its PMD cycles per "
                          "packet by stage (rx, extract, emc, dpcls, actions, tx, other); the "
