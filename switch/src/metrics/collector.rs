@@ -267,12 +267,13 @@ impl SwitchCollector {
                 self.port_errors[1]
                     .with_label_values(&labels)
                     .inc_by(st.tx_errors);
+                let (rx_dropped, tx_dropped) = sw.dropped(&st);
                 self.port_dropped[0]
                     .with_label_values(&labels)
-                    .inc_by(st.rx_missed + st.rx_nombuf + sw.rx_dropped.load(Relaxed));
+                    .inc_by(rx_dropped);
                 self.port_dropped[1]
                     .with_label_values(&labels)
-                    .inc_by(sw.tx_dropped.load(Relaxed));
+                    .inc_by(tx_dropped);
                 self.port_upcalls
                     .with_label_values(&[name, p.name.as_str(), "success"])
                     .inc_by(sw.upcall_success.load(Relaxed));

@@ -753,6 +753,7 @@ impl Server {
         let d = sw.datapath(dp).ok_or(libc::ENODEV)?;
         let v = d.vports.get(&port_no).ok_or(libc::ENODEV)?;
         let st = v.port.stats().unwrap_or_default();
+        let (rx_dropped, tx_dropped) = v.counters.dropped(&st);
         let rel = std::sync::atomic::Ordering::Relaxed;
         let stats = odp_vport::VportStats {
             rx_packets: st.rx_packets,
@@ -761,8 +762,8 @@ impl Server {
             tx_bytes: st.tx_bytes,
             rx_errors: st.rx_errors,
             tx_errors: st.tx_errors,
-            rx_dropped: st.rx_missed + v.counters.rx_dropped.load(rel),
-            tx_dropped: v.counters.tx_dropped.load(rel),
+            rx_dropped,
+            tx_dropped,
         };
         let pids = if d.user_features & odp_dp::features::VPORT_PIDS != 0 {
             if v.upcall_pids.is_empty() {

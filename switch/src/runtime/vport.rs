@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::dpdk::{MbufArray, Port, TxOutcome, TxQueue};
+use crate::dpdk::{MbufArray, Port, PortStats, TxOutcome, TxQueue};
 
 /// Port number of a datapath's local port.
 pub const OVSP_LOCAL: u32 = 0;
@@ -36,6 +36,16 @@ pub struct VportCounters {
 }
 
 impl VportCounters {
+    /// A port's receive and transmit drops as the vport reports them, everywhere (netlink
+    /// vport stats, /metrics): the device's missed packets and mbuf allocation failures plus
+    /// the software's drops on receive; the device's refusals on transmit.
+    pub fn dropped(&self, dev: &PortStats) -> (u64, u64) {
+        (
+            dev.rx_missed + dev.rx_nombuf + self.rx_dropped.load(Ordering::Relaxed),
+            self.tx_dropped.load(Ordering::Relaxed),
+        )
+    }
+
     /// Adds `n` to a counter (rare events: a plain atomic add is fine).
     pub fn add(counter: &AtomicU64, n: u64) {
         if n != 0 {
