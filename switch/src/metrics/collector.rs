@@ -35,6 +35,7 @@ pub struct SwitchCollector {
     pmd_cycles_per_packet: GaugeVec,
     pmd_batch_size: GaugeVec,
     upcall_queue_depth: IntGauge,
+    mempool_in_use: IntGauge,
     upcalls_lost: IntCounterVec,
 }
 
@@ -140,6 +141,14 @@ impl SwitchCollector {
                 .namespace("dpswitch"),
             )
             .expect("valid metric"),
+            mempool_in_use: IntGauge::with_opts(
+                Opts::new(
+                    "mempool_in_use_mbufs",
+                    "Packet buffers taken from the pool (in rings, queues or flight)",
+                )
+                .namespace("dpswitch"),
+            )
+            .expect("valid metric"),
             upcalls_lost: counter(
                 "upcalls_lost_total",
                 "Upcalls dropped (queue full or undeliverable)",
@@ -190,6 +199,7 @@ impl SwitchCollector {
         }
         let view = &self.view;
         self.upcall_queue_depth.set(view.upcalls.len() as i64);
+        self.mempool_in_use.set(i64::from(view.pool.in_use()));
         let n_pmds = view.pmds.len();
         // packets, emc, megaflow, upcalls, mask_hit, simple
         let mut per_pmd = vec![[0u64; 6]; n_pmds];
@@ -334,6 +344,7 @@ impl Collector for SwitchCollector {
         d.extend(self.pmd_cycles_per_packet.desc());
         d.extend(self.pmd_batch_size.desc());
         d.extend(self.upcall_queue_depth.desc());
+        d.extend(self.mempool_in_use.desc());
         d
     }
 
@@ -350,6 +361,7 @@ impl Collector for SwitchCollector {
         out.extend(self.pmd_cycles_per_packet.collect());
         out.extend(self.pmd_batch_size.collect());
         out.extend(self.upcall_queue_depth.collect());
+        out.extend(self.mempool_in_use.collect());
         out
     }
 }

@@ -294,6 +294,7 @@ impl Switch {
                 })
                 .collect(),
             upcalls: upcalls.clone(),
+            pool: pool.clone(),
             tsc_hz: crate::dpdk::tsc_hz(),
             upcall_latency: prometheus::Histogram::with_opts(
                 prometheus::HistogramOpts::new(

@@ -65,6 +65,8 @@ pub struct SwitchView {
     pub pmds: Vec<PmdView>,
     /// The upcall queue (for its depth).
     pub upcalls: Arc<ArrayQueue<Upcall>>,
+    /// The packet pool (for its mbufs in use).
+    pub pool: Arc<crate::dpdk::Mempool>,
     /// TSC ticks per second, to turn cycles into seconds.
     pub tsc_hz: u64,
     /// Time from a PMD queuing an upcall to the control thread finishing it.
