@@ -1381,6 +1381,13 @@ impl Drop for Switch {
         // PMDs are gone; close every port (local ports last) and drop the flows.
         for dp in (0..self.dps.len()).rev() {
             if let Some(d) = self.dps[dp].take() {
+                // The metrics view holds clones of the ports: let go of them first, or the
+                // devices stay "in use" and are not removed.
+                d.view
+                    .ports
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clear();
                 let mut vports = d.vports;
                 while let Some((_, v)) = vports.pop_last() {
                     let Vport {
