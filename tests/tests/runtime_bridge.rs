@@ -17,26 +17,20 @@ const WAIT: Duration = Duration::from_secs(2);
 /// How long "nothing else arrives" is watched for.
 const QUIET: Duration = Duration::from_millis(300);
 
-#[test]
-fn tap_frames_flood_learn_then_hit_megaflow_and_emc() {
+/// A dpswitch with three TAP ports, each moved into its own quiet namespace with a packet
+/// socket on it, its local port quiet too, and whatever the TAPs sent while being set up
+/// already handled. Returns the switch, its datapath name, the namespaces (deleted when
+/// dropped) and the sockets for ports 1, 2 and 3.
+fn three_taps(extra: &[&str]) -> (Dpswitch, String, Vec<Netns>, [PacketSocket; 3]) {
     let dp = unique("dpb");
     let taps = [unique("ba"), unique("bb"), unique("bc")];
-    let ports: Vec<String> = taps
-        .iter()
-        .map(|t| format!("{t}=net_tap_{t},iface={t}"))
-        .collect();
-    let sw = Dpswitch::start(&[
-        "--dp",
-        &dp,
-        "--port",
-        &ports[0],
-        "--port",
-        &ports[1],
-        "--port",
-        &ports[2],
-        "--emc-insert-inv-prob",
-        "1",
-    ]);
+    let mut args = vec!["--dp".to_string(), dp.clone()];
+    for t in &taps {
+        args.push("--port".into());
+        args.push(format!("{t}=net_tap_{t},iface={t}"));
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let sw = Dpswitch::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     // The local port stays in this namespace: keep its kernel side quiet.
     sh(&[
         "sysctl",
@@ -47,9 +41,14 @@ fn tap_frames_flood_learn_then_hit_megaflow_and_emc() {
     for (n, t) in ns.iter().zip(&taps) {
         n.take_quiet(t);
     }
-    let [a, b, c] = [0, 1, 2].map(|i| PacketSocket::open(&ns[i], &taps[i]));
-    // Whatever the TAPs sent while still in this namespace has been handled.
+    let socks = [0, 1, 2].map(|i| PacketSocket::open(&ns[i], &taps[i]));
     sw.settle(&dp, Duration::from_secs(1), Duration::from_secs(15));
+    (sw, dp, ns, socks)
+}
+
+#[test]
+fn tap_frames_flood_learn_then_hit_megaflow_and_emc() {
+    let (sw, dp, _ns, [a, b, c]) = three_taps(&["--emc-insert-inv-prob", "1"]);
     let before = sw.dp_attrs(&dp);
 
     // A broadcast from A reaches B and C once each, and never comes back to A.
@@ -144,26 +143,7 @@ fn tap_frames_flood_learn_then_hit_megaflow_and_emc() {
 /// away, so later frames reach only the destination's port.
 #[test]
 fn learning_a_destination_replaces_its_flood_megaflow() {
-    let dp = unique("dpr");
-    let taps = [unique("ra"), unique("rb"), unique("rc")];
-    let ports: Vec<String> = taps
-        .iter()
-        .map(|t| format!("{t}=net_tap_{t},iface={t}"))
-        .collect();
-    let sw = Dpswitch::start(&[
-        "--dp", &dp, "--port", &ports[0], "--port", &ports[1], "--port", &ports[2],
-    ]);
-    sh(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
-    ]);
-    let ns: Vec<Netns> = taps.iter().map(|_| Netns::new()).collect();
-    for (n, t) in ns.iter().zip(&taps) {
-        n.take_quiet(t);
-    }
-    let [a, b, c] = [0, 1, 2].map(|i| PacketSocket::open(&ns[i], &taps[i]));
-    sw.settle(&dp, Duration::from_secs(1), Duration::from_secs(15));
+    let (sw, dp, _ns, [a, b, c]) = three_taps(&[]);
 
     // B is unknown: A's frame to it is flooded to B and C.
     let to_b = magic_frame(MAC_B, MAC_A, b"unknown");

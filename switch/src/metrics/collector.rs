@@ -200,9 +200,6 @@ impl SwitchCollector {
         let view = &self.view;
         self.upcall_queue_depth.set(view.upcalls.len() as i64);
         self.mempool_in_use.set(i64::from(view.pool.in_use()));
-        let n_pmds = view.pmds.len();
-        // packets, emc, megaflow, upcalls, mask_hit, simple
-        let mut per_pmd = vec![[0u64; 6]; n_pmds];
         let dps = view
             .dps
             .lock()
@@ -211,7 +208,7 @@ impl SwitchCollector {
             let name = dp.name.as_str();
             let (mut hit, mut missed, mut lost, mut mask_hit, mut cache) =
                 (0, 0, dp.ctl_lost.load(Relaxed), 0, 0);
-            for (i, c) in dp.pmd.iter().enumerate() {
+            for c in &dp.pmd {
                 let (emc, mf, miss) = (
                     c.emc_hit.load(Relaxed),
                     c.megaflow_hit.load(Relaxed),
@@ -222,14 +219,6 @@ impl SwitchCollector {
                 missed += miss;
                 lost += c.lost.load(Relaxed);
                 mask_hit += c.mask_hit.load(Relaxed);
-                if let Some(p) = per_pmd.get_mut(i) {
-                    p[0] += c.packets.load(Relaxed);
-                    p[1] += emc;
-                    p[2] += mf;
-                    p[3] += miss;
-                    p[4] += c.mask_hit.load(Relaxed);
-                    p[5] += c.simple_hit.load(Relaxed);
-                }
             }
             self.dp_lookups
                 .with_label_values(&[name, "hit"])
@@ -293,19 +282,18 @@ impl SwitchCollector {
             }
         }
         drop(dps);
-        for (pmd, p) in view.pmds.iter().zip(&per_pmd) {
+        for (pmd, p) in view.pmds.iter().zip(view.pmd_counters()) {
             let label = pmd.lcore.to_string();
             let l = [label.as_str()];
             let s = &pmd.shared;
-            let (busy, idle) = (s.busy_cycles.load(Relaxed), s.idle_cycles.load(Relaxed));
-            let (bursts, rx) = (s.bursts.load(Relaxed), s.rx_packets.load(Relaxed));
+            let (busy, idle, bursts, rx) = (p.busy_cycles, p.idle_cycles, p.bursts, p.packets);
             self.pmd_cycles
                 .with_label_values(&[label.as_str(), "busy"])
                 .inc_by(busy);
             self.pmd_cycles
                 .with_label_values(&[label.as_str(), "idle"])
                 .inc_by(idle);
-            self.pmd_packets.with_label_values(&l).inc_by(p[0]);
+            self.pmd_packets.with_label_values(&l).inc_by(p.passes);
             if s.stage_timing.load(Relaxed) {
                 for (stage, c) in STAGES.iter().zip(&s.stage_cycles) {
                     self.pmd_stage_cycles
@@ -313,14 +301,18 @@ impl SwitchCollector {
                         .inc_by(c.load(Relaxed));
                 }
             }
-            self.pmd_emc_hits.with_label_values(&l).inc_by(p[1]);
-            self.pmd_megaflow_hits.with_label_values(&l).inc_by(p[2]);
-            self.pmd_simple_hits.with_label_values(&l).inc_by(p[5]);
-            self.pmd_upcalls.with_label_values(&l).inc_by(p[3]);
+            self.pmd_emc_hits.with_label_values(&l).inc_by(p.emc_hit);
+            self.pmd_megaflow_hits
+                .with_label_values(&l)
+                .inc_by(p.megaflow_hit);
+            self.pmd_simple_hits
+                .with_label_values(&l)
+                .inc_by(p.simple_hit);
+            self.pmd_upcalls.with_label_values(&l).inc_by(p.miss);
             let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
             self.pmd_lookups_per_hit
                 .with_label_values(&l)
-                .set(ratio(p[4], p[2]));
+                .set(ratio(p.mask_hit, p.megaflow_hit));
             self.pmd_cycles_per_packet
                 .with_label_values(&l)
                 .set(ratio(busy, rx));

@@ -4,8 +4,6 @@
 //! CLEAR does not touch a PMD: as OVS does, it records the current counters as a baseline
 //! that later GETs subtract.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use odp::nl::{self, NlMsgHeader};
 use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo};
 
@@ -38,7 +36,7 @@ impl PmdFamily {
             cmd::RXQ => ("rxq", self.reply(view, hdr, cmd::RXQ)),
             cmd::CLEAR if !admin => ("clear", Err(libc::EPERM)),
             cmd::CLEAR => {
-                self.baseline = current(view);
+                self.baseline = view.pmd_counters();
                 ("clear", Ok(Vec::new()))
             }
             // genetlink's answer to a command the family does not have.
@@ -47,7 +45,7 @@ impl PmdFamily {
     }
 
     fn reply(&self, view: &SwitchView, hdr: &NlMsgHeader, which: u8) -> Result<Vec<u8>, i32> {
-        let now = current(view);
+        let now = view.pmd_counters();
         let mut pmds: Vec<PmdInfo> = view
             .pmds
             .iter()
@@ -88,40 +86,4 @@ impl PmdFamily {
             .map_err(|e| e.errno())?;
         Ok(out)
     }
-}
-
-/// Every PMD's counters now, summed over the datapaths it serves.
-fn current(view: &SwitchView) -> Vec<PmdCounters> {
-    let mut out: Vec<PmdCounters> = view
-        .pmds
-        .iter()
-        .map(|p| {
-            let s = &p.shared;
-            PmdCounters {
-                packets: s.rx_packets.load(Relaxed),
-                busy_cycles: s.busy_cycles.load(Relaxed),
-                idle_cycles: s.idle_cycles.load(Relaxed),
-                bursts: s.bursts.load(Relaxed),
-                tx_batches: s.tx_batches.load(Relaxed),
-                tx_batch_packets: s.tx_batch_packets.load(Relaxed),
-                ..PmdCounters::default()
-            }
-        })
-        .collect();
-    let dps = view
-        .dps
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    for dp in dps.iter() {
-        for (c, d) in out.iter_mut().zip(&dp.pmd) {
-            c.passes += d.packets.load(Relaxed);
-            c.emc_hit += d.emc_hit.load(Relaxed);
-            c.megaflow_hit += d.megaflow_hit.load(Relaxed);
-            c.simple_hit += d.simple_hit.load(Relaxed);
-            c.mask_hit += d.mask_hit.load(Relaxed);
-            c.miss += d.missed.load(Relaxed);
-            c.lost += d.lost.load(Relaxed);
-        }
-    }
-    out
 }

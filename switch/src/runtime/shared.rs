@@ -3,6 +3,9 @@
 //! scrapes, never by a PMD.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+use odp::pmd_stats::PmdCounters;
 use std::sync::{Arc, Mutex};
 
 use crossbeam_queue::ArrayQueue;
@@ -73,4 +76,44 @@ pub struct SwitchView {
     pub upcall_latency: prometheus::Histogram,
     /// Control requests by family, command and result.
     pub requests: prometheus::IntCounterVec,
+}
+
+impl SwitchView {
+    /// Every PMD's counters now, summed over the datapaths it serves (for /metrics and
+    /// `pmd-stats-show`). `passes` are the packets it looked up (received plus
+    /// recirculated); `packets` those it received.
+    pub fn pmd_counters(&self) -> Vec<PmdCounters> {
+        let mut out: Vec<PmdCounters> = self
+            .pmds
+            .iter()
+            .map(|p| {
+                let s = &p.shared;
+                PmdCounters {
+                    packets: s.rx_packets.load(Relaxed),
+                    busy_cycles: s.busy_cycles.load(Relaxed),
+                    idle_cycles: s.idle_cycles.load(Relaxed),
+                    bursts: s.bursts.load(Relaxed),
+                    tx_batches: s.tx_batches.load(Relaxed),
+                    tx_batch_packets: s.tx_batch_packets.load(Relaxed),
+                    ..PmdCounters::default()
+                }
+            })
+            .collect();
+        let dps = self
+            .dps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for dp in dps.iter() {
+            for (c, d) in out.iter_mut().zip(&dp.pmd) {
+                c.passes += d.packets.load(Relaxed);
+                c.emc_hit += d.emc_hit.load(Relaxed);
+                c.megaflow_hit += d.megaflow_hit.load(Relaxed);
+                c.simple_hit += d.simple_hit.load(Relaxed);
+                c.mask_hit += d.mask_hit.load(Relaxed);
+                c.miss += d.missed.load(Relaxed);
+                c.lost += d.lost.load(Relaxed);
+            }
+        }
+        out
+    }
 }
