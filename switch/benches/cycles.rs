@@ -47,6 +47,37 @@ fn extract_one(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
     extract(frame, md, key)
 }
 
+/// Installs one flow per frame: its key under `mask`, output to port 2.
+fn install_per_frame(pmd: &mut Pmd, frames: &[Vec<u8>], mask: &FlowKey, md: &Metadata) {
+    for (i, f) in frames.iter().enumerate() {
+        let mut k = FlowKey::ZERO;
+        extract(f, md, &mut k);
+        let flow = Flow::new(i as u128 + 1, &k, mask, out_actions(), 1);
+        pmd.apply(FlowCmd::Insert(Arc::new(flow)));
+    }
+}
+
+/// Measures whole PMD bursts over `frames` taken in order (as a pcap replays them), each
+/// burst refilled into `storage`; every packet must hit.
+fn measure_bursts(
+    name: &str,
+    ghz: f64,
+    base: f64,
+    pmd: &mut Pmd,
+    frames: &[Vec<u8>],
+    storage: &mut [u8],
+    md: &Metadata,
+) {
+    let mut sink = Sink::default();
+    measure(name, ghz, base, |r| {
+        let b = (r * BATCH) % frames.len();
+        let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
+        refill(&mut pkts, storage, frames, b);
+        pmd.process_burst(&mut pkts, BurstMeta::Shared(md), 1, &mut sink);
+    });
+    assert_eq!(sink.misses, 0);
+}
+
 fn measure(name: &str, ghz: f64, base_ns: f64, mut f: impl FnMut(usize)) -> f64 {
     let n = samples();
     for r in 0..n / 10 {
@@ -230,23 +261,8 @@ fn main() {
         } else {
             mask.set_ip_proto(0xff);
         }
-        let mut k = FlowKey::ZERO;
-        extract(&fr[0], &md, &mut k);
-        pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
-            1,
-            &k,
-            &mask,
-            out_actions(),
-            1,
-        ))));
-        let mut sink = Sink::default();
-        measure(name, ghz, base, |r| {
-            let b = (r * BATCH) % POOL;
-            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
-            refill(&mut pkts, &mut storage, &fr, b);
-            pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
-        });
-        assert_eq!(sink.misses, 0);
+        install_per_frame(&mut pmd, &fr[..1], &mask, &md);
+        measure_bursts(name, ghz, base, &mut pmd, &fr, &mut storage, &md);
     }
 
     // Many flows: one megaflow per source address (10,240 of them, one mask), the
@@ -263,23 +279,11 @@ fn main() {
         mask.set_eth_type(0xffff);
         mask.set_ip_proto(0xff);
         mask.set_ipv4_src(u32::MAX);
-        for (i, f) in many.iter().enumerate() {
-            let mut k = FlowKey::ZERO;
-            extract(f, &md, &mut k);
-            let flow = Flow::new(i as u128 + 1, &k, &mask, out_actions(), 1);
-            pmd.apply(FlowCmd::Insert(Arc::new(flow)));
-        }
+        install_per_frame(&mut pmd, &many, &mask, &md);
         for _ in 0..64 {
             pmd.maintain();
         }
-        let mut sink = Sink::default();
-        measure(name, ghz, base, |r| {
-            let b = (r * BATCH) % MANY_FLOWS;
-            let mut pkts: [Option<BenchBuf<'_>>; BATCH] = [const { None }; BATCH];
-            refill(&mut pkts, &mut storage, &many, b);
-            pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
-        });
-        assert_eq!(sink.misses, 0);
+        measure_bursts(name, ghz, base, &mut pmd, &many, &mut storage, &md);
     }
 
     // Actions.
