@@ -223,6 +223,10 @@ fn scrape_counts_exactly_the_frames_sent_and_agrees_with_dpctl() {
         .map(|c| c.trim_end_matches(':').to_string())
         .expect("core id");
     let pmd = |m: &str| get(&after, &format!("dpswitch_pmd_{m}_total{{pmd=\"{core}\"}}"));
+    // The PMD has been polling for seconds, so its longest round is measured and positive;
+    // on an otherwise idle PMD it stays far below a second.
+    let gap = after[&format!("dpswitch_pmd_max_poll_gap_seconds{{pmd=\"{core}\"}}")];
+    assert!(gap > 0.0 && gap < 1.0, "max poll gap {gap} s");
     let line = |name: &str| -> u64 {
         out.lines()
             .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))

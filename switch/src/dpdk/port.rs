@@ -542,6 +542,12 @@ impl RxQueue {
         self.queue
     }
 
+    /// Whether polling this queue enters the kernel (a `read` on a TAP fd or an AF_PACKET
+    /// socket), so that an empty poll costs a system call rather than a ring check.
+    pub fn polls_by_syscall(&self) -> bool {
+        matches!(self.port.driver.as_str(), "net_tap" | "net_af_packet")
+    }
+
     /// Receives up to `out.spare()` packets, appending them to `out`; returns how many.
     #[inline]
     pub fn rx_burst<const N: usize>(&mut self, out: &mut MbufArray<N>) -> usize {

@@ -34,6 +34,7 @@ pub struct SwitchCollector {
     pmd_lookups_per_hit: GaugeVec,
     pmd_cycles_per_packet: GaugeVec,
     pmd_batch_size: GaugeVec,
+    pmd_max_poll_gap: GaugeVec,
     upcall_queue_depth: IntGauge,
     mempool_in_use: IntGauge,
     upcalls_lost: IntCounterVec,
@@ -133,6 +134,11 @@ impl SwitchCollector {
                 pmd,
             ),
             pmd_batch_size: fgauge("pmd_batch_size", "Average packets per received burst", pmd),
+            pmd_max_poll_gap: fgauge(
+                "pmd_max_poll_gap_seconds",
+                "Longest poll round since start: the longest a queue waited between two polls",
+                pmd,
+            ),
             upcall_queue_depth: IntGauge::with_opts(
                 Opts::new(
                     "upcall_queue_depth",
@@ -194,6 +200,7 @@ impl SwitchCollector {
             &self.pmd_lookups_per_hit,
             &self.pmd_cycles_per_packet,
             &self.pmd_batch_size,
+            &self.pmd_max_poll_gap,
         ] {
             g.reset();
         }
@@ -319,6 +326,9 @@ impl SwitchCollector {
             self.pmd_batch_size
                 .with_label_values(&l)
                 .set(ratio(rx, bursts));
+            self.pmd_max_poll_gap
+                .with_label_values(&l)
+                .set(ratio(s.max_poll_gap_cycles.load(Relaxed), view.tsc_hz));
         }
     }
 }
@@ -335,6 +345,7 @@ impl Collector for SwitchCollector {
         d.extend(self.pmd_lookups_per_hit.desc());
         d.extend(self.pmd_cycles_per_packet.desc());
         d.extend(self.pmd_batch_size.desc());
+        d.extend(self.pmd_max_poll_gap.desc());
         d.extend(self.upcall_queue_depth.desc());
         d.extend(self.mempool_in_use.desc());
         d
@@ -352,6 +363,7 @@ impl Collector for SwitchCollector {
         out.extend(self.pmd_lookups_per_hit.collect());
         out.extend(self.pmd_cycles_per_packet.collect());
         out.extend(self.pmd_batch_size.collect());
+        out.extend(self.pmd_max_poll_gap.collect());
         out.extend(self.upcall_queue_depth.collect());
         out.extend(self.mempool_in_use.collect());
         out

@@ -20,6 +20,9 @@ use crate::pmd::{BurstMeta, FlowCmd, Pmd};
 const MAX_RECIRC_PASSES: usize = 4;
 /// Polls between housekeeping rounds (stats publication, classifier maintenance).
 const HOUSEKEEPING_EVERY: u32 = 1024;
+/// At most this many poll rounds skip an idle queue whose empty poll is a system call
+/// (see [`RxSlot::idle_skip`]).
+const MAX_IDLE_SKIP: u8 = 8;
 
 /// A change the control thread asks a PMD to make.
 #[derive(Debug)]
@@ -118,6 +121,9 @@ pub struct PmdShared {
     pub tx_batches: AtomicU64,
     /// Packets in those batches (sent or refused).
     pub tx_batch_packets: AtomicU64,
+    /// The longest poll round so far in TSC cycles: how long a queue can wait between two
+    /// polls (a stall of the PMD, e.g. applying a large command, shows here).
+    pub max_poll_gap_cycles: AtomicU64,
 }
 
 /// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
@@ -165,6 +171,14 @@ struct RxSlot {
     port_no: u32,
     md: Metadata,
     rxq: RxQueue,
+    /// Poll rounds to skip this queue. An empty poll of a kernel-backed queue (TAP,
+    /// AF_PACKET) is a system call costing as much as forwarding a few dozen packets, so
+    /// while such a queue stays empty it is polled every 2nd, 4th, ... up to every
+    /// [`MAX_IDLE_SKIP`]+1th round; a packet resets it to every round. Like OVS-DPDK keeping
+    /// its bridges' TAP ports off the PMDs, it keeps local ports from taxing busy queues.
+    idle_skip: u8,
+    /// Rounds to skip after the next empty poll (0 for queues polled without a syscall).
+    idle_backoff: u8,
 }
 
 struct TxPort {
@@ -263,6 +277,8 @@ impl PmdThread {
                     dp,
                     port_no,
                     md,
+                    idle_skip: 0,
+                    idle_backoff: u8::from(rxq.polls_by_syscall()),
                     rxq,
                 });
             }
@@ -311,7 +327,11 @@ impl PmdThread {
         let mut clock = MsClock::new();
         let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
         let (mut tx_batches, mut tx_batch_packets) = (0u64, 0u64);
+        let (mut round_start, mut max_gap) = (rdtsc(), 0u64);
         loop {
+            let now = rdtsc();
+            max_gap = max_gap.max(now.wrapping_sub(round_start));
+            round_start = now;
             let mut applied = 0;
             while let Some(cmd) = self.cmds.pop() {
                 self.apply(cmd);
@@ -325,12 +345,23 @@ impl PmdThread {
                 break;
             }
             for r in 0..self.rxqs.len() {
-                let start = rdtsc();
                 let rx = &mut self.rxqs[r];
+                if rx.idle_skip != 0 {
+                    rx.idle_skip -= 1;
+                    continue;
+                }
+                let start = rdtsc();
                 let n = rx.rxq.rx_burst(&mut burst);
                 if n == 0 {
+                    if rx.idle_backoff != 0 {
+                        rx.idle_skip = rx.idle_backoff;
+                        rx.idle_backoff = (rx.idle_backoff * 2).min(MAX_IDLE_SKIP);
+                    }
                     idle += rdtsc().wrapping_sub(start);
                     continue;
+                }
+                if rx.idle_backoff != 0 {
+                    rx.idle_backoff = 1;
                 }
                 let (dp, md) = (rx.dp, rx.md);
                 for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
@@ -421,6 +452,7 @@ impl PmdThread {
                 s.tx_batches.store(tx_batches, Ordering::Relaxed);
                 s.tx_batch_packets
                     .store(tx_batch_packets, Ordering::Relaxed);
+                s.max_poll_gap_cycles.store(max_gap, Ordering::Relaxed);
             }
         }
         0
