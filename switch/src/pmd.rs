@@ -103,6 +103,23 @@ impl FlowTable {
         Ok(vec![FlowCmd::Insert(flow)])
     }
 
+    /// Installs a flow the caller has just checked for: `ufid` is unused and no installed
+    /// flow matches `key` (the slow path, which looked before deciding to install). Saves
+    /// [`FlowTable::put`]'s lookups; returns the command for every PMD.
+    pub fn insert_new(
+        &mut self,
+        ufid: u128,
+        key: &FlowKey,
+        mask: &FlowKey,
+        actions: CompiledActions,
+    ) -> FlowCmd {
+        let flow = Arc::new(Flow::new(ufid, key, mask, actions, self.n_pmds));
+        if let Some(old) = self.cls.insert(Arc::clone(&flow)) {
+            old.kill();
+        }
+        FlowCmd::Insert(flow)
+    }
+
     /// OVS_FLOW_CMD_DEL by UFID: the removed flow (for its final stats) and commands.
     pub fn del(&mut self, ufid: u128) -> Option<(Arc<Flow>, Vec<FlowCmd>)> {
         let f = self.cls.remove(ufid)?;

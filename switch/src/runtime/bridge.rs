@@ -2,7 +2,6 @@
 //! controller has registered upcall port ids. It decides what OVS's NORMAL action would, and
 //! the caller installs a megaflow matching exactly what the decision looked at.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::flow::FlowKey;
@@ -35,7 +34,7 @@ pub enum Decision {
 /// A MAC learning table with aging.
 #[derive(Debug)]
 pub struct MacTable {
-    entries: HashMap<MacKey, MacEntry>,
+    entries: super::FastMap<MacKey, MacEntry>,
     max: usize,
     aging: Duration,
 }
@@ -60,7 +59,7 @@ impl MacTable {
     /// A table of at most `max` entries that forgets a MAC unseen for `aging`.
     pub fn new(max: usize, aging: Duration) -> Self {
         MacTable {
-            entries: HashMap::new(),
+            entries: super::FastMap::default(),
             max,
             aging,
         }

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
+/// Hash maps of the control thread's per-miss work (MAC table, the bridge's flow indexes):
+/// foldhash is several times cheaper than SipHash on these small keys and, like it, seeded
+/// per process, so learned MACs cannot be picked to collide.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 use crate::actions::{
     execute, Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
 };
@@ -174,11 +179,11 @@ pub struct Datapath {
     pub vports: BTreeMap<u32, Vport>,
     /// Action lists of the flows the standalone bridge installed (for dumps), by UFID; may
     /// hold entries of flows deleted since.
-    pub slow_actions: std::collections::HashMap<u128, Vec<Action>>,
+    pub slow_actions: FastMap<u128, Arc<[Action]>>,
     /// UFIDs of the flows the standalone bridge installed, by the (VLAN, destination MAC)
     /// they match: what to revalidate when that MAC is learned or moves, without scanning
     /// every flow. May hold UFIDs of flows deleted since.
-    slow_by_dst: std::collections::HashMap<(u16, [u8; 6]), Vec<u128>>,
+    slow_by_dst: FastMap<(u16, [u8; 6]), Vec<u128>>,
     /// The authoritative flow table.
     pub flows: FlowTable,
     view: Arc<DpView>,
@@ -206,7 +211,7 @@ pub struct Switch {
     view: Arc<SwitchView>,
     /// The slow path's recent action lists, compiled: a bridge decides between a handful of
     /// lists (forward to p, flood from p), so misses reuse these instead of allocating.
-    slow_compiled: Vec<(Vec<Action>, Arc<CompiledActions>)>,
+    slow_compiled: Vec<(Arc<[Action]>, Arc<CompiledActions>)>,
     /// Reused buffer for the action list the bridge builds per miss.
     slow_scratch: Vec<Action>,
     drop_warnings: crate::metrics::DropWarnings,
@@ -401,7 +406,7 @@ impl Switch {
         h.sent += 1;
     }
 
-    fn broadcast_flow(&mut self, dp: usize, cmds: Vec<FlowCmd>) {
+    fn broadcast_flow(&mut self, dp: usize, cmds: impl IntoIterator<Item = FlowCmd>) {
         for cmd in cmds {
             for p in 0..self.pmds.len() {
                 self.send(
@@ -521,8 +526,8 @@ impl Switch {
             flows: FlowTable::new(self.pmds.len()),
             view: view.clone(),
             macs: MacTable::default(),
-            slow_actions: std::collections::HashMap::new(),
-            slow_by_dst: std::collections::HashMap::new(),
+            slow_actions: FastMap::default(),
+            slow_by_dst: FastMap::default(),
         });
         for (p, c) in counters.into_iter().enumerate() {
             self.send(
@@ -878,7 +883,10 @@ impl Switch {
     /// standalone bridge.
     pub fn handle_upcalls(&mut self, max: usize, sink: &mut dyn UpcallSink) -> usize {
         let mut n = 0;
-        let mut out = CtlTx::default();
+        let mut out = CtlTx {
+            pool: Some(self.pool.clone()),
+            ..CtlTx::default()
+        };
         let now = Instant::now();
         // Called every control-loop round, so drops are reported within about a second.
         self.drop_warnings.check(&self.view, now);
@@ -1033,16 +1041,19 @@ impl Switch {
         // nothing to install (and nothing to compile for it).
         let install = d.flows.classifier().len() < self.cfg.flow_limit
             && d.flows.classifier().find_overlap(&key).is_none();
-        let compiled = match self.slow_compiled.iter().position(|(a, _)| *a == actions) {
-            Some(i) => Arc::clone(&self.slow_compiled[i].1),
+        let (list, compiled) = match self.slow_compiled.iter().position(|(a, _)| **a == *actions) {
+            Some(i) => {
+                let (a, c) = &self.slow_compiled[i];
+                (Arc::clone(a), Arc::clone(c))
+            }
             None => match CompiledActions::compile(&actions) {
                 Ok(c) => {
                     if self.slow_compiled.len() == SLOW_COMPILED {
                         self.slow_compiled.remove(0);
                     }
-                    let c = Arc::new(c);
-                    self.slow_compiled.push((actions.clone(), Arc::clone(&c)));
-                    c
+                    let entry: (Arc<[Action]>, _) = (actions.as_slice().into(), Arc::new(c));
+                    self.slow_compiled.push(entry.clone());
+                    entry
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "slow path built invalid actions");
@@ -1054,33 +1065,27 @@ impl Switch {
         if install {
             self.next_ufid += 1;
             let ufid = self.next_ufid;
-            // EEXIST: another packet of the same flow was queued before the flow reached
-            // the PMDs and installed it already.
-            let put = self.put_flow(
-                dp,
-                ufid,
-                &key,
-                &bridge::normal_mask(),
-                &actions,
-                PutMode::Create,
-            );
-            if put.is_ok() {
-                if let Some(d) = self.datapath_mut(dp) {
-                    d.slow_actions.insert(ufid, actions.clone());
-                    d.slow_by_dst
-                        .entry((bridge::vlan_of(&key), key.eth_dst()))
-                        .or_default()
-                        .push(ufid);
-                    // Forget flows that are gone (deleted, flushed, moved).
-                    if d.slow_actions.len() > 2 * d.flows.classifier().len() + 1024 {
-                        let cls = d.flows.classifier();
-                        d.slow_actions.retain(|id, _| cls.get(*id).is_some());
-                        d.slow_by_dst.retain(|_, ids| {
-                            ids.retain(|id| cls.get(*id).is_some());
-                            !ids.is_empty()
-                        });
-                    }
+            if let Some(d) = self.datapath_mut(dp) {
+                // Fresh UFID, and no flow matches the key (checked above).
+                let cmd =
+                    d.flows
+                        .insert_new(ufid, &key, &bridge::normal_mask(), (*compiled).clone());
+                d.slow_actions.insert(ufid, list);
+                d.slow_by_dst
+                    .entry((bridge::vlan_of(&key), key.eth_dst()))
+                    .or_default()
+                    .push(ufid);
+                // Forget flows that are gone (deleted, flushed, moved).
+                if d.slow_actions.len() > 2 * d.flows.classifier().len() + 1024 {
+                    let cls = d.flows.classifier();
+                    d.slow_actions.retain(|id, _| cls.get(*id).is_some());
+                    d.slow_by_dst.retain(|_, ids| {
+                        ids.retain(|id| cls.get(*id).is_some());
+                        !ids.is_empty()
+                    });
                 }
+                self.broadcast_flow(dp, [cmd]);
+                self.publish_flow_counts(dp);
             }
         }
         // The bridge's actions are outputs only: they read neither the key nor the parse
@@ -1099,7 +1104,6 @@ impl Switch {
         };
         let mut st = PacketState::new(&md, &key, &info);
         out.dp = dp;
-        out.pool = Some(self.pool.clone());
         execute(&compiled, pkt, &mut st, out);
         self.slow_scratch = actions;
     }
