@@ -921,7 +921,7 @@ def main():
                     help="run dpswitch with --pmd-perf-metrics and report its PMD cycles per "
                          "packet by stage (rx, extract, emc, dpcls, actions, tx, other); the "
                          "TSC reads cost a few cycles per packet, so compare rates without it")
-    ap.add_argument("--sample-interval", type=float, default=0.05,
+    ap.add_argument("--sample-interval", type=float, default=0.01,
                     help="S6a flow-count sampling interval, s")
     ap.add_argument("--setup-timeout", type=float, default=60)
     args = ap.parse_args()
