@@ -7,7 +7,7 @@
 #   perf/fuzz.sh --time 60 --jobs 1 parse text
 #
 # Targets: odp/fuzz {netlink,key_mask,actions,text}, switch/fuzz {parse,execute,netlink_live}.
-# netlink_live needs a release dpswitch binary (it starts one): cargo build --release -p dpswitch.
+# netlink_live starts a release dpswitch (built here) and runs in a network namespace of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -42,6 +42,9 @@ for crate in odp switch; do
     (cd "$crate/fuzz" && nice -n 10 cargo +nightly build --release --target $triple)
 done
 unset RUSTFLAGS
+if [[ " ${targets[*]} " == *" switch:netlink_live "* ]]; then
+    nice -n 10 cargo build --release -p dpswitch
+fi
 
 out=$root/perf/results/fuzz-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
@@ -53,7 +56,10 @@ run_one() {
     mkdir -p "$dir/corpus/$name" "$dir/artifacts"
     # Seed inputs checked into the repo, if any, join the working corpus.
     [[ -d $dir/seeds/$name ]] && cp -n "$dir/seeds/$name"/* "$dir/corpus/$name/" 2>/dev/null || true
-    (cd "$dir" && nice -n 19 "./target/$triple/release/$name" "corpus/$name" \
+    # The live target creates network devices: give it a namespace of its own.
+    local netns=()
+    [[ $name == netlink_live ]] && netns=(unshare --net)
+    (cd "$dir" && nice -n 19 "${netns[@]}" "./target/$triple/release/$name" "corpus/$name" \
         -max_total_time="$time_s" -print_final_stats=1 \
         -artifact_prefix="artifacts/$name-" >"$out/$name.log" 2>&1) || true
 }
