@@ -1,31 +1,42 @@
 //! Full-rate forwarding under flow churn: a net_pcap port replaying plain UDP frames
 //! (`infinite_rx`) into a net_null sink, forwarded by one megaflow, while a netlink client
-//! inserts and deletes other flows as fast as the daemon takes them for 30 s. Afterwards:
-//! the daemon answers, every received packet is accounted for (hit + missed + lost, and
-//! every hit transmitted or counted as a tx drop), and once the source port is gone the
-//! packet pool is back to the mbufs it had in use before the traffic started.
+//! adds, modifies and deletes other flows at random as fast as the daemon takes them.
+//! Afterwards: the daemon answers, every received packet is accounted for (hit + missed +
+//! lost, and every hit transmitted or counted as a tx drop), and once the source port is gone
+//! the packet pool is back to the mbufs it had in use before the traffic started.
+//!
+//! The soak (issue 9) adds port hot-plug every few seconds and dumps running alongside, and
+//! samples RSS, mempool use and the PMD's longest poll round: `SOAK_SECS=1800` (perf/soak.sh)
+//! for the 30-minute run, 40 s by default.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dpswitch_e2e::nlclient::NlClient;
 use dpswitch_e2e::prom::{free_port, get, samples, scrape};
-use dpswitch_e2e::{sh, unique, write_pcap, Dpswitch, TempFile};
+use dpswitch_e2e::{dpctl_at, sh, unique, write_pcap, Dpswitch, TempFile};
 use odp::action::Action;
 use odp::family::datapath::{DatapathAttrs, DpCmd};
 use odp::family::flow::{FlowAttrs, FlowCmd};
 use odp::key::{EthernetKey, FlowKey};
 use odp::nl::flags;
 
-/// How long the churn runs (the issue's 30 s; CHURN_SECS shortens it when iterating).
-fn churn_secs() -> u64 {
-    std::env::var("CHURN_SECS")
+/// Seconds from the environment variable `var`, else `default`.
+fn secs_from_env(var: &str, default: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(30)
+        .unwrap_or(default)
 }
 
-/// Flows per pipelined batch: that many NEWs, then the same keys' DELs.
+/// Flow changes per pipelined batch.
 const BATCH: u32 = 256;
+/// At most this many churn flows are installed at once.
+const MAX_LIVE: usize = 4096;
+
+/// Both tests want core 1 to themselves (full rate, the poll-gap bound): one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Ethernet/IPv4/UDP frame `i`, 60 bytes: a plain frame the traffic megaflow matches.
 fn udp_frame(i: u32) -> Vec<u8> {
@@ -70,34 +81,219 @@ fn churn_key(in_port: u32, i: u32) -> (FlowKey, FlowKey) {
     (key, mask)
 }
 
-#[test]
-fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
-    let dp = unique("dpc");
-    let metrics = free_port();
-    let sink = format!("p1=net_null_{dp},no-rx=1");
-    let sw = Dpswitch::start(&[
-        "--dp",
-        &dp,
-        "--port",
-        &sink,
-        "--no-flood",
-        &dp,
-        "--flow-limit",
-        "0",
-        "--metrics",
-        &metrics.to_string(),
-    ]);
-    sh(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
-    ]);
-    let in_use = || get(&samples(&scrape(metrics)), "dpswitch_mempool_in_use_mbufs");
-    // (hit, missed, lost, packets received by PMDs, p1 tx, p1 tx dropped), so the accounting
-    // below covers only this test's traffic, not what the local port sent at start-up.
-    let counters = || {
-        let st = sw.dp_attrs(&dp).stats.expect("datapath stats");
-        let s = samples(&scrape(metrics));
+/// Random flow changes: NEW (a fresh key), SET (a live flow's actions flip between output
+/// and drop) and DEL (a live flow), pipelined without ACKs in batches closed by a GET, which
+/// is answered after all of them (so an error, answered before it, fails the batch).
+struct Churner {
+    nl: NlClient,
+    ifindex: i32,
+    in_port: u32,
+    live: Vec<u32>,
+    next: u32,
+    rng: u64,
+    changes: u64,
+}
+
+impl Churner {
+    fn new(sw: &Dpswitch, dp: &str, in_port: u32) -> Churner {
+        let mut nl = NlClient::connect(sw.netlink_pid);
+        let get = nl.msg(
+            DpCmd::Get,
+            0,
+            DatapathAttrs {
+                name: Some(dp.to_string()),
+                ..DatapathAttrs::default()
+            },
+        );
+        let (replies, e) = nl.transact(get, 0);
+        assert_eq!(e, 0);
+        Churner {
+            ifindex: replies[0].dp_ifindex,
+            nl,
+            in_port,
+            live: Vec::new(),
+            next: 0,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            changes: 0,
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64: reproducible, and enough for picking operations.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn send(&mut self, cmd: FlowCmd, i: u32, output: bool) {
+        let (key, mask) = churn_key(self.in_port, i);
+        let actions = Some(if output {
+            vec![Action::Output(1)]
+        } else {
+            vec![]
+        });
+        let attrs = match cmd {
+            FlowCmd::New => FlowAttrs {
+                key: Some(key),
+                mask: Some(mask),
+                actions,
+                ..FlowAttrs::default()
+            },
+            FlowCmd::Set => FlowAttrs {
+                key: Some(key),
+                actions,
+                ..FlowAttrs::default()
+            },
+            _ => FlowAttrs {
+                key: Some(key),
+                ..FlowAttrs::default()
+            },
+        };
+        let mut m = self.nl.msg(cmd, self.ifindex, attrs);
+        m.seq = self.nl.next_seq();
+        m.flags |= flags::REQUEST
+            | if cmd == FlowCmd::New {
+                flags::CREATE
+            } else {
+                0
+            };
+        self.nl
+            .send_raw(&m.to_bytes().expect("encode"))
+            .expect("send");
+        self.changes += 1;
+    }
+
+    /// One batch of random changes.
+    fn round(&mut self) {
+        for _ in 0..BATCH {
+            let r = self.random();
+            let pick = (r >> 8) as usize % self.live.len().max(1);
+            if self.live.is_empty() || (r % 10 < 4 && self.live.len() < MAX_LIVE) {
+                let i = self.next;
+                self.next += 1;
+                self.live.push(i);
+                self.send(FlowCmd::New, i, true);
+            } else if r % 10 < 7 {
+                let i = self.live[pick];
+                self.send(FlowCmd::Set, i, r & 0x100 != 0);
+            } else {
+                let i = self.live.swap_remove(pick);
+                self.send(FlowCmd::Del, i, false);
+            }
+        }
+        self.sync();
+    }
+
+    /// Deletes every live churn flow.
+    fn finish(&mut self) {
+        for i in std::mem::take(&mut self.live) {
+            self.send(FlowCmd::Del, i, false);
+        }
+        self.sync();
+    }
+
+    fn sync(&mut self) {
+        let sync = self
+            .nl
+            .msg(DpCmd::Get, self.ifindex, DatapathAttrs::default());
+        let (replies, e) = self.nl.transact(sync, 0);
+        assert_eq!(
+            e, 0,
+            "a flow change failed (its error answered before the GET)"
+        );
+        assert_eq!(replies.len(), 1);
+    }
+}
+
+/// A switch forwarding a pcap source (port 2, 256 plain UDP frames replayed forever) to a
+/// net_null sink (port 1) through one megaflow, with /metrics.
+struct Rig {
+    sw: Dpswitch,
+    dp: String,
+    metrics: std::net::SocketAddr,
+    _pcap: TempFile,
+    /// (hit, missed, lost, packets received by PMDs, p1 tx, p1 tx dropped) before the
+    /// source started, so the accounting covers only the test's traffic.
+    before: [u64; 6],
+    /// Mbufs in use before the source started.
+    baseline: u64,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let dp = unique("dpc");
+        let metrics = free_port();
+        let sink = format!("p1=net_null_{dp},no-rx=1");
+        let sw = Dpswitch::start(&[
+            "--dp",
+            &dp,
+            "--port",
+            &sink,
+            "--no-flood",
+            &dp,
+            "--flow-limit",
+            "0",
+            "--metrics",
+            &metrics.to_string(),
+        ]);
+        sh(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+        ]);
+        sw.settle(&dp, Duration::from_millis(500), Duration::from_secs(10));
+        let mut rig = Rig {
+            sw,
+            dp,
+            metrics,
+            _pcap: TempFile::new(".pcap"),
+            before: [0; 6],
+            baseline: 0,
+        };
+        rig.before = rig.counters();
+        rig.baseline = rig.in_use();
+        write_pcap(
+            &rig._pcap.path,
+            &(0..256).map(udp_frame).collect::<Vec<_>>(),
+        );
+        let flow = rig.sw.dpctl(&[
+            "add-flow",
+            &rig.dp,
+            "in_port(2),eth(),eth_type(0x0800),ipv4(frag=no)",
+            "1",
+        ]);
+        assert_eq!(flow.code, 0, "{flow:#?}");
+        let src = format!(
+            "p0,type=dpdk,port_no=2,devargs=net_pcap_{},rx_pcap={},infinite_rx=1",
+            rig.dp,
+            rig._pcap.path.display()
+        );
+        let add = rig.sw.dpctl(&["add-if", &rig.dp, &src]);
+        assert_eq!(add.code, 0, "{add:#?}");
+        rig
+    }
+
+    fn in_use(&self) -> u64 {
+        get(
+            &samples(&scrape(self.metrics)),
+            "dpswitch_mempool_in_use_mbufs",
+        )
+    }
+
+    fn sink_tx(&self) -> u64 {
+        get(
+            &samples(&scrape(self.metrics)),
+            &format!(
+                "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
+                self.dp
+            ),
+        )
+    }
+
+    fn counters(&self) -> [u64; 6] {
+        let st = self.sw.dp_attrs(&self.dp).stats.expect("datapath stats");
+        let s = samples(&scrape(self.metrics));
         let pmd_packets: u64 = s
             .iter()
             .filter(|(k, _)| k.starts_with("dpswitch_pmd_packets_total{"))
@@ -106,7 +302,10 @@ fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
         let port = |what: &str| {
             get(
                 &s,
-                &format!("dpswitch_port_{what}_total{{dp=\"{dp}\",port=\"p1\"}}"),
+                &format!(
+                    "dpswitch_port_{what}_total{{dp=\"{}\",port=\"p1\"}}",
+                    self.dp
+                ),
             )
         };
         [
@@ -117,135 +316,248 @@ fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
             port("tx_packets"),
             port("tx_dropped"),
         ]
-    };
-    sw.settle(&dp, Duration::from_millis(500), Duration::from_secs(10));
-    let before = counters();
-    let baseline = in_use();
+    }
 
-    // The source: 256 distinct plain frames replayed forever, forwarded by one megaflow.
-    let pcap = TempFile::new(".pcap");
-    write_pcap(&pcap.path, &(0..256).map(udp_frame).collect::<Vec<_>>());
-    let flow = sw.dpctl(&[
-        "add-flow",
-        &dp,
-        "in_port(2),eth(),eth_type(0x0800),ipv4(frag=no)",
-        "1",
-    ]);
-    assert_eq!(flow.code, 0, "{flow:#?}");
-    let src = format!(
-        "p0,type=dpdk,port_no=2,devargs=net_pcap_{dp},rx_pcap={},infinite_rx=1",
-        pcap.path.display()
-    );
-    let add = sw.dpctl(&["add-if", &dp, &src]);
-    assert_eq!(add.code, 0, "{add:#?}");
-
-    let mut nl = NlClient::connect(sw.netlink_pid);
-    let ifindex = {
-        let get = nl.msg(
-            DpCmd::Get,
-            0,
-            DatapathAttrs {
-                name: Some(dp.clone()),
-                ..DatapathAttrs::default()
-            },
+    /// Stops the source, lets the PMD drain, and checks that every packet is accounted
+    /// for, no churn flow is left and every mbuf is back in the pool.
+    fn stop_and_account(self) {
+        let del = self.sw.dpctl(&["del-if", &self.dp, "p0"]);
+        assert_eq!(del.code, 0, "{del:#?}");
+        self.sw.settle(
+            &self.dp,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
         );
-        let (replies, e) = nl.transact(get, 0);
-        assert_eq!(e, 0);
-        replies[0].dp_ifindex
-    };
-    let tx_before = get(
-        &samples(&scrape(metrics)),
-        &format!("dpswitch_port_tx_packets_total{{dp=\"{dp}\",port=\"p1\"}}"),
-    );
-
-    // Churn: BATCH NEWs then BATCH DELs, pipelined without ACKs (only an error would be
-    // answered), each round closed by a GET that answers after all of them.
-    let start = Instant::now();
-    let (mut changes, mut n) = (0u64, 0u32);
-    while start.elapsed() < Duration::from_secs(churn_secs()) {
-        for cmd in [FlowCmd::New, FlowCmd::Del] {
-            for i in n..n + BATCH {
-                let (key, mask) = churn_key(1, i);
-                let attrs = match cmd {
-                    FlowCmd::New => FlowAttrs {
-                        key: Some(key),
-                        mask: Some(mask),
-                        actions: Some(vec![Action::Output(1)]),
-                        ..FlowAttrs::default()
-                    },
-                    _ => FlowAttrs {
-                        key: Some(key),
-                        ..FlowAttrs::default()
-                    },
-                };
-                let mut m = nl.msg(cmd, ifindex, attrs);
-                m.seq = nl.next_seq();
-                m.flags |= flags::REQUEST
-                    | if cmd == FlowCmd::New {
-                        flags::CREATE
-                    } else {
-                        0
-                    };
-                nl.send_raw(&m.to_bytes().expect("encode")).expect("send");
-            }
-        }
-        let sync = nl.msg(DpCmd::Get, ifindex, DatapathAttrs::default());
-        let (replies, e) = nl.transact(sync, 0);
+        let after = self.counters();
+        let [hit, missed, lost, received, tx, tx_dropped] =
+            [0, 1, 2, 3, 4, 5].map(|i| after[i] - self.before[i]);
         assert_eq!(
-            e, 0,
-            "a flow change failed (its error answered before the GET)"
+            hit + missed + lost,
+            received,
+            "lookups (hit {hit} missed {missed} lost {lost}) vs {received} packets received"
         );
-        assert_eq!(replies.len(), 1);
-        changes += 2 * u64::from(BATCH);
-        n += BATCH;
+        assert_eq!(missed + lost, 0, "traffic missed its megaflow");
+        assert_eq!(
+            tx + tx_dropped,
+            hit,
+            "hits neither sent nor counted as dropped"
+        );
+        eprintln!("accounting: {received} received = {hit} hit (tx {tx} + tx dropped {tx_dropped}) + {missed} missed + {lost} lost");
+        let flows = self.sw.dpctl(&["dump-flows", &self.dp]).stdout;
+        assert_eq!(flows.lines().count(), 1, "churn flows left:\n{flows}");
+        // Every mbuf the source and the forwarding took is back (within a few seconds: the
+        // device's queues are released with the port).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut now = self.in_use();
+        while now != self.baseline && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            now = self.in_use();
+        }
+        assert_eq!(
+            now, self.baseline,
+            "mbufs in use: {} before the traffic, {now} after",
+            self.baseline
+        );
+        assert!(self.sw.stop().success());
+    }
+}
+
+#[test]
+fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rig = Rig::start();
+    let mut churn = Churner::new(&rig.sw, &rig.dp, 1);
+    let tx_before = rig.sink_tx();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs_from_env("CHURN_SECS", 30)) {
+        churn.round();
     }
     let secs = start.elapsed().as_secs_f64();
-    let rate = changes as f64 / secs;
-    let s = samples(&scrape(metrics));
-    let forwarded = get(
-        &s,
-        &format!("dpswitch_port_tx_packets_total{{dp=\"{dp}\",port=\"p1\"}}"),
-    ) - tx_before;
+    churn.finish();
+    let rate = churn.changes as f64 / secs;
+    let forwarded = rig.sink_tx() - tx_before;
     eprintln!(
-        "churn: {changes} flow changes in {secs:.1} s = {rate:.0}/s; {forwarded} packets \
+        "churn: {} flow changes in {secs:.1} s = {rate:.0}/s; {forwarded} packets \
          forwarded meanwhile ({:.2} Mpps)",
+        churn.changes,
         forwarded as f64 / secs / 1e6
     );
     assert!(forwarded > 0, "forwarding stopped during the churn");
     assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
+    rig.stop_and_account();
+}
 
-    // Stop the traffic, let the PMD drain, then account for every packet.
-    let del = sw.dpctl(&["del-if", &dp, "p0"]);
-    assert_eq!(del.code, 0, "{del:#?}");
-    sw.settle(&dp, Duration::from_millis(500), Duration::from_secs(10));
-    let after = counters();
-    let [hit, missed, lost, received, tx, tx_dropped] =
-        [0, 1, 2, 3, 4, 5].map(|i| after[i] - before[i]);
-    assert_eq!(
-        hit + missed + lost,
-        received,
-        "lookups (hit {hit} missed {missed} lost {lost}) vs {received} packets received"
-    );
-    assert_eq!(missed + lost, 0, "traffic missed its megaflow");
-    assert_eq!(
-        tx + tx_dropped,
-        hit,
-        "hits neither sent nor counted as dropped"
-    );
-    let flows = sw.dpctl(&["dump-flows", &dp]).stdout;
-    assert_eq!(flows.lines().count(), 1, "churn flows left:\n{flows}");
+/// One point of the soak's curve.
+struct Sample {
+    t: f64,
+    rss_kib: u64,
+    mbufs_in_use: u64,
+    max_poll_gap_us: f64,
+    tx_mpps: f64,
+    flows: u64,
+    changes_per_s: f64,
+}
 
-    // Every mbuf the source and the forwarding took is back (within a few seconds: the
-    // device's queues are released with the port).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut now = in_use();
-    while now != baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        now = in_use();
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn soak_full_rate_with_churn_hotplug_and_dumps() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let secs = secs_from_env("SOAK_SECS", 40);
+    let every = Duration::from_secs((secs / 30).clamp(2, 60));
+    let rig = Rig::start();
+    let mut churn = Churner::new(&rig.sw, &rig.dp, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (plugs, dumps) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let pid = rig.sw.netlink_pid;
+    let dp = rig.dp.clone();
+    // Port hot-plug: a net_null or a TAP port comes and goes every 3 s.
+    let hotplug = {
+        let (stop, plugs, dp) = (stop.clone(), plugs.clone(), dp.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let name = format!("{dp}h");
+                let spec = if n % 2 == 0 {
+                    format!("{name},type=dpdk,devargs=net_null_{name},no-rx=1")
+                } else {
+                    format!("{name},type=internal")
+                };
+                let add = dpctl_at(pid, &["add-if", &dp, &spec], "");
+                assert_eq!(add.code, 0, "{add:#?}");
+                std::thread::sleep(Duration::from_millis(1500));
+                let del = dpctl_at(pid, &["del-if", &dp, &name], "");
+                assert_eq!(del.code, 0, "{del:#?}");
+                plugs.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+        })
+    };
+    // Dumps and stats reads, once a second.
+    let dumper = {
+        let (stop, dumps, dp) = (stop.clone(), dumps.clone(), dp.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for args in [
+                    &["dump-flows", dp.as_str()][..],
+                    &["show", "-s", dp.as_str()],
+                ] {
+                    let r = dpctl_at(pid, args, "");
+                    assert_eq!(r.code, 0, "{args:?}: {r:#?}");
+                }
+                dumps.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+
+    let daemon = rig.sw.pid();
+    let sample = |t: Duration, tx: (u64, Instant), changes: (u64, u64)| {
+        let s = samples(&scrape(rig.metrics));
+        let gap = s
+            .iter()
+            .filter(|(k, _)| k.starts_with("dpswitch_pmd_max_poll_gap_seconds{"))
+            .map(|(_, v)| *v)
+            .fold(0.0, f64::max);
+        let dt = tx.1.elapsed().as_secs_f64();
+        let sink = get(
+            &s,
+            &format!(
+                "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
+                rig.dp
+            ),
+        );
+        Sample {
+            t: t.as_secs_f64(),
+            rss_kib: rss_kib(daemon),
+            mbufs_in_use: get(&s, "dpswitch_mempool_in_use_mbufs"),
+            max_poll_gap_us: gap * 1e6,
+            tx_mpps: (sink - tx.0) as f64 / dt / 1e6,
+            flows: get(&s, &format!("dpswitch_dp_flows{{dp=\"{}\"}}", rig.dp)),
+            changes_per_s: (changes.1 - changes.0) as f64 / dt,
+        }
+    };
+    let start = Instant::now();
+    let mut curve = Vec::new();
+    let mut last = (rig.sink_tx(), Instant::now(), churn.changes);
+    while start.elapsed() < Duration::from_secs(secs) {
+        churn.round();
+        if last.1.elapsed() >= every {
+            let s = sample(start.elapsed(), (last.0, last.1), (last.2, churn.changes));
+            last = (
+                get(
+                    &samples(&scrape(rig.metrics)),
+                    &format!(
+                        "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
+                        rig.dp
+                    ),
+                ),
+                Instant::now(),
+                churn.changes,
+            );
+            curve.push(s);
+        }
     }
-    assert_eq!(
-        now, baseline,
-        "mbufs in use: {baseline} before the traffic, {now} after"
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    hotplug.join().expect("hot-plug thread");
+    dumper.join().expect("dump thread");
+    churn.finish();
+
+    let mut table =
+        String::from("t_s,rss_kib,mbufs_in_use,max_poll_gap_us,tx_mpps,flows,flow_changes_per_s\n");
+    for s in &curve {
+        table += &format!(
+            "{:.0},{},{},{:.1},{:.2},{},{:.0}\n",
+            s.t, s.rss_kib, s.mbufs_in_use, s.max_poll_gap_us, s.tx_mpps, s.flows, s.changes_per_s
+        );
+    }
+    eprint!("{table}");
+    if let Ok(path) = std::env::var("SOAK_CSV") {
+        std::fs::write(&path, &table).expect("write SOAK_CSV");
+    }
+    let rate = churn.changes as f64 / elapsed;
+    let (plugs, dumps) = (plugs.load(Ordering::Relaxed), dumps.load(Ordering::Relaxed));
+    eprintln!(
+        "soak: {elapsed:.0} s, {} flow changes ({rate:.0}/s), {plugs} port add/remove cycles, \
+         {dumps} dump+show rounds",
+        churn.changes
     );
-    assert!(sw.stop().success());
+    assert!(curve.len() >= 4, "too few samples");
+    assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
+    assert!(plugs >= secs / 4, "only {plugs} hot-plug cycles");
+    assert!(curve.iter().all(|s| s.tx_mpps > 0.1), "forwarding stalled");
+    // Flat memory: after the first quarter (allocator and tables warmed up), RSS moves by
+    // less than 8 MiB, while millions of flow changes go through.
+    let warm = &curve[curve.len() / 4..];
+    let lo = warm.iter().map(|s| s.rss_kib).min().unwrap_or(0);
+    let hi = warm.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+    assert!(hi - lo < 8 * 1024, "RSS grew from {lo} to {hi} KiB");
+    // No PMD stall: no poll round over 1 ms, ever (the issue's bound, for the optimised
+    // build on a core of its own: perf/soak.sh). An unoptimised build applies flow changes
+    // some 30x slower, so the CI run only catches real hangs.
+    let bound = secs_from_env(
+        "SOAK_MAX_GAP_US",
+        if cfg!(debug_assertions) {
+            100_000
+        } else {
+            1000
+        },
+    ) as f64;
+    let gap = curve.last().map(|s| s.max_poll_gap_us).unwrap_or(0.0);
+    assert!(
+        gap < bound,
+        "longest PMD poll round {gap:.0} us (bound {bound} us)"
+    );
+    rig.stop_and_account();
 }

@@ -20,6 +20,9 @@ use crate::pmd::{BurstMeta, FlowCmd, Pmd};
 const MAX_RECIRC_PASSES: usize = 4;
 /// Polls between housekeeping rounds (stats publication, classifier maintenance).
 const HOUSEKEEPING_EVERY: u32 = 1024;
+/// Commands applied per poll round at most: a burst of flow changes (a client pipelining
+/// hundreds) is spread over rounds instead of stalling the queues for all of it.
+const CMDS_PER_ROUND: u64 = 64;
 /// At most this many poll rounds skip an idle queue whose empty poll is a system call
 /// (see [`RxSlot::idle_skip`]).
 const MAX_IDLE_SKIP: u8 = 8;
@@ -333,7 +336,8 @@ impl PmdThread {
             max_gap = max_gap.max(now.wrapping_sub(round_start));
             round_start = now;
             let mut applied = 0;
-            while let Some(cmd) = self.cmds.pop() {
+            while applied < CMDS_PER_ROUND {
+                let Some(cmd) = self.cmds.pop() else { break };
                 self.apply(cmd);
                 applied += 1;
             }
