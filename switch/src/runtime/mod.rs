@@ -190,6 +190,76 @@ pub struct Datapath {
     macs: MacTable,
 }
 
+impl Datapath {
+    fn per_cpu(&self) -> bool {
+        self.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0
+    }
+
+    /// Whether misses from `in_port` go to a controller. Per-CPU dispatch without a single
+    /// non-zero pid means none is listening (ovs-dpctl's open sequence leaves a datapath
+    /// like that): the standalone bridge keeps forwarding rather than losing every miss.
+    fn has_controller(&self, in_port: u32) -> bool {
+        (self.per_cpu() && self.per_cpu_pids.iter().any(|&p| p != 0))
+            || self
+                .vports
+                .get(&in_port)
+                .is_some_and(|v| v.upcall_pids.iter().any(|&p| p != 0))
+    }
+
+    fn cpu_pid(&self, cpu: usize) -> u32 {
+        match self.per_cpu_pids.len() {
+            0 => 0,
+            n => self.per_cpu_pids[cpu % n],
+        }
+    }
+
+    /// Where a MISS upcall of a packet from `in_port` with `hash`, raised on `cpu` (a PMD;
+    /// the control thread is 0), goes, like the kernel's `ovs_dp_get_upcall_portid`: the
+    /// CPU's pid under per-CPU dispatch, else one of the in_port's pids by hash (0: none).
+    fn miss_pid(&self, in_port: u32, hash: u32, cpu: usize) -> u32 {
+        if self.per_cpu() {
+            self.cpu_pid(cpu)
+        } else {
+            self.vports
+                .get(&in_port)
+                .and_then(|v| v.upcall_pid(hash))
+                .unwrap_or(0)
+        }
+    }
+
+    /// Where an ACTION upcall raised on `cpu` for a userspace action naming `action_pid`
+    /// goes: the CPU's pid under per-CPU dispatch, else the action's.
+    fn action_pid(&self, action_pid: u32, cpu: usize) -> u32 {
+        if self.per_cpu() {
+            self.cpu_pid(cpu)
+        } else {
+            action_pid
+        }
+    }
+
+    /// An upcall of this datapath: MISS, or ACTION with `(userdata, original length)`.
+    fn upcall<'a>(
+        &self,
+        pid: u32,
+        key: &'a FlowKey,
+        hash: u32,
+        packet: &'a [u8],
+        action: Option<(Option<&'a [u8]>, usize)>,
+    ) -> UpcallMsg<'a> {
+        UpcallMsg {
+            pid,
+            action: action.is_some(),
+            dp_ifindex: self.ifindex,
+            unaligned: self.user_features & DP_F_UNALIGNED != 0,
+            key,
+            hash,
+            userdata: action.and_then(|(u, _)| u),
+            orig_len: action.map(|(_, len)| len).filter(|&len| len > packet.len()),
+            packet,
+        }
+    }
+}
+
 struct PmdHandle {
     lcore: u32,
     cmds: Arc<ArrayQueue<PmdCmd>>,
@@ -944,64 +1014,21 @@ impl Switch {
             return;
         };
         let hash = key.hash() as u32;
-        let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
-        let per_cpu_pid = || {
-            let n = d.per_cpu_pids.len();
-            if n == 0 {
-                0
-            } else {
-                d.per_cpu_pids[pmd % n]
-            }
-        };
         match kind {
             UpcallKind::Action {
                 pid,
                 userdata,
                 orig_len,
             } => {
-                let pid = if per_cpu { per_cpu_pid() } else { pid };
-                let msg = UpcallMsg {
-                    pid,
-                    action: true,
-                    dp_ifindex: d.ifindex,
-                    unaligned: d.user_features & DP_F_UNALIGNED != 0,
-                    key: &key,
-                    hash,
-                    userdata: userdata.as_deref(),
-                    orig_len: (orig_len > pkt.data().len()).then_some(orig_len),
-                    packet: pkt.data(),
-                };
+                let action = Some((userdata.as_deref(), orig_len));
+                let msg = d.upcall(d.action_pid(pid, pmd), &key, hash, pkt.data(), action);
                 Self::deliver(d, sink, &msg, in_port);
                 return;
             }
             UpcallKind::Miss => {
-                // Per-CPU dispatch without a single non-zero pid means no controller is
-                // listening (ovs-dpctl's open sequence leaves a datapath like that): the
-                // standalone bridge keeps forwarding rather than losing every miss.
-                let controller = (per_cpu && d.per_cpu_pids.iter().any(|&p| p != 0))
-                    || d.vports
-                        .get(&in_port)
-                        .is_some_and(|v| v.upcall_pids.iter().any(|&p| p != 0));
-                if controller {
-                    let pid = if per_cpu {
-                        per_cpu_pid()
-                    } else {
-                        d.vports
-                            .get(&in_port)
-                            .and_then(|v| v.upcall_pid(hash))
-                            .unwrap_or(0)
-                    };
-                    let msg = UpcallMsg {
-                        pid,
-                        action: false,
-                        dp_ifindex: d.ifindex,
-                        unaligned: d.user_features & DP_F_UNALIGNED != 0,
-                        key: &key,
-                        hash,
-                        userdata: None,
-                        orig_len: None,
-                        packet: pkt.data(),
-                    };
+                if d.has_controller(in_port) {
+                    let msg =
+                        d.upcall(d.miss_pid(in_port, hash, pmd), &key, hash, pkt.data(), None);
                     Self::deliver(d, sink, &msg, in_port);
                     return;
                 }
@@ -1154,24 +1181,12 @@ impl Switch {
         out.flush(self);
         self.recirculate(dp, recirc, sink);
         if let Some(d) = self.datapath(dp) {
-            let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
+            let hash = k.hash() as u32;
             for (pid, userdata, data, orig_len) in ups {
-                let pid = match upcall_pid {
-                    Some(p) => p,
-                    None if per_cpu => d.per_cpu_pids.first().copied().unwrap_or(0),
-                    None => pid,
-                };
-                let msg = UpcallMsg {
-                    pid,
-                    action: true,
-                    dp_ifindex: d.ifindex,
-                    unaligned: d.user_features & DP_F_UNALIGNED != 0,
-                    key: &k,
-                    hash: k.hash() as u32,
-                    userdata: userdata.as_deref(),
-                    orig_len: (orig_len > data.len()).then_some(orig_len),
-                    packet: &data,
-                };
+                // The control thread stands for CPU 0 in per-CPU dispatch.
+                let pid = upcall_pid.unwrap_or_else(|| d.action_pid(pid, 0));
+                let action = Some((userdata.as_deref(), orig_len));
+                let msg = d.upcall(pid, &k, hash, &data, action);
                 Self::deliver(d, sink, &msg, u32::from(md.in_port));
             }
         }
@@ -1210,27 +1225,9 @@ impl Switch {
                     }
                     None => {
                         let in_port = u32::from(md.in_port);
-                        let per_cpu = d.user_features & DP_F_DISPATCH_UPCALL_PER_CPU != 0;
                         let hash = k.hash() as u32;
-                        let pid = if per_cpu {
-                            d.per_cpu_pids.first().copied().unwrap_or(0)
-                        } else {
-                            d.vports
-                                .get(&in_port)
-                                .and_then(|v| v.upcall_pid(hash))
-                                .unwrap_or(0)
-                        };
-                        let msg = UpcallMsg {
-                            pid,
-                            action: false,
-                            dp_ifindex: d.ifindex,
-                            unaligned: d.user_features & DP_F_UNALIGNED != 0,
-                            key: &k,
-                            hash,
-                            userdata: None,
-                            orig_len: None,
-                            packet: pkt.data(),
-                        };
+                        let pid = d.miss_pid(in_port, hash, 0);
+                        let msg = d.upcall(pid, &k, hash, pkt.data(), None);
                         Self::deliver(d, sink, &msg, in_port);
                     }
                 }
