@@ -2,6 +2,7 @@
 //! controller has registered upcall port ids. It decides what OVS's NORMAL action would, and
 //! the caller installs a megaflow matching exactly what the decision looked at.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::flow::FlowKey;
@@ -31,10 +32,14 @@ pub enum Decision {
     Drop,
 }
 
-/// A MAC learning table with aging.
+/// A MAC learning table with aging and least-recently-seen eviction, both O(1) per MAC
+/// (a full table under a flood of new source MACs evicts one entry per miss).
 #[derive(Debug)]
 pub struct MacTable {
     entries: super::FastMap<MacKey, MacEntry>,
+    /// Learn and refresh events, oldest first. An event is current while its entry still
+    /// has that `seen` time; the others are stale and dropped when they reach the front.
+    order: VecDeque<(MacKey, Instant)>,
     max: usize,
     aging: Duration,
 }
@@ -60,6 +65,7 @@ impl MacTable {
     pub fn new(max: usize, aging: Duration) -> Self {
         MacTable {
             entries: super::FastMap::default(),
+            order: VecDeque::new(),
             max,
             aging,
         }
@@ -81,35 +87,47 @@ impl MacTable {
         if is_multicast(mac) {
             return false;
         }
-        match self.entries.get_mut(&(vlan, mac)) {
+        let key = (vlan, mac);
+        let changed = match self.entries.get_mut(&key) {
             Some(e) => {
-                e.seen = now;
-                if e.port == port {
+                if e.seen == now && e.port == port {
                     return false;
                 }
+                e.seen = now;
+                let moved = e.port != port;
                 e.port = port;
-                true
+                moved
             }
             None => {
                 if self.entries.len() >= self.max {
                     self.expire(now);
                     if self.entries.len() >= self.max {
                         // Still full: evict the stalest entry rather than refuse to learn.
-                        if let Some(oldest) = self
-                            .entries
-                            .iter()
-                            .min_by_key(|(_, e)| e.seen)
-                            .map(|(k, _)| *k)
-                        {
-                            self.entries.remove(&oldest);
-                        }
+                        self.pop_oldest();
                     }
                 }
-                self.entries
-                    .insert((vlan, mac), MacEntry { port, seen: now });
+                self.entries.insert(key, MacEntry { port, seen: now });
                 true
             }
+        };
+        self.order.push_back((key, now));
+        if self.order.len() > 2 * self.entries.len() + 1024 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(k, t)| entries.get(k).is_some_and(|e| e.seen == *t));
         }
+        changed
+    }
+
+    /// The oldest current event, removed from `order` with the stale ones before it.
+    fn pop_oldest(&mut self) -> Option<MacKey> {
+        while let Some((k, t)) = self.order.pop_front() {
+            if self.entries.get(&k).is_some_and(|e| e.seen == t) {
+                self.entries.remove(&k);
+                return Some(k);
+            }
+        }
+        None
     }
 
     /// Where `mac` on `vlan` was learned, if it is still fresh.
@@ -122,15 +140,17 @@ impl MacTable {
 
     /// Forgets entries older than the aging time; returns the MACs forgotten.
     pub fn expire(&mut self, now: Instant) -> Vec<(u16, [u8; 6])> {
-        let aging = self.aging;
-        let old: Vec<MacKey> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| now.duration_since(e.seen) >= aging)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in &old {
-            self.entries.remove(k);
+        let mut old = Vec::new();
+        while let Some(&(k, t)) = self.order.front() {
+            let current = self.entries.get(&k).is_some_and(|e| e.seen == t);
+            if current && now.duration_since(t) < self.aging {
+                break;
+            }
+            self.order.pop_front();
+            if current {
+                self.entries.remove(&k);
+                old.push(k);
+            }
         }
         old
     }
@@ -230,5 +250,26 @@ mod tests {
         t.learn(0, [2, 0, 0, 0, 0, 0xc], 3, t0 + Duration::from_secs(2));
         assert_eq!(t.len(), 2);
         assert_eq!(t.lookup(0, A, t0 + Duration::from_secs(2)), None);
+    }
+
+    #[test]
+    fn a_refreshed_mac_outlives_a_flood_of_new_ones() {
+        let mut t = MacTable::new(1000, Duration::from_secs(300));
+        let t0 = Instant::now();
+        t.learn(0, A, 1, t0);
+        for i in 0..100_000u32 {
+            let now = t0 + Duration::from_micros(u64::from(i) + 1);
+            let b = i.to_be_bytes();
+            t.learn(0, [2, 0xee, b[0], b[1], b[2], b[3]], 2, now);
+            if i % 500 == 0 {
+                // A's owner keeps talking: it is never the least recently seen.
+                t.learn(0, A, 1, now);
+            }
+            assert!(t.len() <= 1000);
+        }
+        let end = t0 + Duration::from_secs(1);
+        assert_eq!(t.lookup(0, A, end), Some(1));
+        assert_eq!(t.lookup(0, [2, 0xee, 0, 0, 0, 0], end), None, "evicted");
+        assert!(t.order.len() <= 2 * t.len() + 1025, "event queue bounded");
     }
 }
