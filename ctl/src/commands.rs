@@ -11,7 +11,7 @@ use odp::pmd_stats::{self, PmdInfo};
 use odp::text::{self, DumpFlowLine, FormatOptions, PortNames};
 
 use crate::client::{Client, ENOENT};
-use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EINVAL, ENODEV};
+use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EEXIST, EINVAL, ENODEV};
 use crate::filter::Filter;
 use crate::fmt;
 use crate::opts::Opts;
@@ -646,10 +646,18 @@ fn add_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
             settings.push((k, v));
         }
     }
-    // ovs-dpctl opens a `system` port's kernel netdev before asking the datapath, so a
-    // missing one fails here, with its words, rather than as the datapath's ENODEV.
+    // ovs-dpctl opens the port's netdev before asking the datapath: a name the datapath
+    // already has as a port of another type is taken (EEXIST; its open of the datapath
+    // opened every port's netdev), and a `system` port's kernel netdev must exist (ENODEV).
+    // Both fail here, in its words, rather than as the datapath's errors.
+    let taken_by_other_type = vport_type(&ty).is_some_and(|want| {
+        ctx.c()
+            .and_then(|c| dpif::port_query_by_name(c, dp, &name))
+            .is_ok_and(|p| p.ty.is_some_and(|t| t != want))
+    });
     let missing_netdev = ty == "system" && nix::net::if_::if_nametoindex(name.as_str()).is_err();
     let vport = match new_vport(&name, &ty, port_no, &settings) {
+        Ok(_) if taken_by_other_type => Err(EEXIST),
         Ok(_) if missing_netdev => Err(ENODEV),
         r => r,
     };
