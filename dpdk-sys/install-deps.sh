@@ -51,7 +51,8 @@ if [ $need_ovs -eq 1 ]; then
   echo "install-deps.sh: unpacking ovs-dpctl from $OVS_PKG into $OVS_CACHE"
   [ $updated -eq 1 ] || apt-get update -qq
   work=$(mktemp -d)
-  chmod 755 "$work"
+  # apt downloads as the _apt user when it exists.
+  chown _apt "$work" 2>/dev/null || true
   trap 'rm -rf "$work"' EXIT
   (cd "$work" && apt-get download -qq "$OVS_PKG")
   rm -rf "$OVS_CACHE.new"
