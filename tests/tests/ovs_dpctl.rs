@@ -622,3 +622,41 @@ fn known_differences() {
     assert!(o.stdout.contains(&line("drop")), "{o:#?}");
     assert!(sw.stop().success());
 }
+
+/// Many flows through the shim: 2000 one-line transactions without ACK (add-flows), then a
+/// dump of many datagrams, the same from both tools.
+#[test]
+fn thousands_of_flows_through_the_shim() {
+    let dp = unique("ovm");
+    let sw = start(&dp);
+    let pid = sw.netlink_pid;
+    let lines: String = (0..2000)
+        .map(|i| {
+            format!(
+                "in_port(1),eth(src=00:01:02:03:{:02x}:{:02x},dst=10:11:12:13:14:15),\
+                 eth_type(0x1234) 1\n",
+                i >> 8,
+                i & 255
+            )
+        })
+        .collect();
+    let t = ovs_dpctl_at(pid, &["add-flows", &dp, "-"], &lines);
+    assert_eq!(
+        (t.code, split_vlog(&t.stderr).1.as_str()),
+        (0, ""),
+        "{t:#?}"
+    );
+    let t = ovs_dpctl_at(pid, &["dump-flows", &dp], "");
+    let o = dpctl_at(pid, &["dump-flows", &dp], "");
+    assert_eq!((t.code, o.code), (0, 0));
+    let (t, o) = (normalise(&dp, &t.stdout), normalise(&dp, &o.stdout));
+    assert_eq!(t.lines().count(), 2000);
+    assert_eq!(t, o);
+    let t = ovs_dpctl_at(pid, &["del-flows", &dp], "");
+    assert_eq!(t.code, 0, "{t:#?}");
+    assert_eq!(
+        normalise(&dp, &dpctl_at(pid, &["dump-flows", &dp], "").stdout),
+        ""
+    );
+    assert!(sw.stop().success());
+}
