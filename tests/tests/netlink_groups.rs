@@ -354,7 +354,8 @@ fn changes_are_multicast_like_genl_notify() {
 }
 
 /// An echo requester that has joined the group gets the notification once (unicast, before
-/// its ACK), as the kernel's `nlmsg_notify` leaves the requester out of the multicast.
+/// its ACK), as the kernel's `nlmsg_notify` leaves the requester out of the multicast; one
+/// that asked for no echo gets the multicast copy like any listener.
 #[test]
 fn an_echo_requester_that_listens_gets_one_copy() {
     let (sw, dp) = start();
@@ -370,11 +371,12 @@ fn an_echo_requester_that_listens_gets_one_copy() {
     );
     let ifindex = c.transact(get, 0).0[0].dp_ifindex;
     let me = Listener::join(&[gv]);
+    let name = unique("gk");
     let mut m = c.msg(
         VportCmd::New,
         ifindex,
         VportAttrs {
-            name: Some(unique("gk")),
+            name: Some(name.clone()),
             ty: Some(VportType::Internal),
             upcall_pids: Some(vec![0]),
             ..Default::default()
@@ -396,6 +398,41 @@ fn an_echo_requester_that_listens_gets_one_copy() {
         got,
         vec![(c.ids.vport, 4242), (nl::NLMSG_ERROR, 4242)],
         "one echo, then the ACK"
+    );
+    // Without echo, a listening requester gets the multicast copy, as any listener does.
+    let mut m = c.msg(
+        VportCmd::Del,
+        ifindex,
+        VportAttrs {
+            name: Some(name),
+            ..Default::default()
+        },
+    );
+    m.seq = 4243;
+    m.flags = flags::REQUEST | flags::ACK;
+    me.send_to(sw.netlink_pid, &m.to_bytes().expect("encode"));
+    // Removing a TAP takes a while: collect until the ACK.
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !all
+        .iter()
+        .any(|(h, _): &(NlMsgHeader, Vec<u8>)| h.seq == 4243 && h.ty == nl::NLMSG_ERROR)
+        && std::time::Instant::now() < deadline
+    {
+        all.extend(me.drain(Duration::from_millis(300)));
+    }
+    let got: Vec<(u16, u32, u8)> = all
+        .iter()
+        .filter(|(h, p)| {
+            h.ty == nl::NLMSG_ERROR
+                || i32::from_ne_bytes(p[4..8].try_into().expect("hdr")) == ifindex
+        })
+        .map(|(h, p)| (h.ty, h.seq, if h.ty == nl::NLMSG_ERROR { 0 } else { p[0] }))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(c.ids.vport, 4243, 2), (nl::NLMSG_ERROR, 4243, 0)],
+        "the multicast copy, then the ACK"
     );
     assert!(sw.stop().success());
 }
