@@ -330,7 +330,8 @@ fn normalise(dp: &str, out: &str) -> String {
                 "  masks:",
             ];
             if counters.iter().any(|p| l.starts_with(p)) {
-                // Every number (or `?`) becomes one N.
+                // Every number (or `?`) becomes one N; byte counts lose their human-readable
+                // size, present from 1 KiB on.
                 let mut m = String::new();
                 for c in l.chars() {
                     if c.is_ascii_digit() || c == '?' {
@@ -341,7 +342,9 @@ fn normalise(dp: &str, out: &str) -> String {
                         m.push(c);
                     }
                 }
-                m
+                ["KiB", "MiB", "GiB", "TiB"]
+                    .iter()
+                    .fold(m, |m, u| m.replace(&format!(" (N.N {u})"), ""))
             } else {
                 l.to_string()
             }
