@@ -11,7 +11,7 @@ use odp::pmd_stats::{self, PmdInfo};
 use odp::text::{self, DumpFlowLine, FormatOptions, PortNames};
 
 use crate::client::{Client, ENOENT};
-use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EINVAL};
+use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EEXIST, EINVAL, ENODEV};
 use crate::filter::Filter;
 use crate::fmt;
 use crate::opts::Opts;
@@ -646,7 +646,22 @@ fn add_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
             settings.push((k, v));
         }
     }
+    // ovs-dpctl opens the port's netdev before asking the datapath: a name the datapath
+    // already has as a port of another type is taken (EEXIST; its open of the datapath
+    // opened every port's netdev), and a `system` port's kernel netdev must exist (ENODEV).
+    // Both fail here, in its words, rather than as the datapath's errors.
+    let taken_by_other_type = vport_type(&ty).is_some_and(|want| {
+        ctx.c()
+            .and_then(|c| dpif::port_query_by_name(c, dp, &name))
+            .is_ok_and(|p| p.ty.is_some_and(|t| t != want))
+    });
+    let missing_netdev = ty == "system" && nix::net::if_::if_nametoindex(name.as_str()).is_err();
     let vport = match new_vport(&name, &ty, port_no, &settings) {
+        Ok(_) if taken_by_other_type => Err(EEXIST),
+        Ok(_) if missing_netdev => Err(ENODEV),
+        r => r,
+    };
+    let vport = match vport {
         Ok(v) => v,
         Err(e) => {
             ctx.error(e, &format!("{name}: failed to open network device"));
@@ -942,7 +957,8 @@ fn put_flow_dpif(
     let (key, mask) = match text::parse_key(key_s, Some(names)) {
         Ok(km) => km,
         Err(e) => {
-            ctx.error(e.errno(), &format!("parsing flow key ({e})"));
+            let msg = key_error(key_s, names, &e);
+            ctx.error(e.errno(), &format!("parsing flow key ({msg})"));
             return e.errno();
         }
     };
@@ -1009,8 +1025,9 @@ fn get_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     let ufid = match text::parse_ufid(key_s) {
         Ok(Some((u, _))) => u,
         Ok(None) => {
+            // ovs-dpctl reports this with errno 0, which is also its exit status.
             ctx.error(0, "parsing flow ufid");
-            return EINVAL;
+            return 0;
         }
         Err(e) => {
             ctx.error(e.errno(), "parsing flow ufid");
@@ -1035,6 +1052,38 @@ fn get_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     }
 }
 
+/// What ovs-dpctl says about a flow key it cannot parse (`odp_flow_from_string`): `syntax
+/// error at ` and the key from the first top-level attribute it could not take.
+fn key_error(key_s: &str, names: &PortNames, e: &odp::Error) -> String {
+    if !matches!(e, odp::Error::Syntax { .. }) {
+        return e.to_string();
+    }
+    let mut depth = 0i32;
+    let mut start = None;
+    let bytes = key_s.as_bytes();
+    for (i, &c) in bytes.iter().chain(std::iter::once(&b',')).enumerate() {
+        if depth == 0 && start.is_none() && c != b',' && c != b' ' {
+            start = Some(i);
+        }
+        match c {
+            b'(' | b'{' | b'[' => depth += 1,
+            b')' | b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+        let end_of_item = (c == b',' && depth == 0) || depth < 0 || i == bytes.len();
+        if let (Some(s), true) = (start, end_of_item) {
+            if depth < 0 {
+                return format!("syntax error at {}", &key_s[i..]);
+            }
+            if text::parse_key(&key_s[..i.min(bytes.len())], Some(names)).is_err() {
+                return format!("syntax error at {}", &key_s[s..]);
+            }
+            start = None;
+        }
+    }
+    format!("syntax error at {key_s}")
+}
+
 fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, names: &PortNames, key_s: &str) -> i32 {
     let ufid = match text::parse_ufid(key_s) {
         Ok(u) => u.map(|(u, _)| u),
@@ -1046,7 +1095,7 @@ fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, names: &PortNames, key_s: &str) -> 
     let key = match text::parse_key(key_s, Some(names)) {
         Ok((k, _mask)) => k,
         Err(e) => {
-            ctx.error(e.errno(), &e.to_string());
+            ctx.error(e.errno(), &key_error(key_s, names, &e));
             return e.errno();
         }
     };
@@ -1127,6 +1176,9 @@ pub fn parse_flow_line(default: LineCmd, line: &str) -> (LineCmd, Option<String>
     )
 }
 
+/// `add-flows`, `mod-flows`, `del-flows FILE`: like ovs-dpctl, every line is tried and each
+/// failure printed, but once the datapath is open the exit status is 0 (ovs-dpctl's
+/// `dpctl_process_flows` returns 0 after opening it, even when the file cannot be read).
 fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
     let dp = match ctx.opt_dpif_open(argv, 4) {
         Ok(dp) => dp,
@@ -1141,13 +1193,12 @@ fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(EINVAL);
                 ctx.error(errno, &format!("Opening file \"{file}\" failed"));
-                return errno;
+                return 0;
             }
         }
     }
     // The ports do not change under us often enough to look them up for every line.
     let names = ctx.port_names(&dp);
-    let mut lasterror = 0;
     let mut raw = String::new();
     let mut line_number = 0;
     loop {
@@ -1162,7 +1213,7 @@ fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
             Err(e) => {
                 let errno = e.raw_os_error().unwrap_or(EINVAL);
                 ctx.error(errno, &format!("Reading \"{file}\" failed"));
-                return errno;
+                return 0;
             }
         }
         line_number += 1;
@@ -1172,27 +1223,25 @@ fn process_flows(ctx: &mut Ctx<'_>, argv: &[String], default: LineCmd) -> i32 {
             continue;
         }
         let (cmd, flow, action) = parse_flow_line(default, line);
-        let e = match (cmd, flow, action) {
+        match (cmd, flow, action) {
             (LineCmd::Add, Some(f), Some(a)) => {
-                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Create)
+                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Create);
             }
             (LineCmd::Modify, Some(f), Some(a)) => {
-                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Modify)
+                put_flow_dpif(ctx, &dp, &names, &f, &a, PutMode::Modify);
             }
-            (LineCmd::Delete, Some(f), None) => del_flow_dpif(ctx, &dp, &names, &f),
+            (LineCmd::Delete, Some(f), None) => {
+                del_flow_dpif(ctx, &dp, &names, &f);
+            }
             _ => {
                 ctx.error(
                     0,
                     &format!("Failed parsing line number {line_number}, skipped!"),
                 );
-                EINVAL
             }
-        };
-        if e != 0 {
-            lasterror = e;
         }
     }
-    lasterror
+    0
 }
 
 fn add_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {

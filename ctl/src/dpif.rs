@@ -17,6 +17,10 @@ pub const EAFNOSUPPORT: i32 = 97;
 pub const EOPNOTSUPP: i32 = 95;
 /// `EINVAL`.
 pub const EINVAL: i32 = 22;
+/// No such device.
+pub const ENODEV: i32 = 19;
+/// File exists.
+pub const EEXIST: i32 = 17;
 
 /// A bit no datapath supports: `ovs-dpctl` asks for it to check that unknown feature bits are
 /// rejected (spec §3.6).

@@ -38,6 +38,8 @@ enum Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Num(u32),
+    /// A 16-bit transport port whose prerequisite is this IP protocol.
+    Tp(u8),
     Mac,
     V4,
     V6,
@@ -60,8 +62,13 @@ fn field(name: &str) -> Option<(Field, Kind)> {
         "nw_ttl" => (NwTtl, Kind::Num(8)),
         "ipv6_src" => (Ipv6Src, Kind::V6),
         "ipv6_dst" => (Ipv6Dst, Kind::V6),
-        "tp_src" | "tcp_src" | "udp_src" | "sctp_src" => (TpSrc, Kind::Num(16)),
-        "tp_dst" | "tcp_dst" | "udp_dst" | "sctp_dst" => (TpDst, Kind::Num(16)),
+        // OVS's `tp_src`/`tp_dst` are aliases of `tcp_src`/`tcp_dst` (prerequisite TCP).
+        "tp_src" | "tcp_src" => (TpSrc, Kind::Tp(6)),
+        "tp_dst" | "tcp_dst" => (TpDst, Kind::Tp(6)),
+        "udp_src" => (TpSrc, Kind::Tp(17)),
+        "udp_dst" => (TpDst, Kind::Tp(17)),
+        "sctp_src" => (TpSrc, Kind::Tp(132)),
+        "sctp_dst" => (TpDst, Kind::Tp(132)),
         "icmp_type" | "icmpv6_type" => (IcmpType, Kind::Num(8)),
         "icmp_code" | "icmpv6_code" => (IcmpCode, Kind::Num(8)),
         "arp_spa" => (ArpSpa, Kind::V4),
@@ -140,17 +147,23 @@ impl Filter {
             };
             let Some(value) = value else {
                 let (et, proto) =
-                    shorthand(name).ok_or_else(|| format!("{name}: unknown field or protocol"))?;
+                    shorthand(name).ok_or_else(|| format!("{s}: unknown field {name}"))?;
                 f.conds.push((Field::DlType, u128::from(et)));
                 if let Some(p) = proto {
                     f.conds.push((Field::NwProto, u128::from(p)));
                 }
                 continue;
             };
-            let (fld, kind) = field(name).ok_or_else(|| format!("{name}: unknown field"))?;
+            let (fld, kind) = field(name).ok_or_else(|| format!("{s}: unknown field {name}"))?;
             let bad = || format!("{value}: invalid value for field {name}");
             let v = match kind {
                 Kind::Num(bits) => parse_num(value, bits).ok_or_else(bad)?,
+                Kind::Tp(proto) => {
+                    if !f.conds.contains(&(Field::NwProto, u128::from(proto))) {
+                        return Err(format!("{s}: prerequisites not met for setting {name}"));
+                    }
+                    parse_num(value, 16).ok_or_else(bad)?
+                }
                 Kind::Mac => parse_mac(value).ok_or_else(bad)?,
                 Kind::V4 => u128::from(u32::from(value.parse::<Ipv4Addr>().map_err(|_| bad())?)),
                 Kind::V6 => u128::from(value.parse::<Ipv6Addr>().map_err(|_| bad())?),

@@ -9,13 +9,18 @@
  * DPSWITCH_NETLINK_PID; without it the shim does nothing.
  *
  * Timing: the kernel answers a genetlink request inside sendmsg(), so OVS reads the reply
- * with MSG_DONTWAIT and takes EAGAIN as "no reply". dpswitch answers from another process a
- * moment later, so for redirected sockets the shim counts requests sent and the answers that
- * end one (NLMSG_ERROR, NLMSG_DONE, or a reply without NLM_F_MULTI) and, while any is owed, lets a MSG_DONTWAIT receive wait (up to 5 s) for the next datagram. That restores
- * the kernel's "the answer is there when send returns" without changing any bytes.
+ * with MSG_DONTWAIT and takes EAGAIN as "no reply" -- and, for a request sent without
+ * NLM_F_ACK (ovs-dpctl's flow puts and deletes), as "it succeeded". dpswitch answers from
+ * another process a moment later, so for redirected sockets the shim sets NLM_F_ACK on every
+ * non-dump request that lacks it (remembering its seq), counts the requests owed a terminal
+ * answer (NLMSG_ERROR, or NLMSG_DONE for a dump), and while any is owed lets a MSG_DONTWAIT
+ * receive wait (up to 5 s) for the next datagram. The success ACKs the shim asked for are
+ * swallowed (a receive that only found those reports EAGAIN once nothing is owed), so the
+ * client sees exactly the kernel's replies, at the moment the kernel would have sent them.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <linux/netlink.h>
 #include <poll.h>
 #include <stdint.h>
@@ -28,6 +33,12 @@
 
 static unsigned char redirected[MAX_FDS];
 static int owed[MAX_FDS];
+
+/* Seqs of the requests the shim added NLM_F_ACK to, per fd (a ring; OVS batches at most 50). */
+#define ACKED_RING 64
+static uint32_t acked[MAX_FDS][ACKED_RING];
+static unsigned char acked_used[MAX_FDS][ACKED_RING];
+static unsigned acked_next[MAX_FDS];
 
 static uint32_t target_pid(void)
 {
@@ -67,21 +78,47 @@ static int tracked(int fd)
     return fd >= 0 && fd < MAX_FDS && redirected[fd];
 }
 
-/* Adds the requests in one sent datagram that are owed a terminal answer. */
-static void count_requests(int fd, const unsigned char *buf, size_t len)
+/* Sets NLM_F_ACK on the non-dump requests of one datagram about to be sent (in place),
+ * remembers their seqs, and counts every request as owed a terminal answer. */
+static void prepare_requests(int fd, unsigned char *buf, size_t len)
 {
     while (len >= sizeof(struct nlmsghdr)) {
-        const struct nlmsghdr *h = (const void *)buf;
+        struct nlmsghdr *h = (void *)buf;
         size_t step = NLMSG_ALIGN(h->nlmsg_len);
         if (h->nlmsg_len < sizeof *h || h->nlmsg_len > len)
             break;
-        if (h->nlmsg_flags & NLM_F_REQUEST)
+        if (h->nlmsg_flags & NLM_F_REQUEST) {
             owed[fd]++;
+            if (!(h->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP))) {
+                unsigned i = acked_next[fd]++ % ACKED_RING;
+                h->nlmsg_flags |= NLM_F_ACK;
+                acked[fd][i] = h->nlmsg_seq;
+                acked_used[fd][i] = 1;
+            }
+        }
         if (step >= len)
             break;
         buf += step;
         len -= step;
     }
+}
+
+/* Whether one received datagram is only a success ACK the shim asked for (then forgotten). */
+static int injected_ack(int fd, const unsigned char *buf, size_t len)
+{
+    const struct nlmsghdr *h = (const void *)buf;
+    const struct nlmsgerr *e = NLMSG_DATA(h);
+
+    if (len < NLMSG_LENGTH(sizeof *e) || h->nlmsg_type != NLMSG_ERROR || e->error != 0
+        || NLMSG_ALIGN(h->nlmsg_len) < len)
+        return 0;
+    for (unsigned i = 0; i < ACKED_RING; i++) {
+        if (acked_used[fd][i] && acked[fd][i] == h->nlmsg_seq) {
+            acked_used[fd][i] = 0;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Subtracts the terminal answers in one received datagram. */
@@ -92,8 +129,7 @@ static void count_answers(int fd, const unsigned char *buf, size_t len)
         size_t step = NLMSG_ALIGN(h->nlmsg_len);
         if (h->nlmsg_len < sizeof *h || h->nlmsg_len > len)
             break;
-        int last = h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE
-                   || !(h->nlmsg_flags & NLM_F_MULTI);
+        int last = h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE;
         if (last && owed[fd] > 0)
             owed[fd]--;
         if (step >= len)
@@ -103,18 +139,40 @@ static void count_answers(int fd, const unsigned char *buf, size_t len)
     }
 }
 
-static void count_iov(int fd, const struct iovec *iov, size_t n, size_t total, int sent)
+/* Sends one datagram on a redirected fd: gathered into one buffer so that flags can be set. */
+static ssize_t send_tracked(int fd, const struct msghdr *msg, int flags,
+                            ssize_t (*real)(int, const struct msghdr *, int))
 {
-    /* OVS sends and receives whole datagrams through one or two iovecs; walking each
-     * iovec's filled part is enough for the header scan. */
-    for (size_t i = 0; i < n && total > 0; i++) {
-        size_t part = iov[i].iov_len < total ? iov[i].iov_len : total;
-        if (sent)
-            count_requests(fd, iov[i].iov_base, part);
-        else
-            count_answers(fd, iov[i].iov_base, part);
-        total -= part;
+    size_t total = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++)
+        total += msg->msg_iov[i].iov_len;
+    unsigned char *buf = malloc(total ? total : 1);
+    if (!buf)
+        return real(fd, msg, flags);
+    size_t off = 0;
+    for (size_t i = 0; i < msg->msg_iovlen; i++) {
+        memcpy(buf + off, msg->msg_iov[i].iov_base, msg->msg_iov[i].iov_len);
+        off += msg->msg_iov[i].iov_len;
     }
+    int saved_owed = owed[fd];
+    prepare_requests(fd, buf, total);
+    struct iovec iov = { .iov_base = buf, .iov_len = total };
+    struct msghdr m = *msg;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    ssize_t r = real(fd, &m, flags);
+    if (r < 0)
+        owed[fd] = saved_owed;
+    free(buf);
+    return r;
+}
+
+static ssize_t (*real_sendmsg(void))(int, const struct msghdr *, int)
+{
+    static ssize_t (*real)(int, const struct msghdr *, int);
+    if (!real)
+        real = dlsym(RTLD_NEXT, "sendmsg");
+    return real;
 }
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -133,10 +191,12 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 
     if (!real)
         real = dlsym(RTLD_NEXT, "send");
-    ssize_t r = real(fd, buf, n, flags);
-    if (r > 0 && tracked(fd))
-        count_requests(fd, buf, (size_t)r);
-    return r;
+    if (tracked(fd)) {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+        return send_tracked(fd, &m, flags, real_sendmsg());
+    }
+    return real(fd, buf, n, flags);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
@@ -147,25 +207,25 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
 
     if (!real)
         real = dlsym(RTLD_NEXT, "sendto");
-    ssize_t r = real(fd, buf, n, flags, redirect(fd, addr, len, &copy), len);
-    if (r > 0 && tracked(fd))
-        count_requests(fd, buf, (size_t)r);
-    return r;
+    const struct sockaddr *to = redirect(fd, addr, len, &copy);
+    if (tracked(fd)) {
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+        struct msghdr m = { .msg_name = (void *)to, .msg_namelen = to ? len : 0,
+                            .msg_iov = &iov, .msg_iovlen = 1 };
+        return send_tracked(fd, &m, flags, real_sendmsg());
+    }
+    return real(fd, buf, n, flags, to, len);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    static ssize_t (*real)(int, const struct msghdr *, int);
     struct sockaddr_nl copy;
     struct msghdr m = *msg;
 
-    if (!real)
-        real = dlsym(RTLD_NEXT, "sendmsg");
     m.msg_name = (void *)redirect(fd, msg->msg_name, msg->msg_namelen, &copy);
-    ssize_t r = real(fd, &m, flags);
-    if (r > 0 && tracked(fd))
-        count_iov(fd, m.msg_iov, m.msg_iovlen, (size_t)r, 1);
-    return r;
+    if (tracked(fd))
+        return send_tracked(fd, &m, flags, real_sendmsg());
+    return real_sendmsg()(fd, &m, flags);
 }
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -174,14 +234,36 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
     if (!real)
         real = dlsym(RTLD_NEXT, "recvmsg");
-    if (tracked(fd) && (flags & MSG_DONTWAIT) && owed[fd] > 0) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        poll(&p, 1, REPLY_WAIT_MS);
+    if (!tracked(fd) || (flags & MSG_PEEK))
+        return real(fd, msg, flags);
+    for (;;) {
+        if ((flags & MSG_DONTWAIT) && owed[fd] > 0) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            poll(&p, 1, REPLY_WAIT_MS);
+        }
+        ssize_t r = real(fd, msg, flags);
+        if (r <= 0 || msg->msg_iovlen == 0)
+            return r;
+        /* OVS receives into a first iovec that holds at least one whole ACK. */
+        const unsigned char *b = msg->msg_iov[0].iov_base;
+        size_t first = msg->msg_iov[0].iov_len < (size_t)r ? msg->msg_iov[0].iov_len : (size_t)r;
+        if (first == (size_t)r && injected_ack(fd, b, first)) {
+            if (owed[fd] > 0)
+                owed[fd]--;
+            if ((flags & MSG_DONTWAIT) && owed[fd] == 0) {
+                errno = EAGAIN;
+                return -1;
+            }
+            continue;
+        }
+        size_t left = (size_t)r;
+        for (size_t i = 0; i < msg->msg_iovlen && left > 0; i++) {
+            size_t part = msg->msg_iov[i].iov_len < left ? msg->msg_iov[i].iov_len : left;
+            count_answers(fd, msg->msg_iov[i].iov_base, part);
+            left -= part;
+        }
+        return r;
     }
-    ssize_t r = real(fd, msg, flags);
-    if (r > 0 && tracked(fd) && !(flags & MSG_PEEK))
-        count_iov(fd, msg->msg_iov, msg->msg_iovlen, (size_t)r, 0);
-    return r;
 }
 
 int close(int fd)
@@ -193,6 +275,7 @@ int close(int fd)
     if (fd >= 0 && fd < MAX_FDS) {
         redirected[fd] = 0;
         owed[fd] = 0;
+        memset(acked_used[fd], 0, sizeof acked_used[fd]);
     }
     return real(fd);
 }

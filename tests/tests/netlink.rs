@@ -920,3 +920,189 @@ fn requests_are_counted_by_family_command_and_result() {
     );
     drop(sw);
 }
+
+/// Vport SET as the kernel's `ovs_vport_cmd_set`: lookup errors (ENODEV for an unknown name
+/// or number or a name in another datapath, EFBIG past 65534, EOPNOTSUPP for IFINDEX, EINVAL
+/// without name or number); TYPE must match (EINVAL); UPCALL_PID must be a non-empty array
+/// of whole u32s (EINVAL). OPTIONS: the kernel's vports have no `set_options`
+/// (EOPNOTSUPP); dpswitch lets a port's `key=value` settings change, but not its device
+/// (devargs: EOPNOTSUPP, a live port keeps its device) nor tunnel options (EOPNOTSUPP). A
+/// refused SET changes nothing.
+#[test]
+fn vport_set_follows_ovs_vport_cmd_set() {
+    let (sw, dp) = start_null();
+    let mut c = NlClient::connect(sw.netlink_pid);
+    let ifindex = dp_ifindex(&mut c, &dp);
+    let by_no = |p: u32| VportAttrs {
+        port_no: Some(p),
+        ..VportAttrs::default()
+    };
+    let m = c.msg(VportCmd::Get, ifindex, by_no(1));
+    let (r, e) = c.transact(m, 0);
+    assert_eq!(e, 0);
+    let before = r[0].body.clone();
+    let p1 = before.name.clone().expect("port 1 name");
+    let named = |extra: VportAttrs| VportAttrs {
+        name: Some(p1.clone()),
+        ..extra
+    };
+    let mut set = |hdr_ifindex: i32, a: VportAttrs| {
+        let m = c.msg(VportCmd::Set, hdr_ifindex, a);
+        c.transact(m, 0).1
+    };
+    let nonesuch = VportAttrs {
+        name: Some("nonesuch".into()),
+        ..VportAttrs::default()
+    };
+    assert_eq!(set(0, nonesuch), ENODEV);
+    assert_eq!(set(ifindex, by_no(4242)), ENODEV);
+    assert_eq!(set(ifindex, by_no(65535)), libc::EFBIG);
+    assert_eq!(set(ifindex + 1000, named(VportAttrs::default())), ENODEV);
+    let with_ifindex = VportAttrs {
+        ifindex: Some(ifindex as u32),
+        ..VportAttrs::default()
+    };
+    assert_eq!(set(ifindex, named(with_ifindex)), EOPNOTSUPP);
+    assert_eq!(set(ifindex, VportAttrs::default()), EINVAL);
+    let internal = VportAttrs {
+        ty: Some(VportType::Internal),
+        upcall_pids: Some(vec![99]),
+        ..VportAttrs::default()
+    };
+    assert_eq!(set(0, named(internal)), EINVAL, "type mismatch");
+    let mut devargs = VportOptions::default();
+    odp::dpswitch::push_setting(&mut devargs, "devargs", "net_null_other,no-rx=1");
+    odp::dpswitch::push_setting(&mut devargs, "mtu", "1500");
+    let swap = VportAttrs {
+        options: Some(devargs),
+        upcall_pids: Some(vec![99]),
+        ..VportAttrs::default()
+    };
+    assert_eq!(set(0, named(swap)), EOPNOTSUPP, "devargs of a live port");
+    let tunnel = VportAttrs {
+        options: Some(VportOptions {
+            dst_port: Some(4789),
+            ..VportOptions::default()
+        }),
+        ..VportAttrs::default()
+    };
+    assert_eq!(set(0, named(tunnel)), EOPNOTSUPP, "tunnel options");
+    // An UPCALL_PID attribute with no ids.
+    let mut raw = c.msg(VportCmd::Set, 0, named(VportAttrs::default()));
+    raw.seq = c.next_seq();
+    raw.flags = flags::REQUEST | flags::ACK;
+    raw.pid = c.port_id;
+    let mut bytes = raw.to_bytes().expect("encode");
+    bytes.extend_from_slice(&[4, 0, 5, 0]);
+    let total = bytes.len() as u32;
+    bytes[..4].copy_from_slice(&total.to_ne_bytes());
+    c.send_raw(&bytes).expect("send");
+    assert_eq!(
+        c.collect(raw.seq, true).1,
+        Some(EINVAL),
+        "empty upcall pid array"
+    );
+    let get = |c: &mut NlClient| {
+        let m = c.msg(VportCmd::Get, ifindex, by_no(1));
+        let (r, e) = c.transact(m, 0);
+        assert_eq!(e, 0);
+        r[0].body.clone()
+    };
+    let after = get(&mut c);
+    assert_eq!(
+        (&after.options, &after.upcall_pids, after.ty),
+        (&before.options, &before.upcall_pids, before.ty),
+        "refused SETs changed nothing"
+    );
+    // Settings may change, with the type repeated and the same devargs.
+    let mut mtu = VportOptions::default();
+    odp::dpswitch::push_setting(&mut mtu, "mtu", "1500");
+    let ok = VportAttrs {
+        ty: Some(VportType::Netdev),
+        options: Some(mtu),
+        upcall_pids: Some(vec![5]),
+        ..VportAttrs::default()
+    };
+    let m = c.msg(VportCmd::Set, ifindex, named(ok));
+    let (r, e) = c.transact(m, flags::ECHO);
+    assert_eq!(e, 0);
+    assert_eq!(r[0].cmd, VportCmd::Set);
+    let after = get(&mut c);
+    let settings = odp::dpswitch::settings(after.options.as_ref().expect("options"));
+    assert!(
+        settings.contains(&("mtu".to_string(), "1500".to_string())),
+        "{settings:?}"
+    );
+    assert_eq!(after.upcall_pids, Some(vec![5]));
+    assert!(sw.stop().success());
+}
+
+/// `OVS_DP_ATTR_MASKS_CACHE_SIZE` as the kernel bounds it: the attribute policy caps it at
+/// PCPU_MIN_UNIT_SIZE / sizeof(struct mask_cache_entry) = 32768 / 8 = 4096 (ERANGE, on any
+/// command), and `ovs_flow_tbl_masks_cache_resize` wants 0 (off) or a power of two
+/// (EINVAL). DP NEW applies it too (`ovs_dp_change`), before finding the name taken.
+#[test]
+fn masks_cache_size_bounds_match_the_kernel() {
+    let (sw, dp) = start_null();
+    let mut c = NlClient::connect(sw.netlink_pid);
+    let attrs = |name: &str, n: u32| DatapathAttrs {
+        name: Some(name.to_string()),
+        masks_cache_size: Some(n),
+        ..DatapathAttrs::default()
+    };
+    for (n, want) in [
+        (0, 0),
+        (1, 0),
+        (2, 0),
+        (3, EINVAL),
+        (6, EINVAL),
+        (2048, 0),
+        (4095, EINVAL),
+        (4096, 0),
+        (4097, libc::ERANGE),
+        (8192, libc::ERANGE),
+        (u32::MAX, libc::ERANGE),
+        (256, 0),
+    ] {
+        let m = c.msg(DpCmd::Set, 0, attrs(&dp, n));
+        assert_eq!(c.transact(m, 0).1, want, "SET {n}");
+        let (r, e) = dp_get(&mut c, &dp);
+        assert_eq!(e, 0);
+        if want == 0 {
+            assert_eq!(r[0].body.masks_cache_size, Some(n), "after SET {n}");
+        }
+    }
+    let new = |name: &str, n: u32| DatapathAttrs {
+        upcall_pid: Some(0),
+        ..attrs(name, n)
+    };
+    let m = c.msg(DpCmd::New, 0, new(&dp, 3));
+    assert_eq!(
+        c.transact(m, 0).1,
+        EINVAL,
+        "checked before the name is found taken"
+    );
+    let m = c.msg(DpCmd::New, 0, new(&dp, 8192));
+    assert_eq!(c.transact(m, 0).1, libc::ERANGE);
+    let dp2 = unique("mc");
+    let m = c.msg(DpCmd::New, 0, new(&dp2, 5));
+    assert_eq!(c.transact(m, 0).1, EINVAL);
+    assert_eq!(
+        dp_get(&mut c, &dp2).1,
+        ENODEV,
+        "a refused NEW leaves nothing"
+    );
+    let m = c.msg(DpCmd::New, 0, new(&dp2, 1024));
+    assert_eq!(c.transact(m, 0).1, 0);
+    assert_eq!(dp_get(&mut c, &dp2).0[0].body.masks_cache_size, Some(1024));
+    let m = c.msg(
+        DpCmd::Del,
+        0,
+        DatapathAttrs {
+            name: Some(dp2.clone()),
+            ..DatapathAttrs::default()
+        },
+    );
+    assert_eq!(c.transact(m, 0).1, 0);
+    assert!(sw.stop().success());
+}

@@ -1,5 +1,6 @@
 //! The netlink control plane: the server socket and the generic-netlink server.
 
+pub mod mcast;
 pub mod pmd_family;
 pub mod server;
 pub mod socket;

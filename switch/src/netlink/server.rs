@@ -32,7 +32,13 @@
 //!   vport's devargs and settings back the same way. Vport SET may change settings but not
 //!   the devargs (EOPNOTSUPP). Tunnel vport types are EAFNOSUPPORT.
 //! - Mutating commands need uid 0 in the sender's `SCM_CREDENTIALS` (EPERM otherwise).
-//! - Multicast notifications are not sent (the groups are listed by GETFAMILY only).
+//! - NEW/DEL/SET of datapaths, vports and flows are multicast to the family's group, as the
+//!   kernel's `genl_notify` does: the message a `NLM_F_ECHO` requester gets (its `pid` and
+//!   `seq`, the request's command), to every listener but an echo requester, which gets it
+//!   unicast instead. The group ids are ones no kernel family holds ([`super::mcast`]);
+//!   flow notifications go out even with no listener (the kernel's multicast of a message
+//!   nobody joined costs little). A flush (flow DEL without key) announces nothing.
+//!   Without CAP_NET_ADMIN (or free group ids) nothing is multicast.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -50,6 +56,7 @@ use odp::nl::{self, flags, AttrWriter, ErrorMsg, GenlHeader, NlMsgHeader};
 use odp::pmd_stats;
 use odp::validate::{unmasked_key_form, FlatKey, FlowMatch};
 
+use super::mcast::{self, Groups};
 use super::pmd_family::{self, PmdFamily};
 use super::socket::{NetlinkSocket, Sender};
 use crate::flow::FlowKey;
@@ -71,8 +78,8 @@ pub const FAMILY_IDS: FamilyIds = FamilyIds {
     ct_limit: 0,
 };
 
-/// Multicast group ids reported by GETFAMILY (the kernel's are small dynamic numbers; these
-/// are far from them). Notifications are not multicast: see the crate docs.
+/// Multicast group ids reported by GETFAMILY when no free kernel group id could be found
+/// (nothing is multicast then, and nobody can join these).
 pub const MCAST_BASE: u32 = 0x4450_0000;
 
 /// Types below this are netlink control messages (NOOP, ERROR, DONE, OVERRUN).
@@ -205,6 +212,19 @@ pub struct Server {
     view: Arc<SwitchView>,
     upbuf: Vec<u8>,
     pmd_family: PmdFamily,
+    /// The multicast groups notifications go to (None: not multicasting).
+    groups: Option<Groups>,
+    /// The notification the last [`Server::handle_message`] produced.
+    note: Option<Note>,
+}
+
+/// A notification to multicast.
+#[derive(Debug)]
+struct Note {
+    group: u32,
+    msg: Vec<u8>,
+    /// The requester asked for an echo: it gets the message unicast, not multicast.
+    echo: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -223,6 +243,22 @@ impl Server {
     /// From setting the socket non-blocking.
     pub fn new(sock: NetlinkSocket, view: Arc<SwitchView>) -> io::Result<Server> {
         sock.set_nonblocking(true)?;
+        let groups = match mcast::kernel_groups() {
+            Ok(k) => mcast::pick(&k),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the kernel's netlink groups");
+                None
+            }
+        };
+        match groups {
+            Some(g) => tracing::info!(
+                datapath = g.datapath,
+                vport = g.vport,
+                flow = g.flow,
+                "netlink notification groups"
+            ),
+            None => tracing::warn!("no free netlink group ids: notifications are not sent"),
+        }
         Ok(Server {
             sock,
             rx: vec![0; RX_BUF],
@@ -232,7 +268,47 @@ impl Server {
             view,
             upbuf: Vec::with_capacity(4096),
             pmd_family: PmdFamily::default(),
+            groups,
+            note: None,
         })
+    }
+
+    /// The multicast groups advertised for the datapath, vport and flow families.
+    pub fn groups(&self) -> Option<Groups> {
+        self.groups
+    }
+
+    /// The group id GETFAMILY reports for family `id`.
+    fn group_of(&self, id: u16) -> u32 {
+        match self.groups {
+            Some(g) if id == FAMILY_IDS.datapath => g.datapath,
+            Some(g) if id == FAMILY_IDS.vport => g.vport,
+            Some(g) if id == FAMILY_IDS.flow => g.flow,
+            _ => MCAST_BASE + u32::from(id),
+        }
+    }
+
+    /// Sends the last message's notification, if any: first what is queued for the
+    /// requester (`out`), so that an echo keeps its place among the replies.
+    fn send_note(&mut self, to: u32, out: &mut Vec<u8>) {
+        let Some(n) = self.note.take() else {
+            return;
+        };
+        let dst = if n.echo {
+            self.send(to, out);
+            out.clear();
+            to
+        } else {
+            0
+        };
+        if let Err(e) = self.sock.send_group(dst, n.group, &n.msg) {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                tracing::warn!("no CAP_NET_ADMIN: netlink notifications are not sent");
+                self.groups = None;
+            } else {
+                tracing::debug!(group = n.group, error = %e, "notification not delivered");
+            }
+        }
     }
 
     /// The socket (for poll(2)).
@@ -331,6 +407,7 @@ impl Server {
                     return;
                 }
                 None => {
+                    self.send_note(sender.port_id, &mut out);
                     if let Some(o) = self.take_out() {
                         out.extend_from_slice(&o);
                     }
@@ -381,6 +458,7 @@ impl Server {
         }
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
         let mut probe = false;
+        let mut notify = None;
         let (fam, cmd, result) = if hdr.ty == pmd_family::FAMILY_ID {
             let rhdr = NlMsgHeader {
                 pid: sender.port_id,
@@ -408,6 +486,9 @@ impl Server {
                         _ => {}
                     }
                     let rhdr = NlMsgHeader { pid, ..*hdr };
+                    // A change to announce is answered as if echo was asked; the answer
+                    // becomes the notification.
+                    notify = self.groups.and_then(|g| notify_group(&mut req, g));
                     self.dispatch(sw, &rhdr, req, admin)
                 }
                 Err(e) => {
@@ -449,7 +530,15 @@ impl Server {
                 return Some(d);
             }
             Ok(Answer::Msgs(m)) => {
-                out.extend_from_slice(&m);
+                if let Some(group) = notify {
+                    self.note = Some(Note {
+                        group,
+                        msg: m,
+                        echo: hdr.flags & flags::ECHO != 0,
+                    });
+                } else {
+                    out.extend_from_slice(&m);
+                }
                 if hdr.flags & flags::ACK != 0 {
                     push_error(&mut out, sender.port_id, hdr, &[], 0);
                 }
@@ -522,8 +611,7 @@ impl Server {
                 .enumerate()
             {
                 let id = FAMILY_IDS.datapath + i as u16;
-                let info =
-                    ctrl::family_info(name, id, MCAST_BASE + u32::from(id)).map_err(odp_err)?;
+                let info = ctrl::family_info(name, id, self.group_of(id)).map_err(odp_err)?;
                 let msg = CtrlMessage {
                     flags: flags::MULTI,
                     seq: hdr.seq,
@@ -580,7 +668,7 @@ impl Server {
         };
         let fname = ["ovs_datapath", "ovs_vport", "ovs_flow", "ovs_packet"]
             [usize::from(id - FAMILY_IDS.datapath)];
-        let info = ctrl::family_info(fname, id, MCAST_BASE + u32::from(id)).map_err(odp_err)?;
+        let info = ctrl::family_info(fname, id, self.group_of(id)).map_err(odp_err)?;
         let msg = CtrlMessage {
             flags: 0,
             seq: hdr.seq,
@@ -1598,4 +1686,17 @@ fn object_cmd_name(cmd: impl odp::family::Command) -> &'static str {
         4 => "set",
         _ => "unknown",
     }
+}
+
+/// The group a request's change is announced on, with `NLM_F_ECHO` set on the request so that
+/// its handler builds the message (NEW/DEL/SET of datapaths, vports and flows).
+fn notify_group(req: &mut Request, g: Groups) -> Option<u32> {
+    let (f, group) = match req {
+        Request::Datapath(m) if m.cmd != DpCmd::Get => (&mut m.flags, g.datapath),
+        Request::Vport(m) if m.cmd != VportCmd::Get => (&mut m.flags, g.vport),
+        Request::Flow(m) if m.cmd != FlowCmd::Get => (&mut m.flags, g.flow),
+        _ => return None,
+    };
+    *f |= flags::ECHO;
+    Some(group)
 }

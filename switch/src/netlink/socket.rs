@@ -164,6 +164,27 @@ impl NetlinkSocket {
     }
 }
 
+impl NetlinkSocket {
+    /// Multicasts one datagram to `group` (1–32) and unicasts it to `port_id`, which the
+    /// multicast leaves out: the kernel's `nlmsg_notify`. Port 0 is the kernel, which ignores
+    /// a message that is not a request. Needs CAP_NET_ADMIN.
+    ///
+    /// # Errors
+    /// `EPERM` without CAP_NET_ADMIN; `ECONNREFUSED`/`EAGAIN` from the unicast part (the
+    /// multicast has gone out by then); others as they come.
+    pub fn send_group(&self, port_id: u32, group: u32, datagram: &[u8]) -> io::Result<()> {
+        if !(1..=32).contains(&group) {
+            return Err(io::Error::from(Errno::EINVAL));
+        }
+        let addr = NetlinkAddr::new(port_id, 1 << (group - 1));
+        let sent = sendto(self.fd.as_raw_fd(), datagram, &addr, MsgFlags::MSG_DONTWAIT)?;
+        if sent != datagram.len() {
+            return Err(io::Error::from(Errno::EMSGSIZE));
+        }
+        Ok(())
+    }
+}
+
 impl AsFd for NetlinkSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
