@@ -23,13 +23,15 @@
 //! M requests the main thread sends a datagram GET on its own socket and requires an answer
 //! (liveness). Once, half-way, it installs F flows and dumps them on four sockets at once:
 //! two read to the end (and must see all F), one is closed after two datagrams, one stops
-//! reading (the daemon must abandon it, not stall).
+//! reading with a 4 KiB receive buffer and stays open to the end (the daemon must park that
+//! dump and give it up after its stall timeout, serving everyone else meanwhile).
 //!
 //! The summary ends with one `RESULT key=value ...` line; the exit status is 1 on any
 //! violation: unanswered requests, a failed liveness check, the daemon gone, or VmRSS at the
 //! end more than G MiB above its level after set-up.
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1088,7 +1090,7 @@ fn huge_dumps(
     ctx: &Ctx,
     n: u32,
     t: &mut Tally,
-    held: &mut Vec<NlClient>,
+    held: &mut Vec<OwnedFd>,
 ) -> Result<(), String> {
     // A datapath of its own: the workers' mutated flow DELs flush the scratch one.
     let mut c = NlClient::connect(server);
@@ -1098,16 +1100,49 @@ fn huge_dumps(
     r
 }
 
+/// A socket with a tiny receive buffer that asks for a flow dump and never reads.
+fn stalled_dump(server: u32, ctx: &Ctx) -> Result<OwnedFd, String> {
+    use nix::sys::socket::{
+        bind, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
+        SockProtocol, SockType,
+    };
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkGeneric,
+    )
+    .map_err(|e| e.to_string())?;
+    setsockopt(&fd, sockopt::RcvBuf, &4096).map_err(|e| e.to_string())?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| e.to_string())?;
+    let mut m = odp::family::OvsMessage::new(FlowCmd::Get, ctx.ifindex, FlowAttrs::default());
+    m.family = ctx.ids.flow;
+    m.seq = 1;
+    m.flags = flags::REQUEST | flags::DUMP;
+    let b = m.to_bytes().map_err(|e| e.to_string())?;
+    sendto(
+        fd.as_raw_fd(),
+        &b,
+        &NetlinkAddr::new(server, 0),
+        MsgFlags::empty(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(fd)
+}
+
 fn dump_on(
     c: &mut NlClient,
     server: u32,
     ctx: &Ctx,
     n: u32,
     t: &mut Tally,
-    held: &mut Vec<NlClient>,
+    held: &mut Vec<OwnedFd>,
 ) -> Result<(), String> {
     install_flows(c, ctx, n, t)?;
-    let mut socks: Vec<(NlClient, u32)> = (0..4)
+    // The fourth never reads, from a socket with the smallest receive buffer, so the daemon's
+    // dump to it stalls at once and has to be abandoned while everything else goes on.
+    held.push(stalled_dump(server, ctx)?);
+    let mut socks: Vec<(NlClient, u32)> = (0..3)
         .map(|_| {
             let mut s = NlClient::raw(server);
             s.ids = ctx.ids;
@@ -1125,9 +1160,9 @@ fn dump_on(
         t.datagrams += 1;
     }
     // Interleave: one datagram from each reader in turn.
-    let mut counts = [0u64; 4];
-    let mut dgrams = [0u32; 4];
-    let mut finished = [false; 4];
+    let mut counts = [0u64; 3];
+    let mut dgrams = [0u32; 3];
+    let mut finished = [false; 3];
     let deadline = Instant::now() + Duration::from_secs(120);
     while !(finished[0] && finished[1]) {
         if Instant::now() > deadline {
@@ -1165,10 +1200,6 @@ fn dump_on(
     *t.silences
         .entry("dump abandoned by the client")
         .or_default() += 2;
-    // The never-read one stays open until the end: the daemon has to give up on it.
-    if let Some((s, _)) = socks.pop() {
-        held.push(s);
-    }
     drop(socks);
     let flush = c.msg(FlowCmd::Del, ctx.ifindex, FlowAttrs::default());
     ask(c, flush, 0, Duration::from_secs(30)).map_err(|e| format!("flow flush: {e}"))?;
