@@ -638,3 +638,54 @@ fn flood(sources: u32) {
     let status = sw.stop();
     assert!(status.success(), "dpswitch exited with {status}");
 }
+
+#[test]
+fn a_pcap_port_too_big_for_the_pool_is_refused_and_the_switch_still_exits_cleanly() {
+    // net_pcap's infinite_rx keeps every frame of the file in an mbuf: 40,000 frames do not
+    // fit the default pool of 32,768. DPDK 22.11's driver then leaves a dangling ring that
+    // its close frees again, which used to segfault dpswitch at exit.
+    let dp = unique("dpp");
+    let snk = unique("pn");
+    let pn = format!("{snk}=net_null_{snk},no-rx=1");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &pn]);
+    let big = TempFile::new(".pcap");
+    let frames: Vec<Vec<u8>> = (0..40_000u32)
+        .map(|i| {
+            magic_frame(
+                [2, 0xe0, 0, 0, 0, 1],
+                [2, 0xe1, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+                b"big",
+            )
+        })
+        .collect();
+    write_pcap(&big.path, &frames);
+    let small = TempFile::new(".pcap");
+    write_pcap(&small.path, &frames[..16]);
+    let dev = unique("pp");
+    let add = |file: &TempFile| {
+        sw.dpctl(&[
+            "add-if",
+            &dp,
+            &format!(
+                "{dev},type=dpdk,devargs=net_pcap_{dev},rx_pcap={},infinite_rx=1",
+                file.path.display()
+            ),
+        ])
+    };
+    let refused = add(&big);
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    // The refused device left nothing behind: its name can be used again.
+    let ok = add(&small);
+    assert_eq!(
+        (ok.code, ok.stderr.as_str()),
+        (0, ""),
+        "{ok:#?}\n{}",
+        sw.log_text()
+    );
+    let a = sw.vport_stats(&dp, &dev).rx_packets;
+    std::thread::sleep(Duration::from_millis(200));
+    let b = sw.vport_stats(&dp, &dev).rx_packets;
+    assert!(b > a, "the re-added pcap port does not receive");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}:\n{log}");
+}
