@@ -25,6 +25,17 @@ use odp::nl::flags;
 /// The limit every control-plane round trip is held to.
 const GET_LIMIT: Duration = Duration::from_millis(100);
 
+/// The tests of this file run one at a time: each daemon spins a PMD on core 1 and the
+/// 100 ms round-trip limits are about one daemon's control thread, not about six of them
+/// sharing two cores.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// One DP GET: the stats, the ifindex and how long the round trip took.
 fn timed_get(c: &mut NlClient, dp: &str) -> (DpStats, i32, Duration) {
     let m = c.msg(
@@ -167,6 +178,7 @@ fn watch(c: &mut NlClient, dp: &str, span: Duration) -> (Duration, DpStats, DpSt
 
 #[test]
 fn an_upcall_receiver_that_stops_reading_then_closes_loses_misses_only() {
+    let _serial = serial();
     let dp = unique("dpu");
     let snk = unique("us");
     let pn = format!("{snk}=net_null_{snk},no-rx=1");
@@ -260,6 +272,7 @@ fn an_upcall_receiver_that_stops_reading_then_closes_loses_misses_only() {
 
 #[test]
 fn a_tap_deleted_from_the_kernel_side_under_traffic() {
+    let _serial = serial();
     let dp = unique("dpt");
     let (tap, snk) = (unique("tk"), unique("tn"));
     let pt = format!("{tap}=net_tap_{tap},iface={tap}");
@@ -422,6 +435,7 @@ fn on_hugepages(prefix: &str, netlink_pid: u32, dp: &str, ports: &[&str]) -> Com
 
 #[test]
 fn sigkill_on_hugepages_then_restart_on_the_same_prefix_and_port_id() {
+    let _serial = serial();
     if free_hugepages() == 0 {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         sh(&[root.join("hugepages.sh").to_str().expect("path"), "setup"]);
@@ -489,6 +503,7 @@ fn sigkill_on_hugepages_then_restart_on_the_same_prefix_and_port_id() {
 
 #[test]
 fn a_netlink_port_id_held_by_a_plain_socket_is_refused_quickly() {
+    let _serial = serial();
     use nix::sys::socket::{
         bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType,
     };
@@ -550,12 +565,14 @@ fn pcap_stream(path: &std::path::Path, frames: Vec<Vec<u8>>) -> std::thread::Joi
 #[test]
 #[ignore = "runtime/bridge.rs: MacTable::learn is O(table) per new MAC once full"]
 fn a_flood_of_100k_distinct_macs_with_a_small_flow_limit() {
+    let _serial = serial();
     flood(100_000);
 }
 
 /// 60k sources: the MAC table (65536) never fills; the slow path is flooded all the same.
 #[test]
 fn a_flood_of_60k_distinct_macs_with_a_small_flow_limit() {
+    let _serial = serial();
     flood(60_000);
 }
 
@@ -641,6 +658,7 @@ fn flood(sources: u32) {
 
 #[test]
 fn a_pcap_port_too_big_for_the_pool_is_refused_and_the_switch_still_exits_cleanly() {
+    let _serial = serial();
     // net_pcap's infinite_rx keeps every frame of the file in an mbuf: 40,000 frames do not
     // fit the default pool of 32,768. DPDK 22.11's driver then leaves a dangling ring that
     // its close frees again, which used to segfault dpswitch at exit.
