@@ -44,6 +44,10 @@ fn twenty_thousand_hostile_requests_under_traffic() {
             "500",
             "--rss-growth-mib",
             "64",
+            // Deleting the dump's datapath deletes its flows one PMD command at a time while
+            // the control thread waits: ~1 s for 10k flows in a debug build on a busy box.
+            "--liveness-timeout-ms",
+            "2000",
         ],
     );
     eprintln!("{out}\n(nlhostile took {:?})", t.elapsed());
