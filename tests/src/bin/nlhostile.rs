@@ -161,6 +161,8 @@ struct Tally {
     max_rtt: Duration,
     flows_dumped: Vec<u64>,
     dumps_abandoned: u64,
+    /// How long each step of the dump phase took (its requests' round trips).
+    phases: Vec<(&'static str, Duration)>,
 }
 
 impl Tally {
@@ -184,6 +186,7 @@ impl Tally {
         self.max_rtt = self.max_rtt.max(o.max_rtt);
         self.flows_dumped.extend(o.flows_dumped);
         self.dumps_abandoned += o.dumps_abandoned;
+        self.phases.extend(o.phases);
     }
 }
 
@@ -1114,7 +1117,10 @@ fn huge_dumps(
     let mut c = NlClient::connect(server);
     let ctx = &scratch(&mut c, &format!("{}d", ctx.dp), Duration::from_secs(10))?;
     let r = dump_on(&mut c, server, ctx, n, t, held);
+    let t0 = Instant::now();
     teardown(&mut c, ctx, Duration::from_secs(30));
+    t.phases
+        .push(("DP DEL of the emptied datapath", t0.elapsed()));
     r
 }
 
@@ -1156,7 +1162,11 @@ fn dump_on(
     t: &mut Tally,
     held: &mut Vec<OwnedFd>,
 ) -> Result<(), String> {
+    let t0 = Instant::now();
     install_flows(c, ctx, n, t)?;
+    t.phases
+        .push(("install (100 FLOW NEW per datagram)", t0.elapsed()));
+    let t0 = Instant::now();
     // The fourth never reads, from a socket with the smallest receive buffer, so the daemon's
     // dump to it stalls at once and has to be abandoned while everything else goes on.
     held.push(stalled_dump(server, ctx)?);
@@ -1219,8 +1229,11 @@ fn dump_on(
         .entry("dump abandoned by the client")
         .or_default() += 2;
     drop(socks);
+    t.phases.push(("dumps, interleaved", t0.elapsed()));
     let flush = c.msg(FlowCmd::Del, ctx.ifindex, FlowAttrs::default());
-    ask(c, flush, 0, Duration::from_secs(30)).map_err(|e| format!("flow flush: {e}"))?;
+    let (_, rtt) =
+        ask(c, flush, 0, Duration::from_secs(30)).map_err(|e| format!("flow flush: {e}"))?;
+    t.phases.push(("FLOW DEL of all flows (one request)", rtt));
     t.requests += 1;
     t.answered += 1;
     for (k, &got) in counts[..2].iter().enumerate() {
@@ -1451,6 +1464,9 @@ fn main() {
             .map(|e| format!(" (FAILED: {e})"))
             .unwrap_or_default()
     );
+    for (what, d) in &t.phases {
+        println!("  dump phase: {what}: {d:?}");
+    }
     println!(
         "  liveness GETs: {} ({} failed, max round trip {:?}); max request round trip {:?}",
         live.0, live.1, live.2, t.max_rtt
