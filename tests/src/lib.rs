@@ -932,3 +932,103 @@ pub fn split_vlog(stderr: &str) -> (Vec<String>, String) {
     }
     (log, rest)
 }
+
+// --- hostile/fault helpers ---
+
+impl Dpswitch {
+    /// Starts dpswitch from a complete command line (e.g. without `--in-memory`, which
+    /// [`dpswitch_command`] always passes) and waits until it forwards; stopped on drop like
+    /// one from [`Dpswitch::start`].
+    ///
+    /// # Panics
+    /// If it does not come up within 20 s (its log is printed).
+    pub fn start_command(mut cmd: Command, file_prefix: &str, netlink_pid: u32) -> Dpswitch {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn dpswitch");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+            child.stdout.take().map(|s| Box::new(s) as _),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ];
+        for stream in streams.into_iter().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let sw = Dpswitch {
+            child,
+            netlink_pid,
+            file_prefix: file_prefix.to_string(),
+            log,
+        };
+        if !sw.wait_for_log("forwarding", Duration::from_secs(20)) {
+            panic!("dpswitch did not start:\n{}", sw.log_text());
+        }
+        sw
+    }
+
+    /// The vport `name`'s statistics from a netlink GET.
+    ///
+    /// # Panics
+    /// If the GET fails or carries no statistics.
+    pub fn vport_stats(&self, dp: &str, name: &str) -> odp::family::vport::VportStats {
+        use odp::family::vport::{VportAttrs, VportCmd};
+        let mut c = nlclient::NlClient::connect(self.netlink_pid);
+        let ifindex = {
+            let m = c.msg(
+                odp::family::datapath::DpCmd::Get,
+                0,
+                odp::family::datapath::DatapathAttrs {
+                    name: Some(dp.to_string()),
+                    ..Default::default()
+                },
+            );
+            let (r, e) = c.transact(m, 0);
+            assert_eq!(e, 0, "DP GET {dp}");
+            r[0].dp_ifindex
+        };
+        let m = c.msg(
+            VportCmd::Get,
+            ifindex,
+            VportAttrs {
+                name: Some(name.to_string()),
+                ..VportAttrs::default()
+            },
+        );
+        let (r, e) = c.transact(m, 0);
+        assert_eq!(e, 0, "VPORT GET {name}");
+        r[0].body.stats.expect("vport stats")
+    }
+}
+
+/// Runs `tests`' `nlhostile` against the daemon at `netlink_pid` (pid `daemon`) with `args`
+/// after those two: its exit code and its summary (stdout and stderr).
+pub fn nlhostile(netlink_pid: u32, daemon: u32, args: &[&str]) -> (i32, String) {
+    let out = Command::new(bin("nlhostile"))
+        .args(["--netlink-pid", &netlink_pid.to_string()])
+        .args(["--daemon-pid", &daemon.to_string()])
+        .args(args)
+        .output()
+        .expect("run nlhostile");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The `key=value` fields of nlhostile's `RESULT` line.
+pub fn result_fields(summary: &str) -> std::collections::HashMap<String, String> {
+    summary
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -150,6 +150,7 @@ impl Port {
         if Self::find(name).is_some() {
             return Err(DpdkError::new("rte_dev_probe", libc::EEXIST).context(name));
         }
+        pcap_fits(devargs, &pool)?;
         let cargs =
             CString::new(devargs).map_err(|_| DpdkError::new("rte_dev_probe", libc::EINVAL))?;
         // SAFETY: valid C string; EAL is initialised.
@@ -160,7 +161,7 @@ impl Port {
         let Some(id) = Self::find(name) else {
             return Err(DpdkError::new("rte_eth_dev_get_port_by_name", libc::ENODEV).context(name));
         };
-        Self::open_inner(eal, id, cfg, pool, true)
+        Self::open_inner(eal, id, cfg, pool, true).inspect_err(|_| unprobe(id))
     }
 
     fn open_inner(
@@ -620,6 +621,90 @@ impl Drop for TxQueue {
         self.port
             .txq_taken
             .fetch_and(!(1u64 << self.queue), Ordering::AcqRel);
+    }
+}
+
+/// net_pcap with `infinite_rx=1` copies its whole `rx_pcap` file into mbufs at queue set-up.
+/// When the pool has too few, DPDK 22.11's driver frees its ring but keeps the pointer, and
+/// closing the device frees it again (a segfault): refuse such a device before probing it.
+fn pcap_fits(devargs: &str, pool: &Mempool) -> Result<()> {
+    let mut args = devargs.split(',');
+    if !args.next().unwrap_or_default().starts_with("net_pcap") {
+        return Ok(());
+    }
+    let kv: Vec<(&str, &str)> = args.filter_map(|a| a.split_once('=')).collect();
+    if !kv.iter().any(|&(k, v)| k == "infinite_rx" && v == "1") {
+        return Ok(());
+    }
+    let Some(&(_, path)) = kv.iter().find(|&&(k, _)| k == "rx_pcap") else {
+        return Ok(());
+    };
+    let Some(packets) = pcap_records(std::path::Path::new(path)) else {
+        // Unreadable or not a pcap file: the driver says what is wrong with it.
+        return Ok(());
+    };
+    let free = u64::from(pool.available());
+    if packets > free {
+        return Err(
+            DpdkError::new("net_pcap infinite_rx", libc::ENOBUFS).context(format!(
+                "{path} holds {packets} packets, one mbuf each, and the pool has {free} free \
+             (raise --mbufs)"
+            )),
+        );
+    }
+    Ok(())
+}
+
+/// The number of records in a classic pcap file (None if it is not one).
+fn pcap_records(path: &std::path::Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut hdr = [0u8; 24];
+    f.read_exact(&mut hdr).ok()?;
+    let magic = [hdr[0], hdr[1], hdr[2], hdr[3]];
+    let le = match u32::from_le_bytes(magic) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        _ if matches!(u32::from_be_bytes(magic), 0xa1b2_c3d4 | 0xa1b2_3c4d) => false,
+        _ => return None,
+    };
+    let mut n = 0;
+    let mut rec = [0u8; 16];
+    while f.read_exact(&mut rec).is_ok() {
+        let b = [rec[8], rec[9], rec[10], rec[11]];
+        let caplen = if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        };
+        f.seek(SeekFrom::Current(i64::from(caplen))).ok()?;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// Closes and removes a device [`Port::hotplug`] probed but could not set up. Left behind,
+/// it would keep its name taken, and its driver would be removed at EAL cleanup in that
+/// half-configured state (net_pcap whose `infinite_rx` queue found too few mbufs segfaults
+/// there).
+fn unprobe(id: u16) {
+    let device = dev_info(id)
+        .map(|i| i.device)
+        .unwrap_or(std::ptr::null_mut());
+    // SAFETY: valid port, never started; no queue handle exists (no Port was built).
+    let close = unsafe { dpdk_sys::rte_eth_dev_close(id) };
+    let remove = if device.is_null() {
+        0
+    } else {
+        // SAFETY: the device was probed by us and its only port is closed.
+        unsafe { dpdk_sys::rte_dev_remove(device) }
+    };
+    if close != 0 || remove != 0 {
+        tracing::warn!(
+            port = id,
+            close,
+            remove,
+            "could not remove a device that failed to set up"
+        );
     }
 }
 
