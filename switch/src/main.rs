@@ -46,6 +46,13 @@ fn default_eal_args() -> Vec<String> {
     args
 }
 
+/// mimalloc rather than glibc malloc: a PMD that drops the last reference to a flow the
+/// control thread allocated frees it into mimalloc's lock-free cross-thread list, where glibc
+/// takes the control thread's arena lock (and waits while that thread, busy with flow
+/// changes on the other core, holds it).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut o = match cli::parse(std::env::args().skip(1)) {
         Ok(o) => o,

@@ -136,7 +136,7 @@ impl SwitchCollector {
             pmd_batch_size: fgauge("pmd_batch_size", "Average packets per received burst", pmd),
             pmd_max_poll_gap: fgauge(
                 "pmd_max_poll_gap_seconds",
-                "Longest poll round since start: the longest a queue waited between two polls",
+                "Longest poll round since start or the last pmd-stats-clear: the longest a queue waited between two polls",
                 pmd,
             ),
             upcall_queue_depth: IntGauge::with_opts(

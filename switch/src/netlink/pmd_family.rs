@@ -1,8 +1,9 @@
 //! The `dpswitch_pmd` family (see [`odp::pmd_stats`]): PMD statistics, their baseline and the
 //! rx-queue assignment, answered on the control thread from the counters PMDs publish.
 //!
-//! CLEAR does not touch a PMD: as OVS does, it records the current counters as a baseline
-//! that later GETs subtract.
+//! CLEAR does not touch a PMD's counters: as OVS does, it records the current counters as a
+//! baseline that later GETs subtract. It does restart each PMD's longest-poll-round gauge,
+//! which a baseline cannot.
 
 use odp::nl::{self, NlMsgHeader};
 use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo};
@@ -37,6 +38,11 @@ impl PmdFamily {
             cmd::CLEAR if !admin => ("clear", Err(libc::EPERM)),
             cmd::CLEAR => {
                 self.baseline = view.pmd_counters();
+                for p in &view.pmds {
+                    p.shared
+                        .restart_max_poll_gap
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 ("clear", Ok(Vec::new()))
             }
             // genetlink's answer to a command the family does not have.

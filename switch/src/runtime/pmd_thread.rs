@@ -124,9 +124,12 @@ pub struct PmdShared {
     pub tx_batches: AtomicU64,
     /// Packets in those batches (sent or refused).
     pub tx_batch_packets: AtomicU64,
-    /// The longest poll round so far in TSC cycles: how long a queue can wait between two
-    /// polls (a stall of the PMD, e.g. applying a large command, shows here).
+    /// The longest poll round in TSC cycles since start or the last restart: how long a
+    /// queue can wait between two polls (a stall of the PMD, e.g. applying a large command,
+    /// or of its core, e.g. the kernel's per-CPU work, shows here).
     pub max_poll_gap_cycles: AtomicU64,
+    /// Set to start measuring `max_poll_gap_cycles` afresh (`pmd-stats-clear`).
+    pub restart_max_poll_gap: AtomicBool,
 }
 
 /// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
@@ -456,6 +459,9 @@ impl PmdThread {
                 s.tx_batches.store(tx_batches, Ordering::Relaxed);
                 s.tx_batch_packets
                     .store(tx_batch_packets, Ordering::Relaxed);
+                if s.restart_max_poll_gap.swap(false, Ordering::Relaxed) {
+                    max_gap = 0;
+                }
                 s.max_poll_gap_cycles.store(max_gap, Ordering::Relaxed);
             }
         }
