@@ -306,7 +306,10 @@ pub struct DpclsStats {
 /// turns ~n/2 subtable probes into ~1. A stale entry only costs one extra probe.
 pub struct Dpcls {
     subtables: Vec<Subtable>,
-    by_ufid: HashMap<u128, Arc<Flow>>,
+    /// Flows by UFID, for the control thread's GET/DEL by UFID and dumps. A PMD's copy has
+    /// none: its commands carry the flow itself, and a hash map's occasional whole-table
+    /// rehash (growth, or clearing tombstones under churn) would stall its queues.
+    by_ufid: Option<HashMap<u128, Arc<Flow>>>,
     mask_cache: Box<[Cell<u16>]>,
     hit: Cell<u64>,
     missed: Cell<u64>,
@@ -319,7 +322,7 @@ impl Default for Dpcls {
     fn default() -> Self {
         Self {
             subtables: Vec::new(),
-            by_ufid: HashMap::new(),
+            by_ufid: Some(HashMap::new()),
             mask_cache: (0..MASK_CACHE).map(|_| Cell::new(0)).collect(),
             hit: Cell::new(0),
             missed: Cell::new(0),
@@ -346,14 +349,27 @@ impl Dpcls {
         Self::default()
     }
 
-    /// Number of installed flows.
-    pub fn len(&self) -> usize {
-        self.by_ufid.len()
+    /// An empty classifier without the UFID index (a PMD's copy): [`Dpcls::get`],
+    /// [`Dpcls::flows`] and [`Dpcls::remove`] find nothing; remove with
+    /// [`Dpcls::remove_flow`].
+    pub fn without_ufid_index() -> Self {
+        Self {
+            by_ufid: None,
+            ..Self::default()
+        }
     }
 
-    /// Whether no flow is installed.
+    /// Number of installed flows.
+    pub fn len(&self) -> usize {
+        match &self.by_ufid {
+            Some(m) => m.len(),
+            None => self.subtables.iter().map(Subtable::len).sum(),
+        }
+    }
+
+    /// Whether no flow is installed (a subtable goes with its last flow).
     pub fn is_empty(&self) -> bool {
-        self.by_ufid.is_empty()
+        self.subtables.is_empty()
     }
 
     /// Number of distinct masks (subtables), `n_masks`.
@@ -384,18 +400,20 @@ impl Dpcls {
 
     /// The flow with this UFID.
     pub fn get(&self, ufid: u128) -> Option<&Arc<Flow>> {
-        self.by_ufid.get(&ufid)
+        self.by_ufid.as_ref()?.get(&ufid)
     }
 
     /// Iterates over all installed flows (no particular order).
     pub fn flows(&self) -> impl Iterator<Item = &Arc<Flow>> {
-        self.by_ufid.values()
+        self.by_ufid.iter().flat_map(|m| m.values())
     }
 
     /// Installs `flow`. A flow with the same UFID, or with the same mask and masked
     /// key, is replaced and returned (the caller kills it). Overlap with flows of other
     /// masks is not checked here: use [`Dpcls::find_overlap`] first, as the kernel does.
     pub fn insert(&mut self, flow: Arc<Flow>) -> Option<Arc<Flow>> {
+        // Without the index, a same-UFID flow is a modify: same mask and key, so the
+        // subtable replaces it below.
         let mut replaced = self.remove(flow.ufid());
         let mask = flow.mask();
         let idx = match self
@@ -409,35 +427,52 @@ impl Dpcls {
                 self.subtables.len() - 1
             }
         };
-        self.by_ufid.insert(flow.ufid(), Arc::clone(&flow));
+        if let Some(m) = &mut self.by_ufid {
+            m.insert(flow.ufid(), Arc::clone(&flow));
+        }
         if let Some(other) = self.subtables[idx].insert(flow) {
-            self.by_ufid.remove(&other.ufid());
+            if let Some(m) = &mut self.by_ufid {
+                m.remove(&other.ufid());
+            }
             replaced = Some(other);
         }
         replaced
     }
 
-    /// Removes the flow with UFID `ufid` and returns it.
+    /// Removes the flow with UFID `ufid` and returns it (nothing without the UFID index).
     pub fn remove(&mut self, ufid: u128) -> Option<Arc<Flow>> {
-        let flow = self.by_ufid.remove(&ufid)?;
-        if let Some(i) = self
+        let flow = self.by_ufid.as_mut()?.remove(&ufid)?;
+        self.remove_from_subtable(&flow);
+        Some(flow)
+    }
+
+    /// Removes `flow` (this very flow: same key, mask and UFID) and returns it.
+    pub fn remove_flow(&mut self, flow: &Flow) -> Option<Arc<Flow>> {
+        if let Some(m) = &mut self.by_ufid {
+            m.remove(&flow.ufid());
+        }
+        self.remove_from_subtable(flow)
+    }
+
+    fn remove_from_subtable(&mut self, flow: &Flow) -> Option<Arc<Flow>> {
+        let i = self
             .subtables
             .iter()
-            .position(|s| s.mask.bits().same_as(flow.mask()))
-        {
-            self.subtables[i].remove(&flow);
-            if self.subtables[i].len() == 0 {
-                self.subtables.remove(i);
-                self.clear_mask_cache();
-            }
+            .position(|s| s.mask.bits().same_as(flow.mask()))?;
+        let out = self.subtables[i].remove(flow);
+        if self.subtables[i].len() == 0 {
+            self.subtables.remove(i);
+            self.clear_mask_cache();
         }
-        Some(flow)
+        out
     }
 
     /// Removes every flow.
     pub fn clear(&mut self) {
         self.subtables.clear();
-        self.by_ufid.clear();
+        if let Some(m) = &mut self.by_ufid {
+            m.clear();
+        }
         self.clear_mask_cache();
     }
 

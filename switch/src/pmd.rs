@@ -27,8 +27,8 @@ use crate::packet::{
 pub enum FlowCmd {
     /// Install (or replace the same-UFID / same-masked-key flow with) this flow.
     Insert(Arc<Flow>),
-    /// Remove the flow with this UFID.
-    Remove(u128),
+    /// Remove this flow (found by its key and mask: a PMD keeps no UFID index).
+    Remove(Arc<Flow>),
     /// Remove every flow.
     Flush,
     /// Change `emc-insert-inv-prob`.
@@ -124,7 +124,7 @@ impl FlowTable {
     pub fn del(&mut self, ufid: u128) -> Option<(Arc<Flow>, Vec<FlowCmd>)> {
         let f = self.cls.remove(ufid)?;
         f.kill();
-        Some((f, vec![FlowCmd::Remove(ufid)]))
+        Some((Arc::clone(&f), vec![FlowCmd::Remove(f)]))
     }
 
     /// DEL without key: flush.
@@ -241,7 +241,7 @@ impl Pmd {
     pub fn new(id: usize, emc: Emc) -> Self {
         Self {
             id,
-            cls: Dpcls::new(),
+            cls: Dpcls::without_ufid_index(),
             emc,
             stats: PmdStats::default(),
             scratch: Box::new(Scratch {
@@ -287,8 +287,8 @@ impl Pmd {
             FlowCmd::Insert(f) => {
                 self.cls.insert(f);
             }
-            FlowCmd::Remove(ufid) => {
-                self.cls.remove(ufid);
+            FlowCmd::Remove(f) => {
+                self.cls.remove_flow(&f);
             }
             FlowCmd::Flush => {
                 self.cls.clear();
