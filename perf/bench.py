@@ -729,10 +729,17 @@ def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
                OVS_M32_RULES=str(flows_file(Path(args.pcapdir), SCENARIOS["M32"]["flows"],
                                             "ofctl", 1, 2)),
                OVS_MACS=str(Path(args.pcapdir) / "macs10k.txt"))
-    r = subprocess.run(["taskset", "-c", str(CTL_CORE), str(HERE / "ovs.sh"), "run", ovs_id],
-                       env=env, check=False)
-    row = dict(tool="ovs", scenario=ovs_id, pcap=pcapname, round=rnd, ok=r.returncode == 0,
-               note="")
+    p = subprocess.Popen(["taskset", "-c", str(CTL_CORE), str(HERE / "ovs.sh"), "run", ovs_id],
+                         env=env)
+    try:
+        rc = p.wait()
+    except KeyboardInterrupt:
+        # ovs.sh stops the ovsdb-server and ovs-vswitchd it detached in its EXIT trap; the
+        # SIGKILL subprocess.run would send left ovs-vswitchd polling core 1 after an abort.
+        p.terminate()
+        p.wait(timeout=60)
+        raise
+    row = dict(tool="ovs", scenario=ovs_id, pcap=pcapname, round=rnd, ok=rc == 0, note="")
     if res.exists():
         kv = dict(l.split("=", 1) for l in res.read_text().split("\n") if "=" in l)
         for k, v in kv.items():
