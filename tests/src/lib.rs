@@ -531,20 +531,31 @@ pub struct CtlRun {
 /// # Panics
 /// If dpctl cannot be spawned.
 pub fn dpctl_at(pid: u32, args: &[&str], stdin: &str) -> CtlRun {
-    use std::io::Write;
-    let mut child = Command::new(bin("dpctl"))
-        .arg(format!("--netlink-pid={pid}"))
+    let mut cmd = Command::new(bin("dpctl"));
+    cmd.arg(format!("--netlink-pid={pid}"))
         .args(args)
-        .env_remove("DPSWITCH_NETLINK_PID")
+        .env_remove("DPSWITCH_NETLINK_PID");
+    run_ctl(cmd, stdin)
+}
+
+/// Runs a control client with `stdin` as its input and collects what it printed.
+///
+/// # Panics
+/// If it cannot be spawned.
+fn run_ctl(mut cmd: Command, stdin: &str) -> CtlRun {
+    use std::io::Write;
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn dpctl");
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
     if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(stdin.as_bytes());
     }
-    let out = child.wait_with_output().expect("wait for dpctl");
+    let out = child
+        .wait_with_output()
+        .expect("wait for the control client");
     CtlRun {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -727,6 +738,19 @@ impl Dpswitch {
     /// # Panics
     /// If the GET fails.
     pub fn dp_attrs(&self, dp: &str) -> odp::family::datapath::DatapathAttrs {
+        self.dp_get(dp).body
+    }
+
+    /// The datapath's `dp_ifindex` (the `ovs_header` of its GET reply), which requests of the
+    /// other families address it by.
+    ///
+    /// # Panics
+    /// If the GET fails.
+    pub fn dp_ifindex(&self, dp: &str) -> i32 {
+        self.dp_get(dp).dp_ifindex
+    }
+
+    fn dp_get(&self, dp: &str) -> odp::family::OvsMessage<odp::family::datapath::DatapathAttrs> {
         use odp::family::datapath::{DatapathAttrs, DpCmd};
         let mut c = nlclient::NlClient::connect(self.netlink_pid);
         let m = c.msg(
@@ -739,7 +763,7 @@ impl Dpswitch {
         );
         let (r, e) = c.transact(m, 0);
         assert_eq!(e, 0, "DP GET {dp}");
-        r.into_iter().next().expect("DP GET reply").body
+        r.into_iter().next().expect("DP GET reply")
     }
 
     /// Waits until the datapath's lookup counters stop moving for `quiet` (at most `max`):
@@ -890,25 +914,11 @@ pub fn ovs_dpctl_path() -> PathBuf {
 /// # Panics
 /// If ovs-dpctl is missing or cannot be spawned.
 pub fn ovs_dpctl_at(pid: u32, args: &[&str], stdin: &str) -> CtlRun {
-    use std::io::Write;
-    let mut child = Command::new(ovs_dpctl_path())
-        .args(args)
+    let mut cmd = Command::new(ovs_dpctl_path());
+    cmd.args(args)
         .env("LD_PRELOAD", env!("NLREDIRECT_SO"))
-        .env("DPSWITCH_NETLINK_PID", pid.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ovs-dpctl");
-    if let Some(mut i) = child.stdin.take() {
-        let _ = i.write_all(stdin.as_bytes());
-    }
-    let out = child.wait_with_output().expect("wait for ovs-dpctl");
-    CtlRun {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env("DPSWITCH_NETLINK_PID", pid.to_string());
+    run_ctl(cmd, stdin)
 }
 
 /// Splits ovs-dpctl's stderr into its vlog lines (`TIMESTAMP|SEQ|module|LEVEL|text`, returned
@@ -978,20 +988,8 @@ impl Dpswitch {
     /// If the GET fails or carries no statistics.
     pub fn vport_stats(&self, dp: &str, name: &str) -> odp::family::vport::VportStats {
         use odp::family::vport::{VportAttrs, VportCmd};
+        let ifindex = self.dp_ifindex(dp);
         let mut c = nlclient::NlClient::connect(self.netlink_pid);
-        let ifindex = {
-            let m = c.msg(
-                odp::family::datapath::DpCmd::Get,
-                0,
-                odp::family::datapath::DatapathAttrs {
-                    name: Some(dp.to_string()),
-                    ..Default::default()
-                },
-            );
-            let (r, e) = c.transact(m, 0);
-            assert_eq!(e, 0, "DP GET {dp}");
-            r[0].dp_ifindex
-        };
         let m = c.msg(
             VportCmd::Get,
             ifindex,

@@ -96,20 +96,9 @@ struct Churner {
 
 impl Churner {
     fn new(sw: &Dpswitch, dp: &str, in_port: u32) -> Churner {
-        let mut nl = NlClient::connect(sw.netlink_pid);
-        let get = nl.msg(
-            DpCmd::Get,
-            0,
-            DatapathAttrs {
-                name: Some(dp.to_string()),
-                ..DatapathAttrs::default()
-            },
-        );
-        let (replies, e) = nl.transact(get, 0);
-        assert_eq!(e, 0);
         Churner {
-            ifindex: replies[0].dp_ifindex,
-            nl,
+            ifindex: sw.dp_ifindex(dp),
+            nl: NlClient::connect(sw.netlink_pid),
             in_port,
             live: Vec::new(),
             next: 0,
@@ -281,14 +270,16 @@ impl Rig {
         )
     }
 
-    fn sink_tx(&self) -> u64 {
-        get(
-            &samples(&scrape(self.metrics)),
-            &format!(
-                "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
-                self.dp
-            ),
+    /// The metric of packets the sink transmitted.
+    fn sink_tx_key(&self) -> String {
+        format!(
+            "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
+            self.dp
         )
+    }
+
+    fn sink_tx(&self) -> u64 {
+        get(&samples(&scrape(self.metrics)), &self.sink_tx_key())
     }
 
     fn counters(&self) -> [u64; 6] {
@@ -518,14 +509,8 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
             .map(|(_, v)| *v)
             .fold(0.0, f64::max);
         let dt = tx.1.elapsed().as_secs_f64();
-        let sink = get(
-            &s,
-            &format!(
-                "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
-                rig.dp
-            ),
-        );
-        Sample {
+        let sink = get(&s, &rig.sink_tx_key());
+        let point = Sample {
             t: t.as_secs_f64(),
             rss_kib: rss_kib(daemon),
             mbufs_in_use: get(&s, "dpswitch_mempool_in_use_mbufs"),
@@ -534,7 +519,8 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
             flows: get(&s, &format!("dpswitch_dp_flows{{dp=\"{}\"}}", rig.dp)),
             changes_per_s: (changes.1 - changes.0) as f64 / dt,
             steal_ms: steal_ms_cpu1() - steal0,
-        }
+        };
+        (point, sink)
     };
     let start = Instant::now();
     let mut curve = Vec::new();
@@ -542,18 +528,8 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     while start.elapsed() < Duration::from_secs(secs) {
         churn.round();
         if last.1.elapsed() >= every {
-            let s = sample(start.elapsed(), (last.0, last.1), (last.2, churn.changes));
-            last = (
-                get(
-                    &samples(&scrape(rig.metrics)),
-                    &format!(
-                        "dpswitch_port_tx_packets_total{{dp=\"{}\",port=\"p1\"}}",
-                        rig.dp
-                    ),
-                ),
-                Instant::now(),
-                churn.changes,
-            );
+            let (s, sink) = sample(start.elapsed(), (last.0, last.1), (last.2, churn.changes));
+            last = (sink, Instant::now(), churn.changes);
             curve.push(s);
         }
     }
