@@ -291,6 +291,8 @@ class Dpswitch:
             # not subject to the slow path's limit.  The run checks dp_flows == the flow set
             # and reports upcalls inside the window.
             self.cmd += ["--flow-limit", "0"]
+        # the process name to check before signalling: --dpswitch may be a renamed binary
+        self.comm = Path(args.dpswitch).name[:15]
         self.proc = None
         self.logf = None
 
@@ -312,7 +314,7 @@ class Dpswitch:
         self.logf.flush()
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        RUNNING.append((self.proc, "dpswitch"))
+        RUNNING.append((self.proc, self.comm))
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -370,10 +372,10 @@ class Dpswitch:
 
     def dpswitch_pid(self):
         # taskset execs the program, so the child pid is dpswitch itself
-        return self.proc.pid if comm_of(self.proc.pid) == "dpswitch" else None
+        return self.proc.pid if comm_of(self.proc.pid) == self.comm else None
 
     def stop(self):
-        stop_ours(self.proc, "dpswitch", signal.SIGINT)
+        stop_ours(self.proc, self.comm, signal.SIGINT)
         if self.logf:
             self.logf.close()
 
@@ -542,7 +544,7 @@ def run_dpswitch_setup(args, d, sc, row, hz, logdir):
     try:
         d.proc = subprocess.Popen(d.cmd, stdout=d.logf, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL)
-        RUNNING.append((d.proc, "dpswitch"))
+        RUNNING.append((d.proc, d.comm))
         th.start()
         deadline = time.time() + args.setup_timeout
         last_change = time.time()

@@ -231,6 +231,90 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The whole-burst fast path takes a burst only when every frame is plain and the flow
+    /// is one output, and then leaves the statistics process_burst would; otherwise it
+    /// counts nothing (the burst then goes to process_burst).
+    #[test]
+    fn forward_simple_agrees_with_process_burst(
+        kind in 0u8..4,
+        all_plain in any::<bool>(),
+        spec in prop::collection::vec((0u8..9, any::<u32>(), 0u16..0x200), 1..=32),
+    ) {
+        let fl = flows(kind);
+        let mut pmd = Pmd::new(0, Emc::new(1024, 1));
+        for f in &fl {
+            pmd.apply(FlowCmd::Insert(Arc::clone(f)));
+        }
+        let frames: Vec<Vec<u8>> = spec
+            .iter()
+            .map(|&(k, v, fg)| frame(if all_plain { k % 3 } else { k }, v, fg))
+            .collect();
+        let bufs: Vec<VecBuf> = frames.iter().map(|f| VecBuf::new(f)).collect();
+        let md = Metadata::for_port(IN_PORT);
+        let got = pmd.forward_simple(&bufs, &md, 7);
+        let (want, misses) = expected(&fl, &frames);
+        let st = pmd.stats();
+        match got {
+            Some(port) => {
+                prop_assert!(kind != 3 && frames.iter().all(|f| is_plain(f)));
+                prop_assert_eq!(misses, 0);
+                prop_assert!(want.iter().all(|(p, _)| *p == port));
+                let bytes: usize = frames.iter().map(Vec::len).sum();
+                let tcp = frames.iter().fold(0u16, |a, f| {
+                    let mut k = FlowKey::ZERO;
+                    extract(f, &md, &mut k);
+                    a | k.tcp_flags()
+                });
+                let s = fl[0].stats().read();
+                prop_assert_eq!((s.packets, s.bytes, s.tcp_flags), (frames.len() as u64, bytes as u64, tcp));
+                let n = frames.len() as u64;
+                prop_assert_eq!((st.packets, st.megaflow_hit, st.simple_hit), (n, n, n));
+            }
+            None => {
+                prop_assert!(kind == 3 || !frames.iter().all(|f| is_plain(f)));
+                prop_assert_eq!(st, Default::default());
+                for f in &fl {
+                    prop_assert_eq!(f.stats().read().packets, 0);
+                }
+            }
+        }
+    }
+}
+
+/// The whole-burst fast path never forwards by a deleted flow, nor by one whose actions
+/// are more than one output.
+#[test]
+fn forward_simple_refuses_dead_and_multi_action_flows() {
+    let frames: Vec<VecBuf> = (0..8u32).map(|v| VecBuf::new(&frame(0, v, 0))).collect();
+    let md = Metadata::for_port(IN_PORT);
+    let fl = flows(1);
+    let mut pmd = Pmd::new(0, Emc::new(1024, 0));
+    for f in &fl {
+        pmd.apply(FlowCmd::Insert(Arc::clone(f)));
+    }
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), Some(2));
+    fl[0].kill();
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
+
+    let mut k = FlowKey::ZERO;
+    k.set_in_port(IN_PORT);
+    k.set_eth_type(0x0800);
+    let two = CompiledActions::compile(&[Action::Output(2), Action::Output(3)]).unwrap();
+    let mut pmd = Pmd::new(0, Emc::new(1024, 0));
+    pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
+        1,
+        &k,
+        &mask(1),
+        two,
+        1,
+    ))));
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
+    assert_eq!(pmd.stats().packets, 0);
+}
+
 /// A flow whose actions read the packet (set_masked on IPv4) gets no shared key: every
 /// packet is rewritten from its own headers, with correct checksums.
 #[test]

@@ -371,11 +371,8 @@ impl PmdThread {
                     rx.idle_backoff = 1;
                 }
                 let (dp, md) = (rx.dp, rx.md);
-                for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
-                    *slot = Some(m);
-                }
                 let Some(Some(slot)) = self.dps.get_mut(dp) else {
-                    pkts.iter_mut().for_each(|p| *p = None);
+                    burst.clear();
                     continue;
                 };
                 if timing {
@@ -383,6 +380,31 @@ impl PmdThread {
                 }
                 let now_ms = clock.now(start);
                 let DpSlot { pmd, tx, counters } = slot;
+                if let Some(port) = pmd.forward_simple(burst.as_slice(), &md, now_ms) {
+                    let tx_start = if timing { rdtsc() } else { 0 };
+                    let dropped = match tx.port(port) {
+                        Some(p) => {
+                            tx_batches += 1;
+                            tx_batch_packets += p.send(&mut burst);
+                            0
+                        }
+                        None => {
+                            burst.clear();
+                            n as u64
+                        }
+                    };
+                    if timing {
+                        tx_cycles += rdtsc().wrapping_sub(tx_start);
+                    }
+                    publish(pmd, counters, 0, dropped);
+                    bursts += 1;
+                    rx_packets += n as u64;
+                    busy += rdtsc().wrapping_sub(start);
+                    continue;
+                }
+                for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
+                    *slot = Some(m);
+                }
                 let mut ctx = Ctx {
                     dp,
                     pmd: self.id,
@@ -575,14 +597,39 @@ struct Ctx<'a> {
     tx_batch_packets: u64,
 }
 
+impl TxPort {
+    /// Transmits `pkts` (emptied), after anything already batched so order is kept;
+    /// returns the packets handed to the queue (sent or refused).
+    #[inline]
+    fn send(&mut self, pkts: &mut MbufArray<BURST_SIZE>) -> u64 {
+        let queued = if self.buf.is_empty() { 0 } else { self.flush() };
+        let out = self.slot.send(pkts);
+        VportCounters::add(&self.counters.tx_dropped, out.dropped as u64);
+        queued + (out.sent + out.dropped) as u64
+    }
+
+    /// Transmits the batch; returns the packets handed to the queue (sent or refused).
+    #[inline]
+    fn flush(&mut self) -> u64 {
+        let out = self.slot.send(&mut self.buf);
+        VportCounters::add(&self.counters.tx_dropped, out.dropped as u64);
+        (out.sent + out.dropped) as u64
+    }
+}
+
+impl TxTable {
+    #[inline]
+    fn port(&mut self, port_no: u32) -> Option<&mut TxPort> {
+        self.ports.get_mut(port_no as usize)?.as_mut()
+    }
+}
+
 impl Ctx<'_> {
     fn flush(&mut self) {
         for port_no in self.tx.dirty.drain(..) {
             if let Some(Some(p)) = self.tx.ports.get_mut(port_no as usize) {
-                let out = p.slot.send(&mut p.buf);
-                VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
                 self.tx_batches += 1;
-                self.tx_batch_packets += (out.sent + out.dropped) as u64;
+                self.tx_batch_packets += p.flush();
             }
         }
     }
@@ -599,10 +646,8 @@ impl ExecContext<Mbuf> for Ctx<'_> {
             self.tx.dirty.push(port);
         }
         if let Err(pkt) = p.buf.push(pkt) {
-            let out = p.slot.send(&mut p.buf);
-            VportCounters::add(&p.counters.tx_dropped, out.dropped as u64);
             self.tx_batches += 1;
-            self.tx_batch_packets += (out.sent + out.dropped) as u64;
+            self.tx_batch_packets += p.flush();
             let _ = p.buf.push(pkt);
         }
     }
