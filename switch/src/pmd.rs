@@ -222,6 +222,23 @@ pub struct Pmd {
     stage_timing: bool,
     /// Every subtable's mask passes [`simple_match_mask`] (recomputed on each update).
     simple_masks: bool,
+    /// [`Pmd::forward_simple`]'s recent classifications by input port (cleared on each
+    /// update): a plain burst's flow depends only on its metadata, so a port's bursts reuse
+    /// one lookup until the classifier changes or the flow dies.
+    simple_memo: [Option<SimpleMemo>; SIMPLE_MEMO_SLOTS],
+}
+
+/// Slots of [`Pmd`]'s simple-match memo (direct-mapped by input port).
+const SIMPLE_MEMO_SLOTS: usize = 4;
+
+/// A whole-burst simple-match classification: bursts with metadata `md` go to `port`.
+#[derive(Debug)]
+struct SimpleMemo {
+    md: Metadata,
+    flow: Arc<Flow>,
+    port: u32,
+    /// Subtables the lookup probed (what each packet stands for in `n_mask_hit`).
+    probes: u64,
 }
 
 impl core::fmt::Debug for Pmd {
@@ -258,6 +275,7 @@ impl Pmd {
             }),
             stage_timing: false,
             simple_masks: false,
+            simple_memo: Default::default(),
         }
     }
 
@@ -297,6 +315,7 @@ impl Pmd {
             FlowCmd::SetEmcInvProb(p) => self.emc.set_inv_prob(p),
         }
         self.simple_masks = !self.cls.is_empty() && self.cls.all_masks(simple_match_mask);
+        self.simple_memo = Default::default();
     }
 
     /// Between-burst housekeeping (classifier growth and ranking).
@@ -330,24 +349,43 @@ impl Pmd {
             bytes += p.len() as u64;
         }
         let t_extracted = if self.stage_timing { rdtsc() } else { 0 };
-        let Scratch {
-            keys, hashes, maps, ..
-        } = &mut *self.scratch;
-        let info = extract_reuse(pkts[0].data(), &pm, &mut keys[0], &mut maps[0]);
-        hashes[0] = info.hash;
-        let probes = self.cls.stats().mask_hit;
-        let mut out = [None];
-        self.cls
-            .lookup_batch(&keys[..1], Some(&hashes[..1]), 1, &mut out);
-        let flow = out[0]?;
-        let port = flow.actions().single_output()?;
+        let memo = &mut self.simple_memo[usize::from(md.in_port) % SIMPLE_MEMO_SLOTS];
+        // Subtable probes already in the classifier's count (a lookup made for this burst).
+        let mut counted = 0;
+        if !memo
+            .as_ref()
+            .is_some_and(|m| m.md == *md && m.flow.is_alive())
+        {
+            let Scratch {
+                keys, hashes, maps, ..
+            } = &mut *self.scratch;
+            let info = extract_reuse(pkts[0].data(), &pm, &mut keys[0], &mut maps[0]);
+            hashes[0] = info.hash;
+            let before = self.cls.stats().mask_hit;
+            let mut out = [None];
+            self.cls
+                .lookup_batch(&keys[..1], Some(&hashes[..1]), 1, &mut out);
+            let flow = out[0]?;
+            let port = flow.actions().single_output()?;
+            counted = self.cls.stats().mask_hit - before;
+            *memo = Some(SimpleMemo {
+                md: *md,
+                flow: Arc::clone(flow),
+                port,
+                probes: counted,
+            });
+        }
+        let SimpleMemo {
+            flow, port, probes, ..
+        } = memo.as_ref()?;
+        let (flow, port, probes) = (flow, *port, *probes);
         let n = pkts.len() as u64;
         flow.stats().record(self.id, n, bytes, now_ms, flags);
         let s = &mut self.stats;
         s.packets += n;
         s.megaflow_hit += n;
         s.simple_hit += n;
-        s.simple_mask_hit += (n - 1) * (self.cls.stats().mask_hit - probes);
+        s.simple_mask_hit += n * probes - counted;
         if self.stage_timing {
             let c = &mut s.cycles;
             c.extract += t_extracted.wrapping_sub(t_start);
@@ -380,6 +418,7 @@ impl Pmd {
             scratch,
             stage_timing,
             simple_masks,
+            simple_memo: _,
         } = self;
         let timing = *stage_timing;
         let clock = || if timing { rdtsc() } else { 0 };

@@ -296,8 +296,29 @@ fn forward_simple_refuses_dead_and_multi_action_flows() {
         pmd.apply(FlowCmd::Insert(Arc::clone(f)));
     }
     assert_eq!(pmd.forward_simple(&frames, &md, 1), Some(2));
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), Some(2));
+    // One probe per packet, whether the burst's lookup was made or remembered.
+    let probes = pmd.stats().simple_mask_hit + pmd.classifier().stats().mask_hit;
+    assert_eq!(probes, 16);
     fl[0].kill();
     assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
+    // Its replacement (as a SET sends it) is used from the next burst on.
+    let mut k = FlowKey::ZERO;
+    k.set_in_port(IN_PORT);
+    k.set_eth_type(0x0800);
+    let to5 = CompiledActions::compile(&[Action::Output(5)]).unwrap();
+    pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
+        1,
+        &k,
+        &mask(1),
+        to5,
+        1,
+    ))));
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), Some(5));
+    // Another port's bursts are classified by their own metadata.
+    let other = Metadata::for_port(IN_PORT + 4);
+    assert_eq!(pmd.forward_simple(&frames, &other, 1), None);
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), Some(5));
 
     let mut k = FlowKey::ZERO;
     k.set_in_port(IN_PORT);
