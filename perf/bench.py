@@ -731,9 +731,19 @@ def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
                OVS_M32_RULES=str(flows_file(Path(args.pcapdir), SCENARIOS["M32"]["flows"],
                                             "ofctl", 1, 2)),
                OVS_MACS=str(Path(args.pcapdir) / "macs10k.txt"))
+    # ovs.sh's output goes to the terminal as before and to logdir/ovs.sh.log, whose last
+    # line becomes the note of a failed run (set -e stops it on the first failing command).
     p = subprocess.Popen(["taskset", "-c", str(CTL_CORE), str(HERE / "ovs.sh"), "run", ovs_id],
-                         env=env)
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, errors="replace")
+    last = ""
     try:
+        logdir.mkdir(parents=True, exist_ok=True)
+        with open(logdir / "ovs.sh.log", "w") as out:
+            for line in p.stdout:
+                sys.stderr.write(line)
+                out.write(line)
+                last = line.strip() or last
         rc = p.wait()
     except KeyboardInterrupt:
         # ovs.sh stops the ovsdb-server and ovs-vswitchd it detached in its EXIT trap; the
@@ -741,7 +751,8 @@ def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
         p.terminate()
         p.wait(timeout=60)
         raise
-    row = dict(tool="ovs", scenario=ovs_id, pcap=pcapname, round=rnd, ok=rc == 0, note="")
+    note = "" if rc == 0 else "ovs.sh exited with %d: %s" % (rc, last[-200:])
+    row = dict(tool="ovs", scenario=ovs_id, pcap=pcapname, round=rnd, ok=rc == 0, note=note)
     if res.exists():
         kv = dict(l.split("=", 1) for l in res.read_text().split("\n") if "=" in l)
         for k, v in kv.items():
