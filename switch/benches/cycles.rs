@@ -19,6 +19,10 @@ use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
 mod common;
 use common::*;
 
+/// The daemon's allocator, so what frees and allocations cost here is what they cost there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Flows (and distinct frames) of the many-flows scenarios; a multiple of the batch.
 const MANY_FLOWS: usize = 10_240;
 
@@ -371,4 +375,54 @@ fn main() {
         black_box(sink.out);
     }
     let _ = ex;
+    commands(&md);
+}
+
+/// What one control command costs a PMD: flow inserts and removes (the soak's churn) on a
+/// classifier holding 4,096 flows under one mask, each removed flow dropped on the PMD as
+/// it is there. Prints the distribution, whose tail shows any slow case (table growth, an
+/// allocator's purge) next to the core's own interruptions.
+fn commands(md: &Metadata) {
+    const LIVE: usize = 4096;
+    let n = samples() * 5;
+    let mut mask = FlowKey::ZERO;
+    mask.set_in_port(0xffff);
+    mask.set_eth_type(0xffff);
+    mask.set_eth_dst([0xff; 6]);
+    let flow = |i: usize| {
+        let mut k = FlowKey::ZERO;
+        k.set_in_port(md.in_port);
+        k.set_eth_type(0x0800);
+        k.set_eth_dst([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        Arc::new(Flow::new(i as u128 + 1, &k, &mask, out_actions(), 1))
+    };
+    let mut pmd = Pmd::new(0, Emc::new(8192, 100));
+    let mut live: std::collections::VecDeque<Arc<Flow>> = (0..LIVE).map(flow).collect();
+    for f in &live {
+        pmd.apply(FlowCmd::Insert(Arc::clone(f)));
+    }
+    let mut t = Vec::with_capacity(2 * n);
+    for i in LIVE..LIVE + n {
+        let new = flow(i);
+        let s = Instant::now();
+        pmd.apply(FlowCmd::Insert(Arc::clone(&new)));
+        t.push(s.elapsed().as_nanos() as f64);
+        live.push_back(new);
+        let old = live.pop_front().expect("live flows");
+        old.kill();
+        let s = Instant::now();
+        pmd.apply(FlowCmd::Remove(old));
+        t.push(s.elapsed().as_nanos() as f64);
+    }
+    t.sort_by(f64::total_cmp);
+    let q = |p: f64| t[((t.len() - 1) as f64 * p) as usize] / 1000.0;
+    println!(
+        "control commands (insert/remove, {LIVE} flows), {} commands: median {:.2} us, \
+         p99 {:.2} us, p99.99 {:.2} us, max {:.1} us",
+        t.len(),
+        q(0.5),
+        q(0.99),
+        q(0.9999),
+        q(1.0)
+    );
 }

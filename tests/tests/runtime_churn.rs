@@ -534,6 +534,7 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let rounds = RoundReport::read(&samples(&scrape(rig.metrics)));
     stop.store(true, Ordering::Relaxed);
     hotplug.join().expect("hot-plug thread");
     dumper.join().expect("dump thread");
@@ -577,21 +578,100 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     assert!(hi - lo < 8 * 1024, "RSS grew from {lo} to {hi} KiB");
     // Every packet accounted for and every mbuf back, before the stall check below.
     rig.stop_and_account();
-    // No PMD stall: no poll round over 1 ms, ever (the bound, for the optimised
-    // build on a core of its own: perf/soak.sh). An unoptimised build applies flow changes
-    // some 30x slower, so the CI run only catches real hangs. On a VM, time the hypervisor
-    // takes the core away (cpu1_steal_ms) lengthens rounds too.
-    let bound = secs_from_env(
-        "SOAK_MAX_GAP_US",
-        if cfg!(debug_assertions) {
-            100_000
-        } else {
-            1000
-        },
-    ) as f64;
+    // Stalls. What the PMD's own work costs shows in its rounds that apply control
+    // commands (flow changes, port hot-plug): in the optimised build they must not be long
+    // much more often than the rounds that do not. A command alone takes 0.2 us (median;
+    // the cycles bench's "control commands" row: max ~0.1 ms in-process); the longest round
+    // and the longest command here also hold whatever the core's kernel and hypervisor took
+    // (cpu1 steal above; perf/soak.sh measures a bare clock loop on the core next to it), so
+    // they are bounded only to catch hangs, unless SOAK_MAX_GAP_US asks for more.
+    eprintln!("{rounds}");
+    if !cfg!(debug_assertions) {
+        let per_million =
+            |a: usize| rounds.long[a][1] as f64 * 1e6 / rounds.rounds[a].max(1) as f64;
+        let (with, without) = (per_million(1), per_million(0));
+        // Commands lengthen a round, so a core's interruptions land in it somewhat more often.
+        assert!(
+            with <= 5.0 * without + 50.0,
+            "rounds applying commands are over 1 ms {with:.1} per million, others {without:.1}"
+        );
+    }
+    assert!(
+        rounds.max_command_us < 100_000.0,
+        "one command took {:.0} us",
+        rounds.max_command_us
+    );
+    assert!(rounds.rounds[1] > 0, "no round applied a command");
+    let bound = secs_from_env("SOAK_MAX_GAP_US", 100_000) as f64;
     let gap = curve.last().map(|s| s.max_poll_gap_us).unwrap_or(0.0);
     assert!(
         gap < bound,
         "longest PMD poll round {gap:.0} us (bound {bound} us)"
     );
+}
+
+/// The PMD's poll rounds over a soak: how many, how many were long (over 100 µs, 1 ms and
+/// 10 ms), split by whether the round applied control commands, and the longest time
+/// spent applying them.
+struct RoundReport {
+    rounds: [u64; 2],
+    long: [[u64; 3]; 2],
+    max_apply_us: f64,
+    max_command_us: f64,
+}
+
+impl RoundReport {
+    const OVER: [&'static str; 3] = ["100us", "1ms", "10ms"];
+
+    fn read(s: &std::collections::HashMap<String, f64>) -> Self {
+        let sum = |prefix: &str, labels: &[&str]| -> u64 {
+            s.iter()
+                .filter(|(k, _)| k.starts_with(prefix) && labels.iter().all(|l| k.contains(l)))
+                .map(|(_, v)| *v as u64)
+                .sum()
+        };
+        let max_us = |name: &str| {
+            s.iter()
+                .filter(|(k, _)| k.starts_with(name))
+                .map(|(_, v)| *v * 1e6)
+                .fold(0.0, f64::max)
+        };
+        let mut r = RoundReport {
+            rounds: [0; 2],
+            long: [[0; 3]; 2],
+            max_apply_us: max_us("dpswitch_pmd_max_apply_seconds{"),
+            max_command_us: max_us("dpswitch_pmd_max_command_seconds{"),
+        };
+        for (a, cmds) in ["commands=\"no\"", "commands=\"yes\""].iter().enumerate() {
+            r.rounds[a] = sum("dpswitch_pmd_poll_rounds_total{", &[cmds]);
+            for (i, over) in Self::OVER.iter().enumerate() {
+                let over = format!("over=\"{over}\"");
+                r.long[a][i] = sum("dpswitch_pmd_long_poll_rounds_total{", &[cmds, &over]);
+            }
+        }
+        r
+    }
+}
+
+impl std::fmt::Display for RoundReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (a, what) in ["without commands", "applying commands"].iter().enumerate() {
+            let n = self.rounds[a].max(1) as f64;
+            write!(f, "poll rounds {what}: {}", self.rounds[a])?;
+            for (i, over) in Self::OVER.iter().enumerate() {
+                let k = self.long[a][i];
+                write!(
+                    f,
+                    ", over {over} {k} ({:.2} per million)",
+                    k as f64 * 1e6 / n
+                )?;
+            }
+            writeln!(f)?;
+        }
+        write!(
+            f,
+            "longest command application in a round: {:.1} us",
+            self.max_apply_us
+        )
+    }
 }

@@ -8,7 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::STAGES;
+use crate::runtime::pmd_thread::{LONG_ROUND_US, STAGES};
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -35,6 +35,10 @@ pub struct SwitchCollector {
     pmd_cycles_per_packet: GaugeVec,
     pmd_batch_size: GaugeVec,
     pmd_max_poll_gap: GaugeVec,
+    pmd_max_apply: GaugeVec,
+    pmd_max_command: GaugeVec,
+    pmd_rounds: IntCounterVec,
+    pmd_long_rounds: IntCounterVec,
     upcall_queue_depth: IntGauge,
     mempool_in_use: IntGauge,
     upcalls_lost: IntCounterVec,
@@ -139,6 +143,26 @@ impl SwitchCollector {
                 "Longest poll round since start or the last pmd-stats-clear: the longest a queue waited between two polls",
                 pmd,
             ),
+            pmd_max_apply: fgauge(
+                "pmd_max_apply_seconds",
+                "Longest time one poll round spent applying control commands (flow and port updates) since start or the last pmd-stats-clear",
+                pmd,
+            ),
+            pmd_max_command: fgauge(
+                "pmd_max_command_seconds",
+                "Longest time one control command took to apply since start or the last pmd-stats-clear",
+                pmd,
+            ),
+            pmd_rounds: counter(
+                "pmd_poll_rounds_total",
+                "Poll rounds, by whether they applied control commands",
+                &["pmd", "commands"],
+            ),
+            pmd_long_rounds: counter(
+                "pmd_long_poll_rounds_total",
+                "Poll rounds longer than `over`, by whether they applied control commands",
+                &["pmd", "over", "commands"],
+            ),
             upcall_queue_depth: IntGauge::with_opts(
                 Opts::new(
                     "upcall_queue_depth",
@@ -176,6 +200,8 @@ impl SwitchCollector {
             &self.pmd_megaflow_hits,
             &self.pmd_simple_hits,
             &self.pmd_upcalls,
+            &self.pmd_rounds,
+            &self.pmd_long_rounds,
             &self.upcalls_lost,
         ];
         for pair in [
@@ -201,6 +227,8 @@ impl SwitchCollector {
             &self.pmd_cycles_per_packet,
             &self.pmd_batch_size,
             &self.pmd_max_poll_gap,
+            &self.pmd_max_apply,
+            &self.pmd_max_command,
         ] {
             g.reset();
         }
@@ -329,6 +357,27 @@ impl SwitchCollector {
             self.pmd_max_poll_gap
                 .with_label_values(&l)
                 .set(ratio(s.max_poll_gap_cycles.load(Relaxed), view.tsc_hz));
+            self.pmd_max_apply
+                .with_label_values(&l)
+                .set(ratio(s.max_apply_cycles.load(Relaxed), view.tsc_hz));
+            self.pmd_max_command
+                .with_label_values(&l)
+                .set(ratio(s.max_command_cycles.load(Relaxed), view.tsc_hz));
+            for (a, commands) in ["no", "yes"].into_iter().enumerate() {
+                self.pmd_rounds
+                    .with_label_values(&[label.as_str(), commands])
+                    .inc_by(s.rounds[a].load(Relaxed));
+                for (&us, n) in LONG_ROUND_US.iter().zip(&s.long_rounds[a]) {
+                    let over = if us >= 1000 {
+                        format!("{}ms", us / 1000)
+                    } else {
+                        format!("{us}us")
+                    };
+                    self.pmd_long_rounds
+                        .with_label_values(&[label.as_str(), over.as_str(), commands])
+                        .inc_by(n.load(Relaxed));
+                }
+            }
         }
     }
 }
@@ -346,6 +395,8 @@ impl Collector for SwitchCollector {
         d.extend(self.pmd_cycles_per_packet.desc());
         d.extend(self.pmd_batch_size.desc());
         d.extend(self.pmd_max_poll_gap.desc());
+        d.extend(self.pmd_max_apply.desc());
+        d.extend(self.pmd_max_command.desc());
         d.extend(self.upcall_queue_depth.desc());
         d.extend(self.mempool_in_use.desc());
         d
@@ -364,6 +415,8 @@ impl Collector for SwitchCollector {
         out.extend(self.pmd_cycles_per_packet.collect());
         out.extend(self.pmd_batch_size.collect());
         out.extend(self.pmd_max_poll_gap.collect());
+        out.extend(self.pmd_max_apply.collect());
+        out.extend(self.pmd_max_command.collect());
         out.extend(self.upcall_queue_depth.collect());
         out.extend(self.mempool_in_use.collect());
         out

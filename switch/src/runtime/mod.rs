@@ -262,7 +262,10 @@ impl Datapath {
 
 struct PmdHandle {
     lcore: u32,
-    cmds: Arc<ArrayQueue<PmdCmd>>,
+    /// The PMD's command ring: wait-free for both ends, so a control thread preempted in
+    /// the middle of a push can never hold the PMD (an MPMC queue's pop waits for a push
+    /// it has seen start).
+    cmds: rtrb::Producer<PmdCmd>,
     shared: Arc<PmdShared>,
     job: Option<LcoreJob>,
     sent: u64,
@@ -332,7 +335,7 @@ impl Switch {
         let upcalls = Arc::new(ArrayQueue::new(cfg.upcall_queue.max(1)));
         let mut pmds = Vec::with_capacity(lcores.len());
         for (id, &lcore) in lcores.iter().enumerate() {
-            let cmds = Arc::new(ArrayQueue::new(CMD_QUEUE));
+            let (cmds, pmd_cmds) = rtrb::RingBuffer::new(CMD_QUEUE);
             let shared = Arc::new(PmdShared::default());
             shared
                 .stage_timing
@@ -341,7 +344,7 @@ impl Switch {
                 id,
                 cfg.emc_entries,
                 cfg.emc_insert_inv_prob,
-                cmds.clone(),
+                pmd_cmds,
                 upcalls.clone(),
                 pool.clone(),
                 shared.clone(),
@@ -459,7 +462,7 @@ impl Switch {
             match h.cmds.push(cmd) {
                 Ok(()) => break,
                 // The PMD drains between bursts, so room comes back within microseconds.
-                Err(back) => {
+                Err(rtrb::PushError::Full(back)) => {
                     cmd = back;
                     let d =
                         *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));

@@ -128,8 +128,59 @@ pub struct PmdShared {
     /// queue can wait between two polls (a stall of the PMD, e.g. applying a large command,
     /// or of its core, e.g. the kernel's per-CPU work, shows here).
     pub max_poll_gap_cycles: AtomicU64,
-    /// Set to start measuring `max_poll_gap_cycles` afresh (`pmd-stats-clear`).
+    /// Set to start measuring `max_poll_gap_cycles`, `max_apply_cycles` and
+    /// `max_command_cycles` afresh (`pmd-stats-clear`).
     pub restart_max_poll_gap: AtomicBool,
+    /// Poll rounds, by whether they applied control commands (0: no, 1: yes).
+    pub rounds: [AtomicU64; 2],
+    /// Poll rounds longer than each of [`LONG_ROUND_US`], by whether they applied control
+    /// commands. Comparing the two rates tells stalls the PMD's own updates cause from
+    /// those of its core (the kernel's or the hypervisor's work).
+    pub long_rounds: [[AtomicU64; LONG_ROUND_US.len()]; 2],
+    /// The longest time one round spent applying control commands (TSC cycles), since
+    /// start or the last restart.
+    pub max_apply_cycles: AtomicU64,
+    /// The longest a single control command took to apply (TSC cycles), since start or the
+    /// last restart: a command's own cost, unless the core was taken away meanwhile.
+    pub max_command_cycles: AtomicU64,
+}
+
+/// The poll-round lengths, in µs, beyond which [`PmdShared::long_rounds`] counts a round.
+pub const LONG_ROUND_US: [u64; 3] = [100, 1_000, 10_000];
+
+/// A PMD's poll-round statistics, kept locally and published at housekeeping.
+#[derive(Default)]
+struct RoundStats {
+    rounds: [u64; 2],
+    long: [[u64; LONG_ROUND_US.len()]; 2],
+    max_apply: u64,
+    max_command: u64,
+}
+
+impl RoundStats {
+    /// Counts a finished round of `cycles`, which applied commands or not.
+    #[inline]
+    fn record(&mut self, cycles: u64, applied: bool, long_cycles: &[u64; LONG_ROUND_US.len()]) {
+        let a = usize::from(applied);
+        self.rounds[a] += 1;
+        if cycles > long_cycles[0] {
+            for (n, &t) in self.long[a].iter_mut().zip(long_cycles) {
+                *n += u64::from(cycles > t);
+            }
+        }
+    }
+
+    fn publish(&self, s: &PmdShared) {
+        for a in 0..2 {
+            s.rounds[a].store(self.rounds[a], Ordering::Relaxed);
+            for (cell, &v) in s.long_rounds[a].iter().zip(&self.long[a]) {
+                cell.store(v, Ordering::Relaxed);
+            }
+        }
+        s.max_apply_cycles.store(self.max_apply, Ordering::Relaxed);
+        s.max_command_cycles
+            .store(self.max_command, Ordering::Relaxed);
+    }
 }
 
 /// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
@@ -214,7 +265,7 @@ pub struct PmdThread {
     emc_inv_prob: u32,
     dps: Vec<Option<DpSlot>>,
     rxqs: Vec<RxSlot>,
-    cmds: Arc<ArrayQueue<PmdCmd>>,
+    cmds: rtrb::Consumer<PmdCmd>,
     upcalls: Arc<ArrayQueue<Upcall>>,
     pool: Arc<Mempool>,
     shared: Arc<PmdShared>,
@@ -236,7 +287,7 @@ impl PmdThread {
         id: usize,
         emc_entries: usize,
         emc_inv_prob: u32,
-        cmds: Arc<ArrayQueue<PmdCmd>>,
+        cmds: rtrb::Consumer<PmdCmd>,
         upcalls: Arc<ArrayQueue<Upcall>>,
         pool: Arc<Mempool>,
         shared: Arc<PmdShared>,
@@ -334,19 +385,29 @@ impl PmdThread {
         let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
         let (mut tx_batches, mut tx_batch_packets) = (0u64, 0u64);
         let (mut round_start, mut max_gap) = (rdtsc(), 0u64);
+        let long_cycles = LONG_ROUND_US.map(|us| tsc_hz() / 1_000_000 * us);
+        let mut round_stats = RoundStats::default();
+        let mut applied = 0;
         loop {
             let now = rdtsc();
-            max_gap = max_gap.max(now.wrapping_sub(round_start));
+            let round = now.wrapping_sub(round_start);
+            max_gap = max_gap.max(round);
+            round_stats.record(round, applied != 0, &long_cycles);
             round_start = now;
-            let mut applied = 0;
+            applied = 0;
+            let mut t = now;
             while applied < CMDS_PER_ROUND {
-                let Some(cmd) = self.cmds.pop() else { break };
+                let Ok(cmd) = self.cmds.pop() else { break };
                 self.apply(cmd);
+                let done = rdtsc();
+                round_stats.max_command = round_stats.max_command.max(done.wrapping_sub(t));
+                t = done;
                 applied += 1;
             }
             if applied != 0 {
                 let done = self.shared.applied.load(Ordering::Relaxed) + applied;
                 self.shared.applied.store(done, Ordering::Release);
+                round_stats.max_apply = round_stats.max_apply.max(t.wrapping_sub(now));
             }
             if self.shared.quit.load(Ordering::Acquire) {
                 break;
@@ -483,8 +544,11 @@ impl PmdThread {
                     .store(tx_batch_packets, Ordering::Relaxed);
                 if s.restart_max_poll_gap.swap(false, Ordering::Relaxed) {
                     max_gap = 0;
+                    round_stats.max_apply = 0;
+                    round_stats.max_command = 0;
                 }
                 s.max_poll_gap_cycles.store(max_gap, Ordering::Relaxed);
+                round_stats.publish(s);
             }
         }
         0
