@@ -955,7 +955,11 @@ def main():
         ap.error("unknown scenario(s) %s; have %s" % (bad, ",".join(ORDER)))
     if os.geteuid() != 0:
         ap.error("run as root (hugepages, DPDK)")
-    args.out = args.out or str(HERE / "results" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    # Absolute: ovs.sh changes directory, and a relative OVS_SCRATCH/OVS_LOGDIR there made
+    # every OVS run fail at once (set -e, no message) whenever --out was relative.
+    args.out = str(Path(args.out or HERE / "results" / time.strftime(
+        "%Y%m%dT%H%M%SZ", time.gmtime())).resolve())
+    args.pcapdir = str(Path(args.pcapdir).resolve())
     out = Path(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
 
