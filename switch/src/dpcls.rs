@@ -285,6 +285,34 @@ impl Subtable {
     }
 }
 
+/// Flows taken out of a classifier by [`Dpcls::retire_all`]; they are released when this
+/// is dropped.
+pub struct RetiredFlows {
+    subtables: Vec<Subtable>,
+    by_ufid: Option<HashMap<u128, Arc<Flow>>>,
+}
+
+impl RetiredFlows {
+    /// How many flows.
+    pub fn len(&self) -> usize {
+        self.subtables.iter().map(Subtable::len).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for RetiredFlows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetiredFlows")
+            .field("flows", &self.len())
+            .field("by_ufid", &self.by_ufid.as_ref().map(HashMap::len))
+            .finish()
+    }
+}
+
 /// Classifier statistics (for the megaflow stats of `OVS_DP_ATTR_MEGAFLOW_STATS`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DpclsStats {
@@ -474,6 +502,18 @@ impl Dpcls {
             m.clear();
         }
         self.clear_mask_cache();
+    }
+
+    /// Empties the classifier like [`Dpcls::clear`] (statistics stay), handing its flows
+    /// over instead of releasing them: a PMD flushing tens of thousands of flows would
+    /// otherwise free them all in its poll loop, so it passes them to the control thread.
+    pub fn retire_all(&mut self) -> RetiredFlows {
+        let retired = RetiredFlows {
+            subtables: std::mem::take(&mut self.subtables),
+            by_ufid: self.by_ufid.as_mut().map(std::mem::take),
+        };
+        self.clear_mask_cache();
+        retired
     }
 
     /// The kernel's NEW duplicate check: an installed flow (live or not) that matches

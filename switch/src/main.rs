@@ -170,6 +170,7 @@ fn run(o: &Options) -> Result<(), String> {
     while !stop.load(Ordering::Relaxed) {
         let requests = server.poll(&mut sw);
         let upcalls = sw.handle_upcalls(256, &mut server);
+        sw.reclaim();
         status.tick(&sw, dp);
         if requests == 0 && upcalls == 0 {
             wait_readable(&server, 1);

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
-use crate::dpcls::{Dpcls, MAX_BATCH};
+use crate::dpcls::{Dpcls, RetiredFlows, MAX_BATCH};
 use crate::dpdk::{prefetch, rdtsc};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
@@ -299,8 +299,11 @@ impl Pmd {
         self.stats
     }
 
-    /// Applies one control-thread command (call between bursts).
-    pub fn apply(&mut self, cmd: FlowCmd) {
+    /// Applies one control-thread command (call between bursts). A flush returns the
+    /// flows it removed, for the caller to drop where freeing them cannot stall the
+    /// queues (tens of thousands of frees take milliseconds).
+    pub fn apply(&mut self, cmd: FlowCmd) -> Option<RetiredFlows> {
+        let mut retired = None;
         match cmd {
             FlowCmd::Insert(f) => {
                 self.cls.insert(f);
@@ -309,13 +312,16 @@ impl Pmd {
                 self.cls.remove_flow(&f);
             }
             FlowCmd::Flush => {
-                self.cls.clear();
+                // The EMC's references go first: the retired flows still hold every flow,
+                // so none of these is the last.
                 self.emc.clear();
+                retired = Some(self.cls.retire_all());
             }
             FlowCmd::SetEmcInvProb(p) => self.emc.set_inv_prob(p),
         }
         self.simple_masks = !self.cls.is_empty() && self.cls.all_masks(simple_match_mask);
         self.simple_memo = Default::default();
+        retired
     }
 
     /// Between-burst housekeeping (classifier growth and ranking).

@@ -226,3 +226,53 @@ fn recirculation_reclassifies_with_recirc_id() {
     assert_eq!(ctx.out, vec![(3, 60); 4]);
     assert_eq!(ctx.misses, 0);
 }
+
+/// A flush hands the PMD's flows back instead of freeing them in its poll loop: the
+/// retired set holds the last reference of each, the classifier is empty at once, and its
+/// statistics (published as running totals) carry on.
+#[test]
+fn flush_retires_flows_for_the_caller_to_drop() {
+    let mut table = FlowTable::new(1);
+    let mut pmd = Pmd::new(0, Emc::new(1024, 1));
+    let mut m = FlowKey::ZERO;
+    m.set_in_port(0xffff);
+    m.set_eth_type(0xffff);
+    m.set_ip_proto(0xff);
+    m.set_tp_dst(0xffff);
+    // burst() sends to UDP ports 0x1600 + i
+    for port in 0x1500..0x1500 + 1000u16 {
+        let mut k = FlowKey::ZERO;
+        k.set_in_port(1);
+        k.set_eth_type(0x0800);
+        k.set_ip_proto(17);
+        k.set_tp_dst(port);
+        for cmd in table
+            .put(u128::from(port), &k, &m, out(2), true, true)
+            .unwrap()
+        {
+            assert!(pmd.apply(cmd).is_none());
+        }
+    }
+    let mut ctx = Ctx::default();
+    burst(&mut pmd, 32, &mut ctx);
+    assert_eq!(ctx.out.len(), 32);
+    let probes = pmd.classifier().stats().mask_hit;
+    assert!(probes > 0);
+    let one = std::sync::Arc::clone(table.classifier().get(0x1600).unwrap());
+    let cmds = table.flush();
+    let mut retired = None;
+    for cmd in cmds {
+        retired = pmd.apply(cmd).or(retired);
+    }
+    let retired = retired.expect("a flush retires the flows");
+    assert_eq!(retired.len(), 1000);
+    assert!(pmd.classifier().is_empty());
+    assert_eq!(pmd.classifier().stats().mask_hit, probes);
+    // The control table and the EMC let go; the retired set and this test hold the flow.
+    assert_eq!(std::sync::Arc::strong_count(&one), 2);
+    drop(retired);
+    assert_eq!(std::sync::Arc::strong_count(&one), 1);
+    let mut ctx = Ctx::default();
+    burst(&mut pmd, 32, &mut ctx);
+    assert_eq!((ctx.out.len(), ctx.misses), (0, 32));
+}

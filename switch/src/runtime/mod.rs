@@ -29,7 +29,9 @@ use crate::flow::{Flow, FlowKey};
 use crate::packet::{extract, ExtractInfo};
 use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
-use pmd_thread::{DpPmdCounters, PmdCmd, PmdShared, PmdThread, Upcall, UpcallKind};
+use pmd_thread::{
+    DpPmdCounters, Garbage, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind,
+};
 use shared::{DpView, PmdView, PortView, SwitchView};
 use vport::{TxSlot, Vport, VportCounters, VportKind, OVSP_LOCAL};
 
@@ -266,6 +268,8 @@ struct PmdHandle {
     /// the middle of a push can never hold the PMD (an MPMC queue's pop waits for a push
     /// it has seen start).
     cmds: rtrb::Producer<PmdCmd>,
+    /// What the PMD retired for this thread to drop ([`Switch::reclaim`]).
+    retired: rtrb::Consumer<Garbage>,
     shared: Arc<PmdShared>,
     job: Option<LcoreJob>,
     sent: u64,
@@ -314,6 +318,9 @@ impl fmt::Debug for Switch {
 }
 
 const CMD_QUEUE: usize = 16384;
+/// Retired items a PMD can hand back before the control thread drops them (a full ring
+/// makes the PMD drop the item itself: slower, never lost).
+const RETIRED_QUEUE: usize = 64;
 
 impl Switch {
     /// Creates the packet pool and starts one PMD thread per PMD lcore.
@@ -336,6 +343,7 @@ impl Switch {
         let mut pmds = Vec::with_capacity(lcores.len());
         for (id, &lcore) in lcores.iter().enumerate() {
             let (cmds, pmd_cmds) = rtrb::RingBuffer::new(CMD_QUEUE);
+            let (pmd_retired, retired) = rtrb::RingBuffer::new(RETIRED_QUEUE);
             let shared = Arc::new(PmdShared::default());
             shared
                 .stage_timing
@@ -344,8 +352,11 @@ impl Switch {
                 id,
                 cfg.emc_entries,
                 cfg.emc_insert_inv_prob,
-                pmd_cmds,
-                upcalls.clone(),
+                PmdLinks {
+                    cmds: pmd_cmds,
+                    retired: pmd_retired,
+                    upcalls: upcalls.clone(),
+                },
                 pool.clone(),
                 shared.clone(),
             );
@@ -354,6 +365,7 @@ impl Switch {
             pmds.push(PmdHandle {
                 lcore,
                 cmds,
+                retired,
                 shared,
                 job: Some(job),
                 sent: 0,
@@ -491,6 +503,19 @@ impl Switch {
                 );
             }
         }
+    }
+
+    /// Drops what the PMDs retired (a flush's flows, a deleted datapath's classifier), so
+    /// their memory is freed here rather than in a poll loop. Returns how many items.
+    pub fn reclaim(&mut self) -> usize {
+        let mut n = 0;
+        for h in &mut self.pmds {
+            while let Ok(garbage) = h.retired.pop() {
+                drop(garbage);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Waits until every PMD has applied every command sent so far.

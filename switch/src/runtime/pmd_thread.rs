@@ -266,11 +266,26 @@ pub struct PmdThread {
     dps: Vec<Option<DpSlot>>,
     rxqs: Vec<RxSlot>,
     cmds: rtrb::Consumer<PmdCmd>,
+    retired: rtrb::Producer<Garbage>,
     upcalls: Arc<ArrayQueue<Upcall>>,
     pool: Arc<Mempool>,
     shared: Arc<PmdShared>,
     rng: u64,
 }
+
+/// A PMD's queues to and from the control thread.
+pub struct PmdLinks {
+    /// Commands in.
+    pub cmds: rtrb::Consumer<PmdCmd>,
+    /// What the PMD retired, out ([`Garbage`]).
+    pub retired: rtrb::Producer<Garbage>,
+    /// Upcalls out (shared by all PMDs).
+    pub upcalls: Arc<ArrayQueue<Upcall>>,
+}
+
+/// What a PMD hands the control thread to drop: a flush's flows or a deleted datapath's
+/// state, whose freeing would otherwise stall the PMD's queues.
+pub type Garbage = Box<dyn Send>;
 
 impl std::fmt::Debug for PmdThread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -287,11 +302,15 @@ impl PmdThread {
         id: usize,
         emc_entries: usize,
         emc_inv_prob: u32,
-        cmds: rtrb::Consumer<PmdCmd>,
-        upcalls: Arc<ArrayQueue<Upcall>>,
+        links: PmdLinks,
         pool: Arc<Mempool>,
         shared: Arc<PmdShared>,
     ) -> Self {
+        let PmdLinks {
+            cmds,
+            retired,
+            upcalls,
+        } = links;
         PmdThread {
             id,
             emc_entries,
@@ -299,6 +318,7 @@ impl PmdThread {
             dps: Vec::new(),
             rxqs: Vec::new(),
             cmds,
+            retired,
             upcalls,
             pool,
             shared,
@@ -324,8 +344,8 @@ impl PmdThread {
             }
             PmdCmd::RemoveDp { dp } => {
                 self.rxqs.retain(|r| r.dp != dp);
-                if let Some(slot) = self.dps.get_mut(dp) {
-                    *slot = None;
+                if let Some(old) = self.dps.get_mut(dp).and_then(Option::take) {
+                    self.retire(Box::new(old));
                 }
             }
             PmdCmd::AddRxq { dp, port_no, rxq } => {
@@ -366,10 +386,21 @@ impl PmdThread {
                 }
             }
             PmdCmd::Flow { dp, cmd } => {
-                if let Some(Some(d)) = self.dps.get_mut(dp) {
-                    d.pmd.apply(cmd);
+                let retired = match self.dps.get_mut(dp) {
+                    Some(Some(d)) => d.pmd.apply(cmd),
+                    _ => None,
+                };
+                if let Some(flows) = retired {
+                    self.retire(Box::new(flows));
                 }
             }
+        }
+    }
+
+    /// Hands `garbage` to the control thread to drop, or drops it here if its ring is full.
+    fn retire(&mut self, garbage: Garbage) {
+        if let Err(rtrb::PushError::Full(garbage)) = self.retired.push(garbage) {
+            drop(garbage);
         }
     }
 
