@@ -566,6 +566,8 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
          {dumps} dump+show rounds",
         churn.changes
     );
+    // Everything measured is printed before the first check, so a failed run still reports.
+    eprintln!("{rounds}");
     assert!(curve.len() >= 4, "too few samples");
     assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
     assert!(plugs >= secs / 4, "only {plugs} hot-plug cycles");
@@ -584,8 +586,8 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     // the cycles bench's "control commands" row: max ~0.1 ms in-process); the longest round
     // and the longest command here also hold whatever the core's kernel and hypervisor took
     // (cpu1 steal above; perf/soak.sh measures a bare clock loop on the core next to it), so
-    // they are bounded only to catch hangs, unless SOAK_MAX_GAP_US asks for more.
-    eprintln!("{rounds}");
+    // they are bounded only to catch hangs (1 s: this VM's core has gone 319 ms without
+    // being scheduled), unless SOAK_MAX_GAP_US asks for more.
     if !cfg!(debug_assertions) {
         let per_million =
             |a: usize| rounds.long[a][1] as f64 * 1e6 / rounds.rounds[a].max(1) as f64;
@@ -597,12 +599,12 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
         );
     }
     assert!(
-        rounds.max_command_us < 100_000.0,
+        rounds.max_command_us < 1_000_000.0,
         "one command took {:.0} us",
         rounds.max_command_us
     );
     assert!(rounds.rounds[1] > 0, "no round applied a command");
-    let bound = secs_from_env("SOAK_MAX_GAP_US", 100_000) as f64;
+    let bound = secs_from_env("SOAK_MAX_GAP_US", 1_000_000) as f64;
     let gap = curve.last().map(|s| s.max_poll_gap_us).unwrap_or(0.0);
     assert!(
         gap < bound,
