@@ -285,6 +285,11 @@ impl Subtable {
     }
 }
 
+/// Flows held by `subtables`.
+fn flow_count(subtables: &[Subtable]) -> usize {
+    subtables.iter().map(Subtable::len).sum()
+}
+
 /// Flows taken out of a classifier by [`Dpcls::retire_all`]; they are released when this
 /// is dropped.
 pub struct RetiredFlows {
@@ -295,7 +300,7 @@ pub struct RetiredFlows {
 impl RetiredFlows {
     /// How many flows.
     pub fn len(&self) -> usize {
-        self.subtables.iter().map(Subtable::len).sum()
+        flow_count(&self.subtables)
     }
 
     /// Whether there are none.
@@ -391,7 +396,7 @@ impl Dpcls {
     pub fn len(&self) -> usize {
         match &self.by_ufid {
             Some(m) => m.len(),
-            None => self.subtables.iter().map(Subtable::len).sum(),
+            None => flow_count(&self.subtables),
         }
     }
 
@@ -497,11 +502,7 @@ impl Dpcls {
 
     /// Removes every flow.
     pub fn clear(&mut self) {
-        self.subtables.clear();
-        if let Some(m) = &mut self.by_ufid {
-            m.clear();
-        }
-        self.clear_mask_cache();
+        drop(self.retire_all());
     }
 
     /// Empties the classifier like [`Dpcls::clear`] (statistics stay), handing its flows

@@ -8,7 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::{LONG_ROUND_US, STAGES};
+use crate::runtime::pmd_thread::{LONG_ROUNDS, STAGES};
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -367,14 +367,9 @@ impl SwitchCollector {
                 self.pmd_rounds
                     .with_label_values(&[label.as_str(), commands])
                     .inc_by(s.rounds[a].load(Relaxed));
-                for (&us, n) in LONG_ROUND_US.iter().zip(&s.long_rounds[a]) {
-                    let over = if us >= 1000 {
-                        format!("{}ms", us / 1000)
-                    } else {
-                        format!("{us}us")
-                    };
+                for ((_, over), n) in LONG_ROUNDS.iter().zip(&s.long_rounds[a]) {
                     self.pmd_long_rounds
-                        .with_label_values(&[label.as_str(), over.as_str(), commands])
+                        .with_label_values(&[label.as_str(), over, commands])
                         .inc_by(n.load(Relaxed));
                 }
             }

@@ -133,10 +133,10 @@ pub struct PmdShared {
     pub restart_max_poll_gap: AtomicBool,
     /// Poll rounds, by whether they applied control commands (0: no, 1: yes).
     pub rounds: [AtomicU64; 2],
-    /// Poll rounds longer than each of [`LONG_ROUND_US`], by whether they applied control
+    /// Poll rounds longer than each of [`LONG_ROUNDS`], by whether they applied control
     /// commands. Comparing the two rates tells stalls the PMD's own updates cause from
     /// those of its core (the kernel's or the hypervisor's work).
-    pub long_rounds: [[AtomicU64; LONG_ROUND_US.len()]; 2],
+    pub long_rounds: [[AtomicU64; LONG_ROUNDS.len()]; 2],
     /// The longest time one round spent applying control commands (TSC cycles), since
     /// start or the last restart.
     pub max_apply_cycles: AtomicU64,
@@ -145,32 +145,56 @@ pub struct PmdShared {
     pub max_command_cycles: AtomicU64,
 }
 
-/// The poll-round lengths, in µs, beyond which [`PmdShared::long_rounds`] counts a round.
-pub const LONG_ROUND_US: [u64; 3] = [100, 1_000, 10_000];
+/// The poll-round lengths, in µs, beyond which [`PmdShared::long_rounds`] counts a round,
+/// with their metric labels.
+pub const LONG_ROUNDS: [(u64, &str); 3] = [(100, "100us"), (1_000, "1ms"), (10_000, "10ms")];
 
 /// A PMD's poll-round statistics, kept locally and published at housekeeping.
-#[derive(Default)]
 struct RoundStats {
+    /// [`LONG_ROUNDS`] in TSC cycles.
+    long_cycles: [u64; LONG_ROUNDS.len()],
     rounds: [u64; 2],
-    long: [[u64; LONG_ROUND_US.len()]; 2],
+    long: [[u64; LONG_ROUNDS.len()]; 2],
+    max_round: u64,
     max_apply: u64,
     max_command: u64,
 }
 
 impl RoundStats {
+    fn new() -> Self {
+        RoundStats {
+            long_cycles: LONG_ROUNDS.map(|(us, _)| tsc_hz() / 1_000_000 * us),
+            rounds: [0; 2],
+            long: [[0; LONG_ROUNDS.len()]; 2],
+            max_round: 0,
+            max_apply: 0,
+            max_command: 0,
+        }
+    }
+
     /// Counts a finished round of `cycles`, which applied commands or not.
     #[inline]
-    fn record(&mut self, cycles: u64, applied: bool, long_cycles: &[u64; LONG_ROUND_US.len()]) {
+    fn record(&mut self, cycles: u64, applied: bool) {
         let a = usize::from(applied);
         self.rounds[a] += 1;
-        if cycles > long_cycles[0] {
-            for (n, &t) in self.long[a].iter_mut().zip(long_cycles) {
+        self.max_round = self.max_round.max(cycles);
+        if cycles > self.long_cycles[0] {
+            for (n, &t) in self.long[a].iter_mut().zip(&self.long_cycles) {
                 *n += u64::from(cycles > t);
             }
         }
     }
 
+    /// Starts the maxima afresh (`pmd-stats-clear`); the counts are running totals.
+    fn restart_maxima(&mut self) {
+        self.max_round = 0;
+        self.max_apply = 0;
+        self.max_command = 0;
+    }
+
     fn publish(&self, s: &PmdShared) {
+        s.max_poll_gap_cycles
+            .store(self.max_round, Ordering::Relaxed);
         for a in 0..2 {
             s.rounds[a].store(self.rounds[a], Ordering::Relaxed);
             for (cell, &v) in s.long_rounds[a].iter().zip(&self.long[a]) {
@@ -415,15 +439,12 @@ impl PmdThread {
         let mut clock = MsClock::new();
         let (mut rx_cycles, mut tx_cycles) = (0u64, 0u64);
         let (mut tx_batches, mut tx_batch_packets) = (0u64, 0u64);
-        let (mut round_start, mut max_gap) = (rdtsc(), 0u64);
-        let long_cycles = LONG_ROUND_US.map(|us| tsc_hz() / 1_000_000 * us);
-        let mut round_stats = RoundStats::default();
+        let mut round_start = rdtsc();
+        let mut round_stats = RoundStats::new();
         let mut applied = 0;
         loop {
             let now = rdtsc();
-            let round = now.wrapping_sub(round_start);
-            max_gap = max_gap.max(round);
-            round_stats.record(round, applied != 0, &long_cycles);
+            round_stats.record(now.wrapping_sub(round_start), applied != 0);
             round_start = now;
             applied = 0;
             let mut t = now;
@@ -472,67 +493,58 @@ impl PmdThread {
                 }
                 let now_ms = clock.now(start);
                 let DpSlot { pmd, tx, counters } = slot;
-                if let Some(port) = pmd.forward_simple(burst.as_slice(), &md, now_ms) {
-                    let tx_start = if timing { rdtsc() } else { 0 };
-                    let dropped = match tx.port(port) {
+                let (lost, dropped) = match pmd.forward_simple(burst.as_slice(), &md, now_ms) {
+                    // A whole plain burst for one output port: sent as received.
+                    Some(port) => match tx.port(port) {
                         Some(p) => {
                             tx_batches += 1;
-                            tx_batch_packets += p.send(&mut burst);
-                            0
+                            tx_batch_packets +=
+                                timed(timing, &mut tx_cycles, || p.send(&mut burst));
+                            (0, 0)
                         }
                         None => {
                             burst.clear();
-                            n as u64
+                            (0, n as u64)
                         }
-                    };
-                    if timing {
-                        tx_cycles += rdtsc().wrapping_sub(tx_start);
+                    },
+                    None => {
+                        for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
+                            *slot = Some(m);
+                        }
+                        let mut ctx = Ctx {
+                            dp,
+                            pmd: self.id,
+                            tx,
+                            upcalls: &self.upcalls,
+                            pool: &self.pool,
+                            recirc: &mut recirc,
+                            rng: &mut self.rng,
+                            lost: 0,
+                            dropped: 0,
+                            tx_batches: 0,
+                            tx_batch_packets: 0,
+                        };
+                        pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&md), now_ms, &mut ctx);
+                        for _ in 0..MAX_RECIRC_PASSES {
+                            if ctx.recirc.len == 0 {
+                                break;
+                            }
+                            let (mut rpkts, rmd, rn) = ctx.recirc.take();
+                            pmd.process_burst(
+                                &mut rpkts[..rn],
+                                BurstMeta::PerPacket(&rmd[..rn]),
+                                now_ms,
+                                &mut ctx,
+                            );
+                        }
+                        // Whatever still wants to recirculate has looped too often.
+                        ctx.dropped += ctx.recirc.clear() as u64;
+                        timed(timing, &mut tx_cycles, || ctx.flush());
+                        tx_batches += ctx.tx_batches;
+                        tx_batch_packets += ctx.tx_batch_packets;
+                        (ctx.lost, ctx.dropped)
                     }
-                    publish(pmd, counters, 0, dropped);
-                    bursts += 1;
-                    rx_packets += n as u64;
-                    busy += rdtsc().wrapping_sub(start);
-                    continue;
-                }
-                for (slot, m) in pkts.iter_mut().zip(burst.drain()) {
-                    *slot = Some(m);
-                }
-                let mut ctx = Ctx {
-                    dp,
-                    pmd: self.id,
-                    tx,
-                    upcalls: &self.upcalls,
-                    pool: &self.pool,
-                    recirc: &mut recirc,
-                    rng: &mut self.rng,
-                    lost: 0,
-                    dropped: 0,
-                    tx_batches: 0,
-                    tx_batch_packets: 0,
                 };
-                pmd.process_burst(&mut pkts[..n], BurstMeta::Shared(&md), now_ms, &mut ctx);
-                for _ in 0..MAX_RECIRC_PASSES {
-                    if ctx.recirc.len == 0 {
-                        break;
-                    }
-                    let (mut rpkts, rmd, rn) = ctx.recirc.take();
-                    pmd.process_burst(
-                        &mut rpkts[..rn],
-                        BurstMeta::PerPacket(&rmd[..rn]),
-                        now_ms,
-                        &mut ctx,
-                    );
-                }
-                // Whatever still wants to recirculate has looped too often.
-                ctx.dropped += ctx.recirc.clear() as u64;
-                let tx_start = if timing { rdtsc() } else { 0 };
-                ctx.flush();
-                if timing {
-                    tx_cycles += rdtsc().wrapping_sub(tx_start);
-                }
-                tx_batches += ctx.tx_batches;
-                tx_batch_packets += ctx.tx_batch_packets;
-                let (lost, dropped) = (ctx.lost, ctx.dropped);
                 publish(pmd, counters, lost, dropped);
                 bursts += 1;
                 rx_packets += n as u64;
@@ -574,11 +586,8 @@ impl PmdThread {
                 s.tx_batch_packets
                     .store(tx_batch_packets, Ordering::Relaxed);
                 if s.restart_max_poll_gap.swap(false, Ordering::Relaxed) {
-                    max_gap = 0;
-                    round_stats.max_apply = 0;
-                    round_stats.max_command = 0;
+                    round_stats.restart_maxima();
                 }
-                s.max_poll_gap_cycles.store(max_gap, Ordering::Relaxed);
                 round_stats.publish(s);
             }
         }
@@ -698,18 +707,34 @@ impl TxPort {
     #[inline]
     fn send(&mut self, pkts: &mut MbufArray<BURST_SIZE>) -> u64 {
         let queued = if self.buf.is_empty() { 0 } else { self.flush() };
-        let out = self.slot.send(pkts);
-        VportCounters::add(&self.counters.tx_dropped, out.dropped as u64);
-        queued + (out.sent + out.dropped) as u64
+        queued + transmit(&mut self.slot, &self.counters, pkts)
     }
 
     /// Transmits the batch; returns the packets handed to the queue (sent or refused).
     #[inline]
     fn flush(&mut self) -> u64 {
-        let out = self.slot.send(&mut self.buf);
-        VportCounters::add(&self.counters.tx_dropped, out.dropped as u64);
-        (out.sent + out.dropped) as u64
+        transmit(&mut self.slot, &self.counters, &mut self.buf)
     }
+}
+
+/// Hands `pkts` to the queue, counting refused ones as the port's tx drops; returns the
+/// packets handed over (sent or refused).
+#[inline]
+fn transmit(slot: &mut TxSlot, counters: &VportCounters, pkts: &mut MbufArray<BURST_SIZE>) -> u64 {
+    let out = slot.send(pkts);
+    VportCounters::add(&counters.tx_dropped, out.dropped as u64);
+    (out.sent + out.dropped) as u64
+}
+
+/// Runs `f`, adding the TSC cycles it took to `acc` when stage timing is `on`.
+#[inline(always)]
+fn timed<R>(on: bool, acc: &mut u64, f: impl FnOnce() -> R) -> R {
+    let start = if on { rdtsc() } else { 0 };
+    let r = f();
+    if on {
+        *acc += rdtsc().wrapping_sub(start);
+    }
+    r
 }
 
 impl TxTable {
