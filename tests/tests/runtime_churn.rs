@@ -438,6 +438,51 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Resident KiB per mapping of `pid` (address range and path, from /proc/PID/smaps).
+fn smaps_rss_kib(pid: u32) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut maps: Vec<(String, u64)> = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if let Some(kib) = line.strip_prefix("Rss:") {
+            if let Some(last) = maps.last_mut() {
+                last.1 = kib
+                    .trim()
+                    .trim_end_matches(" kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+            }
+        } else if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let path = words.nth(4).unwrap_or("[anon]");
+            maps.push((format!("{first} {path}"), 0));
+        }
+    }
+    maps
+}
+
+/// Where resident memory moved between two [`smaps_rss_kib`] snapshots: the total change
+/// and the mappings that changed most, so a step in the RSS curve can be attributed
+/// (allocator arenas, the DPDK heap, thread stacks, ...).
+fn rss_movers(before: &[(String, u64)], after: &[(String, u64)]) -> String {
+    let mut delta: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (k, v) in before {
+        *delta.entry(k).or_default() -= *v as i64;
+    }
+    for (k, v) in after {
+        *delta.entry(k).or_default() += *v as i64;
+    }
+    let total: i64 = delta.values().sum();
+    let mut moved: Vec<_> = delta.into_iter().filter(|(_, d)| *d != 0).collect();
+    moved.sort_by_key(|(_, d)| std::cmp::Reverse(d.abs()));
+    let mut out = format!("RSS change after warm-up: {total:+} KiB; largest by mapping:\n");
+    for (k, d) in moved.iter().take(12) {
+        out += &format!("  {d:+8} KiB  {k}\n");
+    }
+    out
+}
+
 #[test]
 fn soak_full_rate_with_churn_hotplug_and_dumps() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -525,14 +570,20 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     let start = Instant::now();
     let mut curve = Vec::new();
     let mut last = (rig.sink_tx(), Instant::now(), churn.changes);
+    // Per-mapping residency where the RSS check's window begins, to attribute any movement.
+    let mut warm_maps = None;
     while start.elapsed() < Duration::from_secs(secs) {
         churn.round();
         if last.1.elapsed() >= every {
             let (s, sink) = sample(start.elapsed(), (last.0, last.1), (last.2, churn.changes));
             last = (sink, Instant::now(), churn.changes);
             curve.push(s);
+            if warm_maps.is_none() && start.elapsed().as_secs() >= secs / 4 {
+                warm_maps = Some(smaps_rss_kib(daemon));
+            }
         }
     }
+    let movers = rss_movers(&warm_maps.unwrap_or_default(), &smaps_rss_kib(daemon));
     let elapsed = start.elapsed().as_secs_f64();
     let rounds = RoundReport::read(&samples(&scrape(rig.metrics)));
     stop.store(true, Ordering::Relaxed);
@@ -568,6 +619,7 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     );
     // Everything measured is printed before the first check, so a failed run still reports.
     eprintln!("{rounds}");
+    eprint!("{movers}");
     assert!(curve.len() >= 4, "too few samples");
     assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
     assert!(plugs >= secs / 4, "only {plugs} hot-plug cycles");
@@ -614,12 +666,16 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
 
 /// The PMD's poll rounds over a soak: how many, how many were long (over 100 µs, 1 ms and
 /// 10 ms), split by whether the round applied control commands, and the longest time
-/// spent applying them.
+/// spent applying them; and by the PMD thread's CPU time, the longest round and how many
+/// used over 1 ms and 10 ms.
 struct RoundReport {
     rounds: [u64; 2],
     long: [[u64; 3]; 2],
     max_apply_us: f64,
     max_command_us: f64,
+    max_round_cpu_us: f64,
+    /// Rounds over 1 ms and 10 ms of CPU time, by whether they applied commands.
+    long_cpu: [[u64; 2]; 2],
 }
 
 impl RoundReport {
@@ -643,12 +699,18 @@ impl RoundReport {
             long: [[0; 3]; 2],
             max_apply_us: max_us("dpswitch_pmd_max_apply_seconds{"),
             max_command_us: max_us("dpswitch_pmd_max_command_seconds{"),
+            max_round_cpu_us: max_us("dpswitch_pmd_max_poll_round_cpu_seconds{"),
+            long_cpu: [[0; 2]; 2],
         };
         for (a, cmds) in ["commands=\"no\"", "commands=\"yes\""].iter().enumerate() {
             r.rounds[a] = sum("dpswitch_pmd_poll_rounds_total{", &[cmds]);
             for (i, over) in Self::OVER.iter().enumerate() {
                 let over = format!("over=\"{over}\"");
                 r.long[a][i] = sum("dpswitch_pmd_long_poll_rounds_total{", &[cmds, &over]);
+                if i > 0 {
+                    r.long_cpu[a][i - 1] =
+                        sum("dpswitch_pmd_long_poll_rounds_cpu_total{", &[cmds, &over]);
+                }
             }
         }
         r
@@ -670,10 +732,21 @@ impl std::fmt::Display for RoundReport {
             }
             writeln!(f)?;
         }
-        write!(
+        writeln!(
             f,
             "longest command application in a round: {:.1} us",
             self.max_apply_us
+        )?;
+        write!(
+            f,
+            "by the PMD thread's CPU time: longest round at most {:.1} us (at least that less \
+             200 us); rounds that used over 1 ms / 10 ms: {} / {} without commands, {} / {} \
+             applying commands",
+            self.max_round_cpu_us,
+            self.long_cpu[0][0],
+            self.long_cpu[0][1],
+            self.long_cpu[1][0],
+            self.long_cpu[1][1]
         )
     }
 }

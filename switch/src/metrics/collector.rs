@@ -8,7 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::{LONG_ROUNDS, STAGES};
+use crate::runtime::pmd_thread::{CPU_READ_EVERY_US, LONG_ROUNDS, STAGES};
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -37,8 +37,10 @@ pub struct SwitchCollector {
     pmd_max_poll_gap: GaugeVec,
     pmd_max_apply: GaugeVec,
     pmd_max_command: GaugeVec,
+    pmd_max_round_cpu: GaugeVec,
     pmd_rounds: IntCounterVec,
     pmd_long_rounds: IntCounterVec,
+    pmd_long_cpu_rounds: IntCounterVec,
     upcall_queue_depth: IntGauge,
     mempool_in_use: IntGauge,
     upcalls_lost: IntCounterVec,
@@ -153,6 +155,11 @@ impl SwitchCollector {
                 "Longest time one control command took to apply since start or the last pmd-stats-clear",
                 pmd,
             ),
+            pmd_max_round_cpu: fgauge(
+                "pmd_max_poll_round_cpu_seconds",
+                &format!("The PMD thread's CPU time in its longest poll round (plus up to {CPU_READ_EVERY_US} us) since start or the last pmd-stats-clear: its own work between two polls, without the time its core was given to others"),
+                pmd,
+            ),
             pmd_rounds: counter(
                 "pmd_poll_rounds_total",
                 "Poll rounds, by whether they applied control commands",
@@ -161,6 +168,11 @@ impl SwitchCollector {
             pmd_long_rounds: counter(
                 "pmd_long_poll_rounds_total",
                 "Poll rounds longer than `over`, by whether they applied control commands",
+                &["pmd", "over", "commands"],
+            ),
+            pmd_long_cpu_rounds: counter(
+                "pmd_long_poll_rounds_cpu_total",
+                &format!("Poll rounds that used more than `over` of the PMD thread's CPU time (the thread used over `over` plus {CPU_READ_EVERY_US} us between two reads of its CPU time), by whether they applied control commands"),
                 &["pmd", "over", "commands"],
             ),
             upcall_queue_depth: IntGauge::with_opts(
@@ -202,6 +214,7 @@ impl SwitchCollector {
             &self.pmd_upcalls,
             &self.pmd_rounds,
             &self.pmd_long_rounds,
+            &self.pmd_long_cpu_rounds,
             &self.upcalls_lost,
         ];
         for pair in [
@@ -229,6 +242,7 @@ impl SwitchCollector {
             &self.pmd_max_poll_gap,
             &self.pmd_max_apply,
             &self.pmd_max_command,
+            &self.pmd_max_round_cpu,
         ] {
             g.reset();
         }
@@ -363,6 +377,9 @@ impl SwitchCollector {
             self.pmd_max_command
                 .with_label_values(&l)
                 .set(ratio(s.max_command_cycles.load(Relaxed), view.tsc_hz));
+            self.pmd_max_round_cpu
+                .with_label_values(&l)
+                .set(s.max_round_cpu_ns.load(Relaxed) as f64 / 1e9);
             for (a, commands) in ["no", "yes"].into_iter().enumerate() {
                 self.pmd_rounds
                     .with_label_values(&[label.as_str(), commands])
@@ -371,6 +388,13 @@ impl SwitchCollector {
                     self.pmd_long_rounds
                         .with_label_values(&[label.as_str(), over, commands])
                         .inc_by(n.load(Relaxed));
+                }
+                for ((us, over), n) in LONG_ROUNDS.iter().zip(&s.long_cpu_rounds[a]) {
+                    if *us > CPU_READ_EVERY_US {
+                        self.pmd_long_cpu_rounds
+                            .with_label_values(&[label.as_str(), over, commands])
+                            .inc_by(n.load(Relaxed));
+                    }
                 }
             }
         }
@@ -392,6 +416,7 @@ impl Collector for SwitchCollector {
         d.extend(self.pmd_max_poll_gap.desc());
         d.extend(self.pmd_max_apply.desc());
         d.extend(self.pmd_max_command.desc());
+        d.extend(self.pmd_max_round_cpu.desc());
         d.extend(self.upcall_queue_depth.desc());
         d.extend(self.mempool_in_use.desc());
         d
@@ -412,6 +437,7 @@ impl Collector for SwitchCollector {
         out.extend(self.pmd_max_poll_gap.collect());
         out.extend(self.pmd_max_apply.collect());
         out.extend(self.pmd_max_command.collect());
+        out.extend(self.pmd_max_round_cpu.collect());
         out.extend(self.upcall_queue_depth.collect());
         out.extend(self.mempool_in_use.collect());
         out
