@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
-
 /// Hash maps of the control thread's per-miss work (MAC table, the bridge's flow indexes):
 /// foldhash is several times cheaper than SipHash on these small keys and, like it, seeded
 /// per process, so learned MACs cannot be picked to collide.
@@ -30,7 +28,7 @@ use crate::packet::{extract, ExtractInfo};
 use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
 use pmd_thread::{
-    DpPmdCounters, Garbage, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind,
+    DpPmdCounters, Garbage, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind, UpcallQueue,
 };
 use shared::{DpView, PmdView, PortView, SwitchView};
 use vport::{TxSlot, Vport, VportCounters, VportKind, OVSP_LOCAL};
@@ -280,7 +278,7 @@ pub struct Switch {
     eal: Eal,
     pool: Arc<Mempool>,
     pmds: Vec<PmdHandle>,
-    upcalls: Arc<ArrayQueue<Upcall>>,
+    upcalls: Arc<UpcallQueue>,
     dps: Vec<Option<Datapath>>,
     rr: usize,
     cfg: SwitchConfig,
@@ -339,7 +337,7 @@ impl Switch {
             ));
         }
         let pool = Arc::new(Mempool::new(&eal, "dpswitch_pkts", cfg.n_mbufs, 256, -1)?);
-        let upcalls = Arc::new(ArrayQueue::new(cfg.upcall_queue.max(1)));
+        let upcalls = Arc::new(UpcallQueue::new(cfg.upcall_queue, lcores.len()));
         let mut pmds = Vec::with_capacity(lcores.len());
         for (id, &lcore) in lcores.iter().enumerate() {
             let (cmds, pmd_cmds) = rtrb::RingBuffer::new(CMD_QUEUE);

@@ -8,9 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use odp::pmd_stats::PmdCounters;
 use std::sync::{Arc, Mutex};
 
-use crossbeam_queue::ArrayQueue;
-
-use super::pmd_thread::{DpPmdCounters, PmdShared, Upcall};
+use super::pmd_thread::{DpPmdCounters, PmdShared, UpcallQueue};
 use super::vport::VportCounters;
 use crate::dpdk::Port;
 
@@ -67,7 +65,7 @@ pub struct SwitchView {
     /// PMDs.
     pub pmds: Vec<PmdView>,
     /// The upcall queue (for its depth).
-    pub upcalls: Arc<ArrayQueue<Upcall>>,
+    pub upcalls: Arc<UpcallQueue>,
     /// The packet pool (for its mbufs in use).
     pub pool: Arc<crate::dpdk::Mempool>,
     /// TSC ticks per second, to turn cycles into seconds.
