@@ -348,8 +348,6 @@ impl Switch {
                 .store(cfg.pmd_perf_metrics, std::sync::atomic::Ordering::Relaxed);
             let thread = PmdThread::new(
                 id,
-                cfg.emc_entries,
-                cfg.emc_insert_inv_prob,
                 PmdLinks {
                     cmds: pmd_cmds,
                     retired: pmd_retired,
@@ -626,10 +624,15 @@ impl Switch {
             slow_by_dst: FastMap::default(),
         });
         for (p, c) in counters.into_iter().enumerate() {
+            let mut emc = crate::emc::Emc::new(self.cfg.emc_entries, self.cfg.emc_insert_inv_prob);
+            emc.seed(crate::dpdk::rdtsc() ^ ((slot as u64) << 32) ^ p as u64);
+            let mut pmd = Box::new(crate::pmd::Pmd::new(p, emc));
+            pmd.set_stage_timing(self.pmds[p].shared.stage_timing.load(Ordering::Relaxed));
             self.send(
                 p,
                 PmdCmd::AddDp {
                     dp: slot,
+                    pmd,
                     counters: c,
                 },
             );
