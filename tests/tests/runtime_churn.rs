@@ -353,6 +353,14 @@ impl Rig {
     }
 }
 
+/// The flow-change rate the churn must keep up: the 10k/s in the optimised build
+/// (perf/soak.sh); the unoptimised daemon and client of a CI run manage a few times less.
+const MIN_CHANGES_PER_S: f64 = if cfg!(debug_assertions) {
+    5_000.0
+} else {
+    10_000.0
+};
+
 #[test]
 fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -374,7 +382,7 @@ fn full_rate_forwarding_survives_flow_churn_and_leaks_no_mbufs() {
         forwarded as f64 / secs / 1e6
     );
     assert!(forwarded > 0, "forwarding stopped during the churn");
-    assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
+    assert!(rate >= MIN_CHANGES_PER_S, "only {rate:.0} flow changes/s");
     rig.stop_and_account();
 }
 
@@ -621,7 +629,7 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     eprintln!("{rounds}");
     eprint!("{movers}");
     assert!(curve.len() >= 4, "too few samples");
-    assert!(rate >= 10_000.0, "only {rate:.0} flow changes/s");
+    assert!(rate >= MIN_CHANGES_PER_S, "only {rate:.0} flow changes/s");
     assert!(plugs >= secs / 4, "only {plugs} hot-plug cycles");
     assert!(curve.iter().all(|s| s.tx_mpps > 0.1), "forwarding stalled");
     // Flat memory: after the first quarter (allocator and tables warmed up), RSS moves by
