@@ -2,9 +2,11 @@
 # The soak of issue 9: full-rate forwarding (pcap -> null) with random flow add/mod/del at
 # >= 10k/s, a port hot-added and removed every 3 s, and dump-flows + show -s every second,
 # for SECONDS (default 1800). Prints and saves the curve (RSS, mbufs in use, longest PMD poll
-# round, Mpps, flows, flow changes/s) and fails on growth, a stall over 1 ms, a counter that
-# does not add up, or an mbuf not returned. Optimised build; run it on a quiet machine
-# (core 1 is the PMD's).
+# round, Mpps, flows, flow changes/s), the PMD's long rounds by the wall clock and by its
+# CPU time, and where RSS moved; fails on growth, a counter that does not add up, an mbuf not
+# returned, rounds applying commands being long much more often than others, or a hang
+# (SOAK_MAX_GAP_US tightens the bound on the longest round, e.g. 1000 on an isolated core).
+# Optimised build; run it on a quiet machine (core 1 is the PMD's).
 #
 #   perf/soak.sh [SECONDS]
 set -euo pipefail
