@@ -8,7 +8,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::{CPU_READ_EVERY_US, LONG_ROUNDS, STAGES};
+use crate::runtime::pmd_thread::{counted_in_cpu_time, CPU_READ_EVERY_US, LONG_ROUNDS, STAGES};
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -228,14 +228,9 @@ impl SwitchCollector {
         v
     }
 
-    fn refresh(&self) {
-        for c in self.counter_vecs() {
-            c.reset();
-        }
-        for g in [&self.dp_flows, &self.dp_masks] {
-            g.reset();
-        }
-        for g in [
+    /// The per-PMD float gauges, reset and collected together.
+    fn pmd_gauges(&self) -> [&GaugeVec; 7] {
+        [
             &self.pmd_lookups_per_hit,
             &self.pmd_cycles_per_packet,
             &self.pmd_batch_size,
@@ -243,7 +238,17 @@ impl SwitchCollector {
             &self.pmd_max_apply,
             &self.pmd_max_command,
             &self.pmd_max_round_cpu,
-        ] {
+        ]
+    }
+
+    fn refresh(&self) {
+        for c in self.counter_vecs() {
+            c.reset();
+        }
+        for g in [&self.dp_flows, &self.dp_masks] {
+            g.reset();
+        }
+        for g in self.pmd_gauges() {
             g.reset();
         }
         let view = &self.view;
@@ -390,7 +395,7 @@ impl SwitchCollector {
                         .inc_by(n.load(Relaxed));
                 }
                 for ((us, over), n) in LONG_ROUNDS.iter().zip(&s.long_cpu_rounds[a]) {
-                    if *us > CPU_READ_EVERY_US {
+                    if counted_in_cpu_time(*us) {
                         self.pmd_long_cpu_rounds
                             .with_label_values(&[label.as_str(), over, commands])
                             .inc_by(n.load(Relaxed));
@@ -410,13 +415,7 @@ impl Collector for SwitchCollector {
             .collect();
         d.extend(self.dp_flows.desc());
         d.extend(self.dp_masks.desc());
-        d.extend(self.pmd_lookups_per_hit.desc());
-        d.extend(self.pmd_cycles_per_packet.desc());
-        d.extend(self.pmd_batch_size.desc());
-        d.extend(self.pmd_max_poll_gap.desc());
-        d.extend(self.pmd_max_apply.desc());
-        d.extend(self.pmd_max_command.desc());
-        d.extend(self.pmd_max_round_cpu.desc());
+        d.extend(self.pmd_gauges().into_iter().flat_map(Collector::desc));
         d.extend(self.upcall_queue_depth.desc());
         d.extend(self.mempool_in_use.desc());
         d
@@ -431,13 +430,7 @@ impl Collector for SwitchCollector {
             .collect();
         out.extend(self.dp_flows.collect());
         out.extend(self.dp_masks.collect());
-        out.extend(self.pmd_lookups_per_hit.collect());
-        out.extend(self.pmd_cycles_per_packet.collect());
-        out.extend(self.pmd_batch_size.collect());
-        out.extend(self.pmd_max_poll_gap.collect());
-        out.extend(self.pmd_max_apply.collect());
-        out.extend(self.pmd_max_command.collect());
-        out.extend(self.pmd_max_round_cpu.collect());
+        out.extend(self.pmd_gauges().into_iter().flat_map(Collector::collect));
         out.extend(self.upcall_queue_depth.collect());
         out.extend(self.mempool_in_use.collect());
         out

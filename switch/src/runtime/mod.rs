@@ -678,11 +678,11 @@ impl Switch {
                 tracing::warn!(dp, port_no, error = %e, "removing port of deleted datapath");
             }
         }
-        let cmds = self.dps[dp]
-            .as_mut()
-            .map(|d| d.flows.flush())
-            .unwrap_or_default();
-        self.broadcast_flow(dp, cmds);
+        // Kill the flows for anyone still holding one; the PMDs need no flush of their own:
+        // RemoveDp hands their whole fast path (classifier and EMC) back to be dropped here.
+        if let Some(d) = self.dps[dp].as_mut() {
+            d.flows.flush();
+        }
         for p in 0..self.pmds.len() {
             self.send(p, PmdCmd::RemoveDp { dp });
         }

@@ -164,6 +164,12 @@ pub struct PmdShared {
 /// meanwhile). One read is a system call (~0.5 µs here): 0.25 % of the PMD.
 pub const CPU_READ_EVERY_US: u64 = 200;
 
+/// Whether rounds over `over_us` are counted by CPU time too: only lengths beyond the read
+/// interval, which bounds a round's CPU time no closer.
+pub const fn counted_in_cpu_time(over_us: u64) -> bool {
+    over_us > CPU_READ_EVERY_US
+}
+
 /// This thread's CPU time in ns (0 if the clock cannot be read).
 fn thread_cpu_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| {
@@ -231,7 +237,7 @@ impl RoundStats {
             (self.cpu_read_tsc, self.cpu_read_ns) = (end, now_ns);
             self.max_round_cpu_ns = self.max_round_cpu_ns.max(used);
             for (n, (us, _)) in self.long_cpu[a].iter_mut().zip(LONG_ROUNDS) {
-                *n += u64::from(us > CPU_READ_EVERY_US && used > (us + CPU_READ_EVERY_US) * 1000);
+                *n += u64::from(counted_in_cpu_time(us) && used > (us + CPU_READ_EVERY_US) * 1000);
             }
         }
     }
