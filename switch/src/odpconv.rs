@@ -12,6 +12,7 @@
 //! than silently matched or executed differently.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use odp::action::{self as oa, Action as OAction};
 use odp::key::{
@@ -785,7 +786,7 @@ pub fn actions_to_fast(list: &[OAction]) -> Result<Vec<Action>, ConvError> {
             OAction::Output(p) => Action::Output(*p),
             OAction::Userspace(u) => Action::Userspace(UserspaceAction {
                 pid: u.pid,
-                userdata: u.userdata.clone(),
+                userdata: u.userdata.as_deref().map(Arc::from),
                 egress_tun_port: u.egress_tun_port,
                 include_actions: u.actions,
             }),
@@ -858,7 +859,7 @@ pub fn actions_to_odp(list: &[Action]) -> Vec<OAction> {
             Action::Drop(r) => OAction::Drop(*r),
             Action::Userspace(u) => OAction::Userspace(oa::Userspace {
                 pid: u.pid,
-                userdata: u.userdata.clone(),
+                userdata: u.userdata.as_deref().map(<[u8]>::to_vec),
                 egress_tun_port: u.egress_tun_port,
                 actions: u.include_actions,
             }),

@@ -45,8 +45,11 @@ impl ExecContext<VecBuf> for Ctx {
         Some(pkt.clone())
     }
     fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
-        self.upcalls
-            .push((data.to_vec(), orig_len, u.userdata.clone()));
+        self.upcalls.push((
+            data.to_vec(),
+            orig_len,
+            u.userdata.as_deref().map(<[u8]>::to_vec),
+        ));
     }
     fn recirculate(&mut self, pkt: VecBuf, st: &PacketState<'_>) {
         self.recirc.push((pkt.data().to_vec(), seen(st)));
@@ -629,7 +632,7 @@ fn recirc_hash_userspace_metadata() {
 
     let u = UserspaceAction {
         pid: 7,
-        userdata: Some(vec![1, 2, 3]),
+        userdata: Some(std::sync::Arc::from(&[1u8, 2, 3][..])),
         egress_tun_port: None,
         include_actions: false,
     };

@@ -44,9 +44,12 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Keeps output packets in a pre-reserved vector (the runtime's tx batch).
+/// Keeps output packets in a pre-reserved vector (the runtime's tx batch), and each
+/// upcall's user data as the runtime's upcall does.
 struct Ctx {
     out: Vec<VecBuf>,
+    upcalls: usize,
+    userdata: Option<Arc<[u8]>>,
 }
 
 impl ExecContext<VecBuf> for Ctx {
@@ -56,7 +59,10 @@ impl ExecContext<VecBuf> for Ctx {
     fn clone_packet(&mut self, _pkt: &VecBuf) -> Option<VecBuf> {
         None
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, u: &UserspaceAction) {
+        self.upcalls += 1;
+        self.userdata = u.userdata.clone();
+    }
     fn recirculate(&mut self, _: VecBuf, _: &PacketState<'_>) {}
     fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {
@@ -102,6 +108,12 @@ fn burst_processing_does_not_allocate() {
             tpid: 0x8100,
             tci: 0x1005,
         },
+        Action::Userspace(UserspaceAction {
+            pid: 7,
+            userdata: Some(Arc::from(&b"cookie"[..])),
+            egress_tun_port: None,
+            include_actions: false,
+        }),
         Action::Output(2),
     ])
     .unwrap();
@@ -111,6 +123,8 @@ fn burst_processing_does_not_allocate() {
     let md = Metadata::for_port(1);
     let mut ctx = Ctx {
         out: Vec::with_capacity(64),
+        upcalls: 0,
+        userdata: None,
     };
     let mut bufs: Vec<Option<VecBuf>> = (0..32).map(|_| Some(VecBuf::new(&frame))).collect();
     for round in 0..50u8 {
@@ -131,6 +145,8 @@ fn burst_processing_does_not_allocate() {
         assert_eq!(ctx.out.len(), 32);
         assert_eq!(&ctx.out[0].data()[12..14], &[0x81, 0x00]);
     }
+    assert_eq!(ctx.upcalls, 50 * 32);
+    assert_eq!(ctx.userdata.as_deref(), Some(&b"cookie"[..]));
     let st = pmd.stats();
     assert!(
         st.emc_hit > 0 && st.megaflow_hit > 0,

@@ -129,7 +129,7 @@ fn convert(list: &[A]) -> Vec<Action> {
             A::Drop(r) => Action::Drop(*r),
             A::Userspace(pid, userdata, include_actions) => Action::Userspace(UserspaceAction {
                 pid: *pid,
-                userdata: userdata.clone(),
+                userdata: userdata.as_deref().map(std::sync::Arc::from),
                 egress_tun_port: None,
                 include_actions: *include_actions,
             }),

@@ -7,6 +7,8 @@ mod exec;
 
 pub use exec::{execute, DropReason, ExecContext, HotMeta, PacketState};
 
+use std::sync::Arc;
+
 use crate::packet::parse::TunnelMeta;
 
 /// Maximum nesting of clone / sample / check_pkt_len / dec_ttl (the kernel's limit).
@@ -17,8 +19,9 @@ pub const MAX_NESTING: usize = 16;
 pub struct UserspaceAction {
     /// Netlink port id to send the upcall to (non-zero).
     pub pid: u32,
-    /// Opaque user data copied into the upcall.
-    pub userdata: Option<Vec<u8>>,
+    /// Opaque user data copied into the upcall. Shared, so that raising an upcall on a
+    /// PMD takes a reference instead of allocating a copy.
+    pub userdata: Option<Arc<[u8]>>,
     /// Tunnel port whose egress metadata is attached.
     pub egress_tun_port: Option<u32>,
     /// Whether the flow's actions are included in the upcall.

@@ -1328,7 +1328,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A userspace-action upcall raised by EXECUTE: (pid, userdata, data, original length).
-type ExecUpcall = (u32, Option<Vec<u8>>, Vec<u8>, usize);
+type ExecUpcall = (u32, Option<Arc<[u8]>>, Vec<u8>, usize);
 
 /// Packets the control thread sends, batched per port until the end of an upcall batch.
 #[derive(Default)]

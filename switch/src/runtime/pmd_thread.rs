@@ -287,7 +287,7 @@ pub enum UpcallKind {
         /// Where the upcall goes.
         pid: u32,
         /// The action's user data.
-        userdata: Option<Vec<u8>>,
+        userdata: Option<Arc<[u8]>>,
         /// Length before truncation.
         orig_len: usize,
     },
