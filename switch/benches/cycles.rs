@@ -286,6 +286,37 @@ fn main() {
             assert_eq!(pmd.forward_simple(black_box(&bufs), &md, 1), Some(2));
         });
     }
+    {
+        // What the PMD thread runs for a plain burst of a simple flow that outputs twice:
+        // the whole-burst path declines, and the burst takes the full path.
+        let mut pmd = Pmd::new(0, Emc::new(8192, 1));
+        let mut mask = FlowKey::ZERO;
+        mask.set_in_port(0xffff);
+        mask.set_eth_type(0xffff);
+        mask.set_ip_frag(0xff);
+        let mut k = FlowKey::ZERO;
+        extract(&fr[0], &md, &mut k);
+        let two = CompiledActions::compile(&[Action::Output(2), Action::Output(3)]).unwrap();
+        pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(1, &k, &mask, two, 1))));
+        let mut sink = Sink::default();
+        measure(
+            "pmd burst: simple mask, 2 outputs (declined, full path)",
+            ghz,
+            base,
+            |r| {
+                let b = r * BATCH;
+                let mut chunks = storage.chunks_exact_mut(BUF_SIZE);
+                let bufs: [BenchBuf<'_>; BATCH] = std::array::from_fn(|i| {
+                    let chunk = chunks.next().expect("storage holds a burst");
+                    BenchBuf::fill(chunk, &fr[(b + i) % fr.len()])
+                });
+                assert_eq!(pmd.forward_simple(black_box(&bufs), &md, 1), None);
+                let mut pkts = bufs.map(Some);
+                pmd.process_burst(&mut pkts, BurstMeta::Shared(&md), 1, &mut sink);
+            },
+        );
+        assert_eq!(sink.misses, 0);
+    }
 
     // Many flows: one megaflow per source address (10,240 of them, one mask), the
     // frames cycled in order as a pcap replays them, so flow, stats and table lines come

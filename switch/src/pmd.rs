@@ -231,12 +231,13 @@ pub struct Pmd {
 /// Slots of [`Pmd`]'s simple-match memo (direct-mapped by input port).
 const SIMPLE_MEMO_SLOTS: usize = 4;
 
-/// A whole-burst simple-match classification: bursts with metadata `md` go to `port`.
+/// A whole-burst simple-match classification: bursts with metadata `md` match `flow`, and
+/// go to `port` if its actions are a single OUTPUT (if not, the bursts take the full path).
 #[derive(Debug)]
 struct SimpleMemo {
     md: Metadata,
     flow: Arc<Flow>,
-    port: u32,
+    port: Option<u32>,
     /// Subtables the lookup probed (what each packet stands for in `n_mask_hit`).
     probes: u64,
 }
@@ -347,6 +348,15 @@ impl Pmd {
         if !self.simple_masks || pkts.is_empty() || pkts.len() > MAX_BATCH {
             return None;
         }
+        let slot = usize::from(md.in_port) % SIMPLE_MEMO_SLOTS;
+        let memo_port = self.simple_memo[slot]
+            .as_ref()
+            .filter(|m| m.md == *md && m.flow.is_alive())
+            .map(|m| m.port);
+        // The port's flow is not a single OUTPUT: decline before scanning any header.
+        if memo_port == Some(None) {
+            return None;
+        }
         let t_start = if self.stage_timing { rdtsc() } else { 0 };
         let pm = PreparedMeta::new(md);
         let (mut bytes, mut flags) = (0u64, 0u16);
@@ -355,13 +365,10 @@ impl Pmd {
             bytes += p.len() as u64;
         }
         let t_extracted = if self.stage_timing { rdtsc() } else { 0 };
-        let memo = &mut self.simple_memo[usize::from(md.in_port) % SIMPLE_MEMO_SLOTS];
+        let memo = &mut self.simple_memo[slot];
         // Subtable probes already in the classifier's count (a lookup made for this burst).
         let mut counted = 0;
-        if !memo
-            .as_ref()
-            .is_some_and(|m| m.md == *md && m.flow.is_alive())
-        {
+        if memo_port.is_none() {
             let Scratch {
                 keys, hashes, maps, ..
             } = &mut *self.scratch;
@@ -372,19 +379,18 @@ impl Pmd {
             self.cls
                 .lookup_batch(&keys[..1], Some(&hashes[..1]), 1, &mut out);
             let flow = out[0]?;
-            let port = flow.actions().single_output()?;
             counted = self.cls.stats().mask_hit - before;
             *memo = Some(SimpleMemo {
                 md: *md,
                 flow: Arc::clone(flow),
-                port,
+                port: flow.actions().single_output(),
                 probes: counted,
             });
         }
         let SimpleMemo {
             flow, port, probes, ..
         } = memo.as_ref()?;
-        let (flow, port, probes) = (flow, *port, *probes);
+        let (flow, port, probes) = (flow, (*port)?, *probes);
         let n = pkts.len() as u64;
         flow.stats().record(self.id, n, bytes, now_ms, flags);
         let s = &mut self.stats;

@@ -334,6 +334,12 @@ fn forward_simple_refuses_dead_and_multi_action_flows() {
     ))));
     assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
     assert_eq!(pmd.stats().packets, 0);
+    // The refusal is remembered: later bursts decline without another lookup.
+    let probes = pmd.classifier().stats().mask_hit;
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
+    assert_eq!(pmd.forward_simple(&frames, &md, 1), None);
+    assert_eq!(pmd.classifier().stats().mask_hit, probes);
+    assert_eq!(pmd.stats().packets, 0);
 }
 
 /// A flow whose actions read the packet (set_masked on IPv4) gets no shared key: every
