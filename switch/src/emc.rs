@@ -104,6 +104,11 @@ impl Emc {
         self.inv_prob = inv_prob;
     }
 
+    /// The inverse insertion probability ([`Emc::set_inv_prob`]).
+    pub fn inv_prob(&self) -> u32 {
+        self.inv_prob
+    }
+
     /// Whether the cache is in use (`emc-insert-inv-prob` != 0). Like OVS, a PMD skips
     /// EMC lookups entirely while insertion is off.
     #[inline(always)]

@@ -227,11 +227,9 @@ fn recirculation_reclassifies_with_recirc_id() {
     assert_eq!(ctx.misses, 0);
 }
 
-/// A flush hands the PMD's flows back instead of freeing them in its poll loop: the
-/// retired set holds the last reference of each, the classifier is empty at once, and its
-/// statistics (published as running totals) carry on.
-#[test]
-fn flush_retires_flows_for_the_caller_to_drop() {
+/// A PMD holding 1000 flows (UDP ports 0x1500..0x1900 to port 2) after one burst through
+/// an always-inserting EMC; with the table and the subtable probes that burst made.
+fn pmd_with_1000_flows() -> (FlowTable, Pmd, u64) {
     let mut table = FlowTable::new(1);
     let mut pmd = Pmd::new(0, Emc::new(1024, 1));
     let mut m = FlowKey::ZERO;
@@ -258,6 +256,15 @@ fn flush_retires_flows_for_the_caller_to_drop() {
     assert_eq!(ctx.out.len(), 32);
     let probes = pmd.classifier().stats().mask_hit;
     assert!(probes > 0);
+    (table, pmd, probes)
+}
+
+/// A flush hands the PMD's flows back instead of freeing them in its poll loop: the
+/// retired set holds the last reference of each, the classifier is empty at once, and its
+/// statistics (published as running totals) carry on.
+#[test]
+fn flush_retires_flows_for_the_caller_to_drop() {
+    let (mut table, mut pmd, probes) = pmd_with_1000_flows();
     let one = std::sync::Arc::clone(table.classifier().get(0x1600).unwrap());
     let cmds = table.flush();
     let mut retired = None;
@@ -269,6 +276,30 @@ fn flush_retires_flows_for_the_caller_to_drop() {
     assert!(pmd.classifier().is_empty());
     assert_eq!(pmd.classifier().stats().mask_hit, probes);
     // The control table and the EMC let go; the retired set and this test hold the flow.
+    assert_eq!(std::sync::Arc::strong_count(&one), 2);
+    drop(retired);
+    assert_eq!(std::sync::Arc::strong_count(&one), 1);
+    let mut ctx = Ctx::default();
+    burst(&mut pmd, 32, &mut ctx);
+    assert_eq!((ctx.out.len(), ctx.misses), (0, 32));
+}
+
+/// The runtime's flush swaps in an EMC built elsewhere: the old one comes back with the
+/// flows, still holding its references (so the caller frees both off the poll loop), and
+/// the new one keeps the PMD's insertion probability.
+#[test]
+fn flush_replacing_emc_hands_back_the_old_cache() {
+    let (mut table, mut pmd, _) = pmd_with_1000_flows();
+    let one = std::sync::Arc::clone(table.classifier().get(0x1600).unwrap());
+    let _ = table.flush();
+    let (old_emc, retired) = pmd.flush_replacing_emc(Emc::new(1024, 0));
+    assert_eq!(retired.len(), 1000);
+    assert!(pmd.classifier().is_empty());
+    assert_eq!(pmd.emc().inv_prob(), 1);
+    assert_eq!(old_emc.inv_prob(), 1);
+    // This test, the retired set and the old EMC's entry.
+    assert_eq!(std::sync::Arc::strong_count(&one), 3);
+    drop(old_emc);
     assert_eq!(std::sync::Arc::strong_count(&one), 2);
     drop(retired);
     assert_eq!(std::sync::Arc::strong_count(&one), 1);

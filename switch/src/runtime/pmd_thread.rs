@@ -13,6 +13,7 @@ use crossbeam_queue::ArrayQueue;
 use super::vport::{TxSlot, VportCounters};
 use crate::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
 use crate::dpdk::{rdtsc, tsc_hz, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
+use crate::emc::Emc;
 use crate::flow::{monotonic_ms, FlowKey};
 use crate::packet::Metadata;
 use crate::pmd::{BurstMeta, FlowCmd, Pmd};
@@ -79,6 +80,14 @@ pub enum PmdCmd {
         dp: usize,
         /// The update.
         cmd: FlowCmd,
+    },
+    /// Remove every flow of datapath `dp`, and replace the EMC with `emc`, built empty by
+    /// the control thread ([`Pmd::flush_replacing_emc`]).
+    FlushFlows {
+        /// Datapath slot.
+        dp: usize,
+        /// The new EMC.
+        emc: Emc,
     },
 }
 
@@ -525,6 +534,12 @@ impl PmdThread {
                 };
                 if let Some(flows) = retired {
                     self.retire(Box::new(flows));
+                }
+            }
+            PmdCmd::FlushFlows { dp, emc } => {
+                if let Some(Some(d)) = self.dps.get_mut(dp) {
+                    let old = d.pmd.flush_replacing_emc(emc);
+                    self.retire(Box::new(old));
                 }
             }
         }
