@@ -20,7 +20,10 @@ fn init_logging(o: &Options) {
         None => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a terminal: escape codes in a log file get in the way of every reader.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if o.log_json {
         builder.json().init();
     } else {

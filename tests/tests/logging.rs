@@ -52,3 +52,15 @@ fn json_log_lines_parse_with_structured_fields() {
     );
     assert!(sw.stop().success());
 }
+
+/// The text format colours only a terminal: written to a pipe or a file, lines carry no
+/// escape codes.
+#[test]
+fn text_log_lines_to_a_pipe_have_no_escape_codes() {
+    let dp = unique("dpt");
+    let sw = Dpswitch::start(&["--dp", &dp]);
+    let log = sw.log_text();
+    assert!(log.contains("forwarding"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in:\n{log}");
+    assert!(sw.stop().success());
+}
