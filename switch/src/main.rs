@@ -174,6 +174,7 @@ fn run(o: &Options) -> Result<(), String> {
         let requests = server.poll(&mut sw);
         let upcalls = sw.handle_upcalls(256, &mut server);
         sw.reclaim();
+        sw.log_long_rounds();
         status.tick(&sw, dp);
         if requests == 0 && upcalls == 0 {
             wait_readable(&server, 1);

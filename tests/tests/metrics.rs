@@ -357,3 +357,104 @@ fn adding_a_datapath_applies_no_long_pmd_command() {
     }
     assert!(sw.stop().success());
 }
+
+/// A logged long poll round: (length, CPU time), ns.
+fn logged_long_rounds(log: &str) -> Vec<(u64, u64)> {
+    let field = |line: &str, name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    log.lines()
+        .filter(|l| l.contains("dpswitch::long_rounds") && l.contains("long poll round"))
+        .map(|l| {
+            assert!(field(l, "end_mono_ns") > 0, "{l}");
+            (field(l, "wall_ns"), field(l, "cpu_ns"))
+        })
+        .collect()
+}
+
+/// Every poll round over 1 ms is logged (`dpswitch::long_rounds` at debug level) with its
+/// end, its length and the PMD's CPU time over it, and the log agrees with the counters:
+/// rounds logged + left unlogged = rounds over 1 ms. A busy process sharing the PMD's core
+/// makes such rounds: the kernel gives it the core for a millisecond or more at a time,
+/// which the PMD is not charged for, so those rounds log much less CPU time than length.
+#[test]
+fn long_poll_rounds_are_logged_with_their_cpu_time() {
+    let _serial = serial();
+    let port = free_port();
+    let dp = unique("dpl");
+    let sink = format!("{dp}n=net_null_{dp}n,no-rx=1");
+    let sw = Dpswitch::start(&[
+        "--dp",
+        &dp,
+        "--port",
+        &sink,
+        "--metrics",
+        &port.to_string(),
+        "--log",
+        "info,dpswitch::long_rounds=debug",
+    ]);
+    let hog = Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "timeout",
+            "0.5",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ])
+        .status()
+        .expect("run a busy loop on core 1");
+    // timeout's status when it had to stop the loop.
+    assert_eq!(hog.code(), Some(124));
+    // The counters are published every few thousand rounds, the log within a millisecond:
+    // compare once both have settled (a round the host makes long meanwhile moves both).
+    let mut last = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let before = logged_long_rounds(&sw.log_text()).len() as u64;
+        let s = samples(&scrape(port));
+        let counted: u64 = ["no", "yes"]
+            .iter()
+            .map(|c| {
+                get(
+                    &s,
+                    &format!(
+                        "dpswitch_pmd_long_poll_rounds_total{{commands=\"{c}\",over=\"1ms\",pmd=\"1\"}}"
+                    ),
+                )
+            })
+            .sum();
+        let unlogged = get(
+            &s,
+            "dpswitch_pmd_long_poll_rounds_unlogged_total{pmd=\"1\"}",
+        );
+        let after = logged_long_rounds(&sw.log_text()).len() as u64;
+        last = format!("logged {before}..{after}, unlogged {unlogged}, counted {counted}");
+        if before == after && before + unlogged == counted {
+            break;
+        }
+        last.push_str(" (not settled)");
+    }
+    assert!(!last.ends_with("(not settled)"), "{last}");
+    let rounds = logged_long_rounds(&sw.log_text());
+    eprintln!(
+        "{last}; rounds (wall us, cpu us): {:?}",
+        rounds
+            .iter()
+            .map(|(w, c)| (w / 1000, c / 1000))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        rounds.iter().all(|&(wall, _)| wall > 1_000_000),
+        "{rounds:?}"
+    );
+    assert!(
+        rounds.iter().any(|&(wall, cpu)| cpu < wall / 2),
+        "no round the busy loop took the core from: {rounds:?}"
+    );
+    assert!(sw.stop().success());
+}

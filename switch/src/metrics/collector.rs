@@ -8,7 +8,10 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::{counted_in_cpu_time, CPU_READ_EVERY_US, LONG_ROUNDS, STAGES};
+use crate::runtime::pmd_thread::{
+    counted_in_cpu_time, CPU_READ_EVERY_US, LONG_ROUNDS, LONG_ROUND_LOG_TARGET, LONG_ROUND_LOG_US,
+    STAGES,
+};
 use crate::runtime::shared::SwitchView;
 
 /// A `prometheus` collector over a [`SwitchView`].
@@ -41,6 +44,7 @@ pub struct SwitchCollector {
     pmd_rounds: IntCounterVec,
     pmd_long_rounds: IntCounterVec,
     pmd_long_cpu_rounds: IntCounterVec,
+    pmd_long_rounds_unlogged: IntCounterVec,
     upcall_queue_depth: IntGauge,
     mempool_in_use: IntGauge,
     upcalls_lost: IntCounterVec,
@@ -175,6 +179,11 @@ impl SwitchCollector {
                 &format!("Poll rounds that used more than `over` of the PMD thread's CPU time (the thread used over `over` plus {CPU_READ_EVERY_US} us between two reads of its CPU time), by whether they applied control commands"),
                 &["pmd", "over", "commands"],
             ),
+            pmd_long_rounds_unlogged: counter(
+                "pmd_long_poll_rounds_unlogged_total",
+                &format!("Poll rounds over {LONG_ROUND_LOG_US} us left out of the long-round log (target {LONG_ROUND_LOG_TARGET}) because its queue was full"),
+                pmd,
+            ),
             upcall_queue_depth: IntGauge::with_opts(
                 Opts::new(
                     "upcall_queue_depth",
@@ -215,6 +224,7 @@ impl SwitchCollector {
             &self.pmd_rounds,
             &self.pmd_long_rounds,
             &self.pmd_long_cpu_rounds,
+            &self.pmd_long_rounds_unlogged,
             &self.upcalls_lost,
         ];
         for pair in [
@@ -385,6 +395,9 @@ impl SwitchCollector {
             self.pmd_max_round_cpu
                 .with_label_values(&l)
                 .set(s.max_round_cpu_ns.load(Relaxed) as f64 / 1e9);
+            self.pmd_long_rounds_unlogged
+                .with_label_values(&l)
+                .inc_by(s.long_rounds_unlogged.load(Relaxed));
             for (a, commands) in ["no", "yes"].into_iter().enumerate() {
                 self.pmd_rounds
                     .with_label_values(&[label.as_str(), commands])

@@ -29,7 +29,8 @@ use crate::packet::{extract, ExtractInfo};
 use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
 use pmd_thread::{
-    DpPmdCounters, Garbage, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind, UpcallQueue,
+    DpPmdCounters, Garbage, LongRound, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind,
+    UpcallQueue, LONG_ROUND_LOG_TARGET,
 };
 use shared::{DpView, PmdView, PortView, SwitchView};
 use vport::{TxSlot, Vport, VportCounters, VportKind, OVSP_LOCAL};
@@ -269,6 +270,8 @@ struct PmdHandle {
     cmds: rtrb::Producer<PmdCmd>,
     /// What the PMD retired for this thread to drop ([`Switch::reclaim`]).
     retired: rtrb::Consumer<Garbage>,
+    /// The PMD's long poll rounds, for this thread to log ([`Switch::log_long_rounds`]).
+    long_rounds: rtrb::Consumer<LongRound>,
     shared: Arc<PmdShared>,
     job: Option<LcoreJob>,
     sent: u64,
@@ -320,6 +323,9 @@ const CMD_QUEUE: usize = 16384;
 /// Retired items a PMD can hand back before the control thread drops them (a full ring
 /// makes the PMD drop the item itself: slower, never lost).
 const RETIRED_QUEUE: usize = 64;
+/// Long poll rounds a PMD can queue for logging: the control thread drains them within a
+/// millisecond, and a PMD cannot have more than one long round per millisecond.
+const LONG_ROUND_QUEUE: usize = 256;
 
 impl Switch {
     /// Creates the packet pool and starts one PMD thread per PMD lcore.
@@ -343,6 +349,7 @@ impl Switch {
         for (id, &lcore) in lcores.iter().enumerate() {
             let (cmds, pmd_cmds) = rtrb::RingBuffer::new(CMD_QUEUE);
             let (pmd_retired, retired) = rtrb::RingBuffer::new(RETIRED_QUEUE);
+            let (pmd_long_rounds, long_rounds) = rtrb::RingBuffer::new(LONG_ROUND_QUEUE);
             let shared = Arc::new(PmdShared::default());
             shared
                 .stage_timing
@@ -352,6 +359,7 @@ impl Switch {
                 PmdLinks {
                     cmds: pmd_cmds,
                     retired: pmd_retired,
+                    long_rounds: pmd_long_rounds,
                     upcalls: upcalls.clone(),
                 },
                 pool.clone(),
@@ -363,6 +371,7 @@ impl Switch {
                 lcore,
                 cmds,
                 retired,
+                long_rounds,
                 shared,
                 job: Some(job),
                 sent: 0,
@@ -521,6 +530,28 @@ impl Switch {
         for h in &mut self.pmds {
             while let Ok(garbage) = h.retired.pop() {
                 drop(garbage);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Logs the PMDs' long poll rounds ([`LongRound`]) at debug level under
+    /// [`LONG_ROUND_LOG_TARGET`]; returns how many.
+    pub fn log_long_rounds(&mut self) -> usize {
+        let mut n = 0;
+        for (pmd, h) in self.pmds.iter_mut().enumerate() {
+            while let Ok(r) = h.long_rounds.pop() {
+                tracing::debug!(
+                    target: LONG_ROUND_LOG_TARGET,
+                    pmd,
+                    lcore = h.lcore,
+                    end_mono_ns = r.end_mono_ns,
+                    wall_ns = r.wall_ns,
+                    cpu_ns = r.cpu_ns,
+                    commands = r.commands,
+                    "long poll round"
+                );
                 n += 1;
             }
         }

@@ -165,6 +165,8 @@ pub struct PmdShared {
     /// when the PMD thread used that much plus the read interval between two reads, which
     /// only the interval's last round can account for.
     pub long_cpu_rounds: [[AtomicU64; LONG_ROUNDS.len()]; 2],
+    /// Long rounds ([`LongRound`]) not logged because the control thread's queue was full.
+    pub long_rounds_unlogged: AtomicU64,
 }
 
 /// How often (µs) a PMD reads its thread's CPU time. Unlike the TSC, that clock stops while
@@ -179,12 +181,40 @@ pub const fn counted_in_cpu_time(over_us: u64) -> bool {
     over_us > CPU_READ_EVERY_US
 }
 
-/// This thread's CPU time in ns (0 if the clock cannot be read).
-fn thread_cpu_ns() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| {
+/// `clock`'s time in ns (0 if it cannot be read).
+fn clock_ns(clock: nix::time::ClockId) -> u64 {
+    nix::time::clock_gettime(clock).map_or(0, |t| {
         u64::try_from(Duration::from(t).as_nanos()).unwrap_or(u64::MAX)
     })
 }
+
+/// This thread's CPU time in ns (0 if the clock cannot be read).
+fn thread_cpu_ns() -> u64 {
+    clock_ns(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// The `tracing` target of the long-round log ([`LongRound`]), at debug level:
+/// `--log info,dpswitch::long_rounds=debug` turns it on.
+pub const LONG_ROUND_LOG_TARGET: &str = "dpswitch::long_rounds";
+
+/// A poll round longer than [`LONG_ROUND_LOG_US`], which the PMD hands the control thread
+/// to log (as OVS's `pmd-perf-log` logs suspicious iterations). Its end is a
+/// `CLOCK_MONOTONIC` time, the clock ftrace calls `mono`, so a trace of the core's
+/// scheduling and interrupts tells what held it up (`perf/gap_attribution.py`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LongRound {
+    /// When the round ended, `CLOCK_MONOTONIC` ns.
+    pub end_mono_ns: u64,
+    /// Its length by the TSC, ns.
+    pub wall_ns: u64,
+    /// The PMD thread's CPU time over the round and under [`CPU_READ_EVERY_US`] before it, ns.
+    pub cpu_ns: u64,
+    /// Whether it applied control-thread commands.
+    pub commands: bool,
+}
+
+/// Rounds longer than this (µs) are logged ([`LongRound`]): the stall bound of issue 9.
+pub const LONG_ROUND_LOG_US: u64 = 1_000;
 
 /// The poll-round lengths, in µs, beyond which [`PmdShared::long_rounds`] counts a round,
 /// with their metric labels.
@@ -206,6 +236,8 @@ struct RoundStats {
     cpu_read_ns: u64,
     max_round_cpu_ns: u64,
     long_cpu: [[u64; LONG_ROUNDS.len()]; 2],
+    /// [`LONG_ROUND_LOG_US`] in TSC cycles.
+    log_cycles: u64,
 }
 
 impl RoundStats {
@@ -223,12 +255,14 @@ impl RoundStats {
             cpu_read_ns: thread_cpu_ns(),
             max_round_cpu_ns: 0,
             long_cpu: [[0; LONG_ROUNDS.len()]; 2],
+            log_cycles: tsc_hz() / 1_000_000 * LONG_ROUND_LOG_US,
         }
     }
 
-    /// Counts a round that ran from `start` to `end` (TSC), which applied commands or not.
+    /// Counts a round that ran from `start` to `end` (TSC), which applied commands or not;
+    /// returns it if it is one to log.
     #[inline]
-    fn record(&mut self, start: u64, end: u64, applied: bool) {
+    fn record(&mut self, start: u64, end: u64, applied: bool) -> Option<LongRound> {
         let cycles = end.wrapping_sub(start);
         let a = usize::from(applied);
         self.rounds[a] += 1;
@@ -240,15 +274,25 @@ impl RoundStats {
         }
         // The CPU time since the last read covers this round and earlier ones that took
         // less than the read interval in all: this round's own CPU time, to that interval.
+        // A round longer than the read interval always ends with a read (the last one was
+        // at or before its start), so a logged round has its CPU time.
+        let mut used = 0;
         if end.wrapping_sub(self.cpu_read_tsc) >= self.cpu_read_every {
             let now_ns = thread_cpu_ns();
-            let used = now_ns.saturating_sub(self.cpu_read_ns);
+            used = now_ns.saturating_sub(self.cpu_read_ns);
             (self.cpu_read_tsc, self.cpu_read_ns) = (end, now_ns);
             self.max_round_cpu_ns = self.max_round_cpu_ns.max(used);
             for (n, (us, _)) in self.long_cpu[a].iter_mut().zip(LONG_ROUNDS) {
                 *n += u64::from(counted_in_cpu_time(us) && used > (us + CPU_READ_EVERY_US) * 1000);
             }
         }
+        (cycles > self.log_cycles).then(|| LongRound {
+            end_mono_ns: clock_ns(nix::time::ClockId::CLOCK_MONOTONIC),
+            wall_ns: u64::try_from(u128::from(cycles) * 1_000_000_000 / u128::from(tsc_hz()))
+                .unwrap_or(u64::MAX),
+            cpu_ns: used,
+            commands: applied,
+        })
     }
 
     /// Starts the maxima afresh (`pmd-stats-clear`); the counts are running totals.
@@ -422,6 +466,7 @@ pub struct PmdThread {
     rxqs: Vec<RxSlot>,
     cmds: rtrb::Consumer<PmdCmd>,
     retired: rtrb::Producer<Garbage>,
+    long_rounds: rtrb::Producer<LongRound>,
     upcalls: Arc<UpcallQueue>,
     pool: Arc<Mempool>,
     shared: Arc<PmdShared>,
@@ -434,6 +479,8 @@ pub struct PmdLinks {
     pub cmds: rtrb::Consumer<PmdCmd>,
     /// What the PMD retired, out ([`Garbage`]).
     pub retired: rtrb::Producer<Garbage>,
+    /// Long poll rounds, out, to be logged.
+    pub long_rounds: rtrb::Producer<LongRound>,
     /// Upcalls out (shared by all PMDs).
     pub upcalls: Arc<UpcallQueue>,
 }
@@ -457,6 +504,7 @@ impl PmdThread {
         let PmdLinks {
             cmds,
             retired,
+            long_rounds,
             upcalls,
         } = links;
         PmdThread {
@@ -465,6 +513,7 @@ impl PmdThread {
             rxqs: Vec::new(),
             cmds,
             retired,
+            long_rounds,
             upcalls,
             pool,
             shared,
@@ -568,7 +617,13 @@ impl PmdThread {
         let mut applied = 0;
         loop {
             let now = rdtsc();
-            round_stats.record(round_start, now, applied != 0);
+            if let Some(long) = round_stats.record(round_start, now, applied != 0) {
+                if self.long_rounds.push(long).is_err() {
+                    self.shared
+                        .long_rounds_unlogged
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
             round_start = now;
             applied = 0;
             let mut t = now;
