@@ -10,6 +10,9 @@
 //! charged to it, and so is time the hypervisor takes without reporting it as steal.
 //! A long gap that the thread was charged for anyway therefore points at the host.
 //!
+//! Each gap over 1 ms goes to stderr as `long gap end_mono_ns=.. wall_ns=.. cpu_ns=..`
+//! (the fields of dpswitch's long-round log), for `perf/gap_attribution.py`.
+//!
 //! `taskset -c 1 core_jitter [SECONDS] [CORE-FOR-STEAL]` (defaults 60 and 1)
 
 use std::time::{Duration, Instant};
@@ -65,6 +68,17 @@ fn main() {
                 for (n, l) in over_charged.iter_mut().zip(&limits) {
                     *n += u64::from(charged > *l);
                 }
+            }
+            // A gap over the read interval always ends with a read.
+            if gap > limits[1] {
+                let end =
+                    clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(Duration::ZERO, Duration::from);
+                eprintln!(
+                    "long gap end_mono_ns={} wall_ns={} cpu_ns={}",
+                    end.as_nanos(),
+                    gap.as_nanos(),
+                    charged.as_nanos()
+                );
             }
         }
         if gap > limits[0] {
