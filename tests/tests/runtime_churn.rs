@@ -225,6 +225,9 @@ impl Rig {
             "0",
             "--metrics",
             &metrics.to_string(),
+            // The long-round log, for perf/soak.sh to attribute each long round.
+            "--log",
+            "info,dpswitch::long_rounds=debug",
         ]);
         sh(&[
             "sysctl",
@@ -617,6 +620,15 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     eprint!("{table}");
     if let Ok(path) = std::env::var("SOAK_CSV") {
         std::fs::write(&path, &table).expect("write SOAK_CSV");
+    }
+    if let Ok(path) = std::env::var("SOAK_LONG_ROUNDS") {
+        let log = rig.sw.log_text();
+        let long: String = log
+            .lines()
+            .filter(|l| l.contains("long poll round"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, long).expect("write SOAK_LONG_ROUNDS");
     }
     let rate = churn.changes as f64 / elapsed;
     let (plugs, dumps) = (plugs.load(Ordering::Relaxed), dumps.load(Ordering::Relaxed));
