@@ -147,8 +147,8 @@ def main():
         elif i >= wall / 2:
             cause = "guest: interrupts"
         elif cpu >= wall / 2:
-            cause = ("PMD CPU time, applying commands" if commands
-                     else "PMD CPU time, no commands (host time not reported as steal)")
+            cause = ("charged as its CPU time, applying commands" if commands
+                     else "charged as its CPU time, no commands (host time not reported as steal)")
         else:
             cause = "host: vCPU not running (steal)"
         top = sorted(what.items(), key=lambda kv: -kv[1])[:3]
@@ -167,8 +167,8 @@ def main():
     print("| cause | rounds | longest | total |")
     print("|---|---|---|---|")
     order = ["host: vCPU not running (steal)",
-             "PMD CPU time, no commands (host time not reported as steal)",
-             "PMD CPU time, applying commands",
+             "charged as its CPU time, no commands (host time not reported as steal)",
+             "charged as its CPU time, applying commands",
              "guest: another task", "guest: interrupts"]
     for cause in order + sorted(set(by) - set(order)):
         rs = by.get(cause, [])
