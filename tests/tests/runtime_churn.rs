@@ -696,6 +696,8 @@ struct RoundReport {
     max_round_cpu_us: f64,
     /// Like `long`, by CPU time (only 1 ms and 10 ms are counted that way).
     long_cpu: [[u64; 3]; 2],
+    /// TSC cycles spent in the rounds of each kind.
+    cycles: [u64; 2],
 }
 
 impl RoundReport {
@@ -721,9 +723,11 @@ impl RoundReport {
             max_command_us: max_us("dpswitch_pmd_max_command_seconds{"),
             max_round_cpu_us: max_us("dpswitch_pmd_max_poll_round_cpu_seconds{"),
             long_cpu: [[0; 3]; 2],
+            cycles: [0; 2],
         };
         for (a, cmds) in ["commands=\"no\"", "commands=\"yes\""].iter().enumerate() {
             r.rounds[a] = sum("dpswitch_pmd_poll_rounds_total{", &[cmds]);
+            r.cycles[a] = sum("dpswitch_pmd_poll_round_cycles_total{", &[cmds]);
             for (i, over) in Self::OVER.iter().enumerate() {
                 let over = format!("over=\"{over}\"");
                 r.long[a][i] = sum("dpswitch_pmd_long_poll_rounds_total{", &[cmds, &over]);
@@ -764,6 +768,17 @@ impl std::fmt::Display for RoundReport {
             self.long_cpu[0][2],
             self.long_cpu[1][1],
             self.long_cpu[1][2]
+        )?;
+        // Interruptions that land anywhere in time land in each kind of round in proportion
+        // to the time spent in it; a kind long more often than that is long by its work.
+        let share = |pair: [u64; 2]| 100.0 * pair[1] as f64 / (pair[0] + pair[1]).max(1) as f64;
+        write!(
+            f,
+            "\nshare applying commands: {:.1} % of the PMD's time in rounds; {:.1} % of the \
+             rounds over 1 ms by the wall clock, {:.1} % of those by CPU time",
+            share(self.cycles),
+            share([self.long[0][1], self.long[1][1]]),
+            share([self.long_cpu[0][1], self.long_cpu[1][1]])
         )
     }
 }

@@ -42,6 +42,7 @@ pub struct SwitchCollector {
     pmd_max_command: GaugeVec,
     pmd_max_round_cpu: GaugeVec,
     pmd_rounds: IntCounterVec,
+    pmd_round_cycles: IntCounterVec,
     pmd_long_rounds: IntCounterVec,
     pmd_long_cpu_rounds: IntCounterVec,
     pmd_long_rounds_unlogged: IntCounterVec,
@@ -169,6 +170,11 @@ impl SwitchCollector {
                 "Poll rounds, by whether they applied control commands",
                 &["pmd", "commands"],
             ),
+            pmd_round_cycles: counter(
+                "pmd_poll_round_cycles_total",
+                "TSC cycles spent in poll rounds, by whether they applied control commands",
+                &["pmd", "commands"],
+            ),
             pmd_long_rounds: counter(
                 "pmd_long_poll_rounds_total",
                 "Poll rounds longer than `over`, by whether they applied control commands",
@@ -222,6 +228,7 @@ impl SwitchCollector {
             &self.pmd_simple_hits,
             &self.pmd_upcalls,
             &self.pmd_rounds,
+            &self.pmd_round_cycles,
             &self.pmd_long_rounds,
             &self.pmd_long_cpu_rounds,
             &self.pmd_long_rounds_unlogged,
@@ -402,6 +409,9 @@ impl SwitchCollector {
                 self.pmd_rounds
                     .with_label_values(&[label.as_str(), commands])
                     .inc_by(s.rounds[a].load(Relaxed));
+                self.pmd_round_cycles
+                    .with_label_values(&[label.as_str(), commands])
+                    .inc_by(s.round_cycles[a].load(Relaxed));
                 for ((_, over), n) in LONG_ROUNDS.iter().zip(&s.long_rounds[a]) {
                     self.pmd_long_rounds
                         .with_label_values(&[label.as_str(), over, commands])

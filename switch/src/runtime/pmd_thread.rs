@@ -146,6 +146,9 @@ pub struct PmdShared {
     pub restart_max_poll_gap: AtomicBool,
     /// Poll rounds, by whether they applied control commands (0: no, 1: yes).
     pub rounds: [AtomicU64; 2],
+    /// TSC cycles spent in poll rounds, by whether they applied commands: what the long
+    /// rounds of each kind are a share of.
+    pub round_cycles: [AtomicU64; 2],
     /// Poll rounds longer than each of [`LONG_ROUNDS`], by whether they applied control
     /// commands. Comparing the two rates tells stalls the PMD's own updates cause from
     /// those of its core (the kernel's or the hypervisor's work).
@@ -225,6 +228,8 @@ struct RoundStats {
     /// [`LONG_ROUNDS`] in TSC cycles.
     long_cycles: [u64; LONG_ROUNDS.len()],
     rounds: [u64; 2],
+    /// TSC cycles spent in rounds, by whether they applied commands.
+    round_cycles: [u64; 2],
     long: [[u64; LONG_ROUNDS.len()]; 2],
     max_round: u64,
     max_apply: u64,
@@ -246,6 +251,7 @@ impl RoundStats {
         RoundStats {
             long_cycles: LONG_ROUNDS.map(|(us, _)| tsc_hz() / 1_000_000 * us),
             rounds: [0; 2],
+            round_cycles: [0; 2],
             long: [[0; LONG_ROUNDS.len()]; 2],
             max_round: 0,
             max_apply: 0,
@@ -266,6 +272,7 @@ impl RoundStats {
         let cycles = end.wrapping_sub(start);
         let a = usize::from(applied);
         self.rounds[a] += 1;
+        self.round_cycles[a] += cycles;
         self.max_round = self.max_round.max(cycles);
         if cycles > self.long_cycles[0] {
             for (n, &t) in self.long[a].iter_mut().zip(&self.long_cycles) {
@@ -308,6 +315,7 @@ impl RoundStats {
             .store(self.max_round, Ordering::Relaxed);
         for a in 0..2 {
             s.rounds[a].store(self.rounds[a], Ordering::Relaxed);
+            s.round_cycles[a].store(self.round_cycles[a], Ordering::Relaxed);
             for (cell, &v) in s.long_rounds[a].iter().zip(&self.long[a]) {
                 cell.store(v, Ordering::Relaxed);
             }
