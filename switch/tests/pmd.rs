@@ -259,6 +259,20 @@ fn pmd_with_1000_flows() -> (FlowTable, Pmd, u64) {
     (table, pmd, probes)
 }
 
+/// After a flush: the retired set holds a flow's last reference but `one`'s, and the PMD
+/// now misses every packet.
+fn last_reference_goes_with_retired(
+    pmd: &mut Pmd,
+    retired: dpswitch::dpcls::RetiredFlows,
+    one: &std::sync::Arc<dpswitch::flow::Flow>,
+) {
+    drop(retired);
+    assert_eq!(std::sync::Arc::strong_count(one), 1);
+    let mut ctx = Ctx::default();
+    burst(pmd, 32, &mut ctx);
+    assert_eq!((ctx.out.len(), ctx.misses), (0, 32));
+}
+
 /// A flush hands the PMD's flows back instead of freeing them in its poll loop: the
 /// retired set holds the last reference of each, the classifier is empty at once, and its
 /// statistics (published as running totals) carry on.
@@ -277,11 +291,7 @@ fn flush_retires_flows_for_the_caller_to_drop() {
     assert_eq!(pmd.classifier().stats().mask_hit, probes);
     // The control table and the EMC let go; the retired set and this test hold the flow.
     assert_eq!(std::sync::Arc::strong_count(&one), 2);
-    drop(retired);
-    assert_eq!(std::sync::Arc::strong_count(&one), 1);
-    let mut ctx = Ctx::default();
-    burst(&mut pmd, 32, &mut ctx);
-    assert_eq!((ctx.out.len(), ctx.misses), (0, 32));
+    last_reference_goes_with_retired(&mut pmd, retired, &one);
 }
 
 /// The runtime's flush swaps in an EMC built elsewhere: the old one comes back with the
@@ -301,9 +311,5 @@ fn flush_replacing_emc_hands_back_the_old_cache() {
     assert_eq!(std::sync::Arc::strong_count(&one), 3);
     drop(old_emc);
     assert_eq!(std::sync::Arc::strong_count(&one), 2);
-    drop(retired);
-    assert_eq!(std::sync::Arc::strong_count(&one), 1);
-    let mut ctx = Ctx::default();
-    burst(&mut pmd, 32, &mut ctx);
-    assert_eq!((ctx.out.len(), ctx.misses), (0, 32));
+    last_reference_goes_with_retired(&mut pmd, retired, &one);
 }
