@@ -21,14 +21,30 @@ steal): the trace shows nothing in either case.
 """
 
 import argparse
+import bisect
 import re
 import sys
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FIELD = re.compile(r"(\w+)=(\S+)")
 EVENT = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+):\s+(\w+):\s*(.*)$")
 SWITCH = re.compile(r"prev_comm=(.*?) prev_pid=\d+ .*next_comm=(.*?) next_pid=\d+")
+
+HOST = "host: vCPU not running (steal)"
+CHARGED = "charged as its CPU time, no commands (host time not reported as steal)"
+CHARGED_COMMANDS = "charged as its CPU time, applying commands"
+GUEST_TASK = "guest: another task"
+GUEST_INTERRUPTS = "guest: interrupts"
+CAUSES = [HOST, CHARGED, CHARGED_COMMANDS, GUEST_TASK, GUEST_INTERRUPTS]
+
+# One long round, its times in seconds: guest task and interrupt time inside it, the cause,
+# the (up to 3) longest things the guest ran with their times, and the work items started.
+Row = namedtuple("Row", "wall cpu task intr commands cause top works end")
+
+# The field that names a handler, per entry event.
+HANDLER_NAME = {"irq_handler_entry": ("irq", r"name=(\S+)"),
+                "softirq_entry": ("softirq", r"action=(\w+)")}
 
 
 def long_rounds(path):
@@ -58,7 +74,7 @@ def guest_intervals(path, comm):
             m = EVENT.match(line)
             if not m:
                 continue
-            _task, _pid, _cpu, ts, name, rest = m.groups()
+            ts, name, rest = m.group(4, 5, 6)
             ts = float(ts)
             first = ts if first is None else first
             last = ts
@@ -72,13 +88,13 @@ def guest_intervals(path, comm):
                 elif nxt == comm and away is not None:
                     out.append((away[0], ts, "task", away[1]))
                     away = None
-            elif name.endswith("_entry") and name != "workqueue_execute_start":
+            elif name.endswith("_entry"):
                 base = name[: -len("_entry")]
                 what = base
-                if name == "irq_handler_entry":
-                    what = "irq " + (re.search(r"name=(\S+)", rest) or re.search(r"(.*)", rest)).group(1)
-                elif name == "softirq_entry":
-                    what = "softirq " + (re.search(r"action=(\w+)", rest) or re.search(r"(.*)", rest)).group(1)
+                if name in HANDLER_NAME:
+                    kind, pattern = HANDLER_NAME[name]
+                    found = re.search(pattern, rest)
+                    what = f"{kind} {found.group(1) if found else rest}"
                 open_handlers[base] = (ts, what)
             elif name.endswith("_exit"):
                 base = name[: -len("_exit")]
@@ -121,8 +137,6 @@ def main():
     ivs.sort()
     starts = [iv[0] for iv in ivs]
     rows = []
-    import bisect
-
     longest_iv = max((e - s for s, e, _, _ in ivs), default=0.0)
     for start, end, wall, cpu, commands in rounds:
         if start < first or end > last:
@@ -143,16 +157,15 @@ def main():
             what[name] += e2 - s2
         t, i = union_length(task), union_length(intr)
         if t >= wall / 2:
-            cause = "guest: another task"
+            cause = GUEST_TASK
         elif i >= wall / 2:
-            cause = "guest: interrupts"
+            cause = GUEST_INTERRUPTS
         elif cpu >= wall / 2:
-            cause = ("charged as its CPU time, applying commands" if commands
-                     else "charged as its CPU time, no commands (host time not reported as steal)")
+            cause = CHARGED_COMMANDS if commands else CHARGED
         else:
-            cause = "host: vCPU not running (steal)"
+            cause = HOST
         top = sorted(what.items(), key=lambda kv: -kv[1])[:3]
-        rows.append((wall, cpu, t, i, commands, cause, top, works, end))
+        rows.append(Row(wall, cpu, t, i, commands, cause, top, works, end))
 
     span = last - first
     outside = len(rounds) - len(rows)
@@ -162,41 +175,40 @@ def main():
         return
     by = defaultdict(list)
     for r in rows:
-        by[r[5]].append(r)
+        by[r.cause].append(r)
     print()
     print("| cause | rounds | longest | total |")
     print("|---|---|---|---|")
-    order = ["host: vCPU not running (steal)",
-             "charged as its CPU time, no commands (host time not reported as steal)",
-             "charged as its CPU time, applying commands",
-             "guest: another task", "guest: interrupts"]
-    for cause in order + sorted(set(by) - set(order)):
+    for cause in CAUSES + sorted(set(by) - set(CAUSES)):
         rs = by.get(cause, [])
-        longest = max((r[0] for r in rs), default=0.0)
-        total = sum(r[0] for r in rs)
+        longest = max((r.wall for r in rs), default=0.0)
+        total = sum(r.wall for r in rs)
         print(f"| {cause} | {len(rs)} | {longest * 1e3:.2f} ms | {total * 1e3:.1f} ms |")
-    guest_what = defaultdict(lambda: [0, 0.0])
+    # Per main guest cause: rounds, the longest it ran, and the work items of those rounds.
+    guest_what = defaultdict(lambda: [0, 0.0, set()])
     for r in rows:
-        if r[5].startswith("guest"):
-            for name, d in r[6][:1]:
-                guest_what[name][0] += 1
-                guest_what[name][1] = max(guest_what[name][1], d)
+        if r.cause.startswith("guest") and r.top:
+            name, d = r.top[0]
+            g = guest_what[name]
+            g[0] += 1
+            g[1] = max(g[1], d)
+            g[2].update(r.works)
     if guest_what:
         print()
         print("guest causes (the main one per round):")
-        for name, (n, longest) in sorted(guest_what.items(), key=lambda kv: -kv[1][0]):
-            works = sorted({w for r in rows if r[5].startswith("guest") and r[6] and r[6][0][0] == name for w in r[7]})
-            extra = f"; work items: {', '.join(works)}" if works else ""
+        for name, (n, longest, works) in sorted(guest_what.items(), key=lambda kv: -kv[1][0]):
+            extra = f"; work items: {', '.join(sorted(works))}" if works else ""
             print(f"  {name}: {n} rounds, longest {longest * 1e3:.2f} ms{extra}")
     print()
     print(f"the {min(a.list, len(rows))} longest rounds:")
     print("  end (mono s)     wall ms   cpu ms  task ms  intr ms  cmds  cause; what ran")
-    for wall, cpu, t, i, commands, cause, top, works, end in sorted(rows, key=lambda r: -r[0])[: a.list]:
-        ran = ", ".join(f"{n} {d * 1e3:.2f} ms" for n, d in top)
-        if works:
-            ran += " [work: " + ", ".join(sorted(set(works))) + "]"
-        print(f"  {end:15.6f} {wall * 1e3:8.2f} {cpu * 1e3:8.2f} {t * 1e3:8.2f} {i * 1e3:8.2f}  "
-              f"{'yes' if commands else 'no ':4} {cause}{'; ' + ran if ran else ''}")
+    for r in sorted(rows, key=lambda r: -r.wall)[: a.list]:
+        ran = ", ".join(f"{n} {d * 1e3:.2f} ms" for n, d in r.top)
+        if r.works:
+            ran += " [work: " + ", ".join(sorted(set(r.works))) + "]"
+        print(f"  {r.end:15.6f} {r.wall * 1e3:8.2f} {r.cpu * 1e3:8.2f} {r.task * 1e3:8.2f} "
+              f"{r.intr * 1e3:8.2f}  {'yes' if r.commands else 'no ':4} {r.cause}"
+              f"{'; ' + ran if ran else ''}")
 
 
 if __name__ == "__main__":

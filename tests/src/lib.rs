@@ -102,6 +102,13 @@ pub fn dpswitch_until_exit(
     )
 }
 
+/// The lines of dpswitch's long-round log (`--log info,dpswitch::long_rounds=debug`) in
+/// `log`.
+pub fn long_round_lines(log: &str) -> impl Iterator<Item = &str> {
+    log.lines()
+        .filter(|l| l.contains("dpswitch::long_rounds") && l.contains("long poll round"))
+}
+
 /// A short name unique to this test process and call: `<prefix><pid%10000><n>`, at most 15
 /// bytes so it can name a kernel netdev.
 pub fn unique(prefix: &str) -> String {

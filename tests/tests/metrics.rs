@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dpswitch_e2e::prom::{free_port, get, samples, scrape};
-use dpswitch_e2e::{sh, unique, Dpswitch, Netns};
+use dpswitch_e2e::{long_round_lines, sh, unique, Dpswitch, Netns};
 
 /// Echo requests sent; each crosses the switch, and so does its reply.
 const PINGS: u64 = 5;
@@ -366,8 +366,7 @@ fn logged_long_rounds(log: &str) -> Vec<(u64, u64)> {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in {line}"))
     };
-    log.lines()
-        .filter(|l| l.contains("dpswitch::long_rounds") && l.contains("long poll round"))
+    long_round_lines(log)
         .map(|l| {
             assert!(field(l, "end_mono_ns") > 0, "{l}");
             (field(l, "wall_ns"), field(l, "cpu_ns"))

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use dpswitch_e2e::nlclient::NlClient;
 use dpswitch_e2e::prom::{free_port, get, samples, scrape};
-use dpswitch_e2e::{dpctl_at, sh, unique, write_pcap, Dpswitch, TempFile};
+use dpswitch_e2e::{dpctl_at, long_round_lines, sh, unique, write_pcap, Dpswitch, TempFile};
 use odp::action::Action;
 use odp::family::datapath::{DatapathAttrs, DpCmd};
 use odp::family::flow::{FlowAttrs, FlowCmd};
@@ -623,11 +623,7 @@ fn soak_full_rate_with_churn_hotplug_and_dumps() {
     }
     if let Ok(path) = std::env::var("SOAK_LONG_ROUNDS") {
         let log = rig.sw.log_text();
-        let long: String = log
-            .lines()
-            .filter(|l| l.contains("long poll round"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let long: String = long_round_lines(&log).map(|l| format!("{l}\n")).collect();
         std::fs::write(&path, long).expect("write SOAK_LONG_ROUNDS");
     }
     let rate = churn.changes as f64 / elapsed;

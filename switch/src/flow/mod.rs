@@ -191,8 +191,13 @@ impl Flow {
 
 /// CLOCK_MONOTONIC in milliseconds (what OVS expects in the USED attribute).
 pub fn monotonic_ms() -> u64 {
+    monotonic_ns() / 1_000_000
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn monotonic_ns() -> u64 {
     // CLOCK_MONOTONIC cannot fail on Linux; 0 ("never used") is the safe fallback anyway.
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |ts| {
-        (ts.tv_sec() as u64) * 1000 + (ts.tv_nsec() as u64) / 1_000_000
+        (ts.tv_sec() as u64) * 1_000_000_000 + ts.tv_nsec() as u64
     })
 }

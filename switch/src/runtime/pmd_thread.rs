@@ -14,7 +14,7 @@ use super::vport::{TxSlot, VportCounters};
 use crate::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
 use crate::dpdk::{rdtsc, tsc_hz, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
 use crate::emc::Emc;
-use crate::flow::{monotonic_ms, FlowKey};
+use crate::flow::{monotonic_ms, monotonic_ns, FlowKey};
 use crate::packet::Metadata;
 use crate::pmd::{BurstMeta, FlowCmd, Pmd};
 
@@ -184,16 +184,11 @@ pub const fn counted_in_cpu_time(over_us: u64) -> bool {
     over_us > CPU_READ_EVERY_US
 }
 
-/// `clock`'s time in ns (0 if it cannot be read).
-fn clock_ns(clock: nix::time::ClockId) -> u64 {
-    nix::time::clock_gettime(clock).map_or(0, |t| {
-        u64::try_from(Duration::from(t).as_nanos()).unwrap_or(u64::MAX)
-    })
-}
-
 /// This thread's CPU time in ns (0 if the clock cannot be read).
 fn thread_cpu_ns() -> u64 {
-    clock_ns(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| {
+        u64::try_from(Duration::from(t).as_nanos()).unwrap_or(u64::MAX)
+    })
 }
 
 /// The `tracing` target of the long-round log ([`LongRound`]), at debug level:
@@ -216,8 +211,10 @@ pub struct LongRound {
     pub commands: bool,
 }
 
-/// Rounds longer than this (µs) are logged ([`LongRound`]): the stall bound of issue 9.
-pub const LONG_ROUND_LOG_US: u64 = 1_000;
+/// Which of [`LONG_ROUNDS`] is logged ([`LongRound`]): 1 ms, the stall bound of issue 9.
+const LONG_ROUND_LOG: usize = 1;
+/// Rounds longer than this (µs) are logged ([`LongRound`]).
+pub const LONG_ROUND_LOG_US: u64 = LONG_ROUNDS[LONG_ROUND_LOG].0;
 
 /// The poll-round lengths, in µs, beyond which [`PmdShared::long_rounds`] counts a round,
 /// with their metric labels.
@@ -241,8 +238,8 @@ struct RoundStats {
     cpu_read_ns: u64,
     max_round_cpu_ns: u64,
     long_cpu: [[u64; LONG_ROUNDS.len()]; 2],
-    /// [`LONG_ROUND_LOG_US`] in TSC cycles.
-    log_cycles: u64,
+    /// Long rounds the control thread's queue had no room for.
+    unlogged: u64,
 }
 
 impl RoundStats {
@@ -261,7 +258,7 @@ impl RoundStats {
             cpu_read_ns: thread_cpu_ns(),
             max_round_cpu_ns: 0,
             long_cpu: [[0; LONG_ROUNDS.len()]; 2],
-            log_cycles: tsc_hz() / 1_000_000 * LONG_ROUND_LOG_US,
+            unlogged: 0,
         }
     }
 
@@ -293,8 +290,8 @@ impl RoundStats {
                 *n += u64::from(counted_in_cpu_time(us) && used > (us + CPU_READ_EVERY_US) * 1000);
             }
         }
-        (cycles > self.log_cycles).then(|| LongRound {
-            end_mono_ns: clock_ns(nix::time::ClockId::CLOCK_MONOTONIC),
+        (cycles > self.long_cycles[LONG_ROUND_LOG]).then(|| LongRound {
+            end_mono_ns: monotonic_ns(),
             wall_ns: u64::try_from(u128::from(cycles) * 1_000_000_000 / u128::from(tsc_hz()))
                 .unwrap_or(u64::MAX),
             cpu_ns: used,
@@ -325,6 +322,8 @@ impl RoundStats {
             .store(self.max_command, Ordering::Relaxed);
         s.max_round_cpu_ns
             .store(self.max_round_cpu_ns, Ordering::Relaxed);
+        s.long_rounds_unlogged
+            .store(self.unlogged, Ordering::Relaxed);
         for (cells, values) in s.long_cpu_rounds.iter().zip(&self.long_cpu) {
             for (cell, &v) in cells.iter().zip(values) {
                 cell.store(v, Ordering::Relaxed);
@@ -626,11 +625,7 @@ impl PmdThread {
         loop {
             let now = rdtsc();
             if let Some(long) = round_stats.record(round_start, now, applied != 0) {
-                if self.long_rounds.push(long).is_err() {
-                    self.shared
-                        .long_rounds_unlogged
-                        .fetch_add(1, Ordering::Relaxed);
-                }
+                round_stats.unlogged += u64::from(self.long_rounds.push(long).is_err());
             }
             round_start = now;
             applied = 0;
