@@ -2,8 +2,7 @@
 //! among the arguments (GNU permutation), short options cluster (`-ms`), values attach
 //! (`-t5`, `--timeout=5`) or follow (`-t 5`), and `--` ends option parsing.
 
-/// The daemon's default netlink port id ("DPSW"), as `dpswitch --netlink-pid` defaults to.
-pub const DEFAULT_NETLINK_PID: u32 = 0x4450_5357;
+pub use odp::dpswitch::DEFAULT_NETLINK_PID;
 
 /// Environment variable that selects the daemon when `--netlink-pid` is not given.
 pub const NETLINK_PID_ENV: &str = "DPSWITCH_NETLINK_PID";

@@ -33,6 +33,30 @@ pub mod errno {
     pub const ENOTCONN: i32 = 107;
     /// Value too large for defined data type (action nesting too deep).
     pub const EOVERFLOW: i32 = 75;
+
+    /// The symbolic name of a positive errno the OVS families answer with (`"ok"` for 0,
+    /// `"other"` for one they never use), for logs and metric labels.
+    pub fn name(errno: i32) -> &'static str {
+        match errno {
+            0 => "ok",
+            EPERM => "EPERM",
+            ENOENT => "ENOENT",
+            ENOMEM => "ENOMEM",
+            EBUSY => "EBUSY",
+            EEXIST => "EEXIST",
+            ENODEV => "ENODEV",
+            EINVAL => "EINVAL",
+            EFBIG => "EFBIG",
+            E2BIG => "E2BIG",
+            ERANGE => "ERANGE",
+            EMSGSIZE => "EMSGSIZE",
+            EOPNOTSUPP => "EOPNOTSUPP",
+            EAFNOSUPPORT => "EAFNOSUPPORT",
+            ENOTCONN => "ENOTCONN",
+            EOVERFLOW => "EOVERFLOW",
+            _ => "other",
+        }
+    }
 }
 
 /// Every failure the codec, the validators and the text parser can report.

@@ -13,6 +13,9 @@ use crate::{Error, Result};
 pub const FAMILY_NAME: &str = "dpswitch_pmd";
 /// Family version.
 pub const VERSION: u8 = 1;
+/// The family id dpswitch assigns (the one after its `ovs_packet`,
+/// [`crate::dpswitch::FAMILY_IDS`]); clients resolve it by [`FAMILY_NAME`].
+pub const FAMILY_ID: u16 = 0x34;
 
 /// Commands.
 pub mod cmd {

@@ -3,9 +3,7 @@
 
 use std::net::SocketAddr;
 
-/// The default netlink port id the control plane binds ("DPSW" in ASCII): far above any
-/// process id, which is what the kernel hands out to unbound netlink sockets.
-pub const DEFAULT_NETLINK_PID: u32 = 0x4450_5357;
+pub use odp::dpswitch::DEFAULT_NETLINK_PID;
 
 /// Parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,9 +10,6 @@ use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo};
 
 use crate::runtime::shared::SwitchView;
 
-/// The family id dpswitch assigns (the next one after `ovs_packet`).
-pub const FAMILY_ID: u16 = 0x34;
-
 /// The family's state: the baseline of the last CLEAR, per PMD.
 #[derive(Debug, Default)]
 pub struct PmdFamily {
@@ -88,8 +85,15 @@ impl PmdFamily {
             }
         }
         let mut out = Vec::new();
-        pmd_stats::emit_reply(&mut out, FAMILY_ID, which, hdr.seq, hdr.pid, &pmds)
-            .map_err(|e| e.errno())?;
+        pmd_stats::emit_reply(
+            &mut out,
+            pmd_stats::FAMILY_ID,
+            which,
+            hdr.seq,
+            hdr.pid,
+            &pmds,
+        )
+        .map_err(|e| e.errno())?;
         Ok(out)
     }
 }

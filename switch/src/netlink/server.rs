@@ -19,7 +19,7 @@
 //! # Wire conventions for clients (dpctl)
 //!
 //! - Send every request to the daemon's port id (`--netlink-pid`, default
-//!   [`crate::cli::DEFAULT_NETLINK_PID`]) instead of 0, from a `NETLINK_GENERIC` socket.
+//!   [`odp::dpswitch::DEFAULT_NETLINK_PID`]) instead of 0, from a `NETLINK_GENERIC` socket.
 //!   Resolve the family ids with nlctrl `CTRL_CMD_GETFAMILY` sent to that same port id (the
 //!   answers are [`FAMILY_IDS`], but do not hard-code them). `ovs_meter` and
 //!   `ovs_ct_limit` answer ENOENT, like a kernel without them.
@@ -51,13 +51,13 @@ use odp::family::datapath::{self as odp_dp, DatapathAttrs, DpCmd, DpMegaflowStat
 use odp::family::flow::{self as odp_flow, FlowAttrs, FlowCmd};
 use odp::family::packet::{self as odp_packet, PacketAttrs, PacketCmd};
 use odp::family::vport::{self as odp_vport, VportAttrs, VportCmd, VportLookup, VportType};
-use odp::family::{self, Body, FamilyIds, FlowStats, OvsMessage, Request};
+use odp::family::{self, Body, FlowStats, OvsMessage, Request};
 use odp::nl::{self, flags, AttrWriter, ErrorMsg, GenlHeader, NlMsgHeader};
 use odp::pmd_stats;
 use odp::validate::{unmasked_key_form, FlatKey, FlowMatch};
 
 use super::mcast::{self, Groups};
-use super::pmd_family::{self, PmdFamily};
+use super::pmd_family::PmdFamily;
 use super::socket::{NetlinkSocket, Sender};
 use crate::flow::FlowKey;
 use crate::odpconv;
@@ -65,18 +65,7 @@ use crate::runtime::shared::SwitchView;
 use crate::runtime::vport::VportKind;
 use crate::runtime::{ControlError, PutMode, Switch, UpcallMsg, UpcallSink, VportSpec};
 
-/// Family ids dpswitch assigns (clients resolve them with GETFAMILY; any value above
-/// nlctrl's 0x10 works, these stay clear of the ids Linux hands out first).
-pub const FAMILY_IDS: FamilyIds = FamilyIds {
-    datapath: 0x30,
-    vport: 0x31,
-    flow: 0x32,
-    packet: 0x33,
-    // ovs_meter / ovs_ct_limit are not served: GETFAMILY answers ENOENT, as a kernel
-    // without them does.
-    meter: 0,
-    ct_limit: 0,
-};
+pub use odp::dpswitch::FAMILY_IDS;
 
 /// Multicast group ids reported by GETFAMILY when no free kernel group id could be found
 /// (nothing is multicast then, and nobody can join these).
@@ -172,27 +161,6 @@ struct Pending {
 }
 
 type Res<T> = Result<T, i32>;
-
-fn errno_name(e: i32) -> &'static str {
-    match e {
-        0 => "ok",
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ENOMEM => "ENOMEM",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::EFBIG => "EFBIG",
-        libc::E2BIG => "E2BIG",
-        libc::ERANGE => "ERANGE",
-        libc::EMSGSIZE => "EMSGSIZE",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::EOVERFLOW => "EOVERFLOW",
-        _ => "other",
-    }
-}
 
 fn ctl(e: ControlError) -> i32 {
     e.errno
@@ -435,7 +403,7 @@ impl Server {
     fn count(&self, family: &str, command: &str, errno: i32) {
         self.view
             .requests
-            .with_label_values(&[family, command, errno_name(errno)])
+            .with_label_values(&[family, command, odp::errno::name(errno)])
             .inc();
     }
 
@@ -459,7 +427,7 @@ impl Server {
         let admin = sender.creds.is_some_and(|c| c.uid == 0);
         let mut probe = false;
         let mut notify = None;
-        let (fam, cmd, result) = if hdr.ty == pmd_family::FAMILY_ID {
+        let (fam, cmd, result) = if hdr.ty == pmd_stats::FAMILY_ID {
             let rhdr = NlMsgHeader {
                 pid: sender.port_id,
                 ..*hdr
@@ -624,7 +592,7 @@ impl Server {
                 msg.emit(&mut b).map_err(odp_err)?;
                 d.push(&b);
             }
-            let info = pmd_stats::family_info(pmd_family::FAMILY_ID);
+            let info = pmd_stats::family_info(pmd_stats::FAMILY_ID);
             let msg = CtrlMessage {
                 flags: flags::MULTI,
                 seq: hdr.seq,
@@ -641,7 +609,7 @@ impl Server {
         }
         let name = m.info.name.as_deref();
         if name == Some(pmd_stats::FAMILY_NAME)
-            || (name.is_none() && m.info.id == Some(pmd_family::FAMILY_ID))
+            || (name.is_none() && m.info.id == Some(pmd_stats::FAMILY_ID))
         {
             let msg = CtrlMessage {
                 flags: 0,
@@ -649,7 +617,7 @@ impl Server {
                 pid: hdr.pid,
                 cmd: ctrl::cmd::NEWFAMILY,
                 version: ctrl::CTRL_VERSION,
-                info: pmd_stats::family_info(pmd_family::FAMILY_ID),
+                info: pmd_stats::family_info(pmd_stats::FAMILY_ID),
             };
             let mut b = Vec::new();
             msg.emit(&mut b).map_err(odp_err)?;
