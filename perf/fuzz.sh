@@ -6,7 +6,8 @@
 #   perf/fuzz.sh                       # every target, 1800 s each, 2 at a time, nice 19
 #   perf/fuzz.sh --time 60 --jobs 1 parse text
 #
-# Targets: odp/fuzz {netlink,key_mask,actions,text}, switch/fuzz {parse,execute,netlink_live}.
+# Targets: odp/fuzz {netlink,key_mask,actions,text}, fastpath/fuzz {parse,execute},
+# switch/fuzz {netlink_live}.
 # netlink_live starts a release dpswitch (built here) and runs in a network namespace of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
     esac
 done
-all=(odp:netlink odp:key_mask odp:actions odp:text switch:parse switch:execute switch:netlink_live)
+all=(odp:netlink odp:key_mask odp:actions odp:text fastpath:parse fastpath:execute switch:netlink_live)
 if ((${#targets[@]} == 0)); then
     targets=("${all[@]}")
 else
@@ -38,7 +39,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 triple=x86_64-unknown-linux-gnu
-for crate in odp switch; do
+for crate in odp fastpath switch; do
     (cd "$crate/fuzz" && nice -n 10 cargo +nightly build --release --target $triple)
 done
 unset RUSTFLAGS

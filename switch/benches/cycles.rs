@@ -10,11 +10,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use dpswitch::actions::{execute, Action, CompiledActions, PacketState, SetField};
-use dpswitch::emc::Emc;
-use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{extract, extract_reuse, ExtractInfo, Metadata, PreparedMeta};
-use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd};
+use dpswitch::dpdk::Native;
+use fastpath::actions::{execute, CompiledActions, PacketState};
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{extract, extract_reuse, ExtractInfo, Metadata, PreparedMeta};
+use fastpath::pmd::{BurstMeta, FlowCmd, Pmd};
+use odp::action::Action;
 
 mod common;
 use common::*;
@@ -52,7 +54,7 @@ fn extract_one(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
 }
 
 /// Installs one flow per frame: its key under `mask`, output to port 2.
-fn install_per_frame(pmd: &mut Pmd, frames: &[Vec<u8>], mask: &FlowKey, md: &Metadata) {
+fn install_per_frame(pmd: &mut Pmd<Native>, frames: &[Vec<u8>], mask: &FlowKey, md: &Metadata) {
     for (i, f) in frames.iter().enumerate() {
         let mut k = FlowKey::ZERO;
         extract(f, md, &mut k);
@@ -67,7 +69,7 @@ fn measure_bursts(
     name: &str,
     ghz: f64,
     base: f64,
-    pmd: &mut Pmd,
+    pmd: &mut Pmd<Native>,
     frames: &[Vec<u8>],
     storage: &mut [u8],
     md: &Metadata,
@@ -138,7 +140,7 @@ fn main() {
         map: 0,
         l3_ofs: 0,
         l4_ofs: 0,
-        status: dpswitch::packet::ParseStatus::Ok,
+        status: fastpath::packet::ParseStatus::Ok,
     }; BATCH];
 
     let mut maps = [u32::MAX; BATCH];
@@ -189,7 +191,7 @@ fn main() {
         let pm = PreparedMeta::new(&md);
         extract_batch(&fr[b..b + BATCH], &pm, &mut keys, &mut maps, &mut infos);
         for info in &infos {
-            emc.prefetch(info.hash);
+            emc.prefetch::<Native>(info.hash);
         }
         for i in 0..BATCH {
             batch_hits += u64::from(emc.lookup(&keys[i], infos[i].hash, infos[i].map).is_some());
@@ -230,7 +232,7 @@ fn main() {
                     hashes[i] = extract(&fr[b + i], &mds[b + i], &mut keys[i]).hash;
                 }
                 let mut out = [None; BATCH];
-                let hit = cls.lookup_batch(&keys, Some(&hashes), u32::MAX, &mut out);
+                let hit = cls.lookup_batch::<Native>(&keys, Some(&hashes), u32::MAX, &mut out);
                 black_box((hit, out[3].map(|f| f.ufid())));
             });
             if masks == 1 {
@@ -255,7 +257,7 @@ fn main() {
         ("pmd burst: dpcls 1 mask + output", 0, false),
         ("pmd burst: simple match + output", 1, true),
     ] {
-        let mut pmd = Pmd::new(0, Emc::new(8192, inv));
+        let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, inv));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
@@ -271,7 +273,7 @@ fn main() {
     {
         // What the PMD thread runs for a plain burst of a single-output simple flow: no
         // refill (the frames stay as received), only the classification of the burst.
-        let mut pmd = Pmd::new(0, Emc::new(8192, 1));
+        let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, 1));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
@@ -289,7 +291,7 @@ fn main() {
     {
         // What the PMD thread runs for a plain burst of a simple flow that outputs twice:
         // the whole-burst path declines, and the burst takes the full path.
-        let mut pmd = Pmd::new(0, Emc::new(8192, 1));
+        let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, 1));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
@@ -326,7 +328,7 @@ fn main() {
         ("pmd burst: 10k flows, dpcls (EMC off) + output", 0u32),
         ("pmd burst: 10k flows, EMC 1/100 + output", 100),
     ] {
-        let mut pmd = Pmd::new(0, Emc::new(8192, inv));
+        let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, inv));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
@@ -358,22 +360,8 @@ fn main() {
         }
     });
     let set = Action::SetMasked {
-        value: SetField::Ipv4 {
-            src: 0,
-            dst: 0xc0a8_0001,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
-        mask: SetField::Ipv4 {
-            src: 0,
-            dst: u32::MAX,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
+        key: fastpath::testing::keys::ipv4(0, 0xc0a8_0001, 0, 0, 0, 0),
+        mask: fastpath::testing::keys::ipv4(0, u32::MAX, 0, 0, 0, 0),
     };
     for (name, acts) in [
         (
@@ -427,7 +415,7 @@ fn commands(md: &Metadata) {
         k.set_eth_dst([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
         Arc::new(Flow::new(i as u128 + 1, &k, &mask, out_actions(), 1))
     };
-    let mut pmd = Pmd::new(0, Emc::new(8192, 100));
+    let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, 100));
     let mut live: std::collections::VecDeque<Arc<Flow>> = (0..LIVE).map(flow).collect();
     for f in &live {
         pmd.apply(FlowCmd::Insert(Arc::clone(f)));

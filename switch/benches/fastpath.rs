@@ -11,11 +11,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 mod common;
 use common::*;
-use dpswitch::actions::{execute, Action, CompiledActions, PacketState, SetField};
-use dpswitch::emc::Emc;
-use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{extract, Metadata};
-use dpswitch::pmd::{BurstMeta, Pmd};
+use dpswitch::dpdk::Native;
+use fastpath::actions::{execute, CompiledActions, PacketState};
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{extract, Metadata};
+use fastpath::pmd::{BurstMeta, Pmd};
+use odp::action::Action;
 
 fn bench_extract(c: &mut Criterion) {
     let fr = frames();
@@ -70,7 +72,7 @@ fn bench_dpcls(c: &mut Criterion) {
                         b.iter(|| {
                             base = (base + BATCH) % POOL;
                             let mut out = [None; BATCH];
-                            let hit = cls.lookup_batch(
+                            let hit = cls.lookup_batch::<Native>(
                                 &keys[base..base + BATCH],
                                 Some(&hashes_all[base..base + BATCH]),
                                 u32::MAX,
@@ -91,7 +93,7 @@ fn bench_dpcls(c: &mut Criterion) {
                         hashes[i] = extract(&fr[base + i], &mds[base + i], &mut bkeys[i]).hash;
                     }
                     let mut out = [None; BATCH];
-                    let hit = cls.lookup_batch(&bkeys, Some(&hashes), u32::MAX, &mut out);
+                    let hit = cls.lookup_batch::<Native>(&bkeys, Some(&hashes), u32::MAX, &mut out);
                     black_box((hit, out[5].map(|f| f.ufid())))
                 })
             });
@@ -138,7 +140,7 @@ fn bench_pmd(c: &mut Criterion) {
     let mut g = c.benchmark_group("pmd_burst32");
     g.throughput(Throughput::Elements(BATCH as u64));
     for (name, inv_prob) in [("emc", 1u32), ("dpcls_1mask", 0)] {
-        let mut pmd = Pmd::new(0, Emc::new(8192, inv_prob));
+        let mut pmd = Pmd::<Native>::new(0, Emc::new(8192, inv_prob));
         let mut mask = FlowKey::ZERO;
         mask.set_in_port(0xffff);
         mask.set_eth_type(0xffff);
@@ -146,7 +148,7 @@ fn bench_pmd(c: &mut Criterion) {
         let mut k = FlowKey::ZERO;
         extract(&fr[0], &Metadata::for_port(1), &mut k);
         let flow = Arc::new(Flow::new(1, &k, &mask, out_actions(), 1));
-        pmd.apply(dpswitch::pmd::FlowCmd::Insert(flow));
+        pmd.apply(fastpath::pmd::FlowCmd::Insert(flow));
         let md = Metadata::for_port(1);
         let mut sink = Sink::default();
         let mut base = 0;
@@ -167,7 +169,7 @@ fn bench_actions(c: &mut Criterion) {
     let fr = frames();
     let mut storage = vec![0u8; BUF_SIZE * BATCH];
     let md = Metadata::for_port(1);
-    let parsed: Vec<(FlowKey, dpswitch::packet::ExtractInfo)> = fr
+    let parsed: Vec<(FlowKey, fastpath::packet::ExtractInfo)> = fr
         .iter()
         .map(|f| {
             let mut k = FlowKey::ZERO;
@@ -176,22 +178,8 @@ fn bench_actions(c: &mut Criterion) {
         })
         .collect();
     let set = Action::SetMasked {
-        value: SetField::Ipv4 {
-            src: 0,
-            dst: 0xc0a8_0001,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
-        mask: SetField::Ipv4 {
-            src: 0,
-            dst: u32::MAX,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
+        key: fastpath::testing::keys::ipv4(0, 0xc0a8_0001, 0, 0, 0, 0),
+        mask: fastpath::testing::keys::ipv4(0, u32::MAX, 0, 0, 0, 0),
     };
     let lists = [
         (

@@ -2,20 +2,19 @@
 //! EMC insertion) and action execution, counted per thread by a global allocator (the
 //! test harness's own threads may allocate at any time).
 
-mod common;
-use common::*;
+use fastpath::testing::*;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
-use dpswitch::actions::{
-    Action, CompiledActions, DropReason, ExecContext, PacketState, SetField, UserspaceAction,
-};
-use dpswitch::emc::Emc;
-use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{Metadata, PacketBuf, VecBuf};
-use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd, PmdContext};
+use dpswitch::dpdk::Native;
+use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{Metadata, PacketBuf, VecBuf};
+use fastpath::pmd::{BurstMeta, FlowCmd, Pmd, PmdContext};
+use odp::action::Action;
 
 struct Counting;
 
@@ -77,7 +76,7 @@ impl PmdContext<VecBuf> for Ctx {
 
 #[test]
 fn burst_processing_does_not_allocate() {
-    let mut pmd = Pmd::new(0, Emc::new(1024, 2));
+    let mut pmd = Pmd::<Native>::new(0, Emc::new(1024, 2));
     let mut k = FlowKey::ZERO;
     k.set_in_port(1);
     k.set_eth_type(0x0800);
@@ -85,22 +84,8 @@ fn burst_processing_does_not_allocate() {
     m.set_in_port(0xffff);
     m.set_eth_type(0xffff);
     let set = Action::SetMasked {
-        value: SetField::Ipv4 {
-            src: 0,
-            dst: 7,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
-        mask: SetField::Ipv4 {
-            src: 0,
-            dst: !0,
-            proto: 0,
-            tos: 0,
-            ttl: 0,
-            frag: 0,
-        },
+        key: keys::ipv4(0, 7, 0, 0, 0, 0),
+        mask: keys::ipv4(0, !0, 0, 0, 0, 0),
     };
     let acts = CompiledActions::compile(&[
         set,
@@ -108,11 +93,11 @@ fn burst_processing_does_not_allocate() {
             tpid: 0x8100,
             tci: 0x1005,
         },
-        Action::Userspace(UserspaceAction {
+        Action::Userspace(odp::action::Userspace {
             pid: 7,
-            userdata: Some(Arc::from(&b"cookie"[..])),
+            userdata: Some(b"cookie".to_vec()),
             egress_tun_port: None,
-            include_actions: false,
+            actions: false,
         }),
         Action::Output(2),
     ])

@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use dpswitch::actions::{
-    Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
-};
-use dpswitch::dpcls::Dpcls;
-use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{extract, Metadata, PacketBuf};
-use dpswitch::pmd::PmdContext;
+use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::dpcls::Dpcls;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{extract, Metadata, PacketBuf};
+use fastpath::pmd::PmdContext;
+use odp::action::Action;
 
 pub const BATCH: usize = 32;
 pub const POOL: usize = 1024;

@@ -350,7 +350,7 @@ impl<const N: usize> Drop for MbufArray<N> {
 
 /// The fast path works on mbufs through its buffer trait; headroom comes from the pool's
 /// `RTE_PKTMBUF_HEADROOM` (128 bytes).
-impl crate::packet::PacketBuf for Mbuf {
+impl fastpath::packet::PacketBuf for Mbuf {
     #[inline]
     fn data(&self) -> &[u8] {
         Mbuf::data(self)

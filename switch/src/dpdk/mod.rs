@@ -33,9 +33,9 @@ pub fn rdtsc() -> u64 {
 
 /// Starts loading the cache line holding `r` into all cache levels and returns at once. A
 /// hint: it never faults and changes nothing observable. It lives in this module because the
-/// intrinsic is `unsafe`; the fast path uses it to overlap a burst's cache misses.
+/// intrinsic is `unsafe`; the fast path gets it through [`Native`].
 #[inline(always)]
-pub fn prefetch<T: ?Sized>(r: &T) {
+fn prefetch<T: ?Sized>(r: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE is part of the x86_64 baseline, so the intrinsic's target feature is
     // always present; a prefetch of a live reference performs no architectural access.
@@ -46,6 +46,23 @@ pub fn prefetch<T: ?Sized>(r: &T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = r;
+}
+
+/// The CPU's own timestamp and prefetch instructions, for the fast path ([`fastpath::Cpu`]):
+/// the runtime's PMDs are `Pmd<Native>`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Native;
+
+impl fastpath::Cpu for Native {
+    #[inline(always)]
+    fn tsc() -> u64 {
+        rdtsc()
+    }
+
+    #[inline(always)]
+    fn prefetch<T: ?Sized>(r: &T) {
+        prefetch(r);
+    }
 }
 
 /// TSC ticks per second, measured against CLOCK_MONOTONIC once per process (50 ms), so cycle

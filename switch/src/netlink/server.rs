@@ -59,11 +59,11 @@ use odp::validate::{unmasked_key_form, FlatKey, FlowMatch};
 use super::mcast::{self, Groups};
 use super::pmd_family::PmdFamily;
 use super::socket::{NetlinkSocket, Sender};
-use crate::flow::FlowKey;
-use crate::odpconv;
 use crate::runtime::shared::SwitchView;
 use crate::runtime::vport::VportKind;
 use crate::runtime::{ControlError, PutMode, Switch, UpcallMsg, UpcallSink, VportSpec};
+use fastpath::flow::FlowKey;
+use fastpath::wire as odpconv;
 
 pub use odp::dpswitch::FAMILY_IDS;
 
@@ -1151,14 +1151,13 @@ impl Server {
                 let fm = FlowMatch::new(key, a.mask.as_ref()).map_err(odp_err)?;
                 let acts = a.actions.as_deref().unwrap_or_default();
                 validate_actions(acts, &fm.key).map_err(odp_err)?;
-                let fast_actions = odpconv::actions_to_fast(acts).map_err(|e| e.errno)?;
-                let (_, fmask) = odpconv::match_to_fast(&fm).map_err(|e| e.errno)?;
+                let (_, fmask) = odpconv::match_to_fast(&fm).map_err(|e| e.errno())?;
                 // The overlap rule looks the unmasked key up like a packet.
                 let unmasked = FlowMatch::new(key, None)
                     .ok()
                     .and_then(|x| odpconv::match_to_fast(&x).ok())
                     .map_or_else(|| odpconv::match_to_fast(&fm).map(|x| x.0), |x| Ok(x.0))
-                    .map_err(|e| e.errno)?;
+                    .map_err(|e| e.errno())?;
                 let ident = Self::ident_of(a)?.ok_or(libc::EINVAL)?;
                 let dp = Self::find_dp(sw, None, m.dp_ifindex)?;
                 let create = m.flags & (flags::CREATE | flags::EXCL) != 0;
@@ -1172,7 +1171,7 @@ impl Server {
                 } else {
                     PutMode::CreateOrModify
                 };
-                sw.put_flow(dp, id, &unmasked, &fmask, &fast_actions, mode)
+                sw.put_flow(dp, id, &unmasked, &fmask, acts, mode)
                     .map_err(ctl)?;
                 let side = self.side.entry(dp).or_default();
                 let actions = actions_to_bytes(acts);
@@ -1203,7 +1202,7 @@ impl Server {
                 if let (Some(key), Some(acts)) = (&a.key, &a.actions) {
                     let fm = FlowMatch::new(key, a.mask.as_ref()).map_err(odp_err)?;
                     validate_actions(acts, &fm.key).map_err(odp_err)?;
-                    fast_actions = Some(odpconv::actions_to_fast(acts).map_err(|e| e.errno)?);
+                    fast_actions = Some(acts);
                 }
                 let ident = Self::ident_of(a)?.ok_or(libc::EINVAL)?;
                 let dp = Self::find_dp(sw, None, m.dp_ifindex)?;
@@ -1219,7 +1218,7 @@ impl Server {
                         let f = d.flows.classifier().get(id).ok_or(libc::ENOENT)?;
                         (*f.key(), *f.mask())
                     };
-                    sw.put_flow(dp, id, &k, &mk, &fa, PutMode::Modify)
+                    sw.put_flow(dp, id, &k, &mk, fa, PutMode::Modify)
                         .map_err(ctl)?;
                     if let Some(rec) = self.side.get_mut(&dp).and_then(|s| s.flows.get_mut(&id)) {
                         rec.actions = actions_to_bytes(a.actions.as_deref().unwrap_or_default());
@@ -1326,18 +1325,17 @@ impl Server {
         let known = sw
             .datapath(dp)
             .is_some_and(|d| d.vports.contains_key(&in_port));
-        let md = odpconv::execute_metadata(key, !known).map_err(|e| e.errno)?;
+        let md = odpconv::execute_metadata(key, !known).map_err(|e| e.errno())?;
         // Actions are validated against the packet's own key, as the kernel does.
         let mut pk = FlowKey::ZERO;
-        crate::packet::extract(frame, &md, &mut pk);
+        fastpath::packet::extract(frame, &md, &mut pk);
         let flat = FlatKey::from_key(&odpconv::key_to_odp(&pk)).map_err(odp_err)?;
         validate_actions(acts, &flat).map_err(odp_err)?;
-        let fast = odpconv::actions_to_fast(acts).map_err(|e| e.errno)?;
         let mut sink = Upcalls {
             sock: &self.sock,
             buf: Vec::new(),
         };
-        sw.execute(dp, frame, &md, &fast, a.upcall_pid, &mut sink)
+        sw.execute(dp, frame, &md, acts, a.upcall_pid, &mut sink)
             .map_err(ctl)?;
         Ok(Answer::None)
     }
@@ -1527,7 +1525,7 @@ fn bridge_rec(sw: &Switch, dp: usize, id: u128) -> Option<FlowRec> {
     let actions = d
         .slow_actions
         .get(&id)
-        .map(|a| actions_to_bytes(&odpconv::actions_to_odp(a)))
+        .map(|a| actions_to_bytes(a))
         .unwrap_or_default();
     Some(FlowRec {
         ident: Ident::Ufid(id.to_be_bytes().to_vec()),

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::flow::FlowKey;
+use fastpath::flow::FlowKey;
 
 /// Default MAC aging time (OVS's `mac-aging-time`).
 pub const DEFAULT_AGING: Duration = Duration::from_secs(300);
@@ -271,5 +271,40 @@ mod tests {
         assert_eq!(t.lookup(0, A, end), Some(1));
         assert_eq!(t.lookup(0, [2, 0xee, 0, 0, 0, 0], end), None, "evicted");
         assert!(t.order.len() <= 2 * t.len() + 1025, "event queue bounded");
+    }
+
+    /// A flow the bridge installs reads back, through its kernel form, as a valid match of
+    /// the same fast-path key and mask (what dumps show and GET / DEL accept).
+    #[test]
+    fn bridge_flows_read_back_as_a_valid_kernel_match() {
+        use fastpath::packet::{extract, Metadata};
+        use fastpath::wire::{key_to_odp, mask_to_odp, match_to_fast};
+        use odp::validate::FlowMatch;
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        frame.extend_from_slice(&[
+            0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        frame.extend_from_slice(&[
+            0x03, 0xe8, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+        let md = Metadata {
+            in_port: 2,
+            ..Metadata::default()
+        };
+        let mut pk = FlowKey::ZERO;
+        extract(&frame, &md, &mut pk);
+        let m = normal_mask();
+        let k = pk.masked(&m);
+        let (ok, om) = (key_to_odp(&k), mask_to_odp(&k, &m));
+        assert_eq!(om.in_port, Some(u32::MAX));
+        let fm = FlowMatch::new(&ok, Some(&om)).expect("valid match");
+        let (fk, fmask) = match_to_fast(&fm).unwrap();
+        assert_eq!(fk, k.masked(&fmask));
+        for f in [FlowKey::in_port, FlowKey::eth_type, FlowKey::vlan_tci] {
+            assert_eq!(f(&fmask), f(&m));
+        }
+        assert_eq!(fmask.eth_src(), m.eth_src());
+        assert_eq!(fmask.eth_dst(), m.eth_dst());
+        assert_eq!(fmask.ipv4_src(), 0);
     }
 }

@@ -17,17 +17,19 @@ use std::time::{Duration, Instant};
 /// per process, so learned MACs cannot be picked to collide.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-use crate::actions::{
-    execute, Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
-};
 use crate::dpdk::{
     DpdkError, Eal, LcoreJob, Mbuf, MbufArray, Mempool, Port, PortConfig, BURST_SIZE,
 };
-use crate::emc::Emc;
-use crate::flow::{Flow, FlowKey};
-use crate::packet::{extract, ExtractInfo};
-use crate::pmd::{FlowCmd, FlowTable, FlowTableError};
+use crate::model::{FlowTable, FlowTableError};
 use bridge::{Decision, MacTable};
+use fastpath::actions::{
+    execute, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
+};
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{extract, ExtractInfo};
+use fastpath::pmd::FlowCmd;
+use odp::action::Action;
 use pmd_thread::{
     DpPmdCounters, Garbage, LongRound, PmdCmd, PmdLinks, PmdShared, PmdThread, Upcall, UpcallKind,
     UpcallQueue, LONG_ROUND_LOG_TARGET,
@@ -668,7 +670,7 @@ impl Switch {
             slow_by_dst: FastMap::default(),
         });
         for (p, c) in counters.into_iter().enumerate() {
-            let mut pmd = Box::new(crate::pmd::Pmd::new(p, self.new_emc(slot, p)));
+            let mut pmd = Box::new(pmd_thread::Pmd::new(p, self.new_emc(slot, p)));
             pmd.set_stage_timing(self.pmds[p].shared.stage_timing.load(Ordering::Relaxed));
             self.send(
                 p,
@@ -946,7 +948,7 @@ impl Switch {
             PutMode::CreateOrModify => (false, true),
         };
         let compiled = CompiledActions::compile(actions)
-            .map_err(|e| ControlError::new(libc::EINVAL, format!("actions: {e}")))?;
+            .map_err(|e| ControlError::new(e.errno(), format!("actions: {e}")))?;
         let d = self
             .datapath_mut(dp)
             .ok_or_else(|| ControlError::new(libc::ENODEV, "no such datapath"))?;
@@ -1194,7 +1196,7 @@ impl Switch {
                 map: u32::MAX,
                 l3_ofs: 0,
                 l4_ofs: 0,
-                status: crate::packet::ParseStatus::Ok,
+                status: fastpath::packet::ParseStatus::Ok,
             }
         } else {
             let mut k = FlowKey::ZERO;
@@ -1218,7 +1220,7 @@ impl Switch {
         &mut self,
         dp: usize,
         frame: &[u8],
-        md: &crate::packet::Metadata,
+        md: &fastpath::packet::Metadata,
         actions: &[Action],
         upcall_pid: Option<u32>,
         sink: &mut dyn UpcallSink,
@@ -1227,7 +1229,7 @@ impl Switch {
             return Err(ControlError::new(libc::ENODEV, "no such datapath"));
         }
         let compiled = CompiledActions::compile(actions)
-            .map_err(|e| ControlError::new(libc::EINVAL, format!("actions: {e}")))?;
+            .map_err(|e| ControlError::new(e.errno(), format!("actions: {e}")))?;
         let mut m = self
             .pool
             .alloc()
@@ -1273,7 +1275,7 @@ impl Switch {
     fn recirculate(
         &mut self,
         dp: usize,
-        mut pending: Vec<(Mbuf, crate::packet::Metadata)>,
+        mut pending: Vec<(Mbuf, fastpath::packet::Metadata)>,
         sink: &mut dyn UpcallSink,
     ) {
         for _ in 0..MAX_RECIRC_PASSES {
@@ -1382,7 +1384,7 @@ struct CtlTx {
     /// Userspace-action upcalls raised by EXECUTE: (pid, userdata, data, original length).
     upcalls: Vec<ExecUpcall>,
     /// Packets a RECIRC action sent back for another lookup, with their metadata.
-    recirc: Vec<(Mbuf, crate::packet::Metadata)>,
+    recirc: Vec<(Mbuf, fastpath::packet::Metadata)>,
 }
 
 impl CtlTx {

@@ -1,5 +1,5 @@
 //! A PMD thread: polls its rx queues on an EAL worker lcore, runs the fast path
-//! ([`crate::pmd::Pmd`]) on each burst and transmits per output port in bursts.
+//! ([`fastpath::pmd::Pmd`]) on each burst and transmits per output port in bursts.
 //!
 //! Everything it needs arrives as [`PmdCmd`]s on its command queue, drained between bursts;
 //! everything it reports leaves as relaxed stores into [`PmdShared`] and as [`Upcall`]s.
@@ -11,12 +11,15 @@ use std::time::Duration;
 use crossbeam_queue::ArrayQueue;
 
 use super::vport::{TxSlot, VportCounters};
-use crate::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
 use crate::dpdk::{rdtsc, tsc_hz, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
-use crate::emc::Emc;
-use crate::flow::{monotonic_ms, monotonic_ns, FlowKey};
-use crate::packet::Metadata;
-use crate::pmd::{BurstMeta, FlowCmd, Pmd};
+use fastpath::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::emc::Emc;
+use fastpath::flow::{monotonic_ms, monotonic_ns, FlowKey};
+use fastpath::packet::Metadata;
+use fastpath::pmd::{BurstMeta, FlowCmd};
+
+/// The fast path of one datapath on one PMD, with the CPU's own instructions.
+pub type Pmd = fastpath::pmd::Pmd<crate::dpdk::Native>;
 
 /// How many times a packet may be recirculated before it is dropped (the kernel's limit).
 const MAX_RECIRC_PASSES: usize = 4;
@@ -333,7 +336,7 @@ impl RoundStats {
 }
 
 /// The stages of a busy poll whose cycles a PMD counts when `stage_timing` is on: receive
-/// (the rx burst), the fast path's four ([`crate::pmd::StageCycles`]) and transmit (the
+/// (the rx burst), the fast path's four ([`fastpath::pmd::StageCycles`]) and transmit (the
 /// flush of the per-port tx batches).
 pub const STAGES: [&str; 6] = ["rx", "extract", "emc", "dpcls", "actions", "tx"];
 
@@ -744,7 +747,7 @@ impl PmdThread {
                 s.bursts.store(bursts, Ordering::Relaxed);
                 s.rx_packets.store(rx_packets, Ordering::Relaxed);
                 if timing {
-                    let mut fast = crate::pmd::StageCycles::default();
+                    let mut fast = fastpath::pmd::StageCycles::default();
                     for d in self.dps.iter().flatten() {
                         let c = d.pmd.stats().cycles;
                         fast.extract += c.extract;
@@ -970,7 +973,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         }
         let mut key = FlowKey::ZERO;
         let md = st.metadata();
-        crate::packet::extract(data, &md, &mut key);
+        fastpath::packet::extract(data, &md, &mut key);
         let up = Upcall {
             dp: self.dp,
             pmd: self.pmd,
@@ -1016,7 +1019,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
     }
 }
 
-impl crate::pmd::PmdContext<Mbuf> for Ctx<'_> {
+impl fastpath::pmd::PmdContext<Mbuf> for Ctx<'_> {
     #[inline]
     fn miss(&mut self, pkt: Mbuf, key: &FlowKey, md: &Metadata) {
         let up = Upcall {

@@ -3,18 +3,17 @@
 //! (full extraction + a linear scan of the flows) on random mixes of plain and other
 //! frames, and for flows whose actions read the key (which must take the full path).
 
-mod common;
-use common::*;
+use fastpath::testing::*;
 
 use std::sync::Arc;
 
-use dpswitch::actions::{
-    Action, CompiledActions, DropReason, ExecContext, PacketState, SetField, UserspaceAction,
-};
-use dpswitch::emc::Emc;
-use dpswitch::flow::{Flow, FlowKey};
-use dpswitch::packet::{extract, simple_match_mask, Metadata, PacketBuf, VecBuf};
-use dpswitch::pmd::{BurstMeta, FlowCmd, Pmd, PmdContext};
+use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use fastpath::packet::{extract, simple_match_mask, Metadata, PacketBuf, VecBuf};
+use fastpath::pmd::{BurstMeta, FlowCmd, Pmd, PmdContext};
+use fastpath::Portable;
+use odp::action::Action;
 use proptest::prelude::*;
 
 #[derive(Default)]
@@ -193,7 +192,7 @@ proptest! {
         spec in prop::collection::vec((0u8..9, any::<u32>(), 0u16..0x200), 1..=32),
     ) {
         let fl = flows(kind);
-        let mut pmd = Pmd::new(0, Emc::new(1024, emc_inv));
+        let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, emc_inv));
         for f in &fl {
             pmd.apply(FlowCmd::Insert(Arc::clone(f)));
         }
@@ -244,7 +243,7 @@ proptest! {
         spec in prop::collection::vec((0u8..9, any::<u32>(), 0u16..0x200), 1..=32),
     ) {
         let fl = flows(kind);
-        let mut pmd = Pmd::new(0, Emc::new(1024, 1));
+        let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 1));
         for f in &fl {
             pmd.apply(FlowCmd::Insert(Arc::clone(f)));
         }
@@ -291,7 +290,7 @@ fn forward_simple_refuses_dead_and_multi_action_flows() {
     let frames: Vec<VecBuf> = (0..8u32).map(|v| VecBuf::new(&frame(0, v, 0))).collect();
     let md = Metadata::for_port(IN_PORT);
     let fl = flows(1);
-    let mut pmd = Pmd::new(0, Emc::new(1024, 0));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 0));
     for f in &fl {
         pmd.apply(FlowCmd::Insert(Arc::clone(f)));
     }
@@ -324,7 +323,7 @@ fn forward_simple_refuses_dead_and_multi_action_flows() {
     k.set_in_port(IN_PORT);
     k.set_eth_type(0x0800);
     let two = CompiledActions::compile(&[Action::Output(2), Action::Output(3)]).unwrap();
-    let mut pmd = Pmd::new(0, Emc::new(1024, 0));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 0));
     pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
         1,
         &k,
@@ -349,23 +348,16 @@ fn key_dependent_actions_take_the_full_path() {
     let mut k = FlowKey::ZERO;
     k.set_in_port(IN_PORT);
     k.set_eth_type(0x0800);
-    let field = |dst| SetField::Ipv4 {
-        src: 0,
-        dst,
-        proto: 0,
-        tos: 0,
-        ttl: 0,
-        frag: 0,
-    };
+    let field = |dst| keys::ipv4(0, dst, 0, 0, 0, 0);
     let acts = CompiledActions::compile(&[
         Action::SetMasked {
-            value: field(0xc0a8_0001),
+            key: field(0xc0a8_0001),
             mask: field(u32::MAX),
         },
         Action::Output(2),
     ])
     .unwrap();
-    let mut pmd = Pmd::new(0, Emc::new(1024, 1));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 1));
     pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(
         1,
         &k,
@@ -392,7 +384,7 @@ fn key_dependent_actions_take_the_full_path() {
 #[test]
 fn dead_flow_is_not_executed_by_simple_match() {
     let fl = flows(1);
-    let mut pmd = Pmd::new(0, Emc::new(1024, 0));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 0));
     for f in &fl {
         pmd.apply(FlowCmd::Insert(Arc::clone(f)));
     }

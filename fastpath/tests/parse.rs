@@ -1,11 +1,10 @@
 //! Golden frames → expected keys, and truncation at every length.
 
-mod common;
-use common::*;
+use fastpath::testing::*;
 
-use dpswitch::flow::key::{FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE, MAC_PROTO_NONE};
-use dpswitch::packet::parse::exthdr;
-use dpswitch::packet::{extract, ExtractInfo, Metadata, ParseStatus};
+use fastpath::flow::key::{FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE, MAC_PROTO_NONE};
+use fastpath::packet::parse::exthdr;
+use fastpath::packet::{extract, ExtractInfo, Metadata, ParseStatus};
 
 fn key_of(frame: &[u8], md: &Metadata) -> (FlowKey, ExtractInfo) {
     let mut k = FlowKey::default();
@@ -448,7 +447,7 @@ fn metadata_enters_key() {
         ct_zone: 5,
         ct_mark: 0xdead,
         ct_labels: 1 << 100,
-        tunnel: Some(dpswitch::packet::TunnelMeta {
+        tunnel: Some(fastpath::packet::TunnelMeta {
             id: 42,
             ipv4_dst: IP_B,
             ttl: 64,
@@ -478,8 +477,8 @@ fn metadata_enters_key() {
 
 mod fuzz {
     use super::*;
-    use dpswitch::packet::parse::extract_generic;
-    use dpswitch::packet::{extract_reuse, PreparedMeta};
+    use fastpath::packet::parse::extract_generic;
+    use fastpath::packet::{extract_reuse, PreparedMeta};
     use proptest::prelude::*;
 
     proptest! {
@@ -493,7 +492,7 @@ mod fuzz {
             let mut map = 0xff;
             for (f, tun) in seq {
                 let m = Metadata {
-                    tunnel: tun.then(|| dpswitch::packet::TunnelMeta { id: 9, ipv4_dst: 1, ttl: 2, ..Default::default() }),
+                    tunnel: tun.then(|| fastpath::packet::TunnelMeta { id: 9, ipv4_dst: 1, ttl: 2, ..Default::default() }),
                     ..md()
                 };
                 let pm = PreparedMeta::new(&m);
@@ -533,7 +532,7 @@ mod fuzz {
             let m = Metadata {
                 ct_state: (ct & 0xff) as u8,
                 ct_mark: ct >> 8,
-                tunnel: tun.then(|| dpswitch::packet::TunnelMeta { id: 1, ipv4_dst: 2, ttl: 3, ..Default::default() }),
+                tunnel: tun.then(|| fastpath::packet::TunnelMeta { id: 1, ipv4_dst: 2, ttl: 3, ..Default::default() }),
                 ..md()
             };
             for len in [f.len(), 41, 42, 53, 54] {

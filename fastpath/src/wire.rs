@@ -1,59 +1,28 @@
-//! Conversions between the wire model (`odp`: netlink keys, masks, actions) and the fast
-//! path's model (`flow::FlowKey` words, `actions::Action`), in both directions.
+//! Flow keys and masks between the wire (`odp` netlink keys) and the fast path
+//! ([`FlowKey`] words), in both directions.
 //!
-//! odp → fast is used for FLOW NEW/SET (a validated [`FlowMatch`] becomes a fast-path key and
-//! mask) and PACKET EXECUTE (metadata and actions); fast → odp builds the keys of MISS and
-//! ACTION upcalls in the kernel's form (§6.7: metadata always present, VLANs as ENCAP nests).
-//! Replies to flow requests do not go through here: the server keeps the bytes the client
-//! sent, as the kernel returns them (§5.5).
+//! Wire → fast serves FLOW NEW/SET (a validated [`FlowMatch`] becomes a fast-path key and
+//! mask) and PACKET EXECUTE (the packet's metadata). Fast → wire builds the keys of MISS and
+//! ACTION upcalls in the kernel's form, metadata always present and VLANs as ENCAP nests
+//! (`net/openvswitch/flow_netlink.c`, `__ovs_nla_put_key()`), and the keys and masks of the
+//! flows the standalone bridge installs. Replies to flow requests carry the bytes the client
+//! sent, as the kernel's do, so they do not come through here.
 //!
-//! What the fast path cannot represent (Geneve/ERSPAN tunnel options, NSH MD2, conntrack
-//! actions, NSH push/pop, psample, userspace-only actions) is refused with EOPNOTSUPP rather
-//! than silently matched or executed differently.
+//! What the fast path cannot represent (Geneve/ERSPAN tunnel options, NSH MD2) is refused
+//! with EOPNOTSUPP rather than silently matched differently.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
-use odp::action::{self as oa, Action as OAction};
 use odp::key::{
     ArpKey, CtTupleIpv4, CtTupleIpv6, EthernetKey, FlowKey as OKey, IcmpKey, Ipv4Key, Ipv6Key,
     NdKey, NshBase, NshKey, NshMd1, PortsKey, TunnelKey, VxlanOpts,
 };
 use odp::validate::{FlatKey, FlowMatch};
 
-use crate::actions::{Action, SetField, UserspaceAction};
 use crate::flow::key::{FlowKey, IN_PORT_NONE, MAC_PROTO_ETHERNET, MAC_PROTO_NONE};
-use crate::packet::parse::TunnelMeta;
+use crate::packet::parse::{TunnelMeta, ETH_TYPE_802_2};
 use crate::packet::Metadata;
-
-/// A conversion failure with the errno the server answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConvError {
-    /// Positive errno.
-    pub errno: i32,
-    /// What could not be converted.
-    pub what: &'static str,
-}
-
-impl std::fmt::Display for ConvError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (errno {})", self.what, self.errno)
-    }
-}
-
-fn unsupported(what: &'static str) -> ConvError {
-    ConvError {
-        errno: libc::EOPNOTSUPP,
-        what,
-    }
-}
-
-fn invalid(what: &'static str) -> ConvError {
-    ConvError {
-        errno: libc::EINVAL,
-        what,
-    }
-}
+use crate::Error;
 
 /// Kernel `TUNNEL_*` flag bits as kept in [`FlowKey::tun_flags`].
 pub mod tun_flags {
@@ -67,9 +36,6 @@ pub mod tun_flags {
     pub const OAM: u16 = 0x0200;
 }
 
-/// Internal ethertype of 802.2 frames (the fast path's and the kernel's 0x05ff).
-const ETH_P_802_2_INTERNAL: u16 = 0x05ff;
-
 fn ip4(a: Ipv4Addr) -> u32 {
     u32::from(a)
 }
@@ -79,7 +45,7 @@ fn ip6(a: Ipv6Addr) -> u128 {
 
 /// Writes the fields `src` carries into `dst` (flat: no VLAN nesting). Shared by keys and
 /// masks: both are plain field values in the same layout.
-fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), ConvError> {
+fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), Error> {
     if let Some(v) = src.recirc_id {
         dst.set_recirc_id(v);
     }
@@ -176,7 +142,7 @@ fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), ConvError> {
     }
     if let Some(n) = &src.nsh {
         if n.md2.is_some() {
-            return Err(unsupported("NSH MD2 context"));
+            return Err(Error::Unsupported("NSH MD2 context"));
         }
         if let Some(b) = &n.base {
             dst.set_nsh_flags(b.flags);
@@ -195,9 +161,9 @@ fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), ConvError> {
     Ok(())
 }
 
-fn fill_tunnel(dst: &mut FlowKey, t: &TunnelKey) -> Result<(), ConvError> {
+fn fill_tunnel(dst: &mut FlowKey, t: &TunnelKey) -> Result<(), Error> {
     if t.geneve_opts.is_some() || t.erspan_opts.is_some() {
-        return Err(unsupported("tunnel options (Geneve/ERSPAN)"));
+        return Err(Error::Unsupported("tunnel options (Geneve/ERSPAN)"));
     }
     let m = tunnel_meta(t);
     dst.set_tun_id(m.id);
@@ -272,7 +238,7 @@ pub fn tunnel_key(m: &TunnelMeta) -> TunnelKey {
 ///
 /// # Errors
 /// EOPNOTSUPP for match fields the fast path has no room for.
-pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), ConvError> {
+pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), Error> {
     let (k, mk) = (&m.key, &m.mask);
     let mut key = FlowKey::ZERO;
     let mut mask = FlowKey::ZERO;
@@ -291,7 +257,7 @@ pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), ConvError> {
         MAC_PROTO_NONE
     });
     mask.set_mac_proto(0xff);
-    key.set_eth_type(k.key.eth_type.unwrap_or(ETH_P_802_2_INTERNAL));
+    key.set_eth_type(k.key.eth_type.unwrap_or(ETH_TYPE_802_2));
     mask.set_eth_type(0xffff);
     if k.key.mpls.is_some() {
         key.set_mpls_depth(k.key.mpls.as_ref().map_or(0, |v| v.len() as u8));
@@ -319,8 +285,8 @@ pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), ConvError> {
 ///
 /// # Errors
 /// EOPNOTSUPP for tunnel options the fast path cannot carry.
-pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, ConvError> {
-    let flat = FlatKey::from_key(k).map_err(|_| invalid("execute key"))?;
+pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, Error> {
+    let flat = FlatKey::from_key(k).map_err(|_| Error::Invalid("execute key"))?;
     let f = &flat.key;
     let mut md = Metadata {
         in_port: f.in_port.map_or(0, |p| p as u16),
@@ -339,7 +305,7 @@ pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, ConvErro
     }
     if let Some(t) = &f.tunnel {
         if t.geneve_opts.is_some() || t.erspan_opts.is_some() {
-            return Err(unsupported("tunnel options (Geneve/ERSPAN)"));
+            return Err(Error::Unsupported("tunnel options (Geneve/ERSPAN)"));
         }
         md.tunnel = Some(tunnel_meta(t));
     }
@@ -417,7 +383,7 @@ fn to_odp(s: &FlowKey, v: &FlowKey, is_mask: bool) -> OKey {
     }
     let ethernet = s.mac_proto() == MAC_PROTO_ETHERNET;
     let mut inner = OKey::default();
-    if !(ethernet && s.eth_type() == ETH_P_802_2_INTERNAL) || is_mask {
+    if !(ethernet && s.eth_type() == ETH_TYPE_802_2) || is_mask {
         // 802.2 keys carry no ETHERTYPE; their masks do (exact).
         inner.eth_type = Some(v.eth_type());
     }
@@ -570,357 +536,6 @@ fn l3_to_odp(s: &FlowKey, v: &FlowKey, o: &mut OKey) {
     }
 }
 
-/// The single field of a SET / SET_MASKED key as a fast-path [`SetField`].
-fn set_field(k: &OKey) -> Result<SetField, ConvError> {
-    if let Some(v) = k.priority {
-        return Ok(SetField::Priority(v));
-    }
-    if let Some(v) = k.skb_mark {
-        return Ok(SetField::SkbMark(v));
-    }
-    if let Some(e) = &k.ethernet {
-        return Ok(SetField::Ethernet {
-            src: e.src,
-            dst: e.dst,
-        });
-    }
-    if let Some(v) = &k.ipv4 {
-        return Ok(SetField::Ipv4 {
-            src: ip4(v.src),
-            dst: ip4(v.dst),
-            proto: v.proto,
-            tos: v.tos,
-            ttl: v.ttl,
-            frag: v.frag,
-        });
-    }
-    if let Some(v) = &k.ipv6 {
-        return Ok(SetField::Ipv6 {
-            src: ip6(v.src),
-            dst: ip6(v.dst),
-            label: v.label,
-            proto: v.proto,
-            tclass: v.tclass,
-            hlimit: v.hlimit,
-            frag: v.frag,
-        });
-    }
-    if let Some(p) = &k.tcp {
-        return Ok(SetField::Tcp {
-            src: p.src,
-            dst: p.dst,
-        });
-    }
-    if let Some(p) = &k.udp {
-        return Ok(SetField::Udp {
-            src: p.src,
-            dst: p.dst,
-        });
-    }
-    if let Some(p) = &k.sctp {
-        return Ok(SetField::Sctp {
-            src: p.src,
-            dst: p.dst,
-        });
-    }
-    if let Some(i) = &k.icmp {
-        return Ok(SetField::Icmp {
-            icmp_type: i.ty,
-            code: i.code,
-        });
-    }
-    if let Some(i) = &k.icmpv6 {
-        return Ok(SetField::Icmpv6 {
-            icmp_type: i.ty,
-            code: i.code,
-        });
-    }
-    if let Some(a) = &k.arp {
-        return Ok(SetField::Arp {
-            sip: ip4(a.sip),
-            tip: ip4(a.tip),
-            op: a.op,
-            sha: a.sha,
-            tha: a.tha,
-        });
-    }
-    if let Some(n) = &k.nd {
-        return Ok(SetField::Nd {
-            target: ip6(n.target),
-            sll: n.sll,
-            tll: n.tll,
-        });
-    }
-    if let Some(m) = &k.mpls {
-        return Ok(SetField::Mpls {
-            lse: m.first().copied().unwrap_or(0),
-        });
-    }
-    if let Some(t) = &k.tunnel {
-        if t.geneve_opts.is_some() || t.erspan_opts.is_some() {
-            return Err(unsupported("set(tunnel) with options"));
-        }
-        return Ok(SetField::Tunnel(tunnel_meta(t)));
-    }
-    Err(unsupported("set of this field"))
-}
-
-/// The odp key holding one fast-path [`SetField`].
-fn set_key(f: &SetField) -> OKey {
-    let mut k = OKey::default();
-    match f {
-        SetField::Priority(v) => k.priority = Some(*v),
-        SetField::SkbMark(v) => k.skb_mark = Some(*v),
-        SetField::Ethernet { src, dst } => {
-            k.ethernet = Some(EthernetKey {
-                src: *src,
-                dst: *dst,
-            })
-        }
-        SetField::Ipv4 {
-            src,
-            dst,
-            proto,
-            tos,
-            ttl,
-            frag,
-        } => {
-            k.ipv4 = Some(Ipv4Key {
-                src: Ipv4Addr::from(*src),
-                dst: Ipv4Addr::from(*dst),
-                proto: *proto,
-                tos: *tos,
-                ttl: *ttl,
-                frag: *frag,
-            })
-        }
-        SetField::Ipv6 {
-            src,
-            dst,
-            label,
-            proto,
-            tclass,
-            hlimit,
-            frag,
-        } => {
-            k.ipv6 = Some(Ipv6Key {
-                src: Ipv6Addr::from(*src),
-                dst: Ipv6Addr::from(*dst),
-                label: *label,
-                proto: *proto,
-                tclass: *tclass,
-                hlimit: *hlimit,
-                frag: *frag,
-            })
-        }
-        SetField::Tcp { src, dst } => {
-            k.tcp = Some(PortsKey {
-                src: *src,
-                dst: *dst,
-            })
-        }
-        SetField::Udp { src, dst } => {
-            k.udp = Some(PortsKey {
-                src: *src,
-                dst: *dst,
-            })
-        }
-        SetField::Sctp { src, dst } => {
-            k.sctp = Some(PortsKey {
-                src: *src,
-                dst: *dst,
-            })
-        }
-        SetField::Icmp { icmp_type, code } => {
-            k.icmp = Some(IcmpKey {
-                ty: *icmp_type,
-                code: *code,
-            })
-        }
-        SetField::Icmpv6 { icmp_type, code } => {
-            k.icmpv6 = Some(IcmpKey {
-                ty: *icmp_type,
-                code: *code,
-            })
-        }
-        SetField::Arp {
-            sip,
-            tip,
-            op,
-            sha,
-            tha,
-        } => {
-            k.arp = Some(ArpKey {
-                sip: Ipv4Addr::from(*sip),
-                tip: Ipv4Addr::from(*tip),
-                op: *op,
-                sha: *sha,
-                tha: *tha,
-            })
-        }
-        SetField::Nd { target, sll, tll } => {
-            k.nd = Some(NdKey {
-                target: Ipv6Addr::from(*target),
-                sll: *sll,
-                tll: *tll,
-            })
-        }
-        SetField::Mpls { lse } => k.mpls = Some(vec![*lse]),
-        SetField::Tunnel(m) => k.tunnel = Some(tunnel_key(m)),
-    }
-    k
-}
-
-/// odp actions (already validated with [`oa::validate_actions`]) as fast-path actions.
-///
-/// METER is dropped from the list: dpswitch has no meters, and the kernel ignores a meter
-/// action whose meter does not exist.
-///
-/// # Errors
-/// EOPNOTSUPP for actions the fast path does not implement (ct, NSH, psample, userspace-only
-/// actions).
-pub fn actions_to_fast(list: &[OAction]) -> Result<Vec<Action>, ConvError> {
-    let mut out = Vec::with_capacity(list.len());
-    for a in list {
-        out.push(match a {
-            OAction::Output(p) => Action::Output(*p),
-            OAction::Userspace(u) => Action::Userspace(UserspaceAction {
-                pid: u.pid,
-                userdata: u.userdata.as_deref().map(Arc::from),
-                egress_tun_port: u.egress_tun_port,
-                include_actions: u.actions,
-            }),
-            OAction::Set(k) => Action::Set(set_field(k)?),
-            OAction::SetMasked { key, mask } => Action::SetMasked {
-                value: set_field(key)?,
-                mask: set_field(mask)?,
-            },
-            OAction::PushVlan { tpid, tci } => Action::PushVlan {
-                tpid: *tpid,
-                tci: *tci,
-            },
-            OAction::PopVlan => Action::PopVlan,
-            OAction::Sample {
-                probability,
-                actions,
-            } => Action::Sample {
-                probability: *probability,
-                actions: actions_to_fast(actions)?,
-            },
-            OAction::Recirc(id) => Action::Recirc(*id),
-            OAction::Hash { alg, basis } => Action::Hash {
-                alg: *alg,
-                basis: *basis,
-            },
-            OAction::PushMpls { lse, ethertype } => Action::PushMpls {
-                lse: *lse,
-                ethertype: *ethertype,
-            },
-            OAction::PopMpls(e) => Action::PopMpls { ethertype: *e },
-            OAction::Trunc(n) => Action::Trunc(*n),
-            OAction::PushEth { src, dst } => Action::PushEth {
-                src: *src,
-                dst: *dst,
-            },
-            OAction::PopEth => Action::PopEth,
-            OAction::CtClear => Action::CtClear,
-            OAction::Meter(_) => continue,
-            OAction::Clone(l) => Action::Clone(actions_to_fast(l)?),
-            OAction::CheckPktLen { pkt_len, gt, le } => Action::CheckPktLen {
-                pkt_len: *pkt_len,
-                if_greater: actions_to_fast(gt)?,
-                if_less_equal: actions_to_fast(le)?,
-            },
-            OAction::AddMpls {
-                lse,
-                ethertype,
-                tun_flags,
-            } => Action::AddMpls {
-                lse: *lse,
-                ethertype: *ethertype,
-                l3_tunnel: tun_flags & 1 != 0,
-            },
-            OAction::DecTtl(l) => Action::DecTtl(actions_to_fast(l)?),
-            OAction::Drop(r) => Action::Drop(*r),
-            OAction::Ct(_) => return Err(unsupported("ct action")),
-            OAction::PushNsh(_) | OAction::PopNsh => return Err(unsupported("NSH actions")),
-            OAction::Psample { .. } => return Err(unsupported("psample action")),
-            _ => return Err(unsupported("action")),
-        });
-    }
-    Ok(out)
-}
-
-/// Fast-path actions back as odp actions (the inverse of [`actions_to_fast`]).
-pub fn actions_to_odp(list: &[Action]) -> Vec<OAction> {
-    list.iter()
-        .map(|a| match a {
-            Action::Output(p) => OAction::Output(*p),
-            Action::Drop(r) => OAction::Drop(*r),
-            Action::Userspace(u) => OAction::Userspace(oa::Userspace {
-                pid: u.pid,
-                userdata: u.userdata.as_deref().map(<[u8]>::to_vec),
-                egress_tun_port: u.egress_tun_port,
-                actions: u.include_actions,
-            }),
-            Action::Set(f) => OAction::Set(set_key(f)),
-            Action::SetMasked { value, mask } => OAction::SetMasked {
-                key: set_key(value),
-                mask: set_key(mask),
-            },
-            Action::PushVlan { tpid, tci } => OAction::PushVlan {
-                tpid: *tpid,
-                tci: *tci,
-            },
-            Action::PopVlan => OAction::PopVlan,
-            Action::PushMpls { lse, ethertype } => OAction::PushMpls {
-                lse: *lse,
-                ethertype: *ethertype,
-            },
-            Action::PopMpls { ethertype } => OAction::PopMpls(*ethertype),
-            Action::AddMpls {
-                lse,
-                ethertype,
-                l3_tunnel,
-            } => OAction::AddMpls {
-                lse: *lse,
-                ethertype: *ethertype,
-                tun_flags: u16::from(*l3_tunnel),
-            },
-            Action::Recirc(id) => OAction::Recirc(*id),
-            Action::Hash { alg, basis } => OAction::Hash {
-                alg: *alg,
-                basis: *basis,
-            },
-            Action::Clone(l) => OAction::Clone(actions_to_odp(l)),
-            Action::Sample {
-                probability,
-                actions,
-            } => OAction::Sample {
-                probability: *probability,
-                actions: actions_to_odp(actions),
-            },
-            Action::Trunc(n) => OAction::Trunc(*n),
-            Action::CheckPktLen {
-                pkt_len,
-                if_greater,
-                if_less_equal,
-            } => OAction::CheckPktLen {
-                pkt_len: *pkt_len,
-                gt: actions_to_odp(if_greater),
-                le: actions_to_odp(if_less_equal),
-            },
-            Action::DecTtl(l) => OAction::DecTtl(actions_to_odp(l)),
-            Action::PushEth { src, dst } => OAction::PushEth {
-                src: *src,
-                dst: *dst,
-            },
-            Action::PopEth => OAction::PopEth,
-            Action::CtClear => OAction::CtClear,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1031,36 +646,6 @@ mod tests {
         assert_eq!(o, m.masked_key());
     }
 
-    #[test]
-    fn bridge_flows_read_back_as_a_valid_kernel_match() {
-        let md = Metadata {
-            in_port: 2,
-            ..Metadata::default()
-        };
-        let mut pk = FlowKey::ZERO;
-        extract(&frame(), &md, &mut pk);
-        let m = crate::runtime::bridge::normal_mask();
-        let k = pk.masked(&m);
-        let (ok, om) = (key_to_odp(&k), mask_to_odp(&k, &m));
-        assert_eq!(om.in_port, Some(u32::MAX));
-        let fm = FlowMatch::new(&ok, Some(&om)).expect("valid match");
-        let (fk, fmask) = match_to_fast(&fm).unwrap();
-        assert_eq!(fk, k.masked(&fmask));
-        for f in [FlowKey::in_port, FlowKey::eth_type, FlowKey::vlan_tci] {
-            assert_eq!(f(&fmask), f(&m));
-        }
-        assert_eq!(fmask.eth_src(), m.eth_src());
-        assert_eq!(fmask.eth_dst(), m.eth_dst());
-        assert_eq!(fmask.ipv4_src(), 0);
-    }
-
-    #[test]
-    fn unsupported_actions_are_refused() {
-        let e = actions_to_fast(&[OAction::Ct(oa::Ct::default())]).unwrap_err();
-        assert_eq!(e.errno, libc::EOPNOTSUPP);
-        assert_eq!(actions_to_fast(&[OAction::Meter(1)]).unwrap(), vec![]);
-    }
-
     fn mac() -> impl Strategy<Value = [u8; 6]> {
         any::<[u8; 6]>()
     }
@@ -1133,24 +718,6 @@ mod tests {
             let m = FlowMatch::new(&k, None).unwrap();
             let (fk, _) = match_to_fast(&m).unwrap();
             prop_assert_eq!(key_to_odp(&fk), m.masked_key());
-        }
-
-        #[test]
-        fn actions_round_trip(ports in prop::collection::vec(0u32..65535, 0..6),
-                              tci in 0u16..0x1000, prob in any::<u32>(), len in 1u16..2000,
-                              mark in any::<u32>(), trunc in 14u32..9000) {
-            let list = vec![
-                OAction::PushVlan { tpid: 0x8100, tci: tci | 0x1000 },
-                OAction::Set(OKey { skb_mark: Some(mark), ..OKey::default() }),
-                OAction::Trunc(trunc),
-                OAction::Sample { probability: prob,
-                    actions: ports.iter().map(|p| OAction::Output(*p)).collect() },
-                OAction::CheckPktLen { pkt_len: len, gt: vec![OAction::PopVlan],
-                    le: vec![OAction::Clone(vec![OAction::Recirc(7)])] },
-                OAction::Drop(0),
-            ];
-            let fast = actions_to_fast(&list).unwrap();
-            prop_assert_eq!(actions_to_odp(&fast), list);
         }
     }
 }

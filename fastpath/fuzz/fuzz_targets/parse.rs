@@ -3,10 +3,10 @@
 //! kernel (odp) form and back.
 #![no_main]
 
-use dpswitch::flow::FlowKey;
-use dpswitch::odpconv;
-use dpswitch::packet::parse::extract_generic;
-use dpswitch::packet::{extract, Metadata};
+use fastpath::flow::FlowKey;
+use fastpath::wire;
+use fastpath::packet::parse::extract_generic;
+use fastpath::packet::{extract, Metadata};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -49,7 +49,7 @@ fuzz_target!(|inp: Input| {
     assert!(usize::from(a.l3_ofs) <= inp.frame.len() && usize::from(a.l4_ofs) <= inp.frame.len());
 
     // The upcall form of the key must decode as the kernel's parser would.
-    let okey = odpconv::key_to_odp(&fast);
+    let okey = wire::key_to_odp(&fast);
     let bytes = okey.to_bytes();
     let back = odp::key::FlowKey::parse(&bytes).expect("upcall key re-parses");
     assert_eq!(
@@ -59,7 +59,7 @@ fuzz_target!(|inp: Input| {
     );
     // As an exact-match flow key, it must come back as the same fast-path key.
     if let Ok(fm) = odp::validate::FlowMatch::new(&back, None) {
-        if let Ok((k2, mask)) = odpconv::match_to_fast(&fm) {
+        if let Ok((k2, mask)) = wire::match_to_fast(&fm) {
             assert!(
                 k2 == fast.masked(&mask),
                 "key changed through odp: {fast:?} -> {k2:?}"

@@ -1,17 +1,20 @@
-//! Action executor: structurally generated action lists (every action kind,
-//! nested lists included) that compile, run on arbitrary frames without
-//! panicking; every packet ends exactly once (output, upcall-free drop or
-//! recirculation) and no output grows beyond what the pushes in the list allow.
+//! Action executor: structurally generated `odp` action lists (every action kind the
+//! executor has, nested lists included), compiled without validation, run on arbitrary
+//! frames without panicking; every packet ends exactly once (output, upcall-free drop or
+//! recirculation) and no output grows beyond what the pushes in the list allow. Lists the
+//! control plane would refuse are run too: the executor must not rely on validation.
 #![no_main]
 
-use dpswitch::actions::{
-    execute, Action, CompiledActions, DropReason, ExecContext, PacketState, SetField,
-    UserspaceAction,
+use fastpath::actions::{
+    execute, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
 };
-use dpswitch::flow::FlowKey;
-use dpswitch::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
+use fastpath::testing::keys;
+use fastpath::flow::FlowKey;
+use fastpath::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use odp::action::{Action, Userspace};
+use odp::key::FlowKey as OKey;
 
 #[derive(Arbitrary, Debug)]
 enum F {
@@ -32,44 +35,23 @@ enum F {
 }
 
 impl F {
-    fn field(&self) -> SetField {
+    fn field(&self) -> OKey {
         match *self {
-            F::Ethernet(src, dst) => SetField::Ethernet { src, dst },
-            F::Ipv4(src, dst, proto, tos, ttl, frag) => SetField::Ipv4 {
-                src,
-                dst,
-                proto,
-                tos,
-                ttl,
-                frag,
-            },
-            F::Ipv6(src, dst, label, proto, tclass, hlimit, frag) => SetField::Ipv6 {
-                src,
-                dst,
-                label,
-                proto,
-                tclass,
-                hlimit,
-                frag,
-            },
-            F::Tcp(src, dst) => SetField::Tcp { src, dst },
-            F::Udp(src, dst) => SetField::Udp { src, dst },
-            F::Sctp(src, dst) => SetField::Sctp { src, dst },
-            F::Icmp(icmp_type, code) => SetField::Icmp { icmp_type, code },
-            F::Icmpv6(icmp_type, code) => SetField::Icmpv6 { icmp_type, code },
-            F::Arp(sip, tip, op, sha, tha) => SetField::Arp {
-                sip,
-                tip,
-                op,
-                sha,
-                tha,
-            },
-            F::Nd(target, sll, tll) => SetField::Nd { target, sll, tll },
-            F::Mpls(lse) => SetField::Mpls { lse },
-            F::Priority(v) => SetField::Priority(v),
-            F::SkbMark(v) => SetField::SkbMark(v),
+            F::Ethernet(src, dst) => keys::ethernet(src, dst),
+            F::Ipv4(src, dst, proto, tos, ttl, frag) => keys::ipv4(src, dst, proto, tos, ttl, frag),
+            F::Ipv6(src, dst, label, proto, tclass, hlimit, frag) => keys::ipv6(src, dst, label, proto, tclass, hlimit, frag),
+            F::Tcp(src, dst) => keys::tcp(src, dst),
+            F::Udp(src, dst) => keys::udp(src, dst),
+            F::Sctp(src, dst) => keys::sctp(src, dst),
+            F::Icmp(icmp_type, code) => keys::icmp(icmp_type, code),
+            F::Icmpv6(icmp_type, code) => keys::icmpv6(icmp_type, code),
+            F::Arp(sip, tip, op, sha, tha) => keys::arp(sip, tip, op, sha, tha),
+            F::Nd(target, sll, tll) => keys::nd(target, sll, tll),
+            F::Mpls(lse) => keys::mpls(lse),
+            F::Priority(v) => keys::priority(v),
+            F::SkbMark(v) => keys::skb_mark(v),
             F::Tunnel(id, src, dst, flags, tos, ttl, tp_src, tp_dst) => {
-                SetField::Tunnel(TunnelMeta {
+                keys::tunnel(&TunnelMeta {
                     id,
                     ipv4_src: src,
                     ipv4_dst: dst,
@@ -127,15 +109,15 @@ fn convert(list: &[A]) -> Vec<Action> {
         .map(|a| match a {
             A::Output(p) => Action::Output(u32::from(*p)),
             A::Drop(r) => Action::Drop(*r),
-            A::Userspace(pid, userdata, include_actions) => Action::Userspace(UserspaceAction {
+            A::Userspace(pid, userdata, include_actions) => Action::Userspace(Userspace {
                 pid: *pid,
-                userdata: userdata.as_deref().map(std::sync::Arc::from),
+                userdata: userdata.clone(),
                 egress_tun_port: None,
-                include_actions: *include_actions,
+                actions: *include_actions,
             }),
             A::Set(f) => Action::Set(f.field()),
             A::SetMasked(v, m) => Action::SetMasked {
-                value: v.field(),
+                key: v.field(),
                 mask: m.field(),
             },
             A::PushVlan(qinq, tci) => Action::PushVlan {
@@ -147,11 +129,11 @@ fn convert(list: &[A]) -> Vec<Action> {
                 lse: *lse,
                 ethertype: if *mc { 0x8848 } else { 0x8847 },
             },
-            A::PopMpls(et) => Action::PopMpls { ethertype: *et },
+            A::PopMpls(et) => Action::PopMpls(*et),
             A::AddMpls(lse, mc, l3) => Action::AddMpls {
                 lse: *lse,
                 ethertype: if *mc { 0x8848 } else { 0x8847 },
-                l3_tunnel: *l3,
+                tun_flags: u16::from(*l3),
             },
             A::Recirc(id) => Action::Recirc(*id),
             A::Hash(alg, basis) => Action::Hash {
@@ -166,8 +148,8 @@ fn convert(list: &[A]) -> Vec<Action> {
             A::Trunc(n) => Action::Trunc(*n),
             A::CheckPktLen(n, g, l) => Action::CheckPktLen {
                 pkt_len: *n,
-                if_greater: convert(g),
-                if_less_equal: convert(l),
+                gt: convert(g),
+                le: convert(l),
             },
             A::DecTtl(l) => Action::DecTtl(convert(l)),
             A::PushEth(src, dst) => Action::PushEth {

@@ -1,15 +1,15 @@
 //! The PMD pipeline end to end: control-thread updates, EMC + dpcls, statistics.
 
-mod common;
-use common::*;
+use fastpath::testing::*;
 
-use dpswitch::actions::{
-    Action, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
-};
-use dpswitch::emc::Emc;
-use dpswitch::flow::FlowKey;
-use dpswitch::packet::{Metadata, PacketBuf, VecBuf};
-use dpswitch::pmd::{BurstMeta, FlowTable, FlowTableError, Pmd, PmdContext};
+use dpswitch::model::{FlowTable, FlowTableError};
+use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::emc::Emc;
+use fastpath::flow::FlowKey;
+use fastpath::packet::{Metadata, PacketBuf, VecBuf};
+use fastpath::pmd::{BurstMeta, Pmd, PmdContext};
+use fastpath::Portable;
+use odp::action::Action;
 
 #[derive(Default)]
 struct Ctx {
@@ -61,7 +61,7 @@ fn out(port: u32) -> CompiledActions {
     CompiledActions::compile(&[Action::Output(port)]).unwrap()
 }
 
-fn burst(pmd: &mut Pmd, n: usize, ctx: &mut Ctx) {
+fn burst(pmd: &mut Pmd<Portable>, n: usize, ctx: &mut Ctx) {
     let f = udp4_frame();
     let mut pkts: Vec<Option<VecBuf>> = (0..n)
         .map(|i| {
@@ -83,7 +83,7 @@ fn burst(pmd: &mut Pmd, n: usize, ctx: &mut Ctx) {
 fn replaced_flow_is_never_executed_at_any_emc_probability() {
     for prob in [0u32, 1, 100] {
         let mut table = FlowTable::new(1);
-        let mut pmd = Pmd::new(0, Emc::new(1024, prob));
+        let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, prob));
         let (k, m) = udp_flow_key_mask();
         for cmd in table.put(1, &k, &m, out(5), true, true).unwrap() {
             pmd.apply(cmd);
@@ -147,7 +147,7 @@ fn replaced_flow_is_never_executed_at_any_emc_probability() {
 
 #[test]
 fn malformed_and_runt_frames_are_counted() {
-    let mut pmd = Pmd::new(0, Emc::default());
+    let mut pmd = Pmd::<Portable>::new(0, Emc::default());
     let mut ctx = Ctx::default();
     let f = udp4_frame();
     let mut pkts = vec![
@@ -195,7 +195,7 @@ fn modify_of_missing_flow_is_enoent() {
 #[test]
 fn recirculation_reclassifies_with_recirc_id() {
     let mut table = FlowTable::new(1);
-    let mut pmd = Pmd::new(0, Emc::new(64, 1));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(64, 1));
     let (k, m) = udp_flow_key_mask();
     let first =
         CompiledActions::compile(&[Action::Hash { alg: 0, basis: 1 }, Action::Recirc(5)]).unwrap();
@@ -229,9 +229,9 @@ fn recirculation_reclassifies_with_recirc_id() {
 
 /// A PMD holding 1000 flows (UDP ports 0x1500..0x1900 to port 2) after one burst through
 /// an always-inserting EMC; with the table and the subtable probes that burst made.
-fn pmd_with_1000_flows() -> (FlowTable, Pmd, u64) {
+fn pmd_with_1000_flows() -> (FlowTable, Pmd<Portable>, u64) {
     let mut table = FlowTable::new(1);
-    let mut pmd = Pmd::new(0, Emc::new(1024, 1));
+    let mut pmd = Pmd::<Portable>::new(0, Emc::new(1024, 1));
     let mut m = FlowKey::ZERO;
     m.set_in_port(0xffff);
     m.set_eth_type(0xffff);
@@ -262,9 +262,9 @@ fn pmd_with_1000_flows() -> (FlowTable, Pmd, u64) {
 /// After a flush: the retired set holds a flow's last reference but `one`'s, and the PMD
 /// now misses every packet.
 fn last_reference_goes_with_retired(
-    pmd: &mut Pmd,
-    retired: dpswitch::dpcls::RetiredFlows,
-    one: &std::sync::Arc<dpswitch::flow::Flow>,
+    pmd: &mut Pmd<Portable>,
+    retired: fastpath::dpcls::RetiredFlows,
+    one: &std::sync::Arc<fastpath::flow::Flow>,
 ) {
     drop(retired);
     assert_eq!(std::sync::Arc::strong_count(one), 1);

@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::dpdk::prefetch;
+use crate::cpu::Cpu;
 use crate::flow::key::{FlowKey, FlowMask, KEY_WORDS};
 use crate::flow::Flow;
 
@@ -92,10 +92,10 @@ impl Table {
     /// Starts loading the home slot of hash `h` and its flow pointer, so a batch's
     /// probes overlap their cache misses instead of taking them one after another.
     #[inline(always)]
-    fn prefetch_home(&self, h: u64) {
+    fn prefetch_home<P: Cpu>(&self, h: u64) {
         let i = h as usize & self.m;
-        prefetch(&self.slots[i * self.stride]);
-        prefetch(&self.flows[i]);
+        P::prefetch(&self.slots[i * self.stride]);
+        P::prefetch(&self.flows[i]);
     }
 
     #[inline(always)]
@@ -528,7 +528,7 @@ impl Dpcls {
     /// Looks up one packet key. Dead flows are skipped.
     pub fn lookup(&self, key: &FlowKey) -> Option<&Arc<Flow>> {
         let mut out = [None];
-        self.lookup_batch(core::slice::from_ref(key), None, 1, &mut out);
+        self.lookup_batch::<crate::cpu::Portable>(core::slice::from_ref(key), None, 1, &mut out);
         out[0]
     }
 
@@ -538,7 +538,7 @@ impl Dpcls {
     /// subtable (ignored if shorter than the batch). Matches are written to `out[i]`;
     /// returns the bitmap of hits.
     #[inline]
-    pub fn lookup_batch<'a>(
+    pub fn lookup_batch<'a, P: Cpu>(
         &'a self,
         keys: &[FlowKey],
         key_hashes: Option<&[u64]>,
@@ -609,7 +609,7 @@ impl Dpcls {
                 while m != 0 {
                     let i = m.trailing_zeros() as usize;
                     m &= m - 1;
-                    st.cur.prefetch_home(hashes[i]);
+                    st.cur.prefetch_home::<P>(hashes[i]);
                 }
             }
             let mut m = remaining;
@@ -618,7 +618,7 @@ impl Dpcls {
                 let i = m.trailing_zeros() as usize;
                 m &= m - 1;
                 if let Some(f) = st.find(hashes[i], &keys[i]) {
-                    prefetch(&**f);
+                    P::prefetch(&**f);
                     out[i] = Some(f);
                     matched |= 1 << i;
                 }

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use dpswitch::actions::{Action, CompiledActions};
-use dpswitch::dpcls::Dpcls;
-use dpswitch::emc::Emc;
-use dpswitch::flow::{Flow, FlowKey};
+use fastpath::actions::CompiledActions;
+use fastpath::dpcls::Dpcls;
+use fastpath::emc::Emc;
+use fastpath::flow::{Flow, FlowKey};
+use odp::action::Action;
 use proptest::prelude::*;
 
 /// Field setters over a small domain so that random keys and flows collide.
@@ -145,7 +146,7 @@ proptest! {
                     let mut out = [None; 32];
                     let all = if keys.len() == 32 { u32::MAX } else { (1 << keys.len()) - 1 };
                     let todo = all & 0xaaaa_aaab; // leave some keys out of the batch
-                    let found = cls.lookup_batch(&keys, Some(&hashes), todo, &mut out);
+                    let found = cls.lookup_batch::<fastpath::Portable>(&keys, Some(&hashes), todo, &mut out);
                     for (i, key) in keys.iter().enumerate() {
                         let want = oracle_matches(&oracle, key);
                         if todo & (1 << i) == 0 {
@@ -426,10 +427,16 @@ fn mask_cache_answers_repeat_lookups_with_one_probe() {
     let hashes: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
     let mut out = [None; 32];
     let all = (1u32 << keys.len()) - 1;
-    assert_eq!(cls.lookup_batch(&keys, Some(&hashes), all, &mut out), all);
+    assert_eq!(
+        cls.lookup_batch::<fastpath::Portable>(&keys, Some(&hashes), all, &mut out),
+        all
+    );
     let s0 = cls.stats();
     let mut out2 = [None; 32];
-    assert_eq!(cls.lookup_batch(&keys, Some(&hashes), all, &mut out2), all);
+    assert_eq!(
+        cls.lookup_batch::<fastpath::Portable>(&keys, Some(&hashes), all, &mut out2),
+        all
+    );
     let s1 = cls.stats();
     assert_eq!(s1.cache_hit - s0.cache_hit, keys.len() as u64);
     assert_eq!(
@@ -443,7 +450,7 @@ fn mask_cache_answers_repeat_lookups_with_one_probe() {
     // Removing a flow (and its subtable) never leaves a stale answer.
     cls.remove(2);
     let mut out3 = [None; 32];
-    cls.lookup_batch(&keys, Some(&hashes), all, &mut out3);
+    cls.lookup_batch::<fastpath::Portable>(&keys, Some(&hashes), all, &mut out3);
     for (i, k) in keys.iter().enumerate() {
         let any = cls.flows().any(|f| f.matches(k));
         assert_eq!(out3[i].is_some(), any, "key {i}");

@@ -1,7 +1,8 @@
-//! Frame builders and checksum verifiers shared by the integration tests.
-#![allow(dead_code)]
+//! Frame builders and checksum verifiers for the tests, benchmarks and fuzz targets of the
+//! fast path and of the crates that embed it (feature `testing`).
+#![allow(missing_docs, clippy::cast_possible_truncation)]
 
-use dpswitch::actions::csum::{checksum, fold, sum};
+use crate::actions::csum::{checksum, fold, sum};
 
 pub const MAC_A: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
 pub const MAC_B: [u8; 6] = [0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb];
@@ -202,4 +203,145 @@ pub fn udp6_frame() -> Vec<u8> {
     f.extend(ipv6_hdr(IP6_A, IP6_B, 17, l4.len()));
     f.extend(l4);
     f
+}
+
+/// One-field `odp` keys, the operand of SET and SET_MASKED actions, from host-order values.
+pub mod keys {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use odp::key::{ArpKey, EthernetKey, FlowKey, IcmpKey, Ipv4Key, Ipv6Key, NdKey, PortsKey};
+
+    use crate::packet::TunnelMeta;
+
+    pub fn ethernet(src: [u8; 6], dst: [u8; 6]) -> FlowKey {
+        FlowKey {
+            ethernet: Some(EthernetKey { src, dst }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn ipv4(src: u32, dst: u32, proto: u8, tos: u8, ttl: u8, frag: u8) -> FlowKey {
+        FlowKey {
+            ipv4: Some(Ipv4Key {
+                src: Ipv4Addr::from(src),
+                dst: Ipv4Addr::from(dst),
+                proto,
+                tos,
+                ttl,
+                frag,
+            }),
+            ..FlowKey::default()
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn ipv6(
+        src: u128,
+        dst: u128,
+        label: u32,
+        proto: u8,
+        tclass: u8,
+        hlimit: u8,
+        frag: u8,
+    ) -> FlowKey {
+        FlowKey {
+            ipv6: Some(Ipv6Key {
+                src: Ipv6Addr::from(src),
+                dst: Ipv6Addr::from(dst),
+                label,
+                proto,
+                tclass,
+                hlimit,
+                frag,
+            }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn tcp(src: u16, dst: u16) -> FlowKey {
+        FlowKey {
+            tcp: Some(PortsKey { src, dst }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn udp(src: u16, dst: u16) -> FlowKey {
+        FlowKey {
+            udp: Some(PortsKey { src, dst }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn sctp(src: u16, dst: u16) -> FlowKey {
+        FlowKey {
+            sctp: Some(PortsKey { src, dst }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn icmp(ty: u8, code: u8) -> FlowKey {
+        FlowKey {
+            icmp: Some(IcmpKey { ty, code }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn icmpv6(ty: u8, code: u8) -> FlowKey {
+        FlowKey {
+            icmpv6: Some(IcmpKey { ty, code }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn arp(sip: u32, tip: u32, op: u16, sha: [u8; 6], tha: [u8; 6]) -> FlowKey {
+        FlowKey {
+            arp: Some(ArpKey {
+                sip: Ipv4Addr::from(sip),
+                tip: Ipv4Addr::from(tip),
+                op,
+                sha,
+                tha,
+            }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn nd(target: u128, sll: [u8; 6], tll: [u8; 6]) -> FlowKey {
+        FlowKey {
+            nd: Some(NdKey {
+                target: Ipv6Addr::from(target),
+                sll,
+                tll,
+            }),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn mpls(lse: u32) -> FlowKey {
+        FlowKey {
+            mpls: Some(vec![lse]),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn priority(v: u32) -> FlowKey {
+        FlowKey {
+            priority: Some(v),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn skb_mark(v: u32) -> FlowKey {
+        FlowKey {
+            skb_mark: Some(v),
+            ..FlowKey::default()
+        }
+    }
+
+    pub fn tunnel(t: &TunnelMeta) -> FlowKey {
+        FlowKey {
+            tunnel: Some(crate::wire::tunnel_key(t)),
+            ..FlowKey::default()
+        }
+    }
 }

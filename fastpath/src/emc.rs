@@ -141,10 +141,10 @@ impl Emc {
     /// Starts loading both ways `hash` may occupy, so a batch's lookups overlap their
     /// cache misses.
     #[inline(always)]
-    pub fn prefetch(&self, hash: u64) {
+    pub fn prefetch<P: crate::cpu::Cpu>(&self, hash: u64) {
         let (a, b) = self.ways(hash);
-        crate::dpdk::prefetch(&self.entries[a]);
-        crate::dpdk::prefetch(&self.entries[b]);
+        P::prefetch(&self.entries[a]);
+        P::prefetch(&self.entries[b]);
     }
 
     /// Looks `key` (with [`FlowKey::hash`] `hash` and possibly-non-zero word map

@@ -1,16 +1,17 @@
 //! Each action on golden frames: output bytes and checksums (verified by full
 //! recomputation).
 
-mod common;
-use common::*;
+use fastpath::testing::*;
 
-use dpswitch::actions::csum::{checksum, sctp_checksum};
-use dpswitch::actions::{
-    execute, Action, CompileError, CompiledActions, DropReason, ExecContext, PacketState, SetField,
-    UserspaceAction,
+use fastpath::actions::csum::{checksum, sctp_checksum};
+use fastpath::actions::{
+    execute, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
 };
-use dpswitch::flow::FlowKey;
-use dpswitch::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
+use fastpath::flow::FlowKey;
+use fastpath::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
+use fastpath::Error;
+use odp::action::{validate_actions, Action, Userspace};
+use odp::validate::FlatKey;
 
 /// What a test keeps of a packet's state at output / recirculation.
 #[derive(Clone, Debug)]
@@ -100,56 +101,63 @@ fn output_and_implicit_drop() {
 }
 
 #[test]
-fn compile_rejects_invalid_lists() {
-    let e = CompiledActions::compile(&[Action::Drop(0), Action::Output(1)]);
-    assert_eq!(e, Err(CompileError::DropNotLast));
-    assert_eq!(
-        CompiledActions::compile(&[Action::Trunc(10)]),
-        Err(CompileError::BadTrunc(10))
-    );
-    assert!(CompiledActions::compile(&[Action::Output(0xffff)]).is_err());
-    assert_eq!(
-        CompiledActions::compile(&[Action::Hash { alg: 1, basis: 0 }]),
-        Err(CompileError::BadHashAlg(1))
-    );
-    assert!(CompiledActions::compile(&[Action::PushVlan {
-        tpid: 0x8100,
-        tci: 5
-    }])
-    .is_err());
+fn invalid_lists_are_refused_before_they_can_run() {
+    // Every list is validated with the kernel's rules against its flow's key before it is
+    // compiled: these never reach the compiler.
+    let f = udp4_frame();
+    let mut key = FlowKey::ZERO;
+    extract(&f, &Metadata::for_port(1), &mut key);
+    let flat = FlatKey::from_key(&fastpath::wire::key_to_odp(&key)).unwrap();
     let mut deep = vec![Action::Output(1)];
     for _ in 0..20 {
         deep = vec![Action::Clone(deep)];
     }
-    assert_eq!(CompiledActions::compile(&deep), Err(CompileError::TooDeep));
-    let bad_masked = Action::SetMasked {
-        value: SetField::Tcp { src: 1, dst: 2 },
-        mask: SetField::Udp { src: 1, dst: 2 },
-    };
+    let invalid: [&[Action]; 7] = [
+        &[Action::Drop(0), Action::Output(1)],
+        &[Action::Trunc(10)],
+        &[Action::Output(0xffff)],
+        &[Action::Hash { alg: 1, basis: 0 }],
+        &[Action::PushVlan {
+            tpid: 0x8100,
+            tci: 5,
+        }],
+        &deep,
+        &[Action::SetMasked {
+            key: keys::tcp(1, 2),
+            mask: keys::udp(1, 2),
+        }],
+    ];
+    for list in invalid {
+        assert!(validate_actions(list, &flat).is_err(), "{list:?}");
+    }
+    // What passes validation but the executor cannot do is refused by the compiler, and
+    // its recursion stays bounded whatever it is given.
     assert_eq!(
-        CompiledActions::compile(&[bad_masked]),
-        Err(CompileError::BadSet)
+        CompiledActions::compile(&[Action::Ct(odp::action::Ct::default())]),
+        Err(Error::Unsupported("ct action"))
     );
+    assert_eq!(
+        CompiledActions::compile(&[Action::Hash { alg: 1, basis: 0 }]),
+        Err(Error::Unsupported("hash algorithm"))
+    );
+    assert!(CompiledActions::compile(&deep).is_err());
+    // A meter action passes packets through: dpswitch has no meters.
+    assert!(CompiledActions::compile(&[Action::Meter(1)])
+        .unwrap()
+        .is_empty());
 }
 
 fn ipv4_masked(src: u32, src_m: u32, dst: u32, dst_m: u32, tos: u8, ttl: u8) -> Action {
     Action::SetMasked {
-        value: SetField::Ipv4 {
-            src,
-            dst,
-            proto: 0,
-            tos,
-            ttl,
-            frag: 0,
-        },
-        mask: SetField::Ipv4 {
-            src: src_m,
-            dst: dst_m,
-            proto: 0,
-            tos: if tos != 0 { 0xff } else { 0 },
-            ttl: if ttl != 0 { 0xff } else { 0 },
-            frag: 0,
-        },
+        key: keys::ipv4(src, dst, 0, tos, ttl, 0),
+        mask: keys::ipv4(
+            src_m,
+            dst_m,
+            0,
+            if tos != 0 { 0xff } else { 0 },
+            if ttl != 0 { 0xff } else { 0 },
+            0,
+        ),
     }
 }
 
@@ -178,14 +186,7 @@ fn set_masked_ipv4_updates_ip_and_udp_checksums() {
 #[test]
 fn set_ipv4_on_tcp_with_options_and_zero_udp_checksum() {
     let f = tcp4_frame();
-    let set = Action::Set(SetField::Ipv4 {
-        src: 1,
-        dst: 2,
-        proto: 6,
-        tos: 0,
-        ttl: 9,
-        frag: 0,
-    });
+    let set = Action::Set(keys::ipv4(1, 2, 6, 0, 9, 0));
     let c = run(&f, &[set, Action::Output(1)]);
     let o = only_output(&c);
     assert!(verify_v4(o, 14));
@@ -206,24 +207,15 @@ fn set_ipv4_on_tcp_with_options_and_zero_udp_checksum() {
 fn set_ports_tcp_udp_sctp() {
     let c = run(
         &tcp4_frame(),
-        &[
-            Action::Set(SetField::Tcp { src: 1, dst: 2 }),
-            Action::Output(1),
-        ],
+        &[Action::Set(keys::tcp(1, 2)), Action::Output(1)],
     );
     let o = only_output(&c);
     assert_eq!(&o[38..42], &[0, 1, 0, 2]);
     assert!(verify_v4(o, 14));
 
     let masked = Action::SetMasked {
-        value: SetField::Udp {
-            src: 0,
-            dst: 0x0900,
-        },
-        mask: SetField::Udp {
-            src: 0,
-            dst: 0xff00,
-        },
+        key: keys::udp(0, 0x0900),
+        mask: keys::udp(0, 0xff00),
     };
     let c = run(&udp4_frame(), &[masked, Action::Output(1)]);
     let o = only_output(&c);
@@ -232,10 +224,7 @@ fn set_ports_tcp_udp_sctp() {
 
     let c = run(
         &udp6_frame(),
-        &[
-            Action::Set(SetField::Udp { src: 7, dst: 8 }),
-            Action::Output(1),
-        ],
+        &[Action::Set(keys::udp(7, 8)), Action::Output(1)],
     );
     assert!(verify_v6(only_output(&c), 14));
 
@@ -245,13 +234,7 @@ fn set_ports_tcp_udp_sctp() {
     let crc = sctp_checksum(&sctp);
     sctp[8..12].copy_from_slice(&crc.to_le_bytes());
     s.extend(sctp);
-    let c = run(
-        &s,
-        &[
-            Action::Set(SetField::Sctp { src: 80, dst: 443 }),
-            Action::Output(1),
-        ],
-    );
+    let c = run(&s, &[Action::Set(keys::sctp(80, 443)), Action::Output(1)]);
     let o = only_output(&c);
     assert_eq!(&o[34..38], &[0, 80, 1, 0xbb]);
     let stored = u32::from_le_bytes(o[42..46].try_into().unwrap());
@@ -261,24 +244,8 @@ fn set_ports_tcp_udp_sctp() {
 #[test]
 fn set_ipv6_fields() {
     let set = Action::SetMasked {
-        value: SetField::Ipv6 {
-            src: IP6_B,
-            dst: 0,
-            label: 0xabcde,
-            proto: 0,
-            tclass: 0x11,
-            hlimit: 3,
-            frag: 0,
-        },
-        mask: SetField::Ipv6 {
-            src: !0,
-            dst: 0,
-            label: 0xfffff,
-            proto: 0,
-            tclass: 0xff,
-            hlimit: 0xff,
-            frag: 0,
-        },
+        key: keys::ipv6(IP6_B, 0, 0xabcde, 0, 0x11, 3, 0),
+        mask: keys::ipv6(!0, 0, 0xfffff, 0, 0xff, 0xff, 0),
     };
     for f in [tcp6_frame(), udp6_frame()] {
         let c = run(&f, &[set.clone(), Action::Output(1)]);
@@ -306,13 +273,7 @@ fn icmp4_frame() -> Vec<u8> {
 fn set_icmp_arp_eth() {
     let c = run(
         &icmp4_frame(),
-        &[
-            Action::Set(SetField::Icmp {
-                icmp_type: 0,
-                code: 3,
-            }),
-            Action::Output(1),
-        ],
+        &[Action::Set(keys::icmp(0, 3)), Action::Output(1)],
     );
     let o = only_output(&c);
     assert_eq!(&o[34..36], &[0, 3]);
@@ -324,13 +285,7 @@ fn set_icmp_arp_eth() {
     a.extend_from_slice(&IP_A.to_be_bytes());
     a.extend_from_slice(&[0; 6]);
     a.extend_from_slice(&IP_B.to_be_bytes());
-    let set = Action::Set(SetField::Arp {
-        sip: 1,
-        tip: 2,
-        op: 2,
-        sha: MAC_B,
-        tha: MAC_A,
-    });
+    let set = Action::Set(keys::arp(1, 2, 2, MAC_B, MAC_A));
     let c = run(&a, &[set, Action::Output(1)]);
     let o = only_output(&c);
     assert_eq!(&o[20..22], &[0, 2]);
@@ -340,14 +295,8 @@ fn set_icmp_arp_eth() {
     assert_eq!(&o[38..42], &2u32.to_be_bytes());
 
     let set = Action::SetMasked {
-        value: SetField::Ethernet {
-            src: [0; 6],
-            dst: [0x02, 0, 0, 0, 0, 0],
-        },
-        mask: SetField::Ethernet {
-            src: [0; 6],
-            dst: [0xff, 0, 0, 0, 0, 0],
-        },
+        key: keys::ethernet([0; 6], [0x02, 0, 0, 0, 0, 0]),
+        mask: keys::ethernet([0; 6], [0xff, 0, 0, 0, 0, 0]),
     };
     let c = run(&udp4_frame(), &[set, Action::Output(1)]);
     let o = only_output(&c);
@@ -365,26 +314,13 @@ fn set_nd_target_and_sll() {
     let mut f = eth(MAC_B, MAC_A, 0x86dd);
     f.extend(ipv6_hdr(IP6_A, IP6_B, 58, l4.len()));
     f.extend(l4);
-    let set = Action::Set(SetField::Nd {
-        target: IP6_A,
-        sll: MAC_B,
-        tll: [0; 6],
-    });
+    let set = Action::Set(keys::nd(IP6_A, MAC_B, [0; 6]));
     let c = run(&f, &[set, Action::Output(1)]);
     let o = only_output(&c);
     assert_eq!(&o[62..78], &IP6_A.to_be_bytes());
     assert_eq!(&o[80..86], &MAC_B);
     assert!(verify_v6(o, 14));
-    let c = run(
-        &f,
-        &[
-            Action::Set(SetField::Icmpv6 {
-                icmp_type: 136,
-                code: 0,
-            }),
-            Action::Output(1),
-        ],
-    );
+    let c = run(&f, &[Action::Set(keys::icmpv6(136, 0)), Action::Output(1)]);
     assert!(verify_v6(only_output(&c), 14));
 }
 
@@ -450,8 +386,8 @@ fn push_pop_add_mpls() {
     let c = run(
         &o,
         &[
-            Action::Set(SetField::Mpls { lse: lse ^ 0xff }),
-            Action::PopMpls { ethertype: 0x0800 },
+            Action::Set(keys::mpls(lse ^ 0xff)),
+            Action::PopMpls(0x0800),
             Action::Output(1),
         ],
     );
@@ -460,8 +396,8 @@ fn push_pop_add_mpls() {
         &o,
         &[
             Action::SetMasked {
-                value: SetField::Mpls { lse: 5 },
-                mask: SetField::Mpls { lse: 0xff },
+                key: keys::mpls(5),
+                mask: keys::mpls(0xff),
             },
             Action::Output(1),
         ],
@@ -474,7 +410,7 @@ fn push_pop_add_mpls() {
             Action::AddMpls {
                 lse,
                 ethertype: 0x8848,
-                l3_tunnel: false,
+                tun_flags: 0,
             },
             Action::Output(1),
         ],
@@ -489,7 +425,7 @@ fn push_pop_add_mpls() {
             Action::AddMpls {
                 lse,
                 ethertype: 0x8847,
-                l3_tunnel: true,
+                tun_flags: 1,
             },
             Action::Output(1),
         ],
@@ -606,8 +542,8 @@ fn trunc_clone_sample_check_pkt_len() {
             &f,
             &[Action::CheckPktLen {
                 pkt_len,
-                if_greater: vec![Action::Output(10)],
-                if_less_equal: vec![Action::Output(20)],
+                gt: vec![Action::Output(10)],
+                le: vec![Action::Output(20)],
             }],
         )
         .out
@@ -630,11 +566,11 @@ fn recirc_hash_userspace_metadata() {
     let c = run(&f, &[Action::Recirc(3), Action::Output(1)]);
     assert_eq!((c.recirc.len(), c.out.len()), (1, 1));
 
-    let u = UserspaceAction {
+    let u = Userspace {
         pid: 7,
-        userdata: Some(std::sync::Arc::from(&[1u8, 2, 3][..])),
+        userdata: Some(vec![1u8, 2, 3]),
         egress_tun_port: None,
-        include_actions: false,
+        actions: false,
     };
     let c = run(
         &f,
@@ -667,6 +603,7 @@ fn recirc_hash_userspace_metadata() {
 
     let tun = TunnelMeta {
         id: 5,
+        flags: fastpath::wire::tun_flags::KEY,
         ipv4_dst: IP_B,
         ttl: 64,
         ..TunnelMeta::default()
@@ -674,12 +611,12 @@ fn recirc_hash_userspace_metadata() {
     let c = run(
         &f,
         &[
-            Action::Set(SetField::Priority(4)),
+            Action::Set(keys::priority(4)),
             Action::SetMasked {
-                value: SetField::SkbMark(0x10),
-                mask: SetField::SkbMark(0xf0),
+                key: keys::skb_mark(0x10),
+                mask: keys::skb_mark(0xf0),
             },
-            Action::Set(SetField::Tunnel(tun)),
+            Action::Set(keys::tunnel(&tun)),
             Action::Output(1),
         ],
     );

@@ -1,20 +1,15 @@
-//! The per-PMD fast path: burst → keys → EMC → dpcls → actions, and the command
-//! stream through which the control thread updates a PMD's private classifier.
+//! The per-PMD fast path: burst → keys → EMC → dpcls → actions, and the commands through
+//! which the control thread updates a PMD's private classifier.
 //!
-//! Control side: [`FlowTable`] is the authoritative table (one per datapath, owned by
-//! the control thread). Each change returns the [`FlowCmd`]s to broadcast to every PMD
-//! (through whatever queue the runtime uses, e.g. `crossbeam_queue::ArrayQueue`). A
-//! deleted or replaced flow is killed *before* the commands are sent, so no cache on
-//! any PMD executes it once the PMD observes the kill.
-//!
-//! PMD side: [`Pmd::apply`] drains commands between bursts, [`Pmd::process_burst`]
-//! classifies and executes up to 32 packets.
+//! The control thread kills a deleted or replaced flow *before* it sends the [`FlowCmd`]s,
+//! so no cache on any PMD executes it once the PMD observes the kill. [`Pmd::apply`] takes
+//! commands between bursts, [`Pmd::process_burst`] classifies and executes up to 32 packets.
 
 use std::sync::Arc;
 
-use crate::actions::{execute, CompiledActions, ExecContext, PacketState};
+use crate::actions::{execute, ExecContext, PacketState};
+use crate::cpu::Cpu;
 use crate::dpcls::{Dpcls, RetiredFlows, MAX_BATCH};
-use crate::dpdk::{prefetch, rdtsc};
 use crate::emc::Emc;
 use crate::flow::{Flow, FlowKey};
 use crate::packet::{
@@ -33,108 +28,6 @@ pub enum FlowCmd {
     Flush,
     /// Change `emc-insert-inv-prob`.
     SetEmcInvProb(u32),
-}
-
-/// Errors of [`FlowTable::put`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FlowTableError {
-    /// A flow matching the key exists and creation was exclusive (`EEXIST`).
-    #[error("flow exists")]
-    Exists,
-    /// Modify of a flow that does not exist (`ENOENT`).
-    #[error("no such flow")]
-    NotFound,
-}
-
-/// The control thread's authoritative flow table.
-#[derive(Debug, Default)]
-pub struct FlowTable {
-    cls: Dpcls,
-    n_pmds: usize,
-}
-
-impl FlowTable {
-    /// A table whose flows keep statistics for `n_pmds` PMDs.
-    pub fn new(n_pmds: usize) -> Self {
-        Self {
-            cls: Dpcls::new(),
-            n_pmds,
-        }
-    }
-
-    /// The underlying classifier (for dumps, GET, and `n_masks`).
-    pub fn classifier(&self) -> &Dpcls {
-        &self.cls
-    }
-
-    /// OVS_FLOW_CMD_NEW / SET. `create`: NLM_F_CREATE|NLM_F_EXCL semantics (fail if any
-    /// installed flow matches the unmasked `key`); otherwise create-or-modify, where a
-    /// modify keeps the statistics. `allow_create = false` is SET (modify only).
-    /// Returns the commands for every PMD.
-    pub fn put(
-        &mut self,
-        ufid: u128,
-        key: &FlowKey,
-        mask: &FlowKey,
-        actions: CompiledActions,
-        create: bool,
-        allow_create: bool,
-    ) -> Result<Vec<FlowCmd>, FlowTableError> {
-        let existing = self
-            .cls
-            .get(ufid)
-            .or_else(|| self.cls.find_overlap(key))
-            .cloned();
-        let flow = match existing {
-            Some(_) if create => return Err(FlowTableError::Exists),
-            Some(old) => {
-                if old.ufid() != ufid || !old.key().same_as(&key.masked(mask)) {
-                    return Err(FlowTableError::NotFound);
-                }
-                Flow::with_stats(ufid, key, old.mask(), actions, old.stats().clone())
-            }
-            None if !allow_create => return Err(FlowTableError::NotFound),
-            None => Flow::new(ufid, key, mask, actions, self.n_pmds),
-        };
-        let flow = Arc::new(flow);
-        if let Some(old) = self.cls.insert(Arc::clone(&flow)) {
-            old.kill();
-        }
-        Ok(vec![FlowCmd::Insert(flow)])
-    }
-
-    /// Installs a flow the caller has just checked for: `ufid` is unused and no installed
-    /// flow matches `key` (the slow path, which looked before deciding to install). Saves
-    /// [`FlowTable::put`]'s lookups; returns the command for every PMD.
-    pub fn insert_new(
-        &mut self,
-        ufid: u128,
-        key: &FlowKey,
-        mask: &FlowKey,
-        actions: CompiledActions,
-    ) -> FlowCmd {
-        let flow = Arc::new(Flow::new(ufid, key, mask, actions, self.n_pmds));
-        if let Some(old) = self.cls.insert(Arc::clone(&flow)) {
-            old.kill();
-        }
-        FlowCmd::Insert(flow)
-    }
-
-    /// OVS_FLOW_CMD_DEL by UFID: the removed flow (for its final stats) and commands.
-    pub fn del(&mut self, ufid: u128) -> Option<(Arc<Flow>, Vec<FlowCmd>)> {
-        let f = self.cls.remove(ufid)?;
-        f.kill();
-        Some((Arc::clone(&f), vec![FlowCmd::Remove(f)]))
-    }
-
-    /// DEL without key: flush.
-    pub fn flush(&mut self) -> Vec<FlowCmd> {
-        for f in self.cls.flows() {
-            f.kill();
-        }
-        self.cls.clear();
-        vec![FlowCmd::Flush]
-    }
 }
 
 /// Where each packet's metadata comes from in a burst.
@@ -212,8 +105,9 @@ struct Scratch {
     maps: [u32; MAX_BATCH],
 }
 
-/// One PMD thread's fast-path state: its own classifier copy and EMC.
-pub struct Pmd {
+/// One PMD thread's fast-path state: its own classifier copy and EMC. `P` supplies the
+/// CPU's timestamp and prefetch instructions.
+pub struct Pmd<P: Cpu> {
     id: usize,
     cls: Dpcls,
     emc: Emc,
@@ -226,6 +120,7 @@ pub struct Pmd {
     /// update): a plain burst's flow depends only on its metadata, so a port's bursts reuse
     /// one lookup until the classifier changes or the flow dies.
     simple_memo: [Option<SimpleMemo>; SIMPLE_MEMO_SLOTS],
+    cpu: std::marker::PhantomData<P>,
 }
 
 /// Slots of [`Pmd`]'s simple-match memo (direct-mapped by input port).
@@ -242,7 +137,7 @@ struct SimpleMemo {
     probes: u64,
 }
 
-impl core::fmt::Debug for Pmd {
+impl<P: Cpu> core::fmt::Debug for Pmd<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pmd")
             .field("id", &self.id)
@@ -254,7 +149,7 @@ impl core::fmt::Debug for Pmd {
     }
 }
 
-impl Pmd {
+impl<P: Cpu> Pmd<P> {
     /// PMD number `id` (its statistics cell index in every flow) with `emc`.
     pub fn new(id: usize, emc: Emc) -> Self {
         Self {
@@ -277,6 +172,7 @@ impl Pmd {
             stage_timing: false,
             simple_masks: false,
             simple_memo: Default::default(),
+            cpu: std::marker::PhantomData,
         }
     }
 
@@ -373,14 +269,14 @@ impl Pmd {
         if memo_port == Some(None) {
             return None;
         }
-        let t_start = if self.stage_timing { rdtsc() } else { 0 };
+        let t_start = if self.stage_timing { P::tsc() } else { 0 };
         let pm = PreparedMeta::new(md);
         let (mut bytes, mut flags) = (0u64, 0u16);
         for p in pkts {
             flags |= simple_match_frame(p.data(), &pm)?;
             bytes += p.len() as u64;
         }
-        let t_extracted = if self.stage_timing { rdtsc() } else { 0 };
+        let t_extracted = if self.stage_timing { P::tsc() } else { 0 };
         let memo = &mut self.simple_memo[slot];
         // Subtable probes already in the classifier's count (a lookup made for this burst).
         let mut counted = 0;
@@ -393,7 +289,7 @@ impl Pmd {
             let before = self.cls.stats().mask_hit;
             let mut out = [None];
             self.cls
-                .lookup_batch(&keys[..1], Some(&hashes[..1]), 1, &mut out);
+                .lookup_batch::<P>(&keys[..1], Some(&hashes[..1]), 1, &mut out);
             let flow = out[0]?;
             counted = self.cls.stats().mask_hit - before;
             *memo = Some(SimpleMemo {
@@ -417,7 +313,7 @@ impl Pmd {
         if self.stage_timing {
             let c = &mut s.cycles;
             c.extract += t_extracted.wrapping_sub(t_start);
-            c.dpcls += rdtsc().wrapping_sub(t_extracted);
+            c.dpcls += P::tsc().wrapping_sub(t_extracted);
         }
         Some(port)
     }
@@ -446,10 +342,10 @@ impl Pmd {
             scratch,
             stage_timing,
             simple_masks,
-            simple_memo: _,
+            ..
         } = self;
         let timing = *stage_timing;
-        let clock = || if timing { rdtsc() } else { 0 };
+        let clock = || if timing { P::tsc() } else { 0 };
         let t_start = clock();
         let Scratch {
             keys,
@@ -508,7 +404,7 @@ impl Pmd {
             infos[r] = info;
             let probes = cls.stats().mask_hit;
             let mut out: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
-            cls.lookup_batch(&keys[..n], Some(&hashes[..n]), 1 << r, &mut out);
+            cls.lookup_batch::<P>(&keys[..n], Some(&hashes[..n]), 1 << r, &mut out);
             match out[r] {
                 Some(f) if f.actions().is_key_independent() => {
                     let others = u64::from(simple.count_ones() - 1);
@@ -551,7 +447,7 @@ impl Pmd {
             while p != 0 {
                 let i = p.trailing_zeros() as usize;
                 p &= p - 1;
-                emc.prefetch(hashes[i]);
+                emc.prefetch::<P>(hashes[i]);
             }
         }
         while m != 0 {
@@ -568,7 +464,8 @@ impl Pmd {
         let mut to_cache: [Option<Arc<Flow>>; MAX_BATCH] = [const { None }; MAX_BATCH];
         if need_cls != 0 {
             let mut cls_out: [Option<&Arc<Flow>>; MAX_BATCH] = [None; MAX_BATCH];
-            let found = cls.lookup_batch(&keys[..n], Some(&hashes[..n]), need_cls, &mut cls_out);
+            let found =
+                cls.lookup_batch::<P>(&keys[..n], Some(&hashes[..n]), need_cls, &mut cls_out);
             stats.megaflow_hit += u64::from(found.count_ones());
             let mut m = found;
             while m != 0 {
@@ -596,8 +493,8 @@ impl Pmd {
         let mut last: Option<&Arc<Flow>> = None;
         for f in flows[..n].iter().flatten() {
             if !last.is_some_and(|l| Arc::ptr_eq(l, f)) {
-                prefetch(f.stats().cell(*id));
-                prefetch(f.actions().ops());
+                P::prefetch(f.stats().cell(*id));
+                P::prefetch(f.actions().ops());
                 last = Some(f);
             }
         }
