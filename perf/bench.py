@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""dpswitch benchmark harness (issue 8): dpswitch, and with --baselines OVS-DPDK and
-dpdk-testpmd, on the same pcap source, sink and core layout, alternated round by round.
+"""dpswitch benchmark harness: dpswitch, and with --baselines OVS-DPDK and dpdk-testpmd io,
+on the same pcap source, sink and core layout, alternated round by round.
 
     perf/run.sh [--baselines] [--rounds N] [--window S] [--warmup S] [--scenarios S1,S4,...]
                 [--out DIR] [--profile] ...          (perf/run.sh --help for all options)
 
-Method (issue 8): 64-byte frames from net_pcap0,rx_pcap=FILE,infinite_rx=1 into
+Method (perf/README.md): 64-byte frames from net_pcap0,rx_pcap=FILE,infinite_rx=1 into
 net_null0,no-rx=1; one forwarding lcore (1), everything else on core 0 (taskset); Mpps from
 the sink port's tx counter delta over the window after warm-up; TSC cycles/packet = TSC Hz /
 pps; every repetition a fresh process.  Python 3.11 standard library only.
@@ -34,8 +34,7 @@ REPO = HERE.parent
 FWD_CORE, CTL_CORE = 1, 0
 
 # ---------------------------------------------------------------------------------------------
-# Traffic: pcap name -> gen_pcap.py arguments.  flows*/macs* are byte-identical to the pcaps the
-# shared OVS anchors (shared/bench/ovs-dpdk/RESULTS.md) were measured with.
+# Traffic: pcap name -> gen_pcap.py arguments (generated once, cached in --pcapdir).
 PCAPS = {
     "flows1": "--kind 5tuple --flows 1 --packets 10000",
     "flows1k": "--kind 5tuple --flows 1000 --packets 10000",
@@ -56,7 +55,7 @@ ONE_MEGAFLOW = "in_port(SRC),eth(),eth_type(0x0800),ipv4(frag=no) SINK"
 # Scenario table.  dpswitch side: pcap, flows (None: none installed by the harness; the
 # standalone bridge installs what it decides), daemon options, mode.  ovs: OVS variants whose
 # best result in the same round is the ratio's denominator (perf/ovs.sh implements them).
-# goal: the issue's target ratio against that best.
+# goal: the target ratio against that best (the table's `met` column).
 SCENARIOS = {
     "S1": dict(pcap="flows1", flows=("line", ONE_MEGAFLOW), n_flows=1, opts=[],
                ovs=["S1", "S1e"], goal=1.5, heavy=False, io_goal=0.5,
@@ -265,8 +264,8 @@ class Dpswitch:
         # on the machine uses (engineers' and tests' daemons say dp0)
         self.dp = "pdp%d" % ((os.getpid() * 16 + Dpswitch.seq) % 100000)
         self.src = "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap
-        # Scenarios without a flow set keep the source on the command line: they use no dpctl
-        # at all (an ovs-style dpctl open may take misses away from the standalone bridge).
+        # Scenarios without a flow set keep the source on the command line and use no dpctl:
+        # the standalone bridge installs their flows.
         self.mode = args.dpswitch_source if sc.get("flows") is not None else "cmdline"
         self.src_no, self.sink_no = PORTS[self.mode]
         ports = ["--port", "p1=net_null0,no-rx=1"]
@@ -381,8 +380,8 @@ class Dpswitch:
 
 
 def scrape_during(addr, secs, hz):
-    """Sleeps `secs`, or with `hz` > 0 scrapes /metrics `hz` times a second meanwhile (the
-    issue-7 check that scraping does not slow forwarding). Returns the number of scrapes."""
+    """Sleeps `secs`, or with `hz` > 0 scrapes /metrics `hz` times a second meanwhile (to
+    measure what scraping costs forwarding). Returns the number of scrapes."""
     if not hz:
         time.sleep(secs)
         return 0
@@ -518,10 +517,10 @@ def run_dpswitch(args, sid, rnd, pcap, hz, logdir):
 
 
 def run_dpswitch_setup(args, d, sc, row, hz, logdir):
-    """S6a: sample dpswitch_dp_flows every ~50 ms from before traffic starts (the metrics
-    server is up before the datapath's ports are added) until the flow count stops growing.
-    Rate = flows at the first sample with >= 99 % of the final count / time since the last
-    sample with none, as the OVS anchor computes it from its upcall counter."""
+    """S6a: sample dpswitch_dp_flows every --sample-interval from before traffic starts (the
+    metrics server is up before the datapath's ports are added) until the flow count stops
+    growing. Rate = flows at the first sample with >= 99 % of the final count / time since
+    the last sample with none, as ovs.sh computes it for OVS from its upcall counter."""
     series = []
     stop = threading.Event()
 
@@ -719,8 +718,7 @@ def run_testpmd(args, rnd, pcapname, pcap, hz, logdir):
 
 
 # ---------------------------------------------------------------------------------------------
-# OVS-DPDK: perf/ovs.sh (adapted from the shared anchor harness) does one run and writes
-# key=value lines.
+# OVS-DPDK: perf/ovs.sh does one run and writes key=value lines.
 
 def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
     log("ovs %s round %d" % (ovs_id, rnd))
@@ -842,7 +840,7 @@ def summarize(rows, args, hz):
         if r_ovs:
             met = "yes" if statistics.median(r_ovs) >= sc["goal"] else "no"
         if r_tp and sc.get("io_goal"):
-            # S1: "should come within 2x of testpmd io"
+            # S1 has a second target: within 2x of testpmd io
             met += "%sio >= %.1f: %s" % ("; " if met else "", sc["io_goal"],
                                          "yes" if statistics.median(r_tp) >= sc["io_goal"]
                                          else "no")
@@ -955,8 +953,8 @@ def main():
         ap.error("unknown scenario(s) %s; have %s" % (bad, ",".join(ORDER)))
     if os.geteuid() != 0:
         ap.error("run as root (hugepages, DPDK)")
-    # Absolute: ovs.sh changes directory, and a relative OVS_SCRATCH/OVS_LOGDIR there made
-    # every OVS run fail at once (set -e, no message) whenever --out was relative.
+    # Absolute: ovs.sh changes directory, so a relative OVS_SCRATCH/OVS_LOGDIR would make
+    # every OVS run fail at once (set -e, no message) whenever --out is relative.
     args.out = str(Path(args.out or HERE / "results" / time.strftime(
         "%Y%m%dT%H%M%SZ", time.gmtime())).resolve())
     args.pcapdir = str(Path(args.pcapdir).resolve())

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every cargo-fuzz target for a fixed time and print one table (issue 9: each target
-# >= 30 minutes, zero crashes left). Crash inputs land in <crate>/fuzz/artifacts/ and make
-# the script exit 1; keep each as a regression test before fixing it.
+# Run every cargo-fuzz target for a fixed time and print one table (executions, exec/s,
+# coverage, crashes per target). Crash inputs land in <crate>/fuzz/artifacts/ and make the
+# script exit 1; keep each as a regression test before fixing it.
 #
 #   perf/fuzz.sh                       # every target, 1800 s each, 2 at a time, nice 19
 #   perf/fuzz.sh --time 60 --jobs 1 parse text

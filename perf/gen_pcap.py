@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 """Write the benchmark's pcap files (minimum-size Ethernet/IPv4/UDP frames) and the matching
 flow sets: ODP flows for `dpctl add-flows` (dpswitch) and OpenFlow rules for `ovs-ofctl
-add-flows` (OVS-DPDK).  Adapted from the project's shared OVS-DPDK anchor harness
-(shared/bench/ovs-dpdk/gen_pcap.py) so the dstmac/5tuple frames are byte-identical to the ones
-the OVS anchors were measured with; the m32 kind is new.
+add-flows` (OVS-DPDK).  Every kind is a fixed formula (below), so the same arguments always
+give byte-identical files.
 
 No third-party dependencies: the pcap and the frames are built byte by byte.
 
@@ -19,7 +18,7 @@ Kinds:
           (src MAC fixed 02:00:00:00:00:01)
   dstmac-fixed5t  dst MAC as in dstmac, everything else fixed (10.0.0.1:1024 -> 11.0.0.1:2000).
           Pathological for OVS: its EMC and SMC index by the 5-tuple RSS hash, so all of these
-          flows share one hash (kept to reproduce that finding).
+          flows share one hash.
   m32     10,000 (--flows) flows in 32 classes, one megaflow mask per class (see m32_flow()).
           Frames are drawn i.i.d. from a Zipf(--zipf, default 1.0) popularity over the flows,
           whose ranks are a seeded shuffle, so hot flows land in random classes and the 32

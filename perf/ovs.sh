@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# OVS-DPDK baseline for perf/bench.py, adapted from the project's shared anchor harness
-# (shared/bench/ovs-dpdk/ovs.sh, whose figures are in its RESULTS.md): same bridge, rules,
-# other_config and measurement, driven by environment variables so bench.py owns the pcaps,
+# OVS-DPDK baseline for perf/bench.py: one run of one scenario per call, with a fresh
+# ovsdb-server and ovs-vswitchd, the bridge, rules and other_config below, and bench.py's
+# warm-up and window; driven by environment variables so bench.py owns the pcaps,
 # the rounds and the output.
 #
 #   ovs.sh install            install openvswitch-switch-dpdk with apt if it is missing
@@ -45,7 +45,7 @@ kill_ours() {  # pid expected-comm-prefix [signal]
 
 # Rules (p0 = 1, p1 = 2)
 RULES_INPORT="priority=10,in_port=1,actions=output:2"
-# + udp: a megaflow that is not "simple match", so OVS 3.1 uses its EMC path (RESULTS.md, 1.)
+# + udp: a megaflow that is not "simple match", so OVS 3.1 uses its EMC path
 RULES_INPORT_UDP="priority=10,in_port=1,udp,actions=output:2"
 RULES_NORMAL="priority=0,actions=NORMAL"
 # a never-matching exact dl_dst rule above a catch-all: no prefix trie covers MACs, so every

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Parsers for perf/ovs.sh (adapted from the shared OVS-DPDK anchor harness's parse.py).
+"""Parsers for perf/ovs.sh.
 
   ovs_parse.py pmdstats FILE          key=value lines from dpif-netdev/pmd-stats-show (PMD only)
   ovs_parse.py dumpports FILE PORTNO  "rx_pkts tx_pkts" from ovs-ofctl dump-ports

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark in one command (issue 8): every scenario for dpswitch, and with --baselines
-# OVS-DPDK and dpdk-testpmd io too, alternated round by round on one forwarding core.
+# The benchmark in one command: every scenario for dpswitch, and with --baselines OVS-DPDK
+# and dpdk-testpmd io too, alternated round by round on one forwarding core.
 #   perf/run.sh [--baselines] [--rounds N] [--window S] [--warmup S] [--scenarios S1,S4,..]
 #               [--out DIR] [--profile] [--dpswitch BIN --dpctl BIN | --no-build] ...
 # Everything is in bench.py (Python 3 standard library); `perf/run.sh --help` lists the options.

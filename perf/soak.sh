@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The soak of issue 9: full-rate forwarding (pcap -> null) with random flow add/mod/del at
-# >= 10k/s, a port hot-added and removed every 3 s, and dump-flows + show -s every second,
+# The soak: full-rate forwarding (pcap -> null) with random flow add/mod/del at >= 10k/s,
+# a port hot-added and removed every 3 s, and dump-flows + show -s every second,
 # for SECONDS (default 1800). Prints and saves the curve (RSS, mbufs in use, longest PMD poll
 # round, Mpps, flows, flow changes/s), the PMD's long rounds by the wall clock and by its
 # CPU time, and where RSS moved; fails on growth, a counter that does not add up, an mbuf not
