@@ -20,7 +20,7 @@ while (($#)); do
     case $1 in
     --time) time_s=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h | --help) sed -n 2,10p "$0"; exit 0 ;;
+    -h | --help) sed -n 2,11p "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
     esac
 done
