@@ -47,8 +47,9 @@ pub mod wire;
 pub use cpu::{Cpu, Portable};
 pub use error::Error;
 
-/// Lookups one packet may go through, the first included. The kernel bounds recirculation
-/// with its recursion and deferred-action limits (`net/openvswitch/actions.c`,
-/// `OVS_RECURSION_LIMIT` and `DEFERRED_ACTION_FIFO_SIZE`); dpswitch bounds each packet's
-/// passes, on a PMD and on the control thread alike.
+/// Times one packet may be recirculated (looked up again after its first lookup); a packet
+/// that wants more is dropped. The kernel bounds recirculation with its recursion and
+/// deferred-action limits (`net/openvswitch/actions.c`, `OVS_RECURSION_LIMIT` and
+/// `DEFERRED_ACTION_FIFO_SIZE`); dpswitch bounds each packet's passes, on a PMD and on the
+/// control thread alike.
 pub const MAX_RECIRC_PASSES: usize = 4;

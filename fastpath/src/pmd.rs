@@ -232,6 +232,19 @@ impl<P: Cpu> Pmd<P> {
         (old, retired)
     }
 
+    /// Replaces the whole classifier with `cls` (built off the poll loop with
+    /// [`Dpcls::without_ufid_index`]) and the EMC with `fresh`: how a PMD that fell behind
+    /// its updates is brought to the authoritative table in one step. `fresh` takes this
+    /// EMC's insertion probability. Returns the old classifier and EMC, for the caller to
+    /// drop elsewhere.
+    pub fn replace_classifier(&mut self, cls: Dpcls, mut fresh: Emc) -> (Dpcls, Emc) {
+        fresh.set_inv_prob(self.emc.inv_prob());
+        let old_emc = std::mem::replace(&mut self.emc, fresh);
+        let old_cls = std::mem::replace(&mut self.cls, cls);
+        self.classifier_changed();
+        (old_cls, old_emc)
+    }
+
     fn classifier_changed(&mut self) {
         self.simple_masks = !self.cls.is_empty() && self.cls.all_masks(simple_match_mask);
         self.simple_memo = Default::default();

@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpswitch::cli::{self, Options};
+use dpswitch::control::{NetlinkSocket, Server};
 use dpswitch::dpdk::{self, Eal};
 use dpswitch::metrics::{self, MetricsServer};
-use dpswitch::netlink::{NetlinkSocket, Server};
-use dpswitch::runtime::vport::VportKind;
-use dpswitch::runtime::{Switch, SwitchConfig, VportSpec};
+use dpswitch::model::vport::NO_FLOOD;
+use dpswitch::model::{Dataplane, Model, VportKind, VportSpec};
+use dpswitch::runtime::{self, Config, Runtime};
+use dpswitch::slowpath::SlowPath;
+use dpswitch::Switch;
 
 fn init_logging(o: &Options) {
     let filter = match &o.log {
@@ -111,19 +114,24 @@ fn run(o: &Options) -> Result<(), String> {
         }
     })?;
     tracing::info!(dpdk = %dpdk::version(), eal_args = ?o.eal_args, "EAL initialised");
-    let cfg = SwitchConfig {
+    let cfg = Config {
         pmd_lcores: o.pmd_cores.clone(),
         n_mbufs: o.mbufs,
         emc_insert_inv_prob: o.emc_insert_inv_prob,
-        flow_limit: o.flow_limit,
         pmd_perf_metrics: o.pmd_perf_metrics,
-        ..SwitchConfig::default()
+        ..Config::default()
     };
-    let mut sw = Switch::start(eal.clone(), cfg).map_err(|e| e.to_string())?;
+    let runtime = Runtime::start(eal.clone(), cfg).map_err(|e| e.to_string())?;
+    let view = runtime.view().clone();
+    let mut sw = Switch {
+        model: Model::new(view.clone()),
+        plane: runtime,
+        slow: SlowPath::new(o.flow_limit),
+    };
     let _metrics = match o.metrics {
         Some(addr) => {
             let registry = metrics::registry(&dpdk::version()).map_err(|e| e.to_string())?;
-            metrics::register(&registry, sw.view()).map_err(|e| e.to_string())?;
+            metrics::register(&registry, &view).map_err(|e| e.to_string())?;
             let srv = MetricsServer::start(addr, registry)
                 .map_err(|e| format!("metrics on {addr}: {e}"))?;
             tracing::info!(addr = %srv.addr(), "serving /metrics");
@@ -131,9 +139,10 @@ fn run(o: &Options) -> Result<(), String> {
         }
         None => None,
     };
-    tracing::info!(main_lcore = eal.main_lcore(), pmd_lcores = ?sw.pmd_lcores(), "lcores");
+    tracing::info!(main_lcore = eal.main_lcore(), pmd_lcores = ?sw.plane.pmd_lcores(), "lcores");
     let dp = sw
-        .add_datapath(&o.dp, 0, 0)
+        .model
+        .add_datapath(&mut sw.plane, &o.dp, 0, 0)
         .map_err(|e| format!("datapath {}: {e}", o.dp))?;
     for (name, devargs) in &o.ports {
         let spec = VportSpec {
@@ -144,18 +153,18 @@ fn run(o: &Options) -> Result<(), String> {
             upcall_pids: Vec::new(),
             options: BTreeMap::from([("devargs".to_string(), devargs.clone())]),
         };
-        sw.add_vport(dp, spec)
+        sw.model
+            .add_vport(&mut sw.plane, dp, spec)
             .map_err(|e| format!("port {name} ({devargs}): {e}"))?;
     }
     for name in &o.no_flood {
         let port = sw
+            .model
             .datapath_mut(dp)
             .and_then(|d| d.vports.values_mut().find(|v| &v.name == name))
             .ok_or_else(|| format!("--no-flood {name}: no such port in {}", o.dp))?;
-        port.options.insert(
-            dpswitch::runtime::vport::NO_FLOOD.to_string(),
-            "true".to_string(),
-        );
+        port.options
+            .insert(NO_FLOOD.to_string(), "true".to_string());
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -164,17 +173,15 @@ fn run(o: &Options) -> Result<(), String> {
             .map_err(|e| format!("signal handler: {e}"))?;
     }
     tracing::info!(dp = %o.dp, ports = o.ports.len(), "forwarding");
-    let mut server =
-        Server::new(netlink, sw.view().clone()).map_err(|e| format!("netlink server: {e}"))?;
+    let mut server = Server::new(netlink, view).map_err(|e| format!("netlink server: {e}"))?;
     tracing::info!(port_id = o.netlink_pid, "netlink control plane serving");
     let mut status = Status::new(o.status_interval);
     // Requests and upcalls alternate; only when both are idle does the thread wait, in
     // poll(2) on the netlink socket for at most 1 ms (upcalls have no fd to wait on).
     while !stop.load(Ordering::Relaxed) {
         let requests = server.poll(&mut sw);
-        let upcalls = sw.handle_upcalls(256, &mut server);
-        sw.reclaim();
-        sw.log_long_rounds();
+        let upcalls = runtime::handle_upcalls(&mut sw, 256, &mut server);
+        sw.plane.maintain(&sw.model);
         status.tick(&sw, dp);
         if requests == 0 && upcalls == 0 {
             wait_readable(&server, 1);
@@ -295,20 +302,21 @@ impl Status {
         }
     }
 
-    fn tick(&mut self, sw: &Switch, dp: usize) {
+    fn tick(&mut self, sw: &Switch<Runtime>, dp: usize) {
         let Some(every) = self.every else { return };
         let elapsed = self.last.elapsed();
         if elapsed < every {
             return;
         }
         self.last = Instant::now();
-        let (Some(d), Some(s)) = (sw.datapath(dp), sw.dp_stats(dp)) else {
+        let Some(d) = sw.model.datapath(dp) else {
             return;
         };
+        let s = d.stats();
         let secs = elapsed.as_secs_f64();
         let mut ports = Vec::new();
         for v in d.vports.values() {
-            let Ok(st) = v.port.stats() else { continue };
+            let st = sw.plane.port_stats(dp, v.port_no);
             let (prx, ptx) = self
                 .prev
                 .insert(v.port_no, (st.rx_packets, st.tx_packets))

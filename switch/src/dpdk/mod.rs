@@ -13,7 +13,7 @@ pub use eal::{Eal, LcoreJob};
 pub use error::{DpdkError, Result};
 pub use mbuf::{Mbuf, MbufArray, BURST_SIZE};
 pub use mempool::Mempool;
-pub use port::{Link, Port, PortConfig, PortStats, RxQueue, TxOutcome, TxQueue};
+pub use port::{Link, Port, PortConfig, RxQueue, TxOutcome, TxQueue};
 
 /// TSC cycles since an arbitrary point: the clock PMD cycle accounting uses. Inlined (the
 /// same instruction DPDK's `rte_rdtsc` issues) so a PMD's per-burst accounting costs no call.

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::{DpdkError, Eal, MbufArray, Mempool, Result};
+use crate::stats::PortStats;
 
 /// How to set a port up.
 #[derive(Debug, Clone)]
@@ -41,27 +42,6 @@ pub struct Link {
     pub speed_mbps: u32,
     /// Full duplex.
     pub full_duplex: bool,
-}
-
-/// The device's basic counters (`rte_eth_stats`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PortStats {
-    /// Packets received.
-    pub rx_packets: u64,
-    /// Packets transmitted.
-    pub tx_packets: u64,
-    /// Bytes received.
-    pub rx_bytes: u64,
-    /// Bytes transmitted.
-    pub tx_bytes: u64,
-    /// Packets dropped by the device because no descriptor was free.
-    pub rx_missed: u64,
-    /// Erroneous received packets.
-    pub rx_errors: u64,
-    /// Failed transmissions.
-    pub tx_errors: u64,
-    /// Receive mbuf allocation failures.
-    pub rx_nombuf: u64,
 }
 
 /// Result of a transmit burst.

@@ -8,11 +8,8 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
-use crate::runtime::pmd_thread::{
-    counted_in_cpu_time, CPU_READ_EVERY_US, LONG_ROUNDS, LONG_ROUND_LOG_TARGET, LONG_ROUND_LOG_US,
-    STAGES,
-};
-use crate::runtime::shared::SwitchView;
+use crate::runtime::pmd::rounds::{LONG_ROUND_LOG_TARGET, LONG_ROUND_LOG_US};
+use crate::stats::{counted_in_cpu_time, SwitchView, CPU_READ_EVERY_US, LONG_ROUNDS, STAGES};
 
 /// A `prometheus` collector over a [`SwitchView`].
 pub struct SwitchCollector {
@@ -269,8 +266,10 @@ impl SwitchCollector {
             g.reset();
         }
         let view = &self.view;
-        self.upcall_queue_depth.set(view.upcalls.len() as i64);
-        self.mempool_in_use.set(i64::from(view.pool.in_use()));
+        self.upcall_queue_depth
+            .set(view.upcall_backlog.load(Relaxed) as i64);
+        self.mempool_in_use
+            .set(view.mbufs_in_use.load(Relaxed) as i64);
         let dps = view
             .dps
             .lock()
@@ -317,7 +316,7 @@ impl SwitchCollector {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for p in ports.iter() {
                 let labels = [name, p.name.as_str()];
-                let st = p.port.stats().unwrap_or_default();
+                let st = p.device.stats();
                 let sw = &p.counters;
                 self.port_packets[0]
                     .with_label_values(&labels)

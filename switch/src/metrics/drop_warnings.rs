@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use crate::runtime::shared::SwitchView;
+use crate::stats::SwitchView;
 
 /// How often the counters are compared (so at most one warning per kind and port per second).
 pub const DROP_WARN_INTERVAL: Duration = Duration::from_secs(1);
@@ -70,7 +70,7 @@ impl DropWarnings {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for p in ports.iter() {
-                let st = p.port.stats().unwrap_or_default();
+                let st = p.device.stats();
                 let rx = st.rx_missed + st.rx_nombuf + p.counters.rx_dropped.load(Relaxed);
                 self.update(Kind::RxDropped, &dp.name, &p.name, rx);
                 let tx = p.counters.tx_dropped.load(Relaxed);

@@ -1,11 +1,16 @@
-//! The standalone slow path: a MAC-learning bridge per datapath, used for misses when no
+//! The standalone bridge: a MAC-learning bridge per datapath, used for misses when no
 //! controller has registered upcall port ids. It decides what OVS's NORMAL action would, and
-//! the caller installs a megaflow matching exactly what the decision looked at.
+//! the slow path installs a megaflow matching exactly what the decision looked at.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use fastpath::flow::FlowKey;
+
+/// Hash maps of the per-miss work (MAC table, flow index): foldhash is several times cheaper
+/// than SipHash on these small keys and, like it, seeded per process, so learned MACs cannot
+/// be picked to collide.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Default MAC aging time (OVS's `mac-aging-time`).
 pub const DEFAULT_AGING: Duration = Duration::from_secs(300);
@@ -36,7 +41,7 @@ pub enum Decision {
 /// (a full table under a flood of new source MACs evicts one entry per miss).
 #[derive(Debug)]
 pub struct MacTable {
-    entries: super::FastMap<MacKey, MacEntry>,
+    entries: FastMap<MacKey, MacEntry>,
     /// Learn and refresh events, oldest first. An event is current while its entry still
     /// has that `seen` time; the others are stale and dropped when they reach the front.
     order: VecDeque<(MacKey, Instant)>,
@@ -64,7 +69,7 @@ impl MacTable {
     /// A table of at most `max` entries that forgets a MAC unseen for `aging`.
     pub fn new(max: usize, aging: Duration) -> Self {
         MacTable {
-            entries: super::FastMap::default(),
+            entries: FastMap::default(),
             order: VecDeque::new(),
             max,
             aging,
@@ -177,6 +182,51 @@ impl MacTable {
             }
         };
         (decision, changed)
+    }
+}
+
+/// A datapath's bridge: its MAC table, and the flows it installed by the destination they
+/// send to, so that a MAC that appears or moves redoes exactly those flows.
+#[derive(Debug, Default)]
+pub struct Bridge {
+    /// Learned MACs.
+    pub macs: MacTable,
+    /// Ids of the flows the bridge installed, by the (VLAN, destination MAC) they match. May
+    /// hold ids of flows deleted since (deleting a missing flow does nothing).
+    by_dst: FastMap<(u16, [u8; 6]), Vec<u128>>,
+    /// Ids in `by_dst`.
+    indexed: usize,
+}
+
+impl Bridge {
+    /// Remembers that flow `id` sends to `dst` on `vlan`.
+    pub fn installed(&mut self, vlan: u16, dst: [u8; 6], id: u128) {
+        self.by_dst.entry((vlan, dst)).or_default().push(id);
+        self.indexed += 1;
+    }
+
+    /// The flows that send to `mac` on `vlan`, forgotten here.
+    pub fn take_flows_to(&mut self, vlan: u16, mac: [u8; 6]) -> Vec<u128> {
+        let ids = self.by_dst.remove(&(vlan, mac)).unwrap_or_default();
+        self.indexed -= ids.len();
+        ids
+    }
+
+    /// Forgets ids for which `live` is false, once the index has grown well past `n_flows`
+    /// (so pruning costs O(1) per install on average).
+    pub fn prune(&mut self, n_flows: usize, live: impl Fn(u128) -> bool) {
+        if self.indexed > 2 * n_flows + 1024 {
+            self.by_dst.retain(|_, ids| {
+                ids.retain(|&id| live(id));
+                !ids.is_empty()
+            });
+            self.indexed = self.by_dst.values().map(Vec::len).sum();
+        }
+    }
+
+    /// Forgets every MAC learned on `port` (the port went away).
+    pub fn forget_port(&mut self, port: u32) {
+        self.macs.forget_port(port);
     }
 }
 

@@ -1,5 +1,6 @@
-//! The `dpswitch_pmd` family (see [`odp::pmd_stats`]): PMD statistics, their baseline and the
-//! rx-queue assignment, answered on the control thread from the counters PMDs publish.
+//! The `dpswitch_pmd` family (see [`odp::pmd_stats`] and `docs/protocol.md`): PMD
+//! statistics, their baseline and the rx-queue assignment, answered on the control thread
+//! from the counters PMDs publish.
 //!
 //! CLEAR does not touch a PMD's counters: as OVS does, it records the current counters as a
 //! baseline that later GETs subtract. It does restart each PMD's longest-poll-round gauge,
@@ -8,7 +9,10 @@
 use odp::nl::{self, NlMsgHeader};
 use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo};
 
-use crate::runtime::shared::SwitchView;
+use super::reply::Answer;
+use crate::error::{Error, Result};
+use crate::stats::view::lock;
+use crate::stats::SwitchView;
 
 /// The family's state: the baseline of the last CLEAR, per PMD.
 #[derive(Debug, Default)]
@@ -17,22 +21,23 @@ pub struct PmdFamily {
 }
 
 impl PmdFamily {
-    /// Handles one request; returns the command's metric label and the reply bytes (empty
-    /// for CLEAR) or the errno.
+    /// Handles one request (the sender's port id already in `hdr`); returns the command's
+    /// metric label and the answer.
     pub fn handle(
         &mut self,
         view: &SwitchView,
         hdr: &NlMsgHeader,
         payload: &[u8],
         admin: bool,
-    ) -> (&'static str, Result<Vec<u8>, i32>) {
-        let Ok((genl, _)) = nl::parse_genl(payload) else {
-            return ("parse", Err(libc::EINVAL));
+    ) -> (&'static str, Result<Answer>) {
+        let genl = match nl::parse_genl(payload) {
+            Ok((genl, _)) => genl,
+            Err(e) => return ("parse", Err(e.into())),
         };
         match genl.cmd {
             cmd::GET => ("get", self.reply(view, hdr, cmd::GET)),
             cmd::RXQ => ("rxq", self.reply(view, hdr, cmd::RXQ)),
-            cmd::CLEAR if !admin => ("clear", Err(libc::EPERM)),
+            cmd::CLEAR if !admin => ("clear", Err(Error::NotPermitted)),
             cmd::CLEAR => {
                 self.baseline = view.pmd_counters();
                 for p in &view.pmds {
@@ -40,14 +45,14 @@ impl PmdFamily {
                         .restart_max_poll_gap
                         .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                ("clear", Ok(Vec::new()))
+                ("clear", Ok(Answer::None))
             }
             // genetlink's answer to a command the family does not have.
-            _ => ("unknown", Err(libc::EOPNOTSUPP)),
+            _ => ("unknown", Err(Error::Unsupported("PMD family command"))),
         }
     }
 
-    fn reply(&self, view: &SwitchView, hdr: &NlMsgHeader, which: u8) -> Result<Vec<u8>, i32> {
+    fn reply(&self, view: &SwitchView, hdr: &NlMsgHeader, which: u8) -> Result<Answer> {
         let now = view.pmd_counters();
         let mut pmds: Vec<PmdInfo> = view
             .pmds
@@ -66,16 +71,8 @@ impl PmdFamily {
                 p.counters = Some(now[i].since(&base));
             }
         } else {
-            let dps = view
-                .dps
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for dp in dps.iter() {
-                let ports = dp
-                    .ports
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for port in ports.iter() {
+            for dp in lock(&view.dps).iter() {
+                for port in lock(&dp.ports).iter() {
                     for (queue, &pmd) in port.rxq_pmd.iter().enumerate() {
                         if let Some(p) = pmds.get_mut(pmd) {
                             p.rxqs.push((port.name.clone(), queue as u32));
@@ -92,8 +89,43 @@ impl PmdFamily {
             hdr.seq,
             hdr.pid,
             &pmds,
-        )
-        .map_err(|e| e.errno())?;
-        Ok(out)
+        )?;
+        Ok(Answer::Msgs(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use odp::errno::{EOPNOTSUPP, EPERM};
+    use odp::nl::{self, flags, GenlHeader};
+
+    use super::*;
+    use crate::control::testing::Harness;
+
+    fn request(cmd: u8) -> Vec<u8> {
+        let mut b = Vec::new();
+        let start = nl::begin_genl_msg(
+            &mut b,
+            pmd_stats::FAMILY_ID,
+            flags::REQUEST | flags::ACK,
+            1,
+            0,
+            GenlHeader {
+                cmd,
+                version: pmd_stats::VERSION,
+            },
+        );
+        nl::finish_msg(&mut b, start).unwrap();
+        b
+    }
+
+    #[test]
+    fn stats_for_everyone_clear_for_root_only() {
+        let mut h = Harness::new();
+        let (r, e) = h.raw(&request(cmd::GET), false);
+        assert_eq!((r.len(), e), (1, Some(0)));
+        assert_eq!(h.raw(&request(cmd::CLEAR), false).1, Some(EPERM));
+        assert_eq!(h.raw(&request(cmd::CLEAR), true), (vec![], Some(0)));
+        assert_eq!(h.raw(&request(99), true).1, Some(EOPNOTSUPP));
     }
 }

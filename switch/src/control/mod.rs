@@ -1,0 +1,309 @@
+//! The generic-netlink control plane (`docs/protocol.md`): a socket bound at dpswitch's port
+//! id, answered on the control thread in arrival order. [`request`] turns one request into
+//! its answer; each family has its own module ([`ctrl`], [`datapath`], [`vport`], [`flow`],
+//! [`packet`], [`pmd`]), written against the model and a [`crate::model::Dataplane`], so
+//! their kernel semantics are tested without DPDK. [`Server`] owns the socket: datagrams
+//! in, answers and notifications out, and dumps pumped as fast as each requester reads.
+//!
+//! A dump whose requester's socket is full is parked and resumed, and later requests from
+//! that sender wait behind it, so order holds per sender; a requester that stops reading for
+//! [`DUMP_STALL`] loses the rest of its dump.
+
+pub mod ctrl;
+pub mod datapath;
+pub mod dump;
+pub mod flow;
+pub mod mcast;
+pub mod packet;
+pub mod pmd;
+pub mod reply;
+pub mod request;
+pub mod socket;
+mod upcall;
+pub mod vport;
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use odp::nl::{self, NlMsgHeader};
+
+pub use dump::{Dump, DUMP_DATAGRAM};
+pub use request::{Handler, Note, Outcome};
+pub use socket::{Creds, NetlinkSocket, Sender};
+
+use crate::model::Dataplane;
+use crate::slowpath::{UpcallMsg, UpcallSink};
+use crate::stats::SwitchView;
+use crate::Switch;
+use mcast::Groups;
+use reply::push_error;
+use upcall::Upcalls;
+
+/// A dump whose requester has not read anything for this long is abandoned.
+pub const DUMP_STALL: Duration = Duration::from_secs(10);
+/// Requests a sender may queue behind its own unfinished dump.
+const MAX_QUEUED: usize = 4096;
+/// Receive buffer: large enough for EXECUTE of a 64 KiB packet plus key and actions.
+const RX_BUF: usize = 128 * 1024;
+/// Datagrams handled per [`Server::poll`] before upcalls get their turn.
+const RX_BUDGET: usize = 256;
+
+/// A dump being sent, and what its sender asked for meanwhile.
+#[derive(Debug)]
+struct Pending {
+    dump: Dump,
+    queued: VecDeque<(Vec<u8>, Sender)>,
+    progress: Instant,
+}
+
+/// The control server.
+pub struct Server {
+    sock: NetlinkSocket,
+    rx: Vec<u8>,
+    handler: Handler,
+    pending: HashMap<u32, Pending>,
+    /// Reused buffer for upcalls.
+    upbuf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("port_id", &self.sock.port_id())
+            .field("pending_dumps", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Serves on `sock` (made non-blocking here), counting requests in `view`, and picks the
+    /// multicast groups notifications go to.
+    ///
+    /// # Errors
+    /// From setting the socket non-blocking.
+    pub fn new(sock: NetlinkSocket, view: Arc<SwitchView>) -> io::Result<Server> {
+        sock.set_nonblocking(true)?;
+        let groups = match mcast::kernel_groups() {
+            Ok(k) => mcast::pick(&k),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the kernel's netlink groups");
+                None
+            }
+        };
+        match groups {
+            Some(g) => tracing::info!(
+                datapath = g.datapath,
+                vport = g.vport,
+                flow = g.flow,
+                "netlink notification groups"
+            ),
+            None => tracing::warn!("no free netlink group ids: notifications are not sent"),
+        }
+        Ok(Server {
+            sock,
+            rx: vec![0; RX_BUF],
+            handler: Handler::new(view, groups),
+            pending: HashMap::new(),
+            upbuf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// The multicast groups advertised for the datapath, vport and flow families.
+    pub fn groups(&self) -> Option<Groups> {
+        self.handler.groups()
+    }
+
+    /// The socket (for poll(2)).
+    pub fn socket(&self) -> &NetlinkSocket {
+        &self.sock
+    }
+
+    /// Receives and answers what is waiting, and pushes parked dumps on; returns how many
+    /// datagrams were handled (0 = idle).
+    pub fn poll<D: Dataplane>(&mut self, sw: &mut Switch<D>) -> usize {
+        let ports: Vec<u32> = self.pending.keys().copied().collect();
+        for p in ports {
+            self.pump(sw, p);
+        }
+        let mut n = 0;
+        while n < RX_BUDGET {
+            let r = match self.sock.recv(&mut self.rx) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    tracing::warn!("netlink receive buffer overflowed: requests were lost");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "netlink receive failed");
+                    break;
+                }
+            };
+            n += 1;
+            if r.sender.port_id == 0 {
+                // From the kernel (e.g. a broadcast): not a request.
+                continue;
+            }
+            let data = self.rx[..r.len].to_vec();
+            if let Some(p) = self.pending.get_mut(&r.sender.port_id) {
+                // A sender that floods requests while not reading its dump loses the excess,
+                // as an overflowing socket buffer would lose them.
+                if p.queued.len() < MAX_QUEUED {
+                    p.queued.push_back((data, r.sender));
+                } else {
+                    tracing::debug!(port_id = r.sender.port_id, "request dropped behind a dump");
+                }
+                continue;
+            }
+            self.datagram(sw, &data, r.sender);
+        }
+        n
+    }
+
+    fn send(&self, to: u32, dgram: &[u8]) {
+        if dgram.is_empty() {
+            return;
+        }
+        if let Err(e) = self.sock.send_to(to, dgram) {
+            // The kernel drops unicast replies to a full or closed socket too.
+            tracing::debug!(port_id = to, error = %e, "reply not delivered");
+        }
+    }
+
+    /// Multicasts `note`; an echo requester gets it unicast, after what is queued for it in
+    /// `out`, so that the echo keeps its place among the replies.
+    fn announce(&mut self, to: u32, note: Note, out: &mut Vec<u8>) {
+        let dst = if note.echo {
+            self.send(to, out);
+            out.clear();
+            to
+        } else {
+            0
+        };
+        if let Err(e) = self.sock.send_group(dst, note.group, &note.msg) {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                tracing::warn!("no CAP_NET_ADMIN: netlink notifications are not sent");
+                self.handler.stop_announcing();
+            } else {
+                tracing::debug!(group = note.group, error = %e, "notification not delivered");
+            }
+        }
+    }
+
+    /// Answers every message of one datagram; a dump parks the rest of it behind the dump.
+    fn datagram<D: Dataplane>(&mut self, sw: &mut Switch<D>, data: &[u8], sender: Sender) {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off < data.len() {
+            let rest = &data[off..];
+            let Ok(hdr) = NlMsgHeader::parse(rest) else {
+                // Fewer than 16 bytes: nothing to echo, the kernel drops it silently.
+                tracing::debug!(len = rest.len(), "runt netlink datagram dropped");
+                break;
+            };
+            let len = hdr.len as usize;
+            if len < nl::NLMSG_HDRLEN || len > rest.len() {
+                push_error(&mut out, sender.port_id, &hdr, &[], libc::EINVAL);
+                self.handler.count("netlink", "frame", libc::EINVAL);
+                break;
+            }
+            let payload = &rest[nl::NLMSG_HDRLEN..len];
+            off += nl::align(len).min(rest.len());
+            let mut sink = Upcalls {
+                sock: &self.sock,
+                buf: &mut self.upbuf,
+            };
+            match self.handler.message(sw, &hdr, payload, sender, &mut sink) {
+                Outcome::Dump(dump) => {
+                    // Send what precedes the dump, then the dump; the rest of the datagram
+                    // waits behind it.
+                    self.send(sender.port_id, &out);
+                    let queued = if off < data.len() {
+                        VecDeque::from([(data[off..].to_vec(), sender)])
+                    } else {
+                        VecDeque::new()
+                    };
+                    let p = Pending {
+                        dump,
+                        queued,
+                        progress: Instant::now(),
+                    };
+                    self.pending.insert(sender.port_id, p);
+                    self.pump(sw, sender.port_id);
+                    return;
+                }
+                Outcome::Reply { msgs, note } => {
+                    if let Some(note) = note {
+                        self.announce(sender.port_id, note, &mut out);
+                    }
+                    out.extend_from_slice(&msgs);
+                }
+            }
+            // Keep datagrams below a size any receiver can take.
+            if out.len() > DUMP_DATAGRAM {
+                self.send(sender.port_id, &out);
+                out.clear();
+            }
+        }
+        self.send(sender.port_id, &out);
+    }
+
+    /// Sends as much of `port`'s dump as its socket takes; when the dump is done, answers the
+    /// requests that queued behind it.
+    fn pump<D: Dataplane>(&mut self, sw: &mut Switch<D>, port: u32) {
+        loop {
+            let Some(p) = self.pending.get_mut(&port) else {
+                return;
+            };
+            let Some(dgram) = p.dump.next(&sw.model) else {
+                // Complete: serve what waited behind it.
+                let Some(p) = self.pending.remove(&port) else {
+                    return;
+                };
+                for (data, sender) in p.queued {
+                    match self.pending.get_mut(&port) {
+                        // Another dump started: keep the rest queued behind it.
+                        Some(q) => q.queued.push_back((data, sender)),
+                        None => self.datagram(sw, &data, sender),
+                    }
+                }
+                return;
+            };
+            match self.sock.send_to(port, dgram) {
+                Ok(()) => {
+                    p.dump.sent();
+                    p.progress = Instant::now();
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                {
+                    if p.progress.elapsed() > DUMP_STALL {
+                        tracing::warn!(port_id = port, "dump receiver stalled: dump abandoned");
+                        self.pending.remove(&port);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(port_id = port, error = %e, "dump receiver gone");
+                    self.pending.remove(&port);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl UpcallSink for Server {
+    fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool {
+        Upcalls {
+            sock: &self.sock,
+            buf: &mut self.upbuf,
+        }
+        .deliver(msg)
+    }
+}
+#[cfg(test)]
+mod testing;

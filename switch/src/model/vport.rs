@@ -1,0 +1,193 @@
+//! Vports as the model keeps them: identity, settings and upcall routing. The device behind a
+//! vport is the dataplane's ([`super::Dataplane`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use odp::family::vport::{VportType, NAME_MAX, OVSP_LOCAL};
+
+use crate::error::{Error, Result};
+use crate::stats::VportCounters;
+
+/// Port numbers are below this (the kernel's `DP_MAX_PORTS`).
+pub const MAX_PORT_NO: u32 = 65535;
+
+/// The vport setting that keeps a port out of the standalone bridge's floods (OVS's
+/// `no-flood`), e.g. for the local port on a benchmark or an uplink.
+pub const NO_FLOOD: &str = "no-flood";
+
+/// What backs a vport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VportKind {
+    /// A device given by DPDK devargs, or the kernel interface of the vport's name (OVS
+    /// "system" ports).
+    Netdev,
+    /// A datapath-owned TAP device whose kernel netdev carries the vport's name.
+    Internal,
+}
+
+impl VportKind {
+    /// The kind for a wire vport type; tunnel types have no implementation (EAFNOSUPPORT,
+    /// what a kernel without the tunnel's module answers).
+    ///
+    /// # Errors
+    /// [`Error::VportType`] for tunnel types.
+    pub fn from_wire(t: VportType) -> Result<Self> {
+        match t {
+            VportType::Netdev => Ok(VportKind::Netdev),
+            VportType::Internal => Ok(VportKind::Internal),
+            _ => Err(Error::VportType),
+        }
+    }
+
+    /// The wire vport type.
+    pub fn wire(self) -> VportType {
+        match self {
+            VportKind::Netdev => VportType::Netdev,
+            VportKind::Internal => VportType::Internal,
+        }
+    }
+}
+
+/// What a new vport is made of.
+#[derive(Debug, Clone)]
+pub struct VportSpec {
+    /// Name (at most 15 bytes).
+    pub name: String,
+    /// Netdev or internal.
+    pub kind: VportKind,
+    /// DPDK devargs; None: the dataplane's default for the kind and name.
+    pub devargs: Option<String>,
+    /// Requested port number (None or 0: the lowest free one).
+    pub port_no: Option<u32>,
+    /// Upcall port ids.
+    pub upcall_pids: Vec<u32>,
+    /// Settings, echoed in replies (`devargs` among them).
+    pub options: BTreeMap<String, String>,
+}
+
+/// A port of a datapath.
+#[derive(Debug)]
+pub struct Vport {
+    /// Port number within the datapath.
+    pub port_no: u32,
+    /// Vport name (the TAP netdev's name for internal ports).
+    pub name: String,
+    /// What backs it.
+    pub kind: VportKind,
+    /// The DPDK devargs its device was made from.
+    pub devargs: String,
+    /// Netlink port ids MISS upcalls for packets from this port go to (empty or `[0]`:
+    /// none; any non-zero id puts the port under a controller).
+    pub upcall_pids: Vec<u32>,
+    /// Kernel ifindex of the backing netdev, 0 if it has none.
+    pub ifindex: u32,
+    /// Settings given at creation or by SET.
+    pub options: BTreeMap<String, String>,
+    /// Software counters (shared with the PMDs).
+    pub counters: Arc<VportCounters>,
+}
+
+impl Vport {
+    /// Whether the standalone bridge floods to this port.
+    pub fn floods(&self) -> bool {
+        !matches!(
+            self.options.get(NO_FLOOD).map(String::as_str),
+            Some("true" | "1" | "yes")
+        )
+    }
+
+    /// The upcall port id for a packet with `hash`, or None when upcalls are off.
+    pub fn upcall_pid(&self, hash: u32) -> Option<u32> {
+        let n = self.upcall_pids.len();
+        if n == 0 {
+            return None;
+        }
+        let pid = self.upcall_pids[hash as usize % n];
+        (pid != 0).then_some(pid)
+    }
+
+    /// Whether any upcall port id is set.
+    pub fn has_controller(&self) -> bool {
+        self.upcall_pids.iter().any(|&p| p != 0)
+    }
+}
+
+/// Checks a vport or datapath name as the kernel does (non-empty, at most 15 bytes, no NUL
+/// or '/'); space and ',' would break the devargs a name ends up in.
+///
+/// # Errors
+/// [`Error::BadName`].
+pub fn check_name(name: &str) -> Result<()> {
+    if !name.is_empty() && name.len() <= NAME_MAX && !name.contains(['\0', '/', ' ', ',']) {
+        Ok(())
+    } else {
+        Err(Error::BadName(name.to_string()))
+    }
+}
+
+/// Picks a port number: the requested one if free, else the lowest free number from 1.
+///
+/// # Errors
+/// [`Error::PortBusy`] if the requested one is taken, [`Error::PortRange`] if it is too large
+/// or none is left.
+pub fn allocate_port_no<V>(used: &BTreeMap<u32, V>, requested: Option<u32>) -> Result<u32> {
+    match requested {
+        Some(n) if n != OVSP_LOCAL => {
+            if n >= MAX_PORT_NO {
+                Err(Error::PortRange)
+            } else if used.contains_key(&n) {
+                Err(Error::PortBusy(n))
+            } else {
+                Ok(n)
+            }
+        }
+        _ => {
+            let mut want = 1;
+            for &n in used.keys() {
+                if n < want {
+                    continue;
+                }
+                if n != want {
+                    break;
+                }
+                want += 1;
+            }
+            if want >= MAX_PORT_NO {
+                Err(Error::PortRange)
+            } else {
+                Ok(want)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_numbers_follow_the_kernels_rules() {
+        let mut used: BTreeMap<u32, ()> = BTreeMap::new();
+        used.insert(0, ());
+        assert_eq!(allocate_port_no(&used, None), Ok(1));
+        used.insert(1, ());
+        used.insert(3, ());
+        assert_eq!(allocate_port_no(&used, None), Ok(2));
+        assert_eq!(allocate_port_no(&used, Some(0)), Ok(2), "0 means pick one");
+        assert_eq!(allocate_port_no(&used, Some(3)), Err(Error::PortBusy(3)));
+        assert_eq!(allocate_port_no(&used, Some(7)), Ok(7));
+        assert_eq!(allocate_port_no(&used, Some(65535)), Err(Error::PortRange));
+        let full: BTreeMap<u32, ()> = (0..MAX_PORT_NO).map(|n| (n, ())).collect();
+        assert_eq!(allocate_port_no(&full, None), Err(Error::PortRange));
+    }
+
+    #[test]
+    fn names_follow_ifnamsiz() {
+        assert!(check_name("dp0").is_ok());
+        assert!(check_name("a23456789012345").is_ok());
+        assert!(check_name("a234567890123456").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("a/b").is_err());
+    }
+}
