@@ -1,7 +1,6 @@
 //! Actions (`OVS_ACTION_ATTR_*`, spec §7): typed enum, parse, emit and the
 //! kernel's validation against the masked flow key.
 
-use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
@@ -1219,7 +1218,7 @@ fn validate_tunnel_set(t: &TunnelKey) -> Result<()> {
 pub fn is_fully_masked(mask: &FlowKey) -> bool {
     fn full<T: KeyStruct>(o: &Option<T>) -> bool {
         o.as_ref()
-            .none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
+            .is_none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
     }
     let m = mask;
     full(&m.ethernet)
@@ -1232,11 +1231,11 @@ pub fn is_fully_masked(mask: &FlowKey) -> bool {
         && full(&m.nd)
         && full(&m.icmp)
         && full(&m.icmpv6)
-        && m.priority.none_or(|v| v == u32::MAX)
-        && m.skb_mark.none_or(|v| v == u32::MAX)
-        && m.ct_mark.none_or(|v| v == u32::MAX)
-        && m.ct_labels.none_or(|v| v == [0xff; 16])
+        && m.priority.is_none_or(|v| v == u32::MAX)
+        && m.skb_mark.is_none_or(|v| v == u32::MAX)
+        && m.ct_mark.is_none_or(|v| v == u32::MAX)
+        && m.ct_labels.is_none_or(|v| v == [0xff; 16])
         && m.mpls
             .as_ref()
-            .none_or(|v| v.iter().all(|&x| x == u32::MAX))
+            .is_none_or(|v| v.iter().all(|&x| x == u32::MAX))
 }

@@ -1,7 +1,6 @@
 //! Action formatter and parser, following OVS `format_odp_actions` and
 //! `odp_actions_from_string`.
 
-use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use super::keyfmt::{format_vlan_tci, mpls_lse};
@@ -585,23 +584,24 @@ fn nsh_full(m: &NshKey) -> bool {
     let b = m.base.unwrap_or_default();
     [b.flags, b.ttl, b.mdtype, b.np].iter().all(|&x| x == 0xff)
         && b.path_hdr == u32::MAX
-        && m.md1.none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
+        && m.md1
+            .is_none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
 }
 
 /// Plain (non-struct) masks must be all ones for an unmasked SET.
 fn plain_full(m: &FlowKey) -> bool {
-    m.ct_zone.none_or(|v| v == 0xffff)
-        && m.eth_type.none_or(|v| v == 0xffff)
-        && m.vlan.none_or(|v| v == 0xffff)
-        && m.tcp_flags.none_or(|v| v == 0xffff)
-        && m.in_port.none_or(|v| v == u32::MAX)
-        && m.dp_hash.none_or(|v| v == u32::MAX)
-        && m.recirc_id.none_or(|v| v == u32::MAX)
-        && m.ct_state.none_or(|v| v == u32::MAX)
-        && m.ct_orig_tuple_ipv4.none_or(|v| v.to_bytes_full())
-        && m.ct_orig_tuple_ipv6.none_or(|v| v.to_bytes_full())
-        && m.nd_extensions.none_or(|v| v.to_bytes_full())
-        && m.packet_type.none_or(|v| v == u32::MAX)
+    m.ct_zone.is_none_or(|v| v == 0xffff)
+        && m.eth_type.is_none_or(|v| v == 0xffff)
+        && m.vlan.is_none_or(|v| v == 0xffff)
+        && m.tcp_flags.is_none_or(|v| v == 0xffff)
+        && m.in_port.is_none_or(|v| v == u32::MAX)
+        && m.dp_hash.is_none_or(|v| v == u32::MAX)
+        && m.recirc_id.is_none_or(|v| v == u32::MAX)
+        && m.ct_state.is_none_or(|v| v == u32::MAX)
+        && m.ct_orig_tuple_ipv4.is_none_or(|v| v.to_bytes_full())
+        && m.ct_orig_tuple_ipv6.is_none_or(|v| v.to_bytes_full())
+        && m.nd_extensions.is_none_or(|v| v.to_bytes_full())
+        && m.packet_type.is_none_or(|v| v == u32::MAX)
 }
 
 trait Full {

@@ -1,6 +1,5 @@
 //! Key (+mask) formatter, following OVS `odp_flow_format`.
 
-use crate::error::OptionExt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::lex::{cx, fmt_mac, put_hex};
@@ -431,10 +430,10 @@ fn format_into(f: &mut F<'_>, key: &FlowKey, mask: Option<&FlowMask>) {
 
 fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
     use attr::*;
-    let exact = ma.none_or(|m| mask_is_const(m, t, true));
+    let exact = ma.is_none_or(|m| mask_is_const(m, t, true));
     f.s.push_str(&attr_name(t));
     f.s.push('(');
-    let mask_empty = ma.none_or(|m| mask_is_const(m, t, false));
+    let mask_empty = ma.is_none_or(|m| mask_is_const(m, t, false));
     match t {
         ENCAP => {
             let inner = k.encap.as_deref().cloned().unwrap_or_default();
@@ -742,7 +741,7 @@ pub(crate) fn format_vlan_tci(s: &mut String, tci: u16, m: u16, verbose: bool) {
 
 fn format_frag(f: &mut F<'_>, k: u8, m: Option<u8>) {
     let empty = m == Some(0);
-    let full = m.none_or(|x| x == 0xff);
+    let full = m.is_none_or(|x| x == 0xff);
     if !empty && !full {
         f.s.push_str(&format!(
             "error: partial mask not supported for frag ({}),",
@@ -921,7 +920,7 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
                 .map(|i| m.get(off + 4 + i).copied().unwrap_or(0))
                 .collect()
         });
-        if dlen > 0 && (f.verbose || mdata.as_ref().none_or(|d| d.iter().any(|&x| x != 0))) {
+        if dlen > 0 && (f.verbose || mdata.as_ref().is_none_or(|d| d.iter().any(|&x| x != 0))) {
             f.s.push_str(&put_hex(data));
             if let Some(d) = mdata.filter(|d| d.iter().any(|&x| x != 0xff)) {
                 f.s.push('/');
