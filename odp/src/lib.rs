@@ -31,7 +31,7 @@
 //!   with [`family::OvsMessage::parse`] / [`nl::classify`];
 //! - [`text::parse_key`], [`text::parse_actions`], [`text::format_key`],
 //!   [`text::format_actions`], [`text::format_dump_flow`],
-//!   [`text::format_show`], [`text::parse_ufid`] / [`text::format_ufid`].
+//!   [`text::parse_ufid`] / [`text::format_ufid`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -10,12 +10,10 @@ mod actions;
 mod keyfmt;
 mod keyparse;
 mod lex;
-mod show;
 
 pub use actions::{format_actions, parse_actions};
 pub use keyfmt::format_key;
 pub use keyparse::parse_key;
-pub use show::{format_show, ShowDatapath, ShowPort};
 
 /// Port number ↔ name map for `--names` output and name input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
