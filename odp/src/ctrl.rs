@@ -1,8 +1,8 @@
 //! nlctrl `CTRL_CMD_GETFAMILY` (spec §1.3), and the family descriptions a
-//! server must report for the six OVS families.
+//! server must report for the four OVS families it serves.
 
 use crate::error::{Error, Result};
-use crate::family::{ct_limit, datapath, flow, meter, packet, vport, Body};
+use crate::family::{datapath, flow, packet, vport, Body};
 use crate::nl::{self, AttrWriter, GenlHeader, NlMsgHeader};
 
 /// `CTRL_CMD_*`.
@@ -230,7 +230,6 @@ impl CtrlMessage {
 
 const ADMIN_DO: u32 = op_flags::UNS_ADMIN_PERM | op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 const GET_DO_DUMP: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_DUMP | op_flags::CMD_CAP_HASPOL;
-const GET_DO: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 
 fn std_ops() -> Vec<Op> {
     vec![
@@ -257,7 +256,8 @@ fn std_ops() -> Vec<Op> {
 /// with one) the multicast group id the server assigned.
 ///
 /// # Errors
-/// `ENOENT` for names that are not OVS families (what nlctrl answers).
+/// `ENOENT` for any other name, `ovs_meter` and `ovs_ct_limit` included (what
+/// nlctrl answers for a family the kernel does not have).
 pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
     let (version, maxattr, ops, group): (u8, u16, Vec<Op>, bool) = match name {
         datapath::DatapathAttrs::FAMILY_NAME => {
@@ -273,48 +273,6 @@ pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
                 flags: ADMIN_DO,
             }],
             false,
-        ),
-        meter::MeterAttrs::FAMILY_NAME => (
-            meter::VERSION,
-            meter::attr::MAX,
-            vec![
-                Op {
-                    id: 1,
-                    flags: GET_DO,
-                },
-                Op {
-                    id: 2,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 3,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 4,
-                    flags: GET_DO,
-                },
-            ],
-            true,
-        ),
-        ct_limit::CtLimitAttrs::FAMILY_NAME => (
-            ct_limit::VERSION,
-            1,
-            vec![
-                Op {
-                    id: 1,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 2,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 3,
-                    flags: GET_DO,
-                },
-            ],
-            true,
         ),
         _ => return Err(Error::NotFound),
     };

@@ -6,8 +6,9 @@
 //! - [`nl`]: netlink / generic-netlink framing and the attribute codec
 //!   (type-0 attributes, nests without `NLA_F_NESTED`, PAD skipping);
 //! - [`ctrl`]: nlctrl `GETFAMILY` request/reply and the family descriptions;
-//! - [`family`]: typed messages of `ovs_datapath`, `ovs_vport`, `ovs_flow`,
-//!   `ovs_packet`, `ovs_meter`, `ovs_ct_limit`, and [`family::parse_request`];
+//! - [`family`]: typed messages of `ovs_datapath`, `ovs_vport`, `ovs_flow` and
+//!   `ovs_packet` (the families dpswitch serves; it has no `ovs_meter` or
+//!   `ovs_ct_limit`), and [`family::parse_request`];
 //! - [`key`]: flow keys/masks; [`validate`]: the kernel's key/mask rules;
 //! - [`action`]: actions with parse/emit/validation;
 //! - [`text`]: the ODP text syntax (`ovs-dpctl` flows and actions);

@@ -22,8 +22,6 @@ fn netlink_packet_probe_on_upcall_reencodes() {
         vport: 0x1b,
         flow: 0x1c,
         packet: 0x1d,
-        meter: 0x1e,
-        ct_limit: 0x1f,
     };
     let (h, p) = nl::messages(&data).next().unwrap().unwrap();
     let Request::Packet(m) = parse_request(&ids, h, p).unwrap() else {
