@@ -203,10 +203,13 @@ impl CtrlMessage {
         if let Some(v) = i.maxattr {
             w.u32(attr::MAXATTR, v);
         }
+        // Entries are nests numbered from 1, like the kernel's. More than the
+        // 14-bit type space cannot fit one 64 KiB attribute anyway (the writer
+        // reports that), so running out of numbers drops nothing that fits.
         if !i.ops.is_empty() {
             w.nest(attr::OPS, |w| {
-                for (n, op) in i.ops.iter().enumerate() {
-                    w.nest((n + 1) as u16, |w| {
+                for (n, op) in (1..=nl::NLA_TYPE_MASK).zip(&i.ops) {
+                    w.nest(n, |w| {
                         w.u32(attr::OP_ID, op.id);
                         w.u32(attr::OP_FLAGS, op.flags);
                     });
@@ -215,8 +218,8 @@ impl CtrlMessage {
         }
         if !i.mcast_groups.is_empty() {
             w.nest(attr::MCAST_GROUPS, |w| {
-                for (n, g) in i.mcast_groups.iter().enumerate() {
-                    w.nest((n + 1) as u16, |w| {
+                for (n, g) in (1..=nl::NLA_TYPE_MASK).zip(&i.mcast_groups) {
+                    w.nest(n, |w| {
                         w.u32(attr::MCAST_GRP_ID, g.id);
                         w.string(attr::MCAST_GRP_NAME, &g.name);
                     });
@@ -227,6 +230,10 @@ impl CtrlMessage {
         nl::finish_msg(buf, start)
     }
 }
+
+/// [`nl::OVS_HDRLEN`], the `CTRL_ATTR_HDRSIZE` of every OVS family.
+const OVS_HDRLEN_U32: u32 = 4;
+const _: () = assert!(OVS_HDRLEN_U32 as usize == nl::OVS_HDRLEN);
 
 const ADMIN_DO: u32 = op_flags::UNS_ADMIN_PERM | op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 const GET_DO_DUMP: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_DUMP | op_flags::CMD_CAP_HASPOL;
@@ -279,9 +286,9 @@ pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
     Ok(FamilyInfo {
         id: Some(id),
         name: Some(name.to_owned()),
-        version: Some(version as u32),
-        hdrsize: Some(crate::nl::OVS_HDRLEN as u32),
-        maxattr: Some(maxattr as u32),
+        version: Some(version.into()),
+        hdrsize: Some(OVS_HDRLEN_U32),
+        maxattr: Some(maxattr.into()),
         ops,
         mcast_groups: if group {
             vec![McastGroup {

@@ -35,6 +35,13 @@
 //!   [`text::parse_ufid`] / [`text::format_ufid`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss
+)]
 
 pub mod action;
 pub mod ctrl;

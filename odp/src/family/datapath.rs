@@ -179,7 +179,7 @@ impl Body for DatapathAttrs {
                     d.per_cpu_pids = Some(u32_array(a.payload, "OVS_DP_ATTR_PER_CPU_PIDS")?)
                 }
                 attr::IFINDEX => {
-                    let v = a.u32("OVS_DP_ATTR_IFINDEX")? as i32;
+                    let v = i32::from_ne_bytes(a.array("OVS_DP_ATTR_IFINDEX")?);
                     if v < 0 {
                         return Err(Error::OutOfRange("OVS_DP_ATTR_IFINDEX"));
                     }
@@ -215,7 +215,7 @@ impl Body for DatapathAttrs {
             w.put(attr::PER_CPU_PIDS, &u32_bytes(v));
         }
         if let Some(v) = self.ifindex {
-            w.u32(attr::IFINDEX, v as u32);
+            w.put(attr::IFINDEX, &v.to_ne_bytes());
         }
     }
 }

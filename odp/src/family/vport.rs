@@ -308,7 +308,9 @@ impl Body for VportAttrs {
                 }
                 attr::STATS => v.stats = Some(VportStats::parse(a.payload)?),
                 attr::IFINDEX => v.ifindex = Some(a.u32("OVS_VPORT_ATTR_IFINDEX")?),
-                attr::NETNSID => v.netnsid = Some(a.u32("OVS_VPORT_ATTR_NETNSID")? as i32),
+                attr::NETNSID => {
+                    v.netnsid = Some(i32::from_ne_bytes(a.array("OVS_VPORT_ATTR_NETNSID")?))
+                }
                 attr::UPCALL_STATS => {
                     let mut s = UpcallStats::default();
                     for n in a.nested() {
@@ -342,7 +344,7 @@ impl Body for VportAttrs {
             w.u32(attr::IFINDEX, i);
         }
         if let Some(i) = self.netnsid {
-            w.u32(attr::NETNSID, i as u32);
+            w.put(attr::NETNSID, &i.to_ne_bytes());
         }
         if let Some(s) = &self.stats {
             w.put(attr::STATS, &s.to_bytes());
