@@ -352,6 +352,26 @@ fn action_encodings() {
 }
 
 #[test]
+fn sample_probability_is_computed_like_ovs() {
+    use odp::action::Action;
+    // OVS: floor(UINT32_MAX * (P / 100.0) + .5). For the second percentage,
+    // scaling before dividing by 100 gives one more than OVS sends.
+    for (pct, want) in [
+        ("0", 0),
+        ("24.004324985203407", 1030977907u32),
+        ("50.0", 2147483648),
+        ("100", u32::MAX),
+    ] {
+        let s = format!("sample(sample={pct}%,actions(1))");
+        let Action::Sample { probability, .. } = text::parse_actions(&s, None).unwrap()[0].clone()
+        else {
+            panic!("{s}: not a sample")
+        };
+        assert_eq!(probability, want, "{s}");
+    }
+}
+
+#[test]
 fn invalid_action_forms() {
     for s in [
         "ct(commit,nat(src=10.0.0.240,random)",

@@ -313,11 +313,14 @@ fn parse_list(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Vec<Ac
         .collect()
 }
 
-/// The SAMPLE probability of `sample=P%`, P in [0, 100].
+/// The SAMPLE probability of `sample=P%`, P in [0, 100], computed like OVS's
+/// `parse_odp_action__()` (`lib/odp-util.c`): `floor(UINT32_MAX * (P / 100) + .5)`.
+/// The order of the operations matters: `UINT32_MAX * P / 100` can round
+/// differently in the last bit.
 fn sample_probability(pct: f64) -> u32 {
     // For P in [0, 100] this is a whole number in [0, u32::MAX]: the cast is exact.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let p = (f64::from(u32::MAX) * pct / 100.0).round() as u32;
+    let p = (f64::from(u32::MAX) * (pct / 100.0) + 0.5).floor() as u32;
     p
 }
 
