@@ -372,6 +372,27 @@ fn sample_probability_is_computed_like_ovs() {
 }
 
 #[test]
+fn mpls_label_is_20_bits() {
+    use odp::action::Action;
+    let top = "push_mpls(label=1048575,tc=0,ttl=64,bos=1,eth_type=0x8847)";
+    assert_eq!(
+        text::parse_actions(top, None).unwrap(),
+        vec![Action::PushMpls {
+            lse: 0xfffff << 12 | 1 << 8 | 64,
+            ethertype: 0x8847
+        }]
+    );
+    // A label wider than 20 bits is an error, not shifted out of the LSE.
+    for s in [
+        "push_mpls(label=1048576,tc=0,ttl=64,bos=1,eth_type=0x8847)",
+        "add_mpls(label=0x100005,tc=0,ttl=64,bos=1,eth_type=0x8847)",
+    ] {
+        let e = text::parse_actions(s, None).unwrap_err();
+        assert_eq!(e.errno(), odp::errno::EINVAL, "{s}");
+    }
+}
+
+#[test]
 fn invalid_action_forms() {
     for s in [
         "ct(commit,nat(src=10.0.0.240,random)",

@@ -456,7 +456,7 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             let (mut lse, mut et) = (0u32, None);
             for (f, v) in fields(args)? {
                 match f {
-                    "label" => lse |= num32(v)? << 12,
+                    "label" => lse |= uint::<u32>(v, 20)? << 12,
                     "tc" => lse |= uint::<u32>(v, 3)? << 9,
                     "ttl" => lse |= uint::<u32>(v, 8)?,
                     "bos" => lse |= uint::<u32>(v, 1)? << 8,
