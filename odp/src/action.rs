@@ -1,5 +1,6 @@
-//! Actions (`OVS_ACTION_ATTR_*`, spec §7): typed enum, parse, emit and the
-//! kernel's validation against the masked flow key.
+//! Actions (`OVS_ACTION_ATTR_*`, `include/uapi/linux/openvswitch.h`): typed
+//! enum, parse, emit and the kernel's validation against the masked flow key
+//! (`__ovs_nla_copy_actions()` in `net/openvswitch/flow_netlink.c`).
 
 use std::net::IpAddr;
 
@@ -899,7 +900,8 @@ struct State {
 }
 
 /// Validate an action list against a validated flow match, with the
-/// kernel's rules (§7.3).
+/// kernel's rules (`ovs_nla_copy_actions()` and `__ovs_nla_copy_actions()` in
+/// `net/openvswitch/flow_netlink.c`).
 ///
 /// # Errors
 /// `EMSGSIZE` above 32 KiB, `EOVERFLOW` beyond 16 nesting levels, `EINVAL`

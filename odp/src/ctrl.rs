@@ -1,5 +1,6 @@
-//! nlctrl `CTRL_CMD_GETFAMILY` (spec §1.3), and the family descriptions a
-//! server must report for the four OVS families it serves.
+//! nlctrl `CTRL_CMD_GETFAMILY` (`ctrl_getfamily()` and `ctrl_fill_info()` in the
+//! kernel's `net/netlink/genetlink.c`), and the family descriptions a server
+//! must report for the four OVS families it serves.
 
 use crate::error::{Error, Result};
 use crate::family::{datapath, flow, packet, vport, Body};

@@ -1,5 +1,5 @@
 //! One error type for the whole crate, each variant mapping to the errno the
-//! Linux kernel returns for the same failure (see the spec's §11).
+//! Linux kernel (`net/openvswitch/`) returns for the same failure.
 
 /// Linux errno values used by the OVS families (x86-64/arm64 numbering).
 pub mod errno {

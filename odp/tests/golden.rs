@@ -1,13 +1,16 @@
 //! Golden byte vectors for every command of every family.
 //!
-//! How they were derived: each vector is written from the layouts in
-//! `ovs-genl.md` — §1.1 (nlmsghdr 16 B: len u32, type u16, flags u16, seq
-//! u32, pid u32; genlmsghdr 4 B: cmd, version, 0u16; ovs_header: dp_ifindex
-//! s32; attributes: nla_len u16 (unpadded), nla_type u16, payload padded to
-//! 4), §3–§9 for attribute numbers, payload types and reply orders, §6.2 for
-//! key structs. The small `nla`/`msg` helpers below only concatenate bytes
-//! (little-endian host order, as on x86-64) and are independent of the crate.
-//! A few vectors are also spelled out as literal bytes.
+//! How they were derived: each vector is written from the kernel's layouts:
+//! the framing of `include/uapi/linux/netlink.h` and `genetlink.h` (nlmsghdr
+//! 16 B: len u32, type u16, flags u16, seq u32, pid u32; genlmsghdr 4 B: cmd,
+//! version, 0u16; attributes: nla_len u16 (unpadded), nla_type u16, payload
+//! padded to 4), `struct ovs_header` (dp_ifindex s32), attribute numbers,
+//! payload types and key structs from `include/uapi/linux/openvswitch.h`, and
+//! reply orders from the `ovs_*_cmd_fill_info()` functions of
+//! `net/openvswitch/datapath.c`. The small `nla`/`msg` helpers below only
+//! concatenate bytes (little-endian host order, as on x86-64) and are
+//! independent of the crate. A few vectors are also spelled out as literal
+//! bytes.
 #![cfg(target_endian = "little")]
 
 use odp::action::Action;
@@ -103,7 +106,7 @@ const REQ_ECHO: u16 = nl::flags::REQUEST | nl::flags::ECHO;
 
 #[test]
 fn dp_new_as_ovs_sends_it() {
-    // OVS dpif_netlink_open (§3.6): NEW with NAME "dp0", UPCALL_PID 0,
+    // OVS dpif_netlink_open() (lib/dpif-netlink.c): NEW with NAME "dp0", UPCALL_PID 0,
     // USER_FEATURES UNALIGNED|VPORT_PIDS|1<<31, version 2, REQUEST|ECHO.
     #[rustfmt::skip]
     let lit: [u8; 48] = [
@@ -211,7 +214,8 @@ fn dp_del_get_set_and_reply() {
         ),
     );
 
-    // Reply order (§3.4): NAME, STATS, MEGAFLOW_STATS, USER_FEATURES, MASKS_CACHE_SIZE.
+    // Reply order (ovs_dp_cmd_fill_info()): NAME, STATS, MEGAFLOW_STATS, USER_FEATURES,
+    // MASKS_CACHE_SIZE.
     let stats = DpStats {
         n_hit: 10,
         n_missed: 2,
@@ -404,7 +408,8 @@ fn vport_commands() {
         ),
     );
 
-    // Reply (§4.5 order): PORT_NO, TYPE, NAME, IFINDEX, STATS, UPCALL_STATS{SUCCESS=type 0, FAIL}, UPCALL_PID.
+    // Reply (ovs_vport_cmd_fill_info() order): PORT_NO, TYPE, NAME, IFINDEX, STATS,
+    // UPCALL_STATS{SUCCESS=type 0, FAIL}, UPCALL_PID.
     let st = VportStats {
         rx_packets: 1,
         tx_packets: 2,
@@ -930,7 +935,7 @@ fn tunnel_key_type_zero_and_nested_flag_accepted() {
 #[test]
 fn dump_datagram_with_multi_and_done() {
     // Two NLM_F_MULTI flow entries then NLMSG_DONE(0) in one datagram, the
-    // shape of a kernel dump reply (§1.4).
+    // shape of a kernel dump reply.
     let mut dg = Vec::new();
     for port in [1u32, 2] {
         let m = with_hdr(

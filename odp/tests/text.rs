@@ -1,8 +1,8 @@
-//! ODP text round trips (spec §13.3/§13.4): format(parse(s)) == s for
-//! canonical strings, and the netlink encoding of every parsed key, mask
-//! and action list round-trips too. Strings follow the syntax tables of the
-//! reference; the key set mirrors the structure of OVS `tests/odp.at`
-//! (base keys × metadata/tunnel/VLAN/MPLS variants), written for this crate.
+//! ODP text round trips: format(parse(s)) == s for canonical strings, and the
+//! netlink encoding of every parsed key, mask and action list round-trips
+//! too. Strings follow the syntax OVS prints and parses (`lib/odp-util.c`);
+//! the key set mirrors the structure of OVS `tests/odp.at` (base keys ×
+//! metadata/tunnel/VLAN/MPLS variants), written for this crate.
 
 use odp::action::{actions_to_bytes, parse_actions as nl_parse_actions};
 use odp::key::FlowKey;

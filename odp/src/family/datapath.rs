@@ -1,4 +1,4 @@
-//! `ovs_datapath` (spec §3).
+//! `ovs_datapath` (the `ovs_dp_cmd_*()` handlers in `net/openvswitch/datapath.c`).
 
 use super::{commands, for_each_attr, u32_array, u32_bytes, u64_at, Body};
 use crate::error::{Error, Result};
@@ -220,8 +220,9 @@ impl Body for DatapathAttrs {
     }
 }
 
-/// Check requested user features like the kernel (§3.2): unknown bits and
-/// TC recirc sharing (no tc offload here) ⇒ `EOPNOTSUPP`.
+/// Check requested user features like the kernel's `ovs_dp_change()`
+/// (`net/openvswitch/datapath.c`): unknown bits and TC recirc sharing (no tc
+/// offload here) ⇒ `EOPNOTSUPP`.
 pub fn check_user_features(f: u32) -> Result<()> {
     if f & !features::ALL != 0 {
         return Err(Error::NotSupported("datapath feature bits"));
@@ -232,7 +233,10 @@ pub fn check_user_features(f: u32) -> Result<()> {
     Ok(())
 }
 
-/// Check a masks-cache size (§3.5): 0 or a power of two, at most 4096.
+/// Check a masks-cache size: at most 4096 (`datapath_policy` in
+/// `net/openvswitch/datapath.c`) ⇒ else `ERANGE`, 0 or a power of two
+/// (`ovs_flow_tbl_masks_cache_resize()` in `net/openvswitch/flow_table.c`)
+/// ⇒ else `EINVAL`.
 pub fn check_masks_cache_size(n: u32) -> Result<()> {
     if n > MASKS_CACHE_SIZE_MAX {
         return Err(Error::OutOfRange("masks cache size"));
@@ -243,7 +247,8 @@ pub fn check_masks_cache_size(n: u32) -> Result<()> {
     Ok(())
 }
 
-/// Check a datapath NEW request's required attributes (§3.4).
+/// Check a datapath NEW request's required attributes, as `ovs_dp_cmd_new()`
+/// does.
 pub fn check_new(a: &DatapathAttrs) -> Result<()> {
     if a.name.is_none() {
         return Err(Error::Missing("OVS_DP_ATTR_NAME"));

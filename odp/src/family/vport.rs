@@ -1,4 +1,4 @@
-//! `ovs_vport` (spec §4).
+//! `ovs_vport` (the `ovs_vport_cmd_*()` handlers in `net/openvswitch/datapath.c`).
 
 use super::{commands, for_each_attr, u32_array, u32_bytes, u64_at, Body};
 use crate::error::{Error, Result};
@@ -364,7 +364,8 @@ impl Body for VportAttrs {
     }
 }
 
-/// How a GET/SET/DEL request identifies its vport (§4.5).
+/// How a GET/SET/DEL request identifies its vport (`lookup_vport()` in
+/// `net/openvswitch/datapath.c`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VportLookup<'a> {
     /// By name (dp_ifindex, if non-zero, must match).
@@ -393,7 +394,7 @@ pub fn lookup(a: &VportAttrs) -> Result<VportLookup<'_>> {
     ))
 }
 
-/// Check a vport NEW request's required attributes (§4.5).
+/// Check a vport NEW request's required attributes, as `ovs_vport_cmd_new()` does.
 pub fn check_new(a: &VportAttrs) -> Result<()> {
     if a.name.is_none() {
         return Err(Error::Missing("OVS_VPORT_ATTR_NAME"));
