@@ -1,6 +1,7 @@
-//! dpswitch's one extension to the kernel's API, kept apart from it: a DPDK-backed vport is
-//! made from devargs (and other `key=value` settings), which the kernel's per-type OPTIONS
-//! have no attribute for.
+//! What dpswitch adds to the kernel's API, kept apart from it: where its control plane
+//! listens ([`DEFAULT_NETLINK_PID`]), the family ids it assigns ([`FAMILY_IDS`]), and its
+//! one extension of a message: a DPDK-backed vport is made from devargs (and other
+//! `key=value` settings), which the kernel's per-type OPTIONS have no attribute for.
 //!
 //! Inside `OVS_VPORT_ATTR_OPTIONS` every setting is one [`VPORT_OPT_KV`] attribute holding a
 //! NUL-terminated `key=value` string; the reserved key [`DEVARGS`] names the DPDK device.
