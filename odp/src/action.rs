@@ -665,6 +665,11 @@ pub fn emit_actions(list: &[Action], w: &mut AttrWriter<'_>) {
 }
 
 /// Emit an action list into a fresh byte vector.
+///
+/// An attribute over 65535 bytes cannot be encoded and is written with
+/// `nla_len` 0. That happens only when the whole result is over 65535 bytes,
+/// which [`validate_actions`] rejects (`EMSGSIZE`) and which putting it into
+/// an attribute fails with ([`Error::TooLarge`]).
 pub fn actions_to_bytes(list: &[Action]) -> Vec<u8> {
     let mut v = Vec::new();
     let mut w = AttrWriter::new(&mut v);

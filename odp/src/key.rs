@@ -1267,6 +1267,11 @@ impl FlowKey {
     }
 
     /// Emit into a fresh byte vector (attributes only).
+    ///
+    /// An attribute over 65535 bytes cannot be encoded and is written with
+    /// `nla_len` 0. That happens only when the whole result is over 65535
+    /// bytes, so putting it into an attribute fails with `EMSGSIZE`
+    /// ([`Error::TooLarge`]).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::new();
         let mut w = AttrWriter::new(&mut v);
