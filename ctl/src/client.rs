@@ -222,9 +222,7 @@ impl Client {
             "ovs_datapath" => self.ids.datapath,
             "ovs_vport" => self.ids.vport,
             "ovs_flow" => self.ids.flow,
-            "ovs_packet" => self.ids.packet,
-            "ovs_meter" => self.ids.meter,
-            _ => self.ids.ct_limit,
+            _ => self.ids.packet,
         }
     }
 

@@ -1,7 +1,7 @@
-//! Actions (`OVS_ACTION_ATTR_*`, spec §7): typed enum, parse, emit and the
-//! kernel's validation against the masked flow key.
+//! Actions (`OVS_ACTION_ATTR_*`, `include/uapi/linux/openvswitch.h`): typed
+//! enum, parse, emit and the kernel's validation against the masked flow key
+//! (`__ovs_nla_copy_actions()` in `net/openvswitch/flow_netlink.c`).
 
-use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
@@ -665,6 +665,11 @@ pub fn emit_actions(list: &[Action], w: &mut AttrWriter<'_>) {
 }
 
 /// Emit an action list into a fresh byte vector.
+///
+/// An attribute over 65535 bytes cannot be encoded and is written with
+/// `nla_len` 0. That happens only when the whole result is over 65535 bytes,
+/// which [`validate_actions`] rejects (`EMSGSIZE`) and which putting it into
+/// an attribute fails with ([`Error::TooLarge`]).
 pub fn actions_to_bytes(list: &[Action]) -> Vec<u8> {
     let mut v = Vec::new();
     let mut w = AttrWriter::new(&mut v);
@@ -900,7 +905,8 @@ struct State {
 }
 
 /// Validate an action list against a validated flow match, with the
-/// kernel's rules (§7.3).
+/// kernel's rules (`ovs_nla_copy_actions()` and `__ovs_nla_copy_actions()` in
+/// `net/openvswitch/flow_netlink.c`).
 ///
 /// # Errors
 /// `EMSGSIZE` above 32 KiB, `EOVERFLOW` beyond 16 nesting levels, `EINVAL`
@@ -1219,7 +1225,7 @@ fn validate_tunnel_set(t: &TunnelKey) -> Result<()> {
 pub fn is_fully_masked(mask: &FlowKey) -> bool {
     fn full<T: KeyStruct>(o: &Option<T>) -> bool {
         o.as_ref()
-            .none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
+            .is_none_or(|v| v.to_bytes().iter().all(|&b| b == 0xff))
     }
     let m = mask;
     full(&m.ethernet)
@@ -1232,11 +1238,11 @@ pub fn is_fully_masked(mask: &FlowKey) -> bool {
         && full(&m.nd)
         && full(&m.icmp)
         && full(&m.icmpv6)
-        && m.priority.none_or(|v| v == u32::MAX)
-        && m.skb_mark.none_or(|v| v == u32::MAX)
-        && m.ct_mark.none_or(|v| v == u32::MAX)
-        && m.ct_labels.none_or(|v| v == [0xff; 16])
+        && m.priority.is_none_or(|v| v == u32::MAX)
+        && m.skb_mark.is_none_or(|v| v == u32::MAX)
+        && m.ct_mark.is_none_or(|v| v == u32::MAX)
+        && m.ct_labels.is_none_or(|v| v == [0xff; 16])
         && m.mpls
             .as_ref()
-            .none_or(|v| v.iter().all(|&x| x == u32::MAX))
+            .is_none_or(|v| v.iter().all(|&x| x == u32::MAX))
 }

@@ -1,8 +1,9 @@
-//! nlctrl `CTRL_CMD_GETFAMILY` (spec §1.3), and the family descriptions a
-//! server must report for the six OVS families.
+//! nlctrl `CTRL_CMD_GETFAMILY` (`ctrl_getfamily()` and `ctrl_fill_info()` in the
+//! kernel's `net/netlink/genetlink.c`), and the family descriptions a server
+//! must report for the four OVS families it serves.
 
 use crate::error::{Error, Result};
-use crate::family::{ct_limit, datapath, flow, meter, packet, vport, Body};
+use crate::family::{datapath, flow, packet, vport, Body};
 use crate::nl::{self, AttrWriter, GenlHeader, NlMsgHeader};
 
 /// `CTRL_CMD_*`.
@@ -203,10 +204,13 @@ impl CtrlMessage {
         if let Some(v) = i.maxattr {
             w.u32(attr::MAXATTR, v);
         }
+        // Entries are nests numbered from 1, like the kernel's. More than the
+        // 14-bit type space cannot fit one 64 KiB attribute anyway (the writer
+        // reports that), so running out of numbers drops nothing that fits.
         if !i.ops.is_empty() {
             w.nest(attr::OPS, |w| {
-                for (n, op) in i.ops.iter().enumerate() {
-                    w.nest((n + 1) as u16, |w| {
+                for (n, op) in (1..=nl::NLA_TYPE_MASK).zip(&i.ops) {
+                    w.nest(n, |w| {
                         w.u32(attr::OP_ID, op.id);
                         w.u32(attr::OP_FLAGS, op.flags);
                     });
@@ -215,8 +219,8 @@ impl CtrlMessage {
         }
         if !i.mcast_groups.is_empty() {
             w.nest(attr::MCAST_GROUPS, |w| {
-                for (n, g) in i.mcast_groups.iter().enumerate() {
-                    w.nest((n + 1) as u16, |w| {
+                for (n, g) in (1..=nl::NLA_TYPE_MASK).zip(&i.mcast_groups) {
+                    w.nest(n, |w| {
                         w.u32(attr::MCAST_GRP_ID, g.id);
                         w.string(attr::MCAST_GRP_NAME, &g.name);
                     });
@@ -228,9 +232,12 @@ impl CtrlMessage {
     }
 }
 
+/// [`nl::OVS_HDRLEN`], the `CTRL_ATTR_HDRSIZE` of every OVS family.
+const OVS_HDRLEN_U32: u32 = 4;
+const _: () = assert!(OVS_HDRLEN_U32 as usize == nl::OVS_HDRLEN);
+
 const ADMIN_DO: u32 = op_flags::UNS_ADMIN_PERM | op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 const GET_DO_DUMP: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_DUMP | op_flags::CMD_CAP_HASPOL;
-const GET_DO: u32 = op_flags::CMD_CAP_DO | op_flags::CMD_CAP_HASPOL;
 
 fn std_ops() -> Vec<Op> {
     vec![
@@ -257,7 +264,8 @@ fn std_ops() -> Vec<Op> {
 /// with one) the multicast group id the server assigned.
 ///
 /// # Errors
-/// `ENOENT` for names that are not OVS families (what nlctrl answers).
+/// `ENOENT` for any other name, `ovs_meter` and `ovs_ct_limit` included (what
+/// nlctrl answers for a family the kernel does not have).
 pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
     let (version, maxattr, ops, group): (u8, u16, Vec<Op>, bool) = match name {
         datapath::DatapathAttrs::FAMILY_NAME => {
@@ -274,56 +282,14 @@ pub fn family_info(name: &str, id: u16, mcast_id: u32) -> Result<FamilyInfo> {
             }],
             false,
         ),
-        meter::MeterAttrs::FAMILY_NAME => (
-            meter::VERSION,
-            meter::attr::MAX,
-            vec![
-                Op {
-                    id: 1,
-                    flags: GET_DO,
-                },
-                Op {
-                    id: 2,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 3,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 4,
-                    flags: GET_DO,
-                },
-            ],
-            true,
-        ),
-        ct_limit::CtLimitAttrs::FAMILY_NAME => (
-            ct_limit::VERSION,
-            1,
-            vec![
-                Op {
-                    id: 1,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 2,
-                    flags: ADMIN_DO,
-                },
-                Op {
-                    id: 3,
-                    flags: GET_DO,
-                },
-            ],
-            true,
-        ),
         _ => return Err(Error::NotFound),
     };
     Ok(FamilyInfo {
         id: Some(id),
         name: Some(name.to_owned()),
-        version: Some(version as u32),
-        hdrsize: Some(crate::nl::OVS_HDRLEN as u32),
-        maxattr: Some(maxattr as u32),
+        version: Some(version.into()),
+        hdrsize: Some(OVS_HDRLEN_U32),
+        maxattr: Some(maxattr.into()),
         ops,
         mcast_groups: if group {
             vec![McastGroup {

@@ -1,6 +1,7 @@
-//! dpswitch's one extension to the kernel's API, kept apart from it: a DPDK-backed vport is
-//! made from devargs (and other `key=value` settings), which the kernel's per-type OPTIONS
-//! have no attribute for.
+//! What dpswitch adds to the kernel's API, kept apart from it: where its control plane
+//! listens ([`DEFAULT_NETLINK_PID`]), the family ids it assigns ([`FAMILY_IDS`]), and its
+//! one extension of a message: a DPDK-backed vport is made from devargs (and other
+//! `key=value` settings), which the kernel's per-type OPTIONS have no attribute for.
 //!
 //! Inside `OVS_VPORT_ATTR_OPTIONS` every setting is one [`VPORT_OPT_KV`] attribute holding a
 //! NUL-terminated `key=value` string; the reserved key [`DEVARGS`] names the DPDK device.
@@ -15,17 +16,16 @@ use crate::family::FamilyIds;
 /// Clients send to it instead of to the kernel (port id 0).
 pub const DEFAULT_NETLINK_PID: u32 = 0x4450_5357;
 
-/// The family ids dpswitch assigns. Clients resolve them with nlctrl `GETFAMILY` sent to
-/// dpswitch's port id and must not hard-code them; any value above nlctrl's 0x10 would do,
-/// these stay clear of the ids Linux hands out first. `ovs_meter` and `ovs_ct_limit` are not
-/// served: `GETFAMILY` answers ENOENT for them, as a kernel without them does.
+/// The ids dpswitch assigns to the four families it serves. Clients resolve them with nlctrl
+/// `GETFAMILY` sent to dpswitch's port id and must not hard-code them; any value above
+/// nlctrl's 0x10 would do, these stay clear of the ids Linux hands out first. `ovs_meter` and
+/// `ovs_ct_limit` are not served and have no id: `GETFAMILY` answers ENOENT for them, as a
+/// kernel without them does.
 pub const FAMILY_IDS: FamilyIds = FamilyIds {
     datapath: 0x30,
     vport: 0x31,
     flow: 0x32,
     packet: 0x33,
-    meter: 0,
-    ct_limit: 0,
 };
 
 /// Attribute type of one `key=value` setting inside `OVS_VPORT_ATTR_OPTIONS`.

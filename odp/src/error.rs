@@ -1,5 +1,5 @@
 //! One error type for the whole crate, each variant mapping to the errno the
-//! Linux kernel returns for the same failure (see the spec's §11).
+//! Linux kernel (`net/openvswitch/`) returns for the same failure.
 
 /// Linux errno values used by the OVS families (x86-64/arm64 numbering).
 pub mod errno {
@@ -206,18 +206,3 @@ impl Error {
 
 /// Result alias used throughout the crate.
 pub type Result<T> = core::result::Result<T, Error>;
-
-/// `Option::is_none_or` for the workspace MSRV (1.80).
-pub(crate) trait OptionExt<T> {
-    /// `true` when `None`, else the predicate on the value.
-    fn none_or(self, f: impl FnOnce(T) -> bool) -> bool;
-}
-
-impl<T> OptionExt<T> for Option<T> {
-    fn none_or(self, f: impl FnOnce(T) -> bool) -> bool {
-        match self {
-            None => true,
-            Some(v) => f(v),
-        }
-    }
-}

@@ -1,5 +1,6 @@
-//! Flow keys and masks (`OVS_KEY_ATTR_*`): typed values, wire parse and
-//! emission in the kernel's order (spec §6.1–§6.7).
+//! Flow keys and masks (`OVS_KEY_ATTR_*`, `include/uapi/linux/openvswitch.h`):
+//! typed values, wire parse and emission in the kernel's order (that of
+//! `__ovs_nla_put_key()` in `net/openvswitch/flow_netlink.c`).
 //!
 //! A [`FlowKey`] holds one `Option` per attribute; a mask uses the same type
 //! ([`FlowMask`]) with mask values in the fields. Packet fields are stored in
@@ -1162,7 +1163,8 @@ impl FlowKey {
         }
     }
 
-    /// Emit the attributes in the kernel's order (§6.7), without an outer nest.
+    /// Emit the attributes in the kernel's order (`__ovs_nla_put_key()` in
+    /// `net/openvswitch/flow_netlink.c`), without an outer nest.
     pub fn emit(&self, w: &mut AttrWriter<'_>) {
         use attr::*;
         if let Some(v) = self.recirc_id {
@@ -1265,6 +1267,11 @@ impl FlowKey {
     }
 
     /// Emit into a fresh byte vector (attributes only).
+    ///
+    /// An attribute over 65535 bytes cannot be encoded and is written with
+    /// `nla_len` 0. That happens only when the whole result is over 65535
+    /// bytes, so putting it into an attribute fails with `EMSGSIZE`
+    /// ([`Error::TooLarge`]).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::new();
         let mut w = AttrWriter::new(&mut v);

@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 
 /// `nlmsghdr` length.
 pub const NLMSG_HDRLEN: usize = 16;
+/// [`NLMSG_HDRLEN`] as an `nlmsg_len`.
+const NLMSG_HDRLEN_U32: u32 = 16;
+const _: () = assert!(NLMSG_HDRLEN_U32 as usize == NLMSG_HDRLEN);
 /// `genlmsghdr` length.
 pub const GENL_HDRLEN: usize = 4;
 /// `struct ovs_header` length.
@@ -81,6 +84,9 @@ pub(crate) fn rd_u16(b: &[u8], off: usize) -> Option<u16> {
 }
 pub(crate) fn rd_u32(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+pub(crate) fn rd_i32(b: &[u8], off: usize) -> Option<i32> {
+    Some(i32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
 }
 
 /// `struct nlmsghdr`.
@@ -203,7 +209,7 @@ impl<'a> OvsFrame<'a> {
                 have: rest.len(),
             });
         }
-        let dp_ifindex = rd_u32(rest, 0).unwrap_or(0) as i32;
+        let dp_ifindex = rd_i32(rest, 0).unwrap_or(0);
         Ok(OvsFrame {
             nl,
             genl,
@@ -378,12 +384,10 @@ impl<'a> AttrWriter<'a> {
         self.buf.is_empty()
     }
     fn header(&mut self, ty: u16, len: usize) {
-        let l = if len + NLA_HDRLEN > u16::MAX as usize {
+        let l = u16::try_from(len + NLA_HDRLEN).unwrap_or_else(|_| {
             self.overflow = true;
             0
-        } else {
-            (len + NLA_HDRLEN) as u16
-        };
+        });
         self.buf.extend_from_slice(&l.to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
     }
@@ -470,12 +474,10 @@ impl<'a> AttrWriter<'a> {
     /// Close the nest opened at `at`, patching its length.
     pub fn nest_end(&mut self, at: usize) {
         let len = self.buf.len() - at;
-        let l = if len > u16::MAX as usize {
+        let l = u16::try_from(len).unwrap_or_else(|_| {
             self.overflow = true;
             0
-        } else {
-            len as u16
-        };
+        });
         if let Some(dst) = self.buf.get_mut(at..at + 2) {
             dst.copy_from_slice(&l.to_ne_bytes());
         }
@@ -621,7 +623,7 @@ impl ErrorMsg {
                 have: payload.len(),
             });
         }
-        let error = rd_u32(payload, 0).unwrap_or(0) as i32;
+        let error = rd_i32(payload, 0).unwrap_or(0);
         let request = NlMsgHeader::parse(&payload[4..])?;
         let mut off = 4 + NLMSG_HDRLEN;
         let mut request_payload = Vec::new();
@@ -673,6 +675,13 @@ impl ErrorMsg {
         if self.error == 0 || self.request_payload.is_empty() {
             fl |= flags::CAPPED;
         }
+        let mut req = self.request;
+        req.len = if fl & flags::CAPPED != 0 {
+            NLMSG_HDRLEN_U32
+        } else {
+            u32::try_from(NLMSG_HDRLEN + self.request_payload.len())
+                .map_err(|_| Error::TooLarge("echoed request"))?
+        };
         let has_tlv =
             self.ext_msg.is_some() || self.ext_offset.is_some() || self.ext_miss_type.is_some();
         if has_tlv {
@@ -688,12 +697,6 @@ impl ErrorMsg {
         }
         .emit(buf);
         buf.extend_from_slice(&self.error.to_ne_bytes());
-        let mut req = self.request;
-        if fl & flags::CAPPED != 0 {
-            req.len = NLMSG_HDRLEN as u32;
-        } else {
-            req.len = (NLMSG_HDRLEN + self.request_payload.len()) as u32;
-        }
         req.emit(buf);
         if fl & flags::CAPPED == 0 {
             buf.extend_from_slice(&self.request_payload);
@@ -718,7 +721,7 @@ impl ErrorMsg {
 /// Append an `NLMSG_DONE` with the given status (0 or −errno).
 pub fn emit_done(buf: &mut Vec<u8>, seq: u32, pid: u32, status: i32) {
     NlMsgHeader {
-        len: (NLMSG_HDRLEN + 4) as u32,
+        len: NLMSG_HDRLEN_U32 + 4,
         ty: NLMSG_DONE,
         flags: flags::MULTI,
         seq,
@@ -748,7 +751,7 @@ pub fn classify<'a>(hdr: &NlMsgHeader, payload: &'a [u8]) -> Result<Control<'a>>
     Ok(match hdr.ty {
         NLMSG_NOOP => Control::Noop,
         NLMSG_ERROR => Control::Error(ErrorMsg::parse(hdr.flags, payload)?),
-        NLMSG_DONE => Control::Done(rd_u32(payload, 0).map(|v| v as i32).unwrap_or(0)),
+        NLMSG_DONE => Control::Done(rd_i32(payload, 0).unwrap_or(0)),
         NLMSG_OVERRUN => Control::Overrun,
         _ => Control::Data(payload),
     })

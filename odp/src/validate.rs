@@ -1,5 +1,7 @@
-//! Key + mask validation with the kernel's rules and errno (spec §6.4, §6.6)
-//! and the kernel's reply form of keys and masks (§6.7).
+//! Key + mask validation with the kernel's rules and errno (`ovs_nla_get_match()`
+//! and `match_validate()` in `net/openvswitch/flow_netlink.c`) and the kernel's
+//! reply form of keys and masks (`ovs_nla_put_key()` and `ovs_nla_put_mask()`,
+//! same file).
 //!
 //! The kernel merges ENCAP contents into one attribute set, so validation
 //! works on a *flattened* view: outer metadata + up to two VLAN tags + the
@@ -91,7 +93,8 @@ fn merge(dst: &mut FlowKey, src: &FlowKey) -> Result<()> {
 }
 
 impl FlatKey {
-    /// Flatten a key, applying the kernel's VLAN structure rules (§6.4):
+    /// Flatten a key, applying the kernel's VLAN structure rules
+    /// (`parse_vlan_from_nlattrs()` in `net/openvswitch/flow_netlink.c`):
     /// a VLAN TPID needs VLAN and ENCAP, the TCI needs the CFI bit unless it
     /// is the truncated-header form (TCI 0, empty ENCAP), at most two tags.
     pub fn from_key(k: &FlowKey) -> Result<Self> {
@@ -580,7 +583,8 @@ impl FlowMatch {
     /// `ovs_nla_get_match` does and compute the masked key.
     ///
     /// # Errors
-    /// `EINVAL`-mapped errors for every rule in §6.4/§6.6.
+    /// `EINVAL`-mapped errors for every rule of `ovs_nla_get_match()` and
+    /// `match_validate()` (`net/openvswitch/flow_netlink.c`).
     pub fn new(key: &FlowKey, mask: Option<&FlowMask>) -> Result<FlowMatch> {
         check_values(key, false)?;
         let fk = FlatKey::from_key(key)?;
@@ -799,7 +803,8 @@ fn canon_tunnel(t: &TunnelKey) -> TunnelKey {
     t
 }
 
-/// Build the nested key/mask the kernel emits (§6.7): structure decided by
+/// Build the nested key/mask the kernel emits (`__ovs_nla_put_key()` in
+/// `net/openvswitch/flow_netlink.c`): structure decided by
 /// `sk` (the masked key), values taken from `out` (key or mask).
 fn kernel_form(sk: &FlatKey, out: &FlatKey, is_mask: bool, exthdrs: bool) -> FlowKey {
     let s = &sk.key;

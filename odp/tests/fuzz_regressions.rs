@@ -6,8 +6,8 @@ use odp::text::{self, FormatOptions};
 
 #[test]
 fn netlink_packet_probe_on_upcall_reencodes() {
-    // netlink-crash-539cb99a: an ovs_packet ACTION message carrying PROBE;
-    // PROBE used to be emitted only for EXECUTE.
+    // Found by the netlink target: an ovs_packet ACTION message carrying
+    // PROBE must re-emit PROBE, whatever the command.
     #[rustfmt::skip]
     let data: [u8; 88] = [
         0x54, 0x00, 0x00, 0x00, 0x1d, 0x00, 0x00, 0x10, 0x00, 0x00, 0x14, 0x00, 0x00, 0x40, 0x00, 0x00,
@@ -22,8 +22,6 @@ fn netlink_packet_probe_on_upcall_reencodes() {
         vport: 0x1b,
         flow: 0x1c,
         packet: 0x1d,
-        meter: 0x1e,
-        ct_limit: 0x1f,
     };
     let (h, p) = nl::messages(&data).next().unwrap().unwrap();
     let Request::Packet(m) = parse_request(&ids, h, p).unwrap() else {
@@ -36,7 +34,7 @@ fn netlink_packet_probe_on_upcall_reencodes() {
 
 #[test]
 fn text_fully_wildcarded_key_prints_empty() {
-    // text-crash-b66f549d: "tcp()" is an all-wildcard attribute; OVS prints
+    // Found by the text target: "tcp()" is an all-wildcard attribute; OVS prints
     // nothing for it, and "" parses back as the empty key ("<empty>").
     let (k, m) = text::parse_key("tcp()", None).unwrap();
     assert_eq!(

@@ -1,8 +1,8 @@
-//! ODP text round trips (spec §13.3/§13.4): format(parse(s)) == s for
-//! canonical strings, and the netlink encoding of every parsed key, mask
-//! and action list round-trips too. Strings follow the syntax tables of the
-//! reference; the key set mirrors the structure of OVS `tests/odp.at`
-//! (base keys × metadata/tunnel/VLAN/MPLS variants), written for this crate.
+//! ODP text round trips: format(parse(s)) == s for canonical strings, and the
+//! netlink encoding of every parsed key, mask and action list round-trips
+//! too. Strings follow the syntax OVS prints and parses (`lib/odp-util.c`);
+//! the key set mirrors the structure of OVS `tests/odp.at` (base keys ×
+//! metadata/tunnel/VLAN/MPLS variants), written for this crate.
 
 use odp::action::{actions_to_bytes, parse_actions as nl_parse_actions};
 use odp::key::FlowKey;
@@ -349,6 +349,47 @@ fn action_encodings() {
         panic!()
     };
     assert_eq!(probability, 2147483648);
+}
+
+#[test]
+fn sample_probability_is_computed_like_ovs() {
+    use odp::action::Action;
+    // OVS: floor(UINT32_MAX * (P / 100.0) + .5). For the second percentage,
+    // scaling before dividing by 100 gives one more than OVS sends.
+    for (pct, want) in [
+        ("0", 0),
+        ("24.004324985203407", 1030977907u32),
+        ("50.0", 2147483648),
+        ("100", u32::MAX),
+    ] {
+        let s = format!("sample(sample={pct}%,actions(1))");
+        let Action::Sample { probability, .. } = text::parse_actions(&s, None).unwrap()[0].clone()
+        else {
+            panic!("{s}: not a sample")
+        };
+        assert_eq!(probability, want, "{s}");
+    }
+}
+
+#[test]
+fn mpls_label_is_20_bits() {
+    use odp::action::Action;
+    let top = "push_mpls(label=1048575,tc=0,ttl=64,bos=1,eth_type=0x8847)";
+    assert_eq!(
+        text::parse_actions(top, None).unwrap(),
+        vec![Action::PushMpls {
+            lse: 0xfffff << 12 | 1 << 8 | 64,
+            ethertype: 0x8847
+        }]
+    );
+    // A label wider than 20 bits is an error, not shifted out of the LSE.
+    for s in [
+        "push_mpls(label=1048576,tc=0,ttl=64,bos=1,eth_type=0x8847)",
+        "add_mpls(label=0x100005,tc=0,ttl=64,bos=1,eth_type=0x8847)",
+    ] {
+        let e = text::parse_actions(s, None).unwrap_err();
+        assert_eq!(e.errno(), odp::errno::EINVAL, "{s}");
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Validation tables written from the reference (§6.4, §6.6, §7.3): each
-//! row is an input and the kernel's expected answer (accept, or errno).
+//! Validation tables written from the kernel's rules (`ovs_nla_get_match()`,
+//! `match_validate()` and `__ovs_nla_copy_actions()` in
+//! `net/openvswitch/flow_netlink.c`): each row is an input and the kernel's
+//! expected answer (accept, or errno).
 
 use odp::action::{self, Action};
 use odp::errno::*;

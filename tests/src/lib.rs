@@ -369,8 +369,6 @@ pub mod nlclient {
                 vport: c.family("ovs_vport").expect("ovs_vport"),
                 flow: c.family("ovs_flow").expect("ovs_flow"),
                 packet: c.family("ovs_packet").expect("ovs_packet"),
-                meter: 0,
-                ct_limit: 0,
             };
             c
         }

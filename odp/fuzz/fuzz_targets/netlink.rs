@@ -16,7 +16,7 @@ where
 }
 
 fuzz_target!(|data: &[u8]| {
-    let ids = FamilyIds { datapath: 0x1a, vport: 0x1b, flow: 0x1c, packet: 0x1d, meter: 0x1e, ct_limit: 0x1f };
+    let ids = FamilyIds { datapath: 0x1a, vport: 0x1b, flow: 0x1c, packet: 0x1d };
     for m in nl::messages(data) {
         let Ok((h, p)) = m else { break };
         let _ = nl::classify(&h, p);
@@ -25,8 +25,6 @@ fuzz_target!(|data: &[u8]| {
             Ok(Request::Vport(m)) => again(&m),
             Ok(Request::Flow(m)) => again(&m),
             Ok(Request::Packet(m)) => again(&m),
-            Ok(Request::Meter(m)) => again(&m),
-            Ok(Request::CtLimit(m)) => again(&m),
             Ok(Request::Ctrl(c)) => {
                 let mut b = Vec::new();
                 c.emit(&mut b).expect("emit ctrl");

@@ -1,4 +1,4 @@
-//! `ovs_datapath` (spec §3).
+//! `ovs_datapath` (the `ovs_dp_cmd_*()` handlers in `net/openvswitch/datapath.c`).
 
 use super::{commands, for_each_attr, u32_array, u32_bytes, u64_at, Body};
 use crate::error::{Error, Result};
@@ -179,7 +179,7 @@ impl Body for DatapathAttrs {
                     d.per_cpu_pids = Some(u32_array(a.payload, "OVS_DP_ATTR_PER_CPU_PIDS")?)
                 }
                 attr::IFINDEX => {
-                    let v = a.u32("OVS_DP_ATTR_IFINDEX")? as i32;
+                    let v = i32::from_ne_bytes(a.array("OVS_DP_ATTR_IFINDEX")?);
                     if v < 0 {
                         return Err(Error::OutOfRange("OVS_DP_ATTR_IFINDEX"));
                     }
@@ -215,13 +215,14 @@ impl Body for DatapathAttrs {
             w.put(attr::PER_CPU_PIDS, &u32_bytes(v));
         }
         if let Some(v) = self.ifindex {
-            w.u32(attr::IFINDEX, v as u32);
+            w.put(attr::IFINDEX, &v.to_ne_bytes());
         }
     }
 }
 
-/// Check requested user features like the kernel (§3.2): unknown bits and
-/// TC recirc sharing (no tc offload here) ⇒ `EOPNOTSUPP`.
+/// Check requested user features like the kernel's `ovs_dp_change()`
+/// (`net/openvswitch/datapath.c`): unknown bits and TC recirc sharing (no tc
+/// offload here) ⇒ `EOPNOTSUPP`.
 pub fn check_user_features(f: u32) -> Result<()> {
     if f & !features::ALL != 0 {
         return Err(Error::NotSupported("datapath feature bits"));
@@ -232,7 +233,10 @@ pub fn check_user_features(f: u32) -> Result<()> {
     Ok(())
 }
 
-/// Check a masks-cache size (§3.5): 0 or a power of two, at most 4096.
+/// Check a masks-cache size: at most 4096 (`datapath_policy` in
+/// `net/openvswitch/datapath.c`) ⇒ else `ERANGE`, 0 or a power of two
+/// (`ovs_flow_tbl_masks_cache_resize()` in `net/openvswitch/flow_table.c`)
+/// ⇒ else `EINVAL`.
 pub fn check_masks_cache_size(n: u32) -> Result<()> {
     if n > MASKS_CACHE_SIZE_MAX {
         return Err(Error::OutOfRange("masks cache size"));
@@ -243,7 +247,8 @@ pub fn check_masks_cache_size(n: u32) -> Result<()> {
     Ok(())
 }
 
-/// Check a datapath NEW request's required attributes (§3.4).
+/// Check a datapath NEW request's required attributes, as `ovs_dp_cmd_new()`
+/// does.
 pub fn check_new(a: &DatapathAttrs) -> Result<()> {
     if a.name.is_none() {
         return Err(Error::Missing("OVS_DP_ATTR_NAME"));

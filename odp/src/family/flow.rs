@@ -1,4 +1,4 @@
-//! `ovs_flow` (spec §5).
+//! `ovs_flow` (the `ovs_flow_cmd_*()` handlers in `net/openvswitch/datapath.c`).
 
 use super::{commands, for_each_attr, Body, FlowStats};
 use crate::action::{emit_actions, parse_actions, Action};
@@ -156,7 +156,10 @@ impl Body for FlowAttrs {
     }
 }
 
-/// How a flow request identifies its flow (§5.4).
+/// How a flow request identifies its flow: by a usable UFID
+/// (`ovs_nla_get_ufid()` in `net/openvswitch/flow_netlink.c`), else by its
+/// unmasked key, as `ovs_flow_cmd_get()`, `ovs_flow_cmd_set()` and
+/// `ovs_flow_cmd_del()` look flows up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowId<'a> {
     /// By UFID.
@@ -178,7 +181,7 @@ pub fn flow_id(a: &FlowAttrs) -> FlowId<'_> {
     }
 }
 
-/// Check a flow NEW request: KEY and ACTIONS required (§5.3).
+/// Check a flow NEW request: KEY and ACTIONS required, as in `ovs_flow_cmd_new()`.
 pub fn check_new(a: &FlowAttrs) -> Result<()> {
     if a.key.is_none() {
         return Err(Error::Missing("OVS_FLOW_ATTR_KEY"));
@@ -189,7 +192,8 @@ pub fn check_new(a: &FlowAttrs) -> Result<()> {
     Ok(())
 }
 
-/// Check a flow SET request: KEY or UFID; ACTIONS need KEY (§5.4).
+/// Check a flow SET request: KEY or UFID; ACTIONS need KEY, as in
+/// `ovs_flow_cmd_set()`.
 pub fn check_set(a: &FlowAttrs) -> Result<()> {
     if a.key.is_none() && a.usable_ufid().is_none() {
         return Err(Error::Missing("OVS_FLOW_ATTR_KEY or OVS_FLOW_ATTR_UFID"));
@@ -200,7 +204,7 @@ pub fn check_set(a: &FlowAttrs) -> Result<()> {
     Ok(())
 }
 
-/// What a flow reply is built from (§5.5).
+/// What a flow reply is built from (see [`build_reply`]).
 #[derive(Debug, Clone, Copy)]
 pub struct FlowReplyParts<'a> {
     /// The flow's UFID, if it was installed with one.
@@ -221,7 +225,8 @@ pub struct FlowReplyParts<'a> {
     pub ufid_flags: u32,
 }
 
-/// Compose a flow reply body like the kernel (§5.5): identifier (UFID or
+/// Compose a flow reply body like the kernel's `ovs_flow_cmd_fill_info()`
+/// (`net/openvswitch/datapath.c`): identifier (UFID or
 /// unmasked KEY), masked KEY for UFID flows unless OMIT_KEY, MASK unless
 /// OMIT_MASK, USED/STATS/TCP_FLAGS when non-zero, ACTIONS unless
 /// OMIT_ACTIONS.

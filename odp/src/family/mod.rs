@@ -1,4 +1,5 @@
-//! The OVS generic-netlink families: typed messages for every command.
+//! The OVS generic-netlink families `ovs_datapath`, `ovs_vport`, `ovs_flow` and
+//! `ovs_packet`: typed messages for every command.
 //!
 //! Every family shares the framing `nlmsghdr + genlmsghdr + ovs_header +
 //! attributes`; [`OvsMessage`] carries the headers and a typed body.
@@ -8,10 +9,8 @@
 use crate::error::{Error, Result};
 use crate::nl::{self, AttrWriter, GenlHeader, NlMsgHeader, OvsFrame};
 
-pub mod ct_limit;
 pub mod datapath;
 pub mod flow;
-pub mod meter;
 pub mod packet;
 pub mod vport;
 
@@ -208,7 +207,7 @@ pub(crate) fn u64_at(b: &[u8], off: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// `struct ovs_flow_stats` (also used by meters).
+/// `struct ovs_flow_stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FlowStats {
     /// Packets.
@@ -253,10 +252,6 @@ pub struct FamilyIds {
     pub flow: u16,
     /// `ovs_packet`.
     pub packet: u16,
-    /// `ovs_meter`.
-    pub meter: u16,
-    /// `ovs_ct_limit`.
-    pub ct_limit: u16,
 }
 
 /// Any request a datapath server may receive, decoded.
@@ -276,10 +271,6 @@ pub enum Request {
     Flow(OvsMessage<flow::FlowAttrs>),
     /// `ovs_packet`.
     Packet(OvsMessage<packet::PacketAttrs>),
-    /// `ovs_meter`.
-    Meter(OvsMessage<meter::MeterAttrs>),
-    /// `ovs_ct_limit`.
-    CtLimit(OvsMessage<ct_limit::CtLimitAttrs>),
 }
 
 /// Decode one request message by its family id.
@@ -303,10 +294,6 @@ pub fn parse_request(ids: &FamilyIds, hdr: NlMsgHeader, payload: &[u8]) -> Resul
         Request::Flow(OvsMessage::from_frame(&f)?)
     } else if t == ids.packet {
         Request::Packet(OvsMessage::from_frame(&f)?)
-    } else if t == ids.meter && t != 0 {
-        Request::Meter(OvsMessage::from_frame(&f)?)
-    } else if t == ids.ct_limit && t != 0 {
-        Request::CtLimit(OvsMessage::from_frame(&f)?)
     } else {
         return Err(Error::NotSupported("generic netlink family"));
     })

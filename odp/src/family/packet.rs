@@ -1,4 +1,6 @@
-//! `ovs_packet` (spec §8): EXECUTE requests and MISS/ACTION upcalls.
+//! `ovs_packet`: EXECUTE requests (`ovs_packet_cmd_execute()` in
+//! `net/openvswitch/datapath.c`) and MISS/ACTION upcalls
+//! (`queue_userspace_packet()`, same file).
 
 use super::{commands, for_each_attr, Body};
 use crate::action::{emit_actions, parse_actions, Action};
@@ -158,7 +160,8 @@ impl Body for PacketAttrs {
     }
 }
 
-/// Check an EXECUTE request: PACKET, KEY and ACTIONS required (§8.2).
+/// Check an EXECUTE request: PACKET, KEY and ACTIONS required, as in
+/// `ovs_packet_cmd_execute()`.
 pub fn check_execute(p: &PacketAttrs) -> Result<()> {
     if p.packet.is_none() {
         return Err(Error::Missing("OVS_PACKET_ATTR_PACKET"));

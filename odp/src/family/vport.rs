@@ -1,4 +1,4 @@
-//! `ovs_vport` (spec §4).
+//! `ovs_vport` (the `ovs_vport_cmd_*()` handlers in `net/openvswitch/datapath.c`).
 
 use super::{commands, for_each_attr, u32_array, u32_bytes, u64_at, Body};
 use crate::error::{Error, Result};
@@ -308,7 +308,9 @@ impl Body for VportAttrs {
                 }
                 attr::STATS => v.stats = Some(VportStats::parse(a.payload)?),
                 attr::IFINDEX => v.ifindex = Some(a.u32("OVS_VPORT_ATTR_IFINDEX")?),
-                attr::NETNSID => v.netnsid = Some(a.u32("OVS_VPORT_ATTR_NETNSID")? as i32),
+                attr::NETNSID => {
+                    v.netnsid = Some(i32::from_ne_bytes(a.array("OVS_VPORT_ATTR_NETNSID")?))
+                }
                 attr::UPCALL_STATS => {
                     let mut s = UpcallStats::default();
                     for n in a.nested() {
@@ -342,7 +344,7 @@ impl Body for VportAttrs {
             w.u32(attr::IFINDEX, i);
         }
         if let Some(i) = self.netnsid {
-            w.u32(attr::NETNSID, i as u32);
+            w.put(attr::NETNSID, &i.to_ne_bytes());
         }
         if let Some(s) = &self.stats {
             w.put(attr::STATS, &s.to_bytes());
@@ -362,7 +364,8 @@ impl Body for VportAttrs {
     }
 }
 
-/// How a GET/SET/DEL request identifies its vport (§4.5).
+/// How a GET/SET/DEL request identifies its vport (`lookup_vport()` in
+/// `net/openvswitch/datapath.c`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VportLookup<'a> {
     /// By name (dp_ifindex, if non-zero, must match).
@@ -391,7 +394,7 @@ pub fn lookup(a: &VportAttrs) -> Result<VportLookup<'_>> {
     ))
 }
 
-/// Check a vport NEW request's required attributes (§4.5).
+/// Check a vport NEW request's required attributes, as `ovs_vport_cmd_new()` does.
 pub fn check_new(a: &VportAttrs) -> Result<()> {
     if a.name.is_none() {
         return Err(Error::Missing("OVS_VPORT_ATTR_NAME"));

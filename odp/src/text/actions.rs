@@ -1,7 +1,6 @@
 //! Action formatter and parser, following OVS `format_odp_actions` and
 //! `odp_actions_from_string`.
 
-use crate::error::OptionExt;
 use std::net::IpAddr;
 
 use super::keyfmt::{format_vlan_tci, mpls_lse};
@@ -314,8 +313,19 @@ fn parse_list(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Vec<Ac
         .collect()
 }
 
+/// The SAMPLE probability of `sample=P%`, P in [0, 100], computed like OVS's
+/// `parse_odp_action__()` (`lib/odp-util.c`): `floor(UINT32_MAX * (P / 100) + .5)`.
+/// The order of the operations matters: `UINT32_MAX * P / 100` can round
+/// differently in the last bit.
+fn sample_probability(pct: f64) -> u32 {
+    // For P in [0, 100] this is a whole number in [0, u32::MAX]: the cast is exact.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let p = (f64::from(u32::MAX) * (pct / 100.0) + 0.5).floor() as u32;
+    p
+}
+
 fn num32(s: &str) -> Result<u32> {
-    Ok(uint(s, 32)? as u32)
+    uint(s, 32)
 }
 
 fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action> {
@@ -430,10 +440,10 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             let (mut tpid, mut vid, mut pcp, mut cfi) = (0x8100u16, 0u16, 0u16, 1u16);
             for (f, v) in fields(args)? {
                 match f {
-                    "tpid" => tpid = uint(v, 16)? as u16,
-                    "vid" => vid = uint(v, 12)? as u16,
-                    "pcp" => pcp = uint(v, 3)? as u16,
-                    "cfi" => cfi = uint(v, 1)? as u16,
+                    "tpid" => tpid = uint::<u16>(v, 16)?,
+                    "vid" => vid = uint::<u16>(v, 12)?,
+                    "pcp" => pcp = uint::<u16>(v, 3)?,
+                    "cfi" => cfi = uint::<u16>(v, 1)?,
                     _ => return Err(syn(0, format!("unknown push_vlan field '{f}'"))),
                 }
             }
@@ -446,11 +456,11 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             let (mut lse, mut et) = (0u32, None);
             for (f, v) in fields(args)? {
                 match f {
-                    "label" => lse |= num32(v)? << 12,
-                    "tc" => lse |= (uint(v, 3)? as u32) << 9,
-                    "ttl" => lse |= uint(v, 8)? as u32,
-                    "bos" => lse |= (uint(v, 1)? as u32) << 8,
-                    "eth_type" => et = Some(uint(v, 16)? as u16),
+                    "label" => lse |= uint::<u32>(v, 20)? << 12,
+                    "tc" => lse |= uint::<u32>(v, 3)? << 9,
+                    "ttl" => lse |= uint::<u32>(v, 8)?,
+                    "bos" => lse |= uint::<u32>(v, 1)? << 8,
+                    "eth_type" => et = Some(uint::<u16>(v, 16)?),
                     _ => return Err(syn(0, format!("unknown {name} field '{f}'"))),
                 }
             }
@@ -469,7 +479,7 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             let v = args
                 .strip_prefix("eth_type=")
                 .ok_or_else(|| syn(0, "expected eth_type="))?;
-            Action::PopMpls(uint(v, 16)? as u16)
+            Action::PopMpls(uint::<u16>(v, 16)?)
         }
         "sample" => {
             let items = split_top(args)?;
@@ -489,7 +499,7 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
                 return Err(syn(0, "expected actions(...)"));
             }
             Action::Sample {
-                probability: (u32::MAX as f64 * pct / 100.0).round() as u32,
+                probability: sample_probability(pct),
                 actions: parse_list(al, names, depth + 1)?,
             }
         }
@@ -498,7 +508,7 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
             let (mut size, mut gt, mut le) = (None, None, None);
             for it in split_top(args)? {
                 if let Some(v) = it.strip_prefix("size=") {
-                    size = Some(uint(v, 16)? as u16);
+                    size = Some(uint::<u16>(v, 16)?);
                 } else if let Some(("gt", l)) = call(it) {
                     gt = Some(parse_list(l, names, depth + 1)?);
                 } else if let Some(("le", l)) = call(it) {
@@ -568,7 +578,7 @@ fn parse_one(s: &str, names: Option<&PortNames>, depth: usize) -> Result<Action>
         }
         other => {
             if let Some(n) = other.strip_prefix("action") {
-                let ty = uint(n, 16)? as u16;
+                let ty = uint::<u16>(n, 16)?;
                 let payload = args
                     .split_whitespace()
                     .map(|b| u8::from_str_radix(b, 16).map_err(|_| syn(0, "bad hex")))
@@ -585,23 +595,24 @@ fn nsh_full(m: &NshKey) -> bool {
     let b = m.base.unwrap_or_default();
     [b.flags, b.ttl, b.mdtype, b.np].iter().all(|&x| x == 0xff)
         && b.path_hdr == u32::MAX
-        && m.md1.none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
+        && m.md1
+            .is_none_or(|x| x.context.iter().all(|&c| c == u32::MAX))
 }
 
 /// Plain (non-struct) masks must be all ones for an unmasked SET.
 fn plain_full(m: &FlowKey) -> bool {
-    m.ct_zone.none_or(|v| v == 0xffff)
-        && m.eth_type.none_or(|v| v == 0xffff)
-        && m.vlan.none_or(|v| v == 0xffff)
-        && m.tcp_flags.none_or(|v| v == 0xffff)
-        && m.in_port.none_or(|v| v == u32::MAX)
-        && m.dp_hash.none_or(|v| v == u32::MAX)
-        && m.recirc_id.none_or(|v| v == u32::MAX)
-        && m.ct_state.none_or(|v| v == u32::MAX)
-        && m.ct_orig_tuple_ipv4.none_or(|v| v.to_bytes_full())
-        && m.ct_orig_tuple_ipv6.none_or(|v| v.to_bytes_full())
-        && m.nd_extensions.none_or(|v| v.to_bytes_full())
-        && m.packet_type.none_or(|v| v == u32::MAX)
+    m.ct_zone.is_none_or(|v| v == 0xffff)
+        && m.eth_type.is_none_or(|v| v == 0xffff)
+        && m.vlan.is_none_or(|v| v == 0xffff)
+        && m.tcp_flags.is_none_or(|v| v == 0xffff)
+        && m.in_port.is_none_or(|v| v == u32::MAX)
+        && m.dp_hash.is_none_or(|v| v == u32::MAX)
+        && m.recirc_id.is_none_or(|v| v == u32::MAX)
+        && m.ct_state.is_none_or(|v| v == u32::MAX)
+        && m.ct_orig_tuple_ipv4.is_none_or(|v| v.to_bytes_full())
+        && m.ct_orig_tuple_ipv6.is_none_or(|v| v.to_bytes_full())
+        && m.nd_extensions.is_none_or(|v| v.to_bytes_full())
+        && m.packet_type.is_none_or(|v| v == u32::MAX)
 }
 
 trait Full {
@@ -652,8 +663,8 @@ fn parse_nat_range(n: &mut Nat, spec: &str) -> Result<()> {
             Some((a, b)) => (a, Some(b)),
             None => (p, None),
         };
-        n.proto_min = Some(uint(a, 16)? as u16);
-        n.proto_max = b.map(|x| uint(x, 16).map(|v| v as u16)).transpose()?;
+        n.proto_min = Some(uint::<u16>(a, 16)?);
+        n.proto_max = b.map(|x| uint(x, 16)).transpose()?;
     }
     Ok(())
 }
@@ -695,7 +706,7 @@ fn parse_ct(args: &str) -> Result<Ct> {
                     .split_once('=')
                     .ok_or_else(|| syn(0, format!("bad ct argument '{it}'")))?;
                 match f {
-                    "zone" => c.zone = Some(uint(v, 16)? as u16),
+                    "zone" => c.zone = Some(uint::<u16>(v, 16)?),
                     "mark" => {
                         let (a, b) = vm(v);
                         c.mark = Some((num32(a)?, b.map(num32).transpose()?.unwrap_or(u32::MAX)));
@@ -845,8 +856,8 @@ fn parse_cookie(kind: &str, args: &str) -> Result<Vec<u8>> {
     match kind {
         "sFlow" => {
             put16(&mut c, 0, 1);
-            let vid = uint(get("vid")?, 12)? as u16;
-            let pcp = uint(get("pcp")?, 3)? as u16;
+            let vid = uint::<u16>(get("vid")?, 12)?;
+            let pcp = uint::<u16>(get("pcp")?, 3)?;
             let mut tci = vid | (pcp << 13);
             if tci != 0 {
                 tci |= 0x1000;
@@ -870,7 +881,7 @@ fn parse_cookie(kind: &str, args: &str) -> Result<Vec<u8>> {
         }
         "flow_sample" => {
             put16(&mut c, 0, 3);
-            put16(&mut c, 20, uint(get("probability")?, 16)? as u16);
+            put16(&mut c, 20, uint::<u16>(get("probability")?, 16)?);
             put32(&mut c, 24, num32(get("collector_set_id")?)?);
             put32(&mut c, 28, num32(get("obs_domain_id")?)?);
             put32(&mut c, 32, num32(get("obs_point_id")?)?);
@@ -890,16 +901,16 @@ fn parse_cookie(kind: &str, args: &str) -> Result<Vec<u8>> {
         }
         "controller" => {
             put16(&mut c, 0, 5);
-            c[20] = u8::from(uint(get("dont_send")?, 8)? != 0);
-            c[21] = u8::from(uint(get("continuation")?, 8)? != 0);
-            put16(&mut c, 22, uint(get("reason")?, 16)? as u16);
+            c[20] = u8::from(uint::<u8>(get("dont_send")?, 8)? != 0);
+            c[21] = u8::from(uint::<u8>(get("continuation")?, 8)? != 0);
+            put16(&mut c, 22, uint::<u16>(get("reason")?, 16)?);
             put32(&mut c, 24, num32(get("recirc_id")?)?);
             let rc = get("rule_cookie")?;
             let rc = u64::from_str_radix(rc.trim_start_matches("0x"), 16)
                 .map_err(|_| syn(0, "bad rule_cookie"))?;
             c[28..36].copy_from_slice(&rc.to_be_bytes());
-            put16(&mut c, 36, uint(get("controller_id")?, 16)? as u16);
-            put16(&mut c, 38, uint(get("max_len")?, 16)? as u16);
+            put16(&mut c, 36, uint::<u16>(get("controller_id")?, 16)?);
+            put16(&mut c, 38, uint::<u16>(get("max_len")?, 16)?);
         }
         _ => return Err(syn(0, format!("unsupported userspace argument '{kind}'"))),
     }

@@ -1,6 +1,5 @@
 //! Key (+mask) formatter, following OVS `odp_flow_format`.
 
-use crate::error::OptionExt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::lex::{cx, fmt_mac, put_hex};
@@ -431,10 +430,10 @@ fn format_into(f: &mut F<'_>, key: &FlowKey, mask: Option<&FlowMask>) {
 
 fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
     use attr::*;
-    let exact = ma.none_or(|m| mask_is_const(m, t, true));
+    let exact = ma.is_none_or(|m| mask_is_const(m, t, true));
     f.s.push_str(&attr_name(t));
     f.s.push('(');
-    let mask_empty = ma.none_or(|m| mask_is_const(m, t, false));
+    let mask_empty = ma.is_none_or(|m| mask_is_const(m, t, false));
     match t {
         ENCAP => {
             let inner = k.encap.as_deref().cloned().unwrap_or_default();
@@ -550,8 +549,9 @@ fn format_attr(f: &mut F<'_>, k: &FlowKey, ma: Option<&FlowKey>, t: u16) {
         PACKET_TYPE => {
             let v = k.packet_type.unwrap_or(0);
             let m = ma.map_or(u32::MAX, |x| x.packet_type.unwrap_or(0));
+            // packet_type is ns << 16 | id: each half is 16 bits.
             f.be16("ns", (v >> 16) as u16, Some((m >> 16) as u16));
-            f.be16x("id", v as u16, Some(m as u16));
+            f.be16x("id", (v & 0xffff) as u16, Some((m & 0xffff) as u16));
             f.chomp();
         }
         ETHERNET => {
@@ -742,7 +742,7 @@ pub(crate) fn format_vlan_tci(s: &mut String, tci: u16, m: u16, verbose: bool) {
 
 fn format_frag(f: &mut F<'_>, k: u8, m: Option<u8>) {
     let empty = m == Some(0);
-    let full = m.none_or(|x| x == 0xff);
+    let full = m.is_none_or(|x| x == 0xff);
     if !empty && !full {
         f.s.push_str(&format!(
             "error: partial mask not supported for frag ({}),",
@@ -824,8 +824,14 @@ fn format_tunnel(f: &mut F<'_>, t: Option<&TunnelKey>, m: Option<TunnelKey>) {
         if let Some(g) = v.gbp {
             let gm = mm.map(|x| x.vxlan_opts.and_then(|o| o.gbp).unwrap_or(0));
             f.s.push_str("gbp(");
-            f.be16("id", g as u16, gm.map(|m| m as u16));
-            f.u8x("flags", (g >> 16) as u8, gm.map(|m| (m >> 16) as u8));
+            // The GBP word is flags << 16 | id; OVS shows the id's 16 bits and
+            // 8 flag bits, and so do we.
+            f.be16("id", (g & 0xffff) as u16, gm.map(|m| (m & 0xffff) as u16));
+            f.u8x(
+                "flags",
+                ((g >> 16) & 0xff) as u8,
+                gm.map(|m| ((m >> 16) & 0xff) as u8),
+            );
             f.chomp();
             f.s.push_str("),");
         }
@@ -897,7 +903,9 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
         }
         let class = u16::from_be_bytes([g[off], g[off + 1]]);
         let ty = g[off + 2];
-        let dlen = ((g[off + 3] & 0x1f) as usize) * 4;
+        // The option length is 5 bits of 4-byte words: at most 124 bytes.
+        let dlen_u8 = (g[off + 3] & 0x1f) * 4;
+        let dlen = usize::from(dlen_u8);
         let mo = m.map(|m| {
             let b = |i: usize| m.get(off + i).copied().unwrap_or(0);
             (u16::from_be_bytes([b(0), b(1)]), b(2), b(3) & 0x1f)
@@ -914,14 +922,14 @@ fn format_geneve(f: &mut F<'_>, g: &[u8], m: Option<&[u8]>) {
         f.be16x("class", class, mo.map(|x| x.0));
         f.u8x("type", ty, mo.map(|x| x.1));
         let lm = mo.map(|x| if x.2 == 0x1f { 0xff } else { x.2 });
-        f.u8u("len", dlen as u8, lm);
+        f.u8u("len", dlen_u8, lm);
         let data = &g[off + 4..off + 4 + dlen];
         let mdata: Option<Vec<u8>> = m.map(|m| {
             (0..dlen)
                 .map(|i| m.get(off + 4 + i).copied().unwrap_or(0))
                 .collect()
         });
-        if dlen > 0 && (f.verbose || mdata.as_ref().none_or(|d| d.iter().any(|&x| x != 0))) {
+        if dlen > 0 && (f.verbose || mdata.as_ref().is_none_or(|d| d.iter().any(|&x| x != 0))) {
             f.s.push_str(&put_hex(data));
             if let Some(d) = mdata.filter(|d| d.iter().any(|&x| x != 0xff)) {
                 f.s.push('/');

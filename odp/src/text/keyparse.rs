@@ -69,21 +69,20 @@ fn set<T>(slot: &mut Option<T>, v: T, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `v[/m]` as an unsigned of `bits` bits; mask defaults to all ones.
-fn num(s: &str, bits: u32) -> Result<(u64, u64)> {
+/// `v[/m]` as an unsigned of `bits` bits, in a `T` at least that wide; the mask
+/// defaults to all ones (of `bits` bits).
+fn num<T: TryFrom<u64>>(s: &str, bits: u32) -> Result<(T, T)> {
     let (v, mk) = vm(s);
     let full = if bits == 64 {
         u64::MAX
     } else {
         (1u64 << bits) - 1
     };
-    Ok((
-        uint(v, bits)?,
-        match mk {
-            Some(x) => uint(x, bits)?,
-            None => full,
-        },
-    ))
+    let mask = match mk {
+        Some(x) => uint(x, bits)?,
+        None => T::try_from(full).map_err(|_| syn(0, format!("'{s}' out of range")))?,
+    };
+    Ok((uint(v, bits)?, mask))
 }
 
 fn ip4m(s: &str) -> Result<(Ipv4Addr, Ipv4Addr)> {
@@ -128,8 +127,7 @@ fn flags(
 ) -> Result<(u32, u32)> {
     let s = s.trim();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
-        let (v, m) = num(s, bits)?;
-        return Ok((v as u32, m as u32));
+        return num::<u32>(s, bits);
     }
     let lookup = |n: &str| -> Result<u32> {
         (0..32)
@@ -174,24 +172,24 @@ pub(crate) fn parse_item(
         call(item).ok_or_else(|| syn(0, format!("expected name(...) at '{item}'")))?;
     match name {
         "skb_priority" | "skb_mark" | "dp_hash" | "ct_mark" => {
-            let (v, mk) = num(args, 32)?;
+            let (v, mk) = num::<u32>(args, 32)?;
             let (ks, ms) = match name {
                 "skb_priority" => (&mut k.priority, &mut m.priority),
                 "skb_mark" => (&mut k.skb_mark, &mut m.skb_mark),
                 "dp_hash" => (&mut k.dp_hash, &mut m.dp_hash),
                 _ => (&mut k.ct_mark, &mut m.ct_mark),
             };
-            set(ks, v as u32, name)?;
-            *ms = Some(mk as u32);
+            set(ks, v, name)?;
+            *ms = Some(mk);
         }
         "recirc_id" => {
-            set(&mut k.recirc_id, uint(args, 32)? as u32, name)?;
+            set(&mut k.recirc_id, uint(args, 32)?, name)?;
             m.recirc_id = Some(u32::MAX);
         }
         "ct_zone" => {
-            let (v, mk) = num(args, 16)?;
-            set(&mut k.ct_zone, v as u16, name)?;
-            m.ct_zone = Some(mk as u16);
+            let (v, mk) = num::<u16>(args, 16)?;
+            set(&mut k.ct_zone, v, name)?;
+            m.ct_zone = Some(mk);
         }
         "ct_state" => {
             let (v, mk) = flags(args, &ct_state_name, 32, u32::MAX)?;
@@ -219,18 +217,9 @@ pub(crate) fn parse_item(
                 match f {
                     "src" => (kv.src, mv.src) = ip4m(v)?,
                     "dst" => (kv.dst, mv.dst) = ip4m(v)?,
-                    "proto" => {
-                        let (a, b) = num(v, 8)?;
-                        (kv.proto, mv.proto) = (a as u8, b as u8)
-                    }
-                    "tp_src" => {
-                        let (a, b) = num(v, 16)?;
-                        (kv.src_port, mv.src_port) = (a as u16, b as u16)
-                    }
-                    "tp_dst" => {
-                        let (a, b) = num(v, 16)?;
-                        (kv.dst_port, mv.dst_port) = (a as u16, b as u16)
-                    }
+                    "proto" => (kv.proto, mv.proto) = num(v, 8)?,
+                    "tp_src" => (kv.src_port, mv.src_port) = num(v, 16)?,
+                    "tp_dst" => (kv.dst_port, mv.dst_port) = num(v, 16)?,
                     _ => return Err(syn(0, format!("unknown ct_tuple4 field '{f}'"))),
                 }
             }
@@ -243,19 +232,10 @@ pub(crate) fn parse_item(
                 match f {
                     "src" => (kv.src, mv.src) = ip6m(v)?,
                     "dst" => (kv.dst, mv.dst) = ip6m(v)?,
-                    "proto" => {
-                        let (a, b) = num(v, 8)?;
-                        (kv.proto, mv.proto) = (a as u8, b as u8)
-                    }
+                    "proto" => (kv.proto, mv.proto) = num(v, 8)?,
                     // OVS prints src_port/dst_port but parses tp_src/tp_dst: accept both.
-                    "tp_src" | "src_port" => {
-                        let (a, b) = num(v, 16)?;
-                        (kv.src_port, mv.src_port) = (a as u16, b as u16)
-                    }
-                    "tp_dst" | "dst_port" => {
-                        let (a, b) = num(v, 16)?;
-                        (kv.dst_port, mv.dst_port) = (a as u16, b as u16)
-                    }
+                    "tp_src" | "src_port" => (kv.src_port, mv.src_port) = num(v, 16)?,
+                    "tp_dst" | "dst_port" => (kv.dst_port, mv.dst_port) = num(v, 16)?,
                     _ => return Err(syn(0, format!("unknown ct_tuple6 field '{f}'"))),
                 }
             }
@@ -270,15 +250,15 @@ pub(crate) fn parse_item(
         "in_port" => {
             let (v, mk) = vm(args);
             let port = match names.and_then(|n| n.number(v.trim())) {
-                Some(p) => p as u64,
+                Some(p) => p,
                 None => uint(v, 32)?,
             };
             let mask = match mk {
                 Some(x) => uint(x, 32)?,
-                None => u32::MAX as u64,
+                None => u32::MAX,
             };
-            set(&mut k.in_port, port as u32, name)?;
-            m.in_port = Some(mask as u32);
+            set(&mut k.in_port, port, name)?;
+            m.in_port = Some(mask);
         }
         "eth" => {
             let (mut kv, mut mv) = (EthernetKey::default(), EthernetKey::default());
@@ -302,18 +282,18 @@ pub(crate) fn parse_item(
                     "cfi" => (12, 1),
                     _ => return Err(syn(0, format!("unknown vlan field '{f}'"))),
                 };
-                let (a, b) = num(v, bits)?;
+                let (a, b) = num::<u16>(v, bits)?;
                 let fm = ((1u16 << bits) - 1) << shift;
-                tci = (tci & !fm) | ((a as u16) << shift);
-                tm = (tm & !fm) | ((b as u16) << shift);
+                tci = (tci & !fm) | (a << shift);
+                tm = (tm & !fm) | (b << shift);
             }
             set(&mut k.vlan, tci, name)?;
             m.vlan = Some(tm);
         }
         "eth_type" => {
-            let (v, mk) = num(args, 16)?;
-            set(&mut k.eth_type, v as u16, name)?;
-            m.eth_type = Some(mk as u16);
+            let (v, mk) = num::<u16>(args, 16)?;
+            set(&mut k.eth_type, v, name)?;
+            m.eth_type = Some(mk);
         }
         "encap" => {
             if k.encap.is_some() {
@@ -346,11 +326,11 @@ pub(crate) fn parse_item(
                     seen = 0;
                 }
                 seen |= bit;
-                let (a, b) = num(v, bits)?;
-                let fm = (((1u64 << bits) - 1) as u32) << shift;
+                let (a, b) = num::<u32>(v, bits)?;
+                let fm = ((1u32 << bits) - 1) << shift;
                 if let (Some(x), Some(y)) = (lk.last_mut(), lm.last_mut()) {
-                    *x = (*x & !fm) | ((a as u32) << shift);
-                    *y = (*y & !fm) | ((b as u32) << shift);
+                    *x = (*x & !fm) | (a << shift);
+                    *y = (*y & !fm) | (b << shift);
                 }
             }
             if lk.is_empty() {
@@ -366,13 +346,13 @@ pub(crate) fn parse_item(
                     "src" => (kv.src, mv.src) = ip4m(v)?,
                     "dst" => (kv.dst, mv.dst) = ip4m(v)?,
                     "proto" | "tos" | "ttl" => {
-                        let (a, b) = num(v, 8)?;
+                        let (a, b) = num::<u8>(v, 8)?;
                         let (x, y) = match f {
                             "proto" => (&mut kv.proto, &mut mv.proto),
                             "tos" => (&mut kv.tos, &mut mv.tos),
                             _ => (&mut kv.ttl, &mut mv.ttl),
                         };
-                        (*x, *y) = (a as u8, b as u8)
+                        (*x, *y) = (a, b)
                     }
                     "frag" => (kv.frag, mv.frag) = frag(v)?,
                     _ => return Err(syn(0, format!("unknown ipv4 field '{f}'"))),
@@ -389,20 +369,20 @@ pub(crate) fn parse_item(
                     "dst" => (kv.dst, mv.dst) = ip6m(v)?,
                     "label" => {
                         let (a, b) = vm(v);
-                        kv.label = uint(a, 32)? as u32;
+                        kv.label = uint(a, 32)?;
                         mv.label = match b {
-                            Some(x) => uint(x, 32)? as u32,
+                            Some(x) => uint(x, 32)?,
                             None => u32::MAX,
                         };
                     }
                     "proto" | "tclass" | "hlimit" => {
-                        let (a, b) = num(v, 8)?;
+                        let (a, b) = num::<u8>(v, 8)?;
                         let (x, y) = match f {
                             "proto" => (&mut kv.proto, &mut mv.proto),
                             "tclass" => (&mut kv.tclass, &mut mv.tclass),
                             _ => (&mut kv.hlimit, &mut mv.hlimit),
                         };
-                        (*x, *y) = (a as u8, b as u8)
+                        (*x, *y) = (a, b)
                     }
                     "frag" => (kv.frag, mv.frag) = frag(v)?,
                     _ => return Err(syn(0, format!("unknown ipv6 field '{f}'"))),
@@ -414,10 +394,10 @@ pub(crate) fn parse_item(
         "tcp" | "udp" | "sctp" => {
             let (mut kv, mut mv) = (PortsKey::default(), PortsKey::default());
             for (f, v) in fields(args)? {
-                let (a, b) = num(v, 16)?;
+                let (a, b) = num::<u16>(v, 16)?;
                 match f {
-                    "src" => (kv.src, mv.src) = (a as u16, b as u16),
-                    "dst" => (kv.dst, mv.dst) = (a as u16, b as u16),
+                    "src" => (kv.src, mv.src) = (a, b),
+                    "dst" => (kv.dst, mv.dst) = (a, b),
                     _ => return Err(syn(0, format!("unknown {name} field '{f}'"))),
                 }
             }
@@ -431,16 +411,19 @@ pub(crate) fn parse_item(
         }
         "tcp_flags" => {
             let (v, mk) = flags(args, &tcp_flag_name, 16, 0xffff)?;
-            set(&mut k.tcp_flags, v as u16, name)?;
-            m.tcp_flags = Some(mk as u16);
+            // Numbers are parsed as 16 bits and the named flags are the low 12.
+            let bits16 =
+                |x: u32| u16::try_from(x).map_err(|_| syn(0, format!("bad tcp_flags '{args}'")));
+            set(&mut k.tcp_flags, bits16(v)?, name)?;
+            m.tcp_flags = Some(bits16(mk)?);
         }
         "icmp" | "icmpv6" => {
             let (mut kv, mut mv) = (IcmpKey::default(), IcmpKey::default());
             for (f, v) in fields(args)? {
-                let (a, b) = num(v, 8)?;
+                let (a, b) = num::<u8>(v, 8)?;
                 match f {
-                    "type" => (kv.ty, mv.ty) = (a as u8, b as u8),
-                    "code" => (kv.code, mv.code) = (a as u8, b as u8),
+                    "type" => (kv.ty, mv.ty) = (a, b),
+                    "code" => (kv.code, mv.code) = (a, b),
                     _ => return Err(syn(0, format!("unknown {name} field '{f}'"))),
                 }
             }
@@ -458,10 +441,7 @@ pub(crate) fn parse_item(
                 match f {
                     "sip" => (kv.sip, mv.sip) = ip4m(v)?,
                     "tip" => (kv.tip, mv.tip) = ip4m(v)?,
-                    "op" => {
-                        let (a, b) = num(v, 16)?;
-                        (kv.op, mv.op) = (a as u16, b as u16)
-                    }
+                    "op" => (kv.op, mv.op) = num(v, 16)?,
                     "sha" => (kv.sha, mv.sha) = macm(v)?,
                     "tha" => (kv.tha, mv.tha) = macm(v)?,
                     _ => return Err(syn(0, format!("unknown arp field '{f}'"))),
@@ -487,14 +467,8 @@ pub(crate) fn parse_item(
             let (mut kv, mut mv) = (NdExtKey::default(), NdExtKey::default());
             for (f, v) in fields(args)? {
                 match f {
-                    "nd_reserved" => {
-                        let (a, b) = num(v, 32)?;
-                        (kv.reserved, mv.reserved) = (a as u32, b as u32)
-                    }
-                    "nd_options_type" => {
-                        let (a, b) = num(v, 8)?;
-                        (kv.options_type, mv.options_type) = (a as u8, b as u8)
-                    }
+                    "nd_reserved" => (kv.reserved, mv.reserved) = num(v, 32)?,
+                    "nd_options_type" => (kv.options_type, mv.options_type) = num(v, 8)?,
                     _ => return Err(syn(0, format!("unknown nd_ext field '{f}'"))),
                 }
             }
@@ -504,15 +478,15 @@ pub(crate) fn parse_item(
         "packet_type" => {
             let (mut kv, mut mv) = (0u32, 0u32);
             for (f, v) in fields(args)? {
-                let (a, b) = num(v, 16)?;
+                let (a, b) = num::<u32>(v, 16)?;
                 match f {
                     "ns" => {
-                        kv = (kv & 0xffff) | ((a as u32) << 16);
-                        mv = (mv & 0xffff) | ((b as u32) << 16);
+                        kv = (kv & 0xffff) | (a << 16);
+                        mv = (mv & 0xffff) | (b << 16);
                     }
                     "id" => {
-                        kv = (kv & 0xffff_0000) | a as u32;
-                        mv = (mv & 0xffff_0000) | b as u32;
+                        kv = (kv & 0xffff_0000) | a;
+                        mv = (mv & 0xffff_0000) | b;
                     }
                     _ => return Err(syn(0, format!("unknown packet_type field '{f}'"))),
                 }
@@ -557,28 +531,28 @@ pub(crate) fn parse_nsh_fields(args: &str) -> Result<(NshKey, NshKey)> {
     for (f, v) in fields(args)? {
         match f {
             "flags" | "ttl" | "mdtype" | "np" | "si" => {
-                let (a, c) = num(v, 8)?;
+                let (a, c) = num::<u8>(v, 8)?;
                 match f {
-                    "flags" => (b.flags, bm.flags) = (a as u8, c as u8),
-                    "ttl" => (b.ttl, bm.ttl) = (a as u8, c as u8),
-                    "mdtype" => (b.mdtype, bm.mdtype) = (a as u8, c as u8),
-                    "np" => (b.np, bm.np) = (a as u8, c as u8),
+                    "flags" => (b.flags, bm.flags) = (a, c),
+                    "ttl" => (b.ttl, bm.ttl) = (a, c),
+                    "mdtype" => (b.mdtype, bm.mdtype) = (a, c),
+                    "np" => (b.np, bm.np) = (a, c),
                     _ => {
-                        b.path_hdr = (b.path_hdr & !0xff) | a as u32;
-                        bm.path_hdr = (bm.path_hdr & !0xff) | c as u32;
+                        b.path_hdr = (b.path_hdr & !0xff) | u32::from(a);
+                        bm.path_hdr = (bm.path_hdr & !0xff) | u32::from(c);
                     }
                 }
             }
             "spi" => {
-                let (a, c) = num(v, 24)?;
-                b.path_hdr = (b.path_hdr & 0xff) | ((a as u32) << 8);
-                bm.path_hdr = (bm.path_hdr & 0xff) | ((c as u32) << 8);
+                let (a, c) = num::<u32>(v, 24)?;
+                b.path_hdr = (b.path_hdr & 0xff) | (a << 8);
+                bm.path_hdr = (bm.path_hdr & 0xff) | (c << 8);
             }
             "c1" | "c2" | "c3" | "c4" => {
-                let i = (f.as_bytes()[1] - b'1') as usize;
-                let (a, c) = num(v, 32)?;
-                md1.context[i] = a as u32;
-                md1m.context[i] = c as u32;
+                let i = usize::from(f.as_bytes()[1] - b'1');
+                let (a, c) = num::<u32>(v, 32)?;
+                md1.context[i] = a;
+                md1m.context[i] = c;
                 has_md1 = true;
             }
             "md2" => md2 = Some(super::lex::hex_bytes(v.trim_start_matches("0x"))?),
@@ -604,7 +578,7 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
     for (f, v) in fields(args)? {
         match f {
             "tun_id" => {
-                let (a, b) = num(v, 64)?;
+                let (a, b) = num::<u64>(v, 64)?;
                 t.id = Some(a);
                 m.id = Some(b);
             }
@@ -625,19 +599,19 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
                 (t.ipv6_dst, m.ipv6_dst) = (Some(a), Some(b))
             }
             "tos" | "ttl" => {
-                let (a, b) = num(v, 8)?;
+                let (a, b) = num::<u8>(v, 8)?;
                 if f == "tos" {
-                    (t.tos, m.tos) = (Some(a as u8), Some(b as u8));
+                    (t.tos, m.tos) = (Some(a), Some(b));
                 } else {
-                    (t.ttl, m.ttl) = (Some(a as u8), Some(b as u8));
+                    (t.ttl, m.ttl) = (Some(a), Some(b));
                 }
             }
             "tp_src" | "tp_dst" => {
-                let (a, b) = num(v, 16)?;
+                let (a, b) = num::<u16>(v, 16)?;
                 if f == "tp_src" {
-                    (t.tp_src, m.tp_src) = (Some(a as u16), Some(b as u16));
+                    (t.tp_src, m.tp_src) = (Some(a), Some(b));
                 } else {
-                    (t.tp_dst, m.tp_dst) = (Some(a as u16), Some(b as u16));
+                    (t.tp_dst, m.tp_dst) = (Some(a), Some(b));
                 }
             }
             other => {
@@ -663,14 +637,14 @@ fn parse_tunnel(args: &str) -> Result<(TunnelKey, TunnelKey)> {
                         for (x, y) in fields(ga)? {
                             match x {
                                 "id" => {
-                                    let (a, b) = num(y, 16)?;
-                                    g |= a as u32;
-                                    gm |= b as u32;
+                                    let (a, b) = num::<u32>(y, 16)?;
+                                    g |= a;
+                                    gm |= b;
                                 }
                                 "flags" => {
-                                    let (a, b) = num(y, 8)?;
-                                    g |= (a as u32) << 16;
-                                    gm |= (b as u32) << 16;
+                                    let (a, b) = num::<u32>(y, 8)?;
+                                    g |= a << 16;
+                                    gm |= b << 16;
                                 }
                                 _ => return Err(syn(0, format!("unknown gbp field '{x}'"))),
                             }
@@ -703,24 +677,25 @@ fn parse_erspan(s: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     for (f, v) in fields(s)? {
         match f {
             "ver" => {
-                let (a, b) = num(v, 8)?;
-                k[..4].copy_from_slice(&(a as i32).to_ne_bytes());
-                m[..4].copy_from_slice(&(b as i32).to_ne_bytes());
+                // `struct erspan_metadata` starts with `int version`.
+                let (a, b) = num::<i32>(v, 8)?;
+                k[..4].copy_from_slice(&a.to_ne_bytes());
+                m[..4].copy_from_slice(&b.to_ne_bytes());
             }
             "idx" => {
-                let (a, b) = num(v, 32)?;
-                k[4..8].copy_from_slice(&(a as u32).to_be_bytes());
-                m[4..8].copy_from_slice(&(b as u32).to_be_bytes());
+                let (a, b) = num::<u32>(v, 32)?;
+                k[4..8].copy_from_slice(&a.to_be_bytes());
+                m[4..8].copy_from_slice(&b.to_be_bytes());
             }
             "dir" => {
-                let (a, b) = num(v, 1)?;
-                k[11] = (k[11] & !0x08) | ((a as u8) << 3);
-                m[11] = (m[11] & !0x08) | ((b as u8) << 3);
+                let (a, b) = num::<u8>(v, 1)?;
+                k[11] = (k[11] & !0x08) | (a << 3);
+                m[11] = (m[11] & !0x08) | (b << 3);
             }
             "hwid" => {
-                let (a, b) = num(v, 4)?;
-                k[11] = (k[11] & 0x0f) | ((a as u8) << 4);
-                m[11] = (m[11] & 0x0f) | ((b as u8) << 4);
+                let (a, b) = num::<u8>(v, 4)?;
+                k[11] = (k[11] & 0x0f) | (a << 4);
+                m[11] = (m[11] & 0x0f) | (b << 4);
             }
             _ => return Err(syn(0, format!("unknown erspan field '{f}'"))),
         }
@@ -746,18 +721,9 @@ fn parse_geneve(s: &str) -> Result<(Vec<u8>, Vec<u8>)> {
         let mut dm: Option<Vec<u8>> = None;
         for (f, v) in fields(body)? {
             match f {
-                "class" => {
-                    let (a, b) = num(v, 16)?;
-                    (class, cm) = (a as u16, b as u16)
-                }
-                "type" => {
-                    let (a, b) = num(v, 8)?;
-                    (ty, tm) = (a as u8, b as u8)
-                }
-                "len" => {
-                    let (a, b) = num(v, 8)?;
-                    (len, lm) = (a as u8, b as u8)
-                }
+                "class" => (class, cm) = num(v, 16)?,
+                "type" => (ty, tm) = num(v, 8)?,
+                "len" => (len, lm) = num(v, 8)?,
                 hex => {
                     let (a, b) = vm(hex);
                     let n = len as usize;

@@ -69,14 +69,15 @@ pub(crate) fn int(s: &str) -> Result<u64> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
-/// An integer that must fit `bits` bits.
-pub(crate) fn uint(s: &str, bits: u32) -> Result<u64> {
+/// An integer that must fit `bits` bits, as a `T` at least that wide.
+pub(crate) fn uint<T: TryFrom<u64>>(s: &str, bits: u32) -> Result<T> {
     let v = int(s)?;
+    let out_of_range = || syn(0, format!("'{s}' out of range"));
     if bits < 64 && v >> bits != 0 {
         // %i into a narrower type truncates in C; reject instead: clearer.
-        return Err(syn(0, format!("'{s}' out of range")));
+        return Err(out_of_range());
     }
-    Ok(v)
+    T::try_from(v).map_err(|_| out_of_range())
 }
 
 /// `value[/mask]` split.

@@ -1,8 +1,12 @@
-//! ODP text syntax (spec §13): flows and actions as `ovs-dpctl` prints and
-//! accepts them, the UFID text form and the `dump-flows` line (§12.2).
+//! ODP text syntax: flows and actions as `ovs-dpctl` prints and accepts them
+//! (OVS `lib/odp-util.c`: `odp_flow_format()`, `odp_flow_from_string()`,
+//! `format_odp_actions()`, `odp_actions_from_string()`), the UFID text form
+//! (`odp_format_ufid()`, `odp_ufid_from_string()`) and the `dump-flows` line
+//! (`format_dpif_flow()` in OVS `lib/dpctl.c`).
 //!
 //! Canonical strings are those this formatter produces for keys in the
-//! kernel's attribute order (§6.7): for them `format(parse(s)) == s`.
+//! kernel's attribute order ([`crate::key::FlowKey::emit`]): for them
+//! `format(parse(s)) == s`.
 
 use std::collections::HashMap;
 
@@ -10,12 +14,10 @@ mod actions;
 mod keyfmt;
 mod keyparse;
 mod lex;
-mod show;
 
 pub use actions::{format_actions, parse_actions};
 pub use keyfmt::format_key;
 pub use keyparse::parse_key;
-pub use show::{format_show, ShowDatapath, ShowPort};
 
 /// Port number ↔ name map for `--names` output and name input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -174,7 +176,7 @@ pub struct DumpFlowLine<'a> {
     pub actions: Option<&'a [crate::action::Action]>,
 }
 
-/// Format a `dump-flows` line (§12.2):
+/// Format a `dump-flows` line like OVS's `format_dpif_flow()` (`lib/dpctl.c`):
 /// `[ufid:UUID, ]KEY, packets:N, bytes:N, used:T[, flags:F][, dp:ovs], actions:A`.
 pub fn format_dump_flow(l: &DumpFlowLine<'_>, opts: &FormatOptions<'_>) -> String {
     let mut s = String::new();
