@@ -93,7 +93,7 @@ impl Table {
     /// probes overlap their cache misses instead of taking them one after another.
     #[inline(always)]
     fn prefetch_home<P: Cpu>(&self, h: u64) {
-        let i = h as usize & self.m;
+        let i = crate::hash_index(h, self.m);
         P::prefetch(&self.slots[i * self.stride]);
         P::prefetch(&self.flows[i]);
     }
@@ -101,7 +101,7 @@ impl Table {
     #[inline(always)]
     fn find(&self, h: u64, key: &FlowKey, mask: &FlowMask) -> Option<usize> {
         let t = tag(h);
-        let mut i = h as usize & self.m;
+        let mut i = crate::hash_index(h, self.m);
         loop {
             let s = self.tag_at(i);
             if s == EMPTY {
@@ -117,7 +117,7 @@ impl Table {
     /// Inserts an entry known to be absent. `words` are the masked significant words;
     /// `h` is the hash (or an already tagged hash).
     fn insert_new(&mut self, h: u64, words: &[u64], flow: Arc<Flow>) {
-        let mut i = h as usize & self.m;
+        let mut i = crate::hash_index(h, self.m);
         while self.tag_at(i) != EMPTY {
             i = (i + 1) & self.m;
         }
@@ -142,7 +142,7 @@ impl Table {
                     self.slots[i * st] = EMPTY;
                     return out;
                 }
-                let home = self.tag_at(j) as usize & m;
+                let home = crate::hash_index(self.tag_at(j), m);
                 if (i.wrapping_sub(home) & m) < (j.wrapping_sub(home) & m) {
                     break;
                 }
@@ -559,7 +559,7 @@ impl Dpcls {
             while m != 0 {
                 let i = m.trailing_zeros() as usize;
                 m &= m - 1;
-                let c = usize::from(self.mask_cache[kh[i] as usize & cache_m].get());
+                let c = usize::from(self.mask_cache[crate::hash_index(kh[i], cache_m)].get());
                 let Some(st) = c.checked_sub(1).and_then(|c| self.subtables.get(c)) else {
                     continue;
                 };
@@ -632,7 +632,7 @@ impl Dpcls {
                     remaining &= !(1 << i);
                     hits += 1;
                     if let (Some(kh), Ok(tag)) = (key_hashes, u16::try_from(idx + 1)) {
-                        self.mask_cache[kh[i] as usize & cache_m].set(tag);
+                        self.mask_cache[crate::hash_index(kh[i], cache_m)].set(tag);
                     }
                 } else {
                     out[i] = None;

@@ -130,7 +130,7 @@ impl Emc {
 
     #[inline(always)]
     fn ways(&self, hash: u64) -> (usize, usize) {
-        let a = hash as usize & self.m;
+        let a = crate::hash_index(hash, self.m);
         let mut b = (hash >> 32) as usize & self.m;
         if b == a {
             b ^= 1;

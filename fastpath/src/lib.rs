@@ -31,6 +31,11 @@
 //! single-writer cells summed by [`flow::FlowStats::read`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub mod actions;
 pub mod cpu;
@@ -45,6 +50,14 @@ pub mod testing;
 pub mod wire;
 
 pub use cpu::{Cpu, Portable};
+
+/// The bits of a hash that index a power-of-two table: the low ones; on a 32-bit target the
+/// high half is not needed for any table that fits in memory.
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn hash_index(hash: u64, mask: usize) -> usize {
+    hash as usize & mask
+}
 pub use error::Error;
 
 /// Times one packet may be recirculated (looked up again after its first lookup); a packet

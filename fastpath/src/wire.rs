@@ -36,6 +36,16 @@ pub mod tun_flags {
     pub const OAM: u16 = 0x0200;
 }
 
+/// A port number as the fast path keeps it: below `DP_MAX_PORTS` (65535), as the kernel
+/// requires of a key's or an EXECUTE's in_port (`net/openvswitch/flow_netlink.c`,
+/// `metadata_from_nlattrs()`).
+fn port16(p: u32) -> Result<u16, Error> {
+    u16::try_from(p)
+        .ok()
+        .filter(|&p| p != IN_PORT_NONE)
+        .ok_or(Error::Invalid("in_port"))
+}
+
 fn ip4(a: Ipv4Addr) -> u32 {
     u32::from(a)
 }
@@ -59,7 +69,8 @@ fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), Error> {
         dst.set_skb_mark(v);
     }
     if let Some(v) = src.ct_state {
-        dst.set_ct_state(v as u8);
+        // Validation leaves only the eight defined state bits.
+        dst.set_ct_state(u8::try_from(v).map_err(|_| Error::Invalid("ct_state"))?);
     }
     if let Some(v) = src.ct_zone {
         dst.set_ct_zone(v);
@@ -125,7 +136,9 @@ fn fill_fields(dst: &mut FlowKey, src: &OKey) -> Result<(), Error> {
     if let Some(a) = &src.arp {
         dst.set_arp_sip(ip4(a.sip));
         dst.set_arp_tip(ip4(a.tip));
-        dst.set_ip_proto(a.op as u8);
+        // The opcode lives in the IP protocol byte, as in the kernel's `sw_flow_key`: keys
+        // are validated below 256, a mask's high byte has nothing to match.
+        dst.set_ip_proto((a.op & 0xff) as u8);
         dst.set_arp_sha(a.sha);
         dst.set_arp_tha(a.tha);
     }
@@ -244,7 +257,8 @@ pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), Error> {
     let mut mask = FlowKey::ZERO;
     fill_fields(&mut key, &k.key)?;
     fill_fields(&mut mask, &mk.key)?;
-    key.set_in_port(k.key.in_port.map_or(IN_PORT_NONE, |p| p as u16));
+    let in_port = k.key.in_port.map_or(Ok(IN_PORT_NONE), port16)?;
+    key.set_in_port(in_port);
     mask.set_in_port(if mk.key.in_port.is_some_and(|p| p != 0) {
         0xffff
     } else {
@@ -259,8 +273,9 @@ pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), Error> {
     mask.set_mac_proto(0xff);
     key.set_eth_type(k.key.eth_type.unwrap_or(ETH_TYPE_802_2));
     mask.set_eth_type(0xffff);
-    if k.key.mpls.is_some() {
-        key.set_mpls_depth(k.key.mpls.as_ref().map_or(0, |v| v.len() as u8));
+    if let Some(labels) = &k.key.mpls {
+        let depth = u8::try_from(labels.len()).map_err(|_| Error::Invalid("MPLS depth"))?;
+        key.set_mpls_depth(depth);
         mask.set_mpls_depth(if mk.key.mpls.is_some() { 0xff } else { 0 });
     }
     // VLAN TCIs default to exact (the kernel's 0xffff default when a mask is given).
@@ -289,12 +304,12 @@ pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, Error> {
     let flat = FlatKey::from_key(k).map_err(|_| Error::Invalid("execute key"))?;
     let f = &flat.key;
     let mut md = Metadata {
-        in_port: f.in_port.map_or(0, |p| p as u16),
+        in_port: f.in_port.map_or(Ok(0), port16)?,
         recirc_id: f.recirc_id.unwrap_or(0),
         dp_hash: f.dp_hash.unwrap_or(0),
         skb_mark: f.skb_mark.unwrap_or(0),
         priority: f.priority.unwrap_or(0),
-        ct_state: f.ct_state.unwrap_or(0) as u8,
+        ct_state: u8::try_from(f.ct_state.unwrap_or(0)).map_err(|_| Error::Invalid("ct_state"))?,
         ct_zone: f.ct_zone.unwrap_or(0),
         ct_mark: f.ct_mark.unwrap_or(0),
         ct_labels: f.ct_labels.map_or(0, u128::from_be_bytes),
@@ -443,9 +458,10 @@ fn l3_to_odp(s: &FlowKey, v: &FlowKey, o: &mut OKey) {
         src: v.tp_src(),
         dst: v.tp_dst(),
     };
+    // ICMP type and code sit in the low bytes of the port fields.
     let icmp = IcmpKey {
-        ty: v.tp_src() as u8,
-        code: v.tp_dst() as u8,
+        ty: v.tp_src().to_be_bytes()[1],
+        code: v.tp_dst().to_be_bytes()[1],
     };
     let l4 = s.ip_frag() != odp::key::frag::LATER;
     match s.eth_type() {

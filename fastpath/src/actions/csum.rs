@@ -3,6 +3,7 @@
 
 /// Folds a 32-bit one's-complement accumulator to 16 bits.
 #[inline(always)]
+#[allow(clippy::cast_possible_truncation)] // two folds leave at most 16 bits
 pub fn fold(mut s: u32) -> u16 {
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
@@ -20,8 +21,8 @@ pub fn update16(csum: u16, old: u16, new: u16) -> u16 {
 #[inline(always)]
 pub fn update32(csum: u16, old: u32, new: u32) -> u16 {
     let s = u32::from(!csum)
-        + u32::from(!(old >> 16) as u16)
-        + u32::from(!(old as u16))
+        + u32::from(!hi16(old))
+        + u32::from(!lo16(old))
         + (new >> 16)
         + (new & 0xffff);
     !fold(s)
@@ -30,12 +31,25 @@ pub fn update32(csum: u16, old: u32, new: u32) -> u16 {
 /// Updates `csum` for a 128-bit field changing from `old` to `new`.
 #[inline(always)]
 pub fn update128(csum: u16, old: u128, new: u128) -> u16 {
+    let (old, new) = (old.to_be_bytes(), new.to_be_bytes());
+    let word = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let mut c = csum;
-    for k in 0..4 {
-        let sh = 96 - 32 * k;
-        c = update32(c, (old >> sh) as u32, (new >> sh) as u32);
+    for (o, n) in old.chunks_exact(4).zip(new.chunks_exact(4)) {
+        c = update32(c, word(o), word(n));
     }
     c
+}
+
+#[inline(always)]
+fn hi16(v: u32) -> u16 {
+    let b = v.to_be_bytes();
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+#[inline(always)]
+fn lo16(v: u32) -> u16 {
+    let b = v.to_be_bytes();
+    u16::from_be_bytes([b[2], b[3]])
 }
 
 /// One's-complement sum of `data` (big-endian 16-bit words, odd byte padded) added to
@@ -52,7 +66,7 @@ pub fn sum(data: &[u8], init: u32) -> u32 {
     while s >> 32 != 0 {
         s = (s & 0xffff_ffff) + (s >> 32);
     }
-    s as u32
+    u32::try_from(s).unwrap_or(u32::MAX)
 }
 
 /// The Internet checksum of `data` (to be stored; verifying data that includes a
@@ -65,6 +79,7 @@ const fn crc32c_table() -> [u32; 256] {
     let mut t = [0u32; 256];
     let mut i = 0;
     while i < 256 {
+        #[allow(clippy::cast_possible_truncation)] // i < 256
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {

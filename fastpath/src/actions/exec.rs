@@ -398,6 +398,7 @@ fn is_mpls(et: u16) -> bool {
 }
 
 #[inline(always)]
+#[allow(clippy::cast_possible_truncation)] // both halves are folded into the low one
 fn mix32(h: u64, basis: u32) -> u32 {
     let x = (h ^ u64::from(basis).wrapping_mul(0x9e37_79b9_7f4a_7c15))
         .wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -511,7 +512,7 @@ fn set_ipv4(
     }
     if tos.m != 0 {
         let old = get16(d, o);
-        let new = (old & 0xff00) | u16::from(tos.apply(old as u8));
+        let new = (old & 0xff00) | u16::from(tos.apply(old.to_be_bytes()[1]));
         put16(d, o, new);
         fix_csum(d, o + 10, |c| update16(c, old, new));
     }
@@ -546,7 +547,7 @@ fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, s: &super::SetIpv6) {
     }
     if s.tclass.m != 0 || s.label.m != 0 {
         let w = get32(d, o);
-        let tc = u32::from(s.tclass.apply((w >> 20) as u8));
+        let tc = u32::from(s.tclass.apply(((w >> 20) & 0xff) as u8));
         let label = s.label.apply(w & 0x000f_ffff);
         put32(d, o, (w & 0xf000_0000) | (tc << 20) | label);
     }
@@ -608,7 +609,8 @@ fn set_icmp(d: &mut [u8], st: &PacketState<'_>, v6: bool, ty: &Masked<u8>, code:
         return;
     }
     let old = get16(d, o);
-    let new = (u16::from(ty.apply((old >> 8) as u8)) << 8) | u16::from(code.apply(old as u8));
+    let [t, c] = old.to_be_bytes();
+    let new = u16::from_be_bytes([ty.apply(t), code.apply(c)]);
     if new != old {
         put16(d, o, new);
         fix_csum(d, o + 2, |c| update16(c, old, new));

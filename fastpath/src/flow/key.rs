@@ -98,6 +98,8 @@ macro_rules! scalar_fields {
             $(
                 $(#[$doc])*
                 #[inline(always)]
+                // The field is `$bits` wide, no wider than `$ty`.
+                #[allow(clippy::cast_possible_truncation)]
                 pub fn $get(&self) -> $ty {
                     ((self.words[$w] >> $sh) & low_bits($bits)) as $ty
                 }
@@ -271,8 +273,10 @@ macro_rules! u128_fields {
                 #[doc = concat!("Sets the field read by [`FlowKey::", stringify!($get), "`].")]
                 #[inline(always)]
                 pub fn $set(&mut self, v: u128) {
-                    self.words[$w] = (v >> 64) as u64;
-                    self.words[$w + 1] = v as u64;
+                    let b = v.to_be_bytes();
+                    self.words[$w] = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                    self.words[$w + 1] =
+                        u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
                 }
             )*
         }
@@ -381,6 +385,7 @@ pub fn word_term(w: u64, i: usize) -> u64 {
 }
 
 #[inline(always)]
+#[allow(clippy::cast_possible_truncation)] // the product's halves, folded
 fn fold_mul(a: u64, b: u64) -> u64 {
     let p = u128::from(a) * u128::from(b);
     (p as u64) ^ ((p >> 64) as u64)
@@ -448,13 +453,14 @@ impl FlowMask {
         let map = bits.nonzero_map();
         let mut idx = [0u8; KEY_WORDS];
         let mut n = 0u8;
-        for (i, w) in bits.words.iter().enumerate() {
+        // KEY_WORDS (32) word indexes and counts fit a u8.
+        for (i, w) in (0u8..).zip(bits.words.iter()) {
             if *w != 0 {
-                idx[n as usize] = i as u8;
+                idx[usize::from(n)] = i;
                 n += 1;
             }
         }
-        let n_line0 = (map & 0xff).count_ones() as u8;
+        let n_line0 = u8::try_from((map & 0xff).count_ones()).unwrap_or(8);
         Self {
             bits,
             map,

@@ -84,7 +84,8 @@ impl FlowStats {
             s.packets += c.packets.load(r);
             s.bytes += c.bytes.load(r);
             s.used_ms = s.used_ms.max(c.used_ms.load(r));
-            s.tcp_flags |= c.tcp_flags.load(r) as u16;
+            // Cells only ever hold u16 flags ORed together.
+            s.tcp_flags |= u16::try_from(c.tcp_flags.load(r)).unwrap_or(u16::MAX);
         }
         s
     }
@@ -198,6 +199,7 @@ pub fn monotonic_ms() -> u64 {
 pub fn monotonic_ns() -> u64 {
     // CLOCK_MONOTONIC cannot fail on Linux; 0 ("never used") is the safe fallback anyway.
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |ts| {
-        (ts.tv_sec() as u64) * 1_000_000_000 + ts.tv_nsec() as u64
+        let (s, ns) = (u64::try_from(ts.tv_sec()), u64::try_from(ts.tv_nsec()));
+        s.unwrap_or(0) * 1_000_000_000 + ns.unwrap_or(0)
     })
 }

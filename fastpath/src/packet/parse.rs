@@ -517,8 +517,9 @@ pub fn extract_generic(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> Extrac
     ExtractInfo {
         hash,
         map,
-        l3_ofs: l3 as u16,
-        l4_ofs: l4 as u16,
+        // Header offsets: bounded by the parse depth, far below 64 KiB.
+        l3_ofs: u16::try_from(l3).unwrap_or(u16::MAX),
+        l4_ofs: u16::try_from(l4).unwrap_or(u16::MAX),
         status,
     }
 }
@@ -727,7 +728,7 @@ impl Parser<'_, '_> {
             self.map |= MAP_ARP;
             let op = be16(b, off + 6);
             let k = &mut *self.key;
-            k.set_ip_proto(if op <= 0xff { op as u8 } else { 0 });
+            k.set_ip_proto(u8::try_from(op).unwrap_or(0));
             k.set_arp_sha(mac(b, off + 8));
             k.set_arp_sip(be32(b, off + 14));
             k.set_arp_tha(mac(b, off + 18));
@@ -760,7 +761,7 @@ impl Parser<'_, '_> {
                 break;
             }
         }
-        self.key.set_mpls_depth(n.min(3) as u8);
+        self.key.set_mpls_depth(u8::try_from(n.min(3)).unwrap_or(3));
         self.l4 = off + n * 4;
     }
 

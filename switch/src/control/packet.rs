@@ -115,6 +115,15 @@ mod tests {
         let mut huge = execute(vec![Action::Output(0)]);
         huge.body.packet = Some(vec![0; 4000]);
         assert_eq!(h.errno(huge), EINVAL, "larger than a buffer");
+        let mut big_port = execute(vec![Action::Output(0)]);
+        if let Some(k) = &mut big_port.body.key {
+            k.in_port = Some(0x1_0001);
+        }
+        assert_eq!(
+            h.errno(big_port),
+            EINVAL,
+            "in_port beyond DP_MAX_PORTS, not port 1"
+        );
         let miss = OvsMessage::new(PacketCmd::Miss, DP, PacketAttrs::default());
         assert_eq!(h.errno(miss), EOPNOTSUPP, "MISS goes to userspace only");
         assert_eq!(h.sw.plane.sent.len(), 1);
