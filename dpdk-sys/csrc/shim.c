@@ -3,14 +3,10 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
-#include <rte_pause.h>
-#include <rte_prefetch.h>
 
 int shim_rte_errno(void) { return rte_errno; }
 unsigned shim_rte_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rte_rdtsc(void) { return rte_rdtsc(); }
-void shim_rte_pause(void) { rte_pause(); }
-void shim_rte_prefetch0(const void *p) { rte_prefetch0(p); }
 
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id,
 			       struct rte_mbuf **rx_pkts, uint16_t nb_pkts)
@@ -31,38 +27,14 @@ int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 }
 void shim_rte_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
 uint16_t shim_rte_mbuf_refcnt_read(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
-uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value)
-{
-	return rte_mbuf_refcnt_update(m, value);
-}
-char *shim_rte_pktmbuf_mtod(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, char *); }
 uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headroom(m); }
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
 char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
 int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
-uint32_t shim_rte_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
-int shim_rte_mbuf_has_rss_hash(const struct rte_mbuf *m)
-{
-	return (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0;
-}
-
-unsigned shim_rte_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n,
-				     unsigned *free_space)
-{
-	return rte_ring_enqueue_burst(r, objs, n, free_space);
-}
-unsigned shim_rte_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned n,
-				     unsigned *available)
-{
-	return rte_ring_dequeue_burst(r, objs, n, available);
-}
-unsigned shim_rte_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
 
 const uint64_t SHIM_RTE_ETH_RSS_IP = RTE_ETH_RSS_IP;
 const uint64_t SHIM_RTE_ETH_RSS_TCP = RTE_ETH_RSS_TCP;
 const uint64_t SHIM_RTE_ETH_RSS_UDP = RTE_ETH_RSS_UDP;
-const uint64_t SHIM_RTE_ETH_RSS_SCTP = RTE_ETH_RSS_SCTP;
 const uint16_t SHIM_RTE_MBUF_DEFAULT_BUF_SIZE = RTE_MBUF_DEFAULT_BUF_SIZE;
-const uint16_t SHIM_RTE_PKTMBUF_HEADROOM = RTE_PKTMBUF_HEADROOM;

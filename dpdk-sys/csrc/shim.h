@@ -8,14 +8,11 @@
 #include <stdint.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
-#include <rte_ring.h>
 
 /* errno and lcore id are per-lcore thread-locals. */
 int shim_rte_errno(void);
 unsigned shim_rte_lcore_id(void);
 uint64_t shim_rte_rdtsc(void);
-void shim_rte_pause(void);
-void shim_rte_prefetch0(const void *p);
 
 /* ethdev fast path */
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id,
@@ -29,30 +26,17 @@ int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 				unsigned count);
 void shim_rte_pktmbuf_free(struct rte_mbuf *m);
 uint16_t shim_rte_mbuf_refcnt_read(const struct rte_mbuf *m);
-uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
-char *shim_rte_pktmbuf_mtod(struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t shim_rte_pktmbuf_tailroom(const struct rte_mbuf *m);
 char *shim_rte_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 char *shim_rte_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 int shim_rte_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
-uint32_t shim_rte_mbuf_rss_hash(const struct rte_mbuf *m);
-int shim_rte_mbuf_has_rss_hash(const struct rte_mbuf *m);
-
-/* ring */
-unsigned shim_rte_ring_enqueue_burst(struct rte_ring *r, void *const *objs,
-				     unsigned n, unsigned *free_space);
-unsigned shim_rte_ring_dequeue_burst(struct rte_ring *r, void **objs,
-				     unsigned n, unsigned *available);
-unsigned shim_rte_ring_count(const struct rte_ring *r);
 
 /* Constants that are macros built from RTE_BIT64() and friends. */
 extern const uint64_t SHIM_RTE_ETH_RSS_IP;
 extern const uint64_t SHIM_RTE_ETH_RSS_TCP;
 extern const uint64_t SHIM_RTE_ETH_RSS_UDP;
-extern const uint64_t SHIM_RTE_ETH_RSS_SCTP;
 extern const uint16_t SHIM_RTE_MBUF_DEFAULT_BUF_SIZE;
-extern const uint16_t SHIM_RTE_PKTMBUF_HEADROOM;
 
 #endif

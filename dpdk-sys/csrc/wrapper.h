@@ -11,7 +11,6 @@
 #include <rte_malloc.h>
 #include <rte_mempool.h>
 #include <rte_mbuf.h>
-#include <rte_ring.h>
 #include <rte_ethdev.h>
 #include <rte_dev.h>
 #include <rte_bus_vdev.h>

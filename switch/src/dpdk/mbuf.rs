@@ -171,15 +171,6 @@ impl Mbuf {
         self.hdr().port
     }
 
-    /// The RSS hash the NIC computed, if it supplied one.
-    pub fn rss_hash(&self) -> Option<u32> {
-        // SAFETY: we own a valid mbuf.
-        unsafe {
-            (dpdk_sys::shim_rte_mbuf_has_rss_hash(self.raw.as_ptr()) != 0)
-                .then(|| dpdk_sys::shim_rte_mbuf_rss_hash(self.raw.as_ptr()))
-        }
-    }
-
     /// The buffer's reference count (1 for every mbuf this API hands out).
     pub fn refcnt(&self) -> u16 {
         // SAFETY: we own a valid mbuf.
