@@ -223,7 +223,8 @@ pub fn tunnel_meta(t: &TunnelKey) -> TunnelMeta {
     }
 }
 
-/// The odp tunnel key of fast-path tunnel metadata (kernel emission rules, §6.3).
+/// The odp tunnel key of fast-path tunnel metadata, with the attributes the kernel emits
+/// (`net/openvswitch/flow_netlink.c`, `__ip_tun_to_nlattr()`).
 pub fn tunnel_key(m: &TunnelMeta) -> TunnelKey {
     TunnelKey {
         id: (m.flags & tun_flags::KEY != 0).then_some(m.id),
@@ -296,7 +297,9 @@ pub fn match_to_fast(m: &FlowMatch) -> Result<(FlowKey, FlowKey), Error> {
     Ok((key.masked(&mask), mask))
 }
 
-/// Packet metadata from the key of a PACKET EXECUTE (only metadata is honoured, §8.2).
+/// Packet metadata from the key of a PACKET EXECUTE: only the metadata attributes count,
+/// the rest is extracted from the packet (`net/openvswitch/flow.c`,
+/// `ovs_flow_key_extract_userspace()`).
 ///
 /// # Errors
 /// EOPNOTSUPP for tunnel options the fast path cannot carry.
@@ -330,7 +333,8 @@ pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, Error> {
     Ok(md)
 }
 
-/// The kernel-form odp key of a packet's fast-path key (for upcalls, §6.7/§8.3).
+/// The kernel-form odp key of a packet's fast-path key, as MISS and ACTION upcalls carry it
+/// (`net/openvswitch/datapath.c`, `queue_userspace_packet()`).
 pub fn key_to_odp(k: &FlowKey) -> OKey {
     to_odp(k, k, false)
 }
