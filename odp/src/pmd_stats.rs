@@ -3,7 +3,8 @@
 //!
 //! Plain generic netlink (no `ovs_header`). Every command is a DO request without attributes;
 //! GET and RXQ answer one message holding one nested [`attr::PMD`] per PMD thread, CLEAR
-//! (which needs CAP_NET_ADMIN like every mutating OVS command) answers with an ACK only.
+//! (which, like every mutating request dpswitch serves, needs a sender with uid 0) answers with
+//! an ACK only.
 
 use crate::ctrl::{op_flags, FamilyInfo, Op};
 use crate::nl::{self, AttrWriter, GenlHeader};
