@@ -9,6 +9,17 @@ use crate::packet::parse::{
 };
 use crate::packet::PacketBuf;
 
+/// The next number of the xorshift64* sequence in `state`: cheap, and good enough for
+/// SAMPLE probabilities ([`ExecContext::random_u32`]).
+pub fn xorshift32(state: &mut u64) -> u32 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+}
+
 /// Why a packet was dropped by the executor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {

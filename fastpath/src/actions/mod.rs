@@ -5,7 +5,7 @@
 pub mod csum;
 mod exec;
 
-pub use exec::{execute, DropReason, ExecContext, HotMeta, PacketState};
+pub use exec::{execute, xorshift32, DropReason, ExecContext, HotMeta, PacketState};
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;

@@ -147,14 +147,14 @@ pub(super) fn handle<D: Dataplane>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use odp::errno::{EEXIST, EINVAL, ENODEV, EOPNOTSUPP, EPERM, ERANGE};
 
     use super::*;
     use crate::control::testing::Harness;
 
     /// A NEW request for datapath `name`.
-    pub(crate) fn new_dp(name: &str) -> OvsMessage<DatapathAttrs> {
+    fn new_dp(name: &str) -> OvsMessage<DatapathAttrs> {
         OvsMessage::new(
             DpCmd::New,
             0,

@@ -262,7 +262,6 @@ mod tests {
     use odp::text::{parse_actions, parse_key};
 
     use super::*;
-    use crate::control::datapath::tests::new_dp;
     use crate::control::testing::Harness;
 
     const DP: i32 = 100;
@@ -284,15 +283,9 @@ mod tests {
         OvsMessage::new(cmd, DP, body)
     }
 
-    fn harness() -> Harness {
-        let mut h = Harness::new();
-        assert_eq!(h.errno(new_dp("dp0")), 0);
-        h
-    }
-
     #[test]
     fn new_refuses_what_the_kernel_refuses() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         assert_eq!(h.errno(msg(FlowCmd::New, attrs(Some(1), KEY, "2"))), 0);
         let mut excl = msg(FlowCmd::New, attrs(Some(2), KEY, "2"));
         excl.flags = flags::CREATE | flags::EXCL;
@@ -335,7 +328,7 @@ mod tests {
 
     #[test]
     fn get_set_del_of_a_missing_flow_are_enoent() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         for cmd in [FlowCmd::Get, FlowCmd::Set, FlowCmd::Del] {
             assert_eq!(
                 h.errno(msg(cmd, attrs(Some(9), KEY, "2"))),
@@ -359,7 +352,7 @@ mod tests {
 
     #[test]
     fn replies_carry_what_the_client_sent() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         let sent = attrs(Some(1), KEY, "set(ipv4(ttl=9)),2");
         let mut new = msg(FlowCmd::New, sent.clone());
         new.flags = flags::ECHO;
@@ -384,7 +377,7 @@ mod tests {
 
     #[test]
     fn flush_and_dumps() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         for i in 0..300u32 {
             let key = KEY.replace("10.0.0.2", &format!("10.0.{}.{}", i / 256, i % 256));
             assert_eq!(h.errno(msg(FlowCmd::New, attrs(Some(i), &key, "2"))), 0);

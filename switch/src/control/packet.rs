@@ -63,7 +63,6 @@ mod tests {
     use odp::family::packet::PacketAttrs;
 
     use super::*;
-    use crate::control::datapath::tests::new_dp;
     use crate::control::testing::Harness;
 
     const DP: i32 = 100;
@@ -92,8 +91,7 @@ mod tests {
 
     #[test]
     fn execute_runs_the_actions_and_refuses_what_the_kernel_refuses() {
-        let mut h = Harness::new();
-        assert_eq!(h.errno(new_dp("dp0")), 0);
+        let mut h = Harness::with_dp();
         assert_eq!(h.errno(execute(vec![Action::Output(0)])), 0);
         assert_eq!(h.sw.plane.sent, [(0, 0, frame())], "sent on the local port");
         assert_eq!(h.request(execute(vec![Action::Output(0)]), false).1, EPERM);
@@ -131,8 +129,7 @@ mod tests {
 
     #[test]
     fn userspace_actions_become_action_upcalls() {
-        let mut h = Harness::new();
-        assert_eq!(h.errno(new_dp("dp0")), 0);
+        let mut h = Harness::with_dp();
         let u = Action::Userspace(odp::action::Userspace {
             pid: 77,
             ..odp::action::Userspace::default()

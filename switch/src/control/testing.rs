@@ -64,6 +64,19 @@ impl Harness {
         }
     }
 
+    /// A switch of two PMDs with datapath `dp0` (`dp_ifindex` 100, its local port's).
+    pub(crate) fn with_dp() -> Self {
+        let mut h = Harness::new();
+        let dp = odp::family::datapath::DatapathAttrs {
+            name: Some("dp0".to_string()),
+            upcall_pid: Some(0),
+            ..Default::default()
+        };
+        let m = OvsMessage::new(odp::family::datapath::DpCmd::New, 0, dp);
+        assert_eq!(h.errno(m), 0);
+        h
+    }
+
     /// Sends one raw message from a sender with uid 0 (`admin`) or 1000; returns the
     /// messages it got back and the final errno (ACK, error or DONE; None if none came).
     pub(crate) fn raw(

@@ -238,7 +238,6 @@ mod tests {
     use odp::family::vport::VportOptions;
 
     use super::*;
-    use crate::control::datapath::tests::new_dp;
     use crate::control::testing::Harness;
 
     /// `dp_ifindex` of the harness's first datapath (its local port's ifindex).
@@ -273,15 +272,9 @@ mod tests {
         )
     }
 
-    fn harness() -> Harness {
-        let mut h = Harness::new();
-        assert_eq!(h.errno(new_dp("dp0")), 0);
-        h
-    }
-
     #[test]
     fn new_refuses_what_the_kernel_refuses() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         let netdev = wire::VportType::Netdev;
         assert_eq!(h.errno(new_port("p1", netdev, Some("net_null0"))), 0);
         assert_eq!(
@@ -340,7 +333,7 @@ mod tests {
 
     #[test]
     fn lookups_follow_the_kernel() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         assert_eq!(
             h.errno(new_port("p1", wire::VportType::Netdev, Some("n"))),
             0
@@ -384,7 +377,7 @@ mod tests {
 
     #[test]
     fn set_changes_settings_but_not_the_device_or_type() {
-        let mut h = harness();
+        let mut h = Harness::with_dp();
         assert_eq!(
             h.errno(new_port("p1", wire::VportType::Netdev, Some("n0"))),
             0

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use fastpath::actions::UserspaceAction;
-use fastpath::actions::{self, CompiledActions, DropReason, ExecContext, PacketState};
+use fastpath::actions::{self, xorshift32, CompiledActions, DropReason, ExecContext, PacketState};
 use fastpath::flow::FlowKey;
 use fastpath::packet::{extract, Metadata, PacketBuf};
 use fastpath::MAX_RECIRC_PASSES;
@@ -65,13 +65,7 @@ impl<D: Dataplane> ExecContext<D::Packet> for ControlExec<'_, D> {
     }
 
     fn random_u32(&mut self) -> u32 {
-        // xorshift64*: cheap and good enough for SAMPLE probabilities.
-        let mut x = *self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *self.rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+        xorshift32(self.rng)
     }
 }
 

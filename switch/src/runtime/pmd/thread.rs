@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use fastpath::actions::{DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::actions::{xorshift32, DropReason, ExecContext, PacketState, UserspaceAction};
 use fastpath::flow::FlowKey;
 use fastpath::packet::Metadata;
 use fastpath::pmd::{BurstMeta, PmdContext};
@@ -488,13 +488,7 @@ impl ExecContext<Mbuf> for Ctx<'_> {
     }
 
     fn random_u32(&mut self) -> u32 {
-        // xorshift64*: cheap and good enough for SAMPLE probabilities.
-        let mut x = *self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *self.rng = x;
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+        xorshift32(self.rng)
     }
 }
 
