@@ -10,7 +10,7 @@ use odp::key::FlowKey;
 use odp::pmd_stats::{self, PmdInfo};
 use odp::text::{self, DumpFlowLine, FormatOptions, PortNames};
 
-use crate::client::{Client, ENOENT};
+use crate::client::{self, Client, ENOENT};
 use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EEXIST, EINVAL, ENODEV};
 use crate::filter::Filter;
 use crate::fmt;
@@ -353,7 +353,7 @@ fn pmd_request(ctx: &mut Ctx<'_>, cmd: u8) -> Result<Vec<PmdInfo>, i32> {
     let replies = ctx
         .c()
         .and_then(|c| {
-            c.private_request(pmd_stats::FAMILY_NAME, |buf, family, seq, pid| {
+            client::private_request(c, pmd_stats::FAMILY_NAME, |buf, family, seq, pid| {
                 pmd_stats::emit_request(buf, family, cmd, seq, pid)
             })
         })

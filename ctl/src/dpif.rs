@@ -134,11 +134,15 @@ pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp, i32> {
         Err(_) => {
             want &= !(F_UNSUPPORTED | features::VPORT_PIDS);
             want |= features::DISPATCH_UPCALL_PER_CPU;
-            let r = match c.transact(dp_request(cmd, name, 0, want)) {
+            let r = match c
+                .transact(dp_request(cmd, name, 0, want))
+                .map_err(i32::from)
+            {
                 Err(EOPNOTSUPP) => {
                     want &= !features::DISPATCH_UPCALL_PER_CPU;
                     want |= features::VPORT_PIDS;
                     c.transact(dp_request(cmd, name, 0, want))
+                        .map_err(i32::from)
                 }
                 other => other,
             }?;
@@ -202,7 +206,8 @@ pub fn delete(c: &mut Client, dp: &Dp) -> Result<(), i32> {
             ..Default::default()
         },
     );
-    c.transact(m).map(|_| ())
+    c.transact(m)?;
+    Ok(())
 }
 
 /// The SET that changes the masks-cache size. It repeats the datapath's features: a SET
@@ -294,7 +299,8 @@ pub fn port_del(c: &mut Client, dp: &Dp, port_no: u32) -> Result<(), i32> {
             ..Default::default()
         },
     );
-    c.transact(m).map(|_| ())
+    c.transact(m)?;
+    Ok(())
 }
 
 /// How a flow put behaves, as OVS's `DPIF_FP_*` flags map onto the kernel API (spec §5.3).
