@@ -89,6 +89,17 @@ impl From<Error> for i32 {
     }
 }
 
+impl From<Error> for io::Error {
+    /// A socket error as it came; any other with the kind of its errno, so `?` works in
+    /// functions that return `io::Result` (the message stays, `raw_os_error` does not).
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io { source, .. } => source,
+            e => io::Error::new(io::Error::from_raw_os_error(e.errno()).kind(), e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +141,18 @@ mod tests {
             assert_eq!(e.errno(), want as i32, "{e}");
             assert_eq!(i32::from(e), want as i32);
         }
+    }
+
+    #[test]
+    fn io_results_keep_socket_errors_and_the_kind_of_others() {
+        let e = io::Error::from(Error::Io {
+            op: "receiving",
+            source: io::Error::from(Errno::ENOBUFS),
+        });
+        assert_eq!(e.raw_os_error(), Some(Errno::ENOBUFS as i32));
+        let e = io::Error::from(Error::Timeout);
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(e.to_string(), "no answer in time");
     }
 
     #[test]

@@ -345,6 +345,13 @@ mod tests {
     }
 
     #[test]
+    fn sockets_and_clients_can_move_to_and_be_shared_by_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<NetlinkSocket>();
+        send_sync::<crate::Client>();
+    }
+
+    #[test]
     fn datagrams_arrive_with_sender_port_and_credentials() {
         let server = NetlinkSocket::bind(test_port(1), 1 << 20).unwrap();
         let client = NetlinkSocket::bind(0, 1 << 16).unwrap();
