@@ -195,8 +195,9 @@ impl Client {
     /// The answer to the request with sequence number `seq` (already sent), message by
     /// message as its datagrams arrive: its data messages, up to its ACK or `NLMSG_DONE`
     /// (the iterator ends) or its `NLMSG_ERROR` (an [`Error::Remote`] item, then the end).
-    /// Whatever else a datagram holds after the end is dropped. Left unfinished, the rest
-    /// of the answer is skipped as stray by the next exchange.
+    /// Whatever else a datagram holds after the end is dropped, and so is the rest of the
+    /// datagram at hand when the iterator is dropped unfinished; later datagrams of an
+    /// unfinished answer are stray to the next exchange.
     pub fn replies(&mut self, seq: u32) -> Replies<'_> {
         Replies {
             client: self,
@@ -436,6 +437,12 @@ impl Replies<'_> {
         self.done = true;
         self.client.unread = 0..0;
         last
+    }
+}
+
+impl Drop for Replies<'_> {
+    fn drop(&mut self) {
+        self.client.unread = 0..0;
     }
 }
 

@@ -225,6 +225,33 @@ fn dumps_span_datagrams_and_end_at_done() {
 }
 
 #[test]
+fn a_dump_left_unfinished_leaves_the_next_exchange_its_own_answer() {
+    let peer = Peer::start(test_port(11), |h, _| {
+        if h.flags & flags::DUMP == flags::DUMP {
+            // One datagram: three entries and DONE.
+            let mut a = datapath(h, "a0", true);
+            a.extend(datapath(h, "a1", true));
+            a.extend(datapath(h, "a2", true));
+            a.extend(done(h, 0));
+            vec![a]
+        } else {
+            vec![datapath(h, "get", false), ack(h)]
+        }
+    });
+    for reject_stray in [false, true] {
+        let mut c = Client::open(peer.port_id).unwrap();
+        c.set_reject_stray(reject_stray);
+        let mut m = get("x");
+        m.family = DATAPATH;
+        let first = c.dump_iter(m.clone()).unwrap().next().unwrap().unwrap();
+        assert_eq!(first.body.name.as_deref(), Some("a0"));
+        // The rest of that datagram went with the iterator.
+        let r = c.transact(m).unwrap();
+        assert_eq!(r[0].body.name.as_deref(), Some("get"), "{reject_stray}");
+    }
+}
+
+#[test]
 fn errors_carry_the_peers_errno() {
     let peer = Peer::start(test_port(3), |h, p| {
         if let Some(a) = nlctrl(h, p) {
