@@ -17,7 +17,6 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use netlink_sys::protocols::NETLINK_GENERIC;
 use netlink_sys::{Socket, SocketAddr};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -25,6 +24,9 @@ use nix::sys::socket::{
     recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, NetlinkAddr, UnixCredentials,
 };
 use nix::sys::time::{TimeVal, TimeValLike};
+
+/// The netlink protocol of every [`NetlinkSocket`].
+pub const NETLINK_GENERIC: i32 = netlink_sys::protocols::NETLINK_GENERIC as i32;
 
 /// Who sent a datagram, as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +74,7 @@ impl NetlinkSocket {
     /// # Errors
     /// `EADDRINUSE` when another socket holds `port_id`; other socket errors as they come.
     pub fn open(port_id: u32) -> io::Result<Self> {
-        let mut inner = Socket::new(NETLINK_GENERIC)?;
+        let mut inner = Socket::new(netlink_sys::protocols::NETLINK_GENERIC)?;
         inner.bind(&SocketAddr::new(port_id, 0))?;
         let mut bound = SocketAddr::new(0, 0);
         inner.get_address(&mut bound)?;
