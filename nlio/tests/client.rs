@@ -49,7 +49,8 @@ impl Peer {
                 for m in nl::messages(&buf[..r.len]) {
                     let (h, p) = m.unwrap();
                     for d in answer(h, p) {
-                        sock.send_to(r.sender.port_id, &d).unwrap();
+                        // A client that stopped at an error may be gone already.
+                        let _ = sock.send_to(r.sender.port_id, &d);
                     }
                 }
             }
