@@ -9,6 +9,7 @@
 //! [`Error::Stray`] on a client that checks its peer's ordering
 //! ([`Client::set_reject_stray`]).
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use odp::ctrl::{self, CtrlMessage, FamilyInfo};
@@ -64,8 +65,9 @@ pub struct Client {
     /// The peer's ids of the OVS families (0 until resolved, see
     /// [`Client::resolve_ovs_families`]); typed requests of family 0 are sent with these.
     pub ids: FamilyIds,
-    /// Allocated once: every answer is received into it.
-    buf: Vec<u8>,
+    /// Allocated once: every datagram is received into it (a mutex, so raw receives can
+    /// take `&self`; exchanges hold `&mut self` and reach it without locking).
+    buf: Mutex<Vec<u8>>,
     /// The part of `buf` not looked at yet.
     unread: std::ops::Range<usize>,
 }
@@ -87,7 +89,7 @@ impl Client {
             timeout: Timeout::Idle(DEFAULT_IDLE),
             reject_stray: false,
             ids: FamilyIds::default(),
-            buf: vec![0; RECV_BUF],
+            buf: Mutex::new(vec![0; RECV_BUF]),
             unread: 0..0,
         })
     }
@@ -171,12 +173,12 @@ impl Client {
     /// [`Error::Timeout`] when none arrived, [`Error::Oversized`] for one longer than
     /// [`RECV_BUF`], `ENOBUFS` when the kernel dropped datagrams for lack of buffer space.
     pub fn recv_datagram(&self, timeout: Duration) -> Result<Vec<u8>, Error> {
-        let mut buf = vec![0; RECV_BUF];
+        let mut buf = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
         let r = self
             .sock
             .recv_timeout(&mut buf, timeout)
             .map_err(recv_error)?;
-        datagram(buf, r.len, r.truncated)
+        datagram(&buf, r.len, r.truncated)
     }
 
     /// Receives a datagram from anyone if one is waiting.
@@ -184,9 +186,9 @@ impl Client {
     /// # Errors
     /// As [`Client::recv_datagram`], except that none waiting is `Ok(None)`.
     pub fn try_recv_datagram(&self) -> Result<Option<Vec<u8>>, Error> {
-        let mut buf = vec![0; RECV_BUF];
+        let mut buf = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
         match self.sock.try_recv(&mut buf) {
-            Ok(r) => datagram(buf, r.len, r.truncated).map(Some),
+            Ok(r) => datagram(&buf, r.len, r.truncated).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(recv_error(e)),
         }
@@ -380,19 +382,17 @@ impl Client {
     fn fill(&mut self) -> Result<(), Error> {
         let wait = self.timeout.left();
         let deadline = Instant::now().checked_add(wait);
+        let buf = self.buf.get_mut().unwrap_or_else(PoisonError::into_inner);
         loop {
             let left = deadline.map_or(wait, |d| d.saturating_duration_since(Instant::now()));
-            let r = self
-                .sock
-                .recv_timeout(&mut self.buf, left)
-                .map_err(recv_error)?;
+            let r = self.sock.recv_timeout(buf, left).map_err(recv_error)?;
             if r.sender.port_id != self.peer {
                 continue;
             }
             if r.truncated {
                 return Err(Error::Oversized {
                     len: r.len,
-                    cap: self.buf.len(),
+                    cap: buf.len(),
                 });
             }
             self.unread = 0..r.len;
@@ -412,16 +412,15 @@ fn recv_error(e: std::io::Error) -> Error {
     }
 }
 
-fn datagram(mut buf: Vec<u8>, len: usize, truncated: bool) -> Result<Vec<u8>, Error> {
+/// A copy of the `len` bytes received into `buf`.
+fn datagram(buf: &[u8], len: usize, truncated: bool) -> Result<Vec<u8>, Error> {
     if truncated {
         return Err(Error::Oversized {
             len,
             cap: buf.len(),
         });
     }
-    buf.truncate(len);
-    buf.shrink_to_fit();
-    Ok(buf)
+    Ok(buf[..len].to_vec())
 }
 
 /// The answer to one request, message by message (see [`Client::replies`]).
@@ -457,7 +456,12 @@ impl Iterator for Replies<'_> {
                 }
                 continue;
             }
-            let data = &self.client.buf[self.client.unread.clone()];
+            let buf = self
+                .client
+                .buf
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            let data = &buf[self.client.unread.clone()];
             let (h, payload) = match nl::messages(data).next() {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => return self.finish(Some(Err(Error::Malformed(e)))),
