@@ -20,10 +20,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use dpswitch::netlink::server::FAMILY_IDS;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use nlio::Client;
+use odp::dpswitch::FAMILY_IDS;
 use odp::nl;
 
 const NLM_F_REQUEST: u16 = 0x1;
