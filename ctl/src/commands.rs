@@ -1,6 +1,7 @@
-//! The command set of `ovs-dpctl` (spec §12) with its argument conventions: an optional
-//! datapath argument that counts as one only if such a datapath exists, `,key=value` options
-//! per interface, and the same error lines and carry-on-after-an-error behaviour per item.
+//! The command set of `ovs-dpctl` (OVS `lib/dpctl.c`, `all_commands[]`) with its argument
+//! conventions: an optional datapath argument that counts as one only if such a datapath
+//! exists, `,key=value` options per interface, and the same error lines and
+//! carry-on-after-an-error behaviour per item.
 
 use std::io::{BufRead, Write};
 
@@ -10,7 +11,7 @@ use odp::key::FlowKey;
 use odp::pmd_stats::{self, PmdInfo};
 use odp::text::{self, DumpFlowLine, FormatOptions, PortNames};
 
-use crate::client::{Client, ENOENT};
+use crate::client::{self, Client, ENOENT};
 use crate::dpif::{self, Dp, FlowPut, PutMode, EAFNOSUPPORT, EEXIST, EINVAL, ENODEV};
 use crate::filter::Filter;
 use crate::fmt;
@@ -353,7 +354,7 @@ fn pmd_request(ctx: &mut Ctx<'_>, cmd: u8) -> Result<Vec<PmdInfo>, i32> {
     let replies = ctx
         .c()
         .and_then(|c| {
-            c.private_request(pmd_stats::FAMILY_NAME, |buf, family, seq, pid| {
+            client::private_request(c, pmd_stats::FAMILY_NAME, |buf, family, seq, pid| {
                 pmd_stats::emit_request(buf, family, cmd, seq, pid)
             })
         })
@@ -903,8 +904,9 @@ fn dump_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             return e;
         }
     };
-    // A flow whose actions did not fit its dump message comes without them (spec §5.4):
-    // fetch it alone, as OVS does.
+    // A flow whose actions did not fit its dump message comes without them (the kernel's
+    // `ovs_flow_cmd_fill_actions()`, `net/openvswitch/datapath.c`): fetch it alone, as OVS's
+    // `dpif_netlink_flow_dump_next()` (`lib/dpif-netlink.c`) does.
     for f in flows.iter_mut().filter(|f| f.actions.is_none()) {
         let ufid: Option<[u8; 16]> = f.ufid.as_deref().and_then(|u| u.try_into().ok());
         let got = match (ufid, f.key.clone()) {
@@ -1575,7 +1577,8 @@ mod tests {
 
     #[test]
     fn dump_flows_lines_golden() {
-        // The spec's §12.2 example.
+        // A flow as ovs-vswitchd installs it, printed as `format_dpif_flow()` (OVS
+        // `lib/dpctl.c`) prints it.
         let f = flow(
             "recirc_id(0),in_port(1),eth_type(0x0800),ipv4(frag=no)",
             "2",

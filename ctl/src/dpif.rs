@@ -23,7 +23,7 @@ pub const ENODEV: i32 = 19;
 pub const EEXIST: i32 = 17;
 
 /// A bit no datapath supports: `ovs-dpctl` asks for it to check that unknown feature bits are
-/// rejected (spec §3.6).
+/// rejected (OVS `lib/dpif-netlink.c`, `dpif_netlink_open()`).
 pub const F_UNSUPPORTED: u32 = 1 << 31;
 
 /// An opened datapath.
@@ -106,8 +106,9 @@ fn dp_from_reply(m: OvsMessage<DatapathAttrs>, name: &str) -> Dp {
 }
 
 /// Opens (`create` = false) or creates a datapath with `ovs-dpctl`'s feature negotiation
-/// (spec §3.6): ask for an impossible bit and expect a refusal, then per-CPU dispatch, falling
-/// back to per-vport dispatch on `EOPNOTSUPP`, then try TC recirculation sharing.
+/// (OVS `lib/dpif-netlink.c`, `dpif_netlink_open()`): ask for an impossible bit and expect a
+/// refusal, then per-CPU dispatch, falling back to per-vport dispatch on `EOPNOTSUPP`, then
+/// try TC recirculation sharing.
 ///
 /// # Errors
 /// `ENODEV` for an unknown datapath, `EEXIST` when creating an existing one, others as the
@@ -134,11 +135,15 @@ pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp, i32> {
         Err(_) => {
             want &= !(F_UNSUPPORTED | features::VPORT_PIDS);
             want |= features::DISPATCH_UPCALL_PER_CPU;
-            let r = match c.transact(dp_request(cmd, name, 0, want)) {
+            let r = match c
+                .transact(dp_request(cmd, name, 0, want))
+                .map_err(i32::from)
+            {
                 Err(EOPNOTSUPP) => {
                     want &= !features::DISPATCH_UPCALL_PER_CPU;
                     want |= features::VPORT_PIDS;
                     c.transact(dp_request(cmd, name, 0, want))
+                        .map_err(i32::from)
                 }
                 other => other,
             }?;
@@ -202,11 +207,12 @@ pub fn delete(c: &mut Client, dp: &Dp) -> Result<(), i32> {
             ..Default::default()
         },
     );
-    c.transact(m).map(|_| ())
+    c.transact(m)?;
+    Ok(())
 }
 
 /// The SET that changes the masks-cache size. It repeats the datapath's features: a SET
-/// without them clears them (spec §3.4).
+/// without them clears them (the kernel's `ovs_dp_change()`, `net/openvswitch/datapath.c`).
 pub fn cache_size_msg(dp: &Dp, size: u32) -> OvsMessage<DatapathAttrs> {
     let mut m = dp_msg(
         DpCmd::Set,
@@ -294,10 +300,13 @@ pub fn port_del(c: &mut Client, dp: &Dp, port_no: u32) -> Result<(), i32> {
             ..Default::default()
         },
     );
-    c.transact(m).map(|_| ())
+    c.transact(m)?;
+    Ok(())
 }
 
-/// How a flow put behaves, as OVS's `DPIF_FP_*` flags map onto the kernel API (spec §5.3).
+/// How a flow put behaves, as OVS's `DPIF_FP_*` flags map onto the kernel API (OVS
+/// `lib/dpif-netlink.c`, `dpif_netlink_init_flow_put()`; the kernel's `ovs_flow_cmd_new()`
+/// and `ovs_flow_cmd_set()`, `net/openvswitch/datapath.c`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutMode {
     /// `add-flow`: NEW with `NLM_F_CREATE` (fails with `EEXIST` on an overlapping flow).

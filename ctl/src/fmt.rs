@@ -1,5 +1,5 @@
-//! Output formats, byte for byte as `ovs-dpctl` prints them (spec §12): `show` (with `-s`),
-//! cache sizes, flow statistics, and error lines.
+//! Output formats, byte for byte as `ovs-dpctl` prints them (OVS `lib/dpctl.c`: `show_dpif()`,
+//! `format_dpif_flow()`): `show` (with `-s`), cache sizes, flow statistics, and error lines.
 
 use odp::family::datapath::DatapathAttrs;
 use odp::family::flow::FlowAttrs;

@@ -1,8 +1,8 @@
 //! `dpctl`: an `ovs-dpctl` compatible client for dpswitch's generic-netlink control plane.
 //!
 //! It speaks the kernel datapath's families (`ovs_datapath`, `ovs_vport`, `ovs_flow`) through
-//! the `odp` codecs, on a `NETLINK_GENERIC` socket that talks to the daemon's well-known port
-//! id instead of the kernel, and prints what `ovs-dpctl` prints.
+//! the `odp` codecs, with an `nlio` client that talks to the daemon's well-known port id
+//! instead of the kernel, and prints what `ovs-dpctl` prints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,12 +13,11 @@ pub mod filter;
 pub mod fmt;
 pub mod opts;
 pub mod pmd;
-pub mod sock;
 
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
-use client::{Client, Timeout, DEFAULT_IDLE};
+use client::{Timeout, DEFAULT_IDLE};
 
 /// Runs dpctl with `args` (without the program name); returns the exit status.
 pub fn run(
@@ -84,10 +83,10 @@ pub fn run(
     }
     let client = if cmd.connects {
         let timeout = match o.timeout {
-            Some(s) => Timeout::Total(start + Duration::from_secs(u64::from(s))),
+            Some(s) => Timeout::Deadline(start + Duration::from_secs(u64::from(s))),
             None => Timeout::Idle(DEFAULT_IDLE),
         };
-        match Client::connect(o.daemon_pid(), timeout) {
+        match client::connect(o.daemon_pid(), timeout) {
             Ok(c) => Some(c),
             Err(e) => {
                 let _ = err.write_all(fmt::error_line(e.errno, &e.context).as_bytes());

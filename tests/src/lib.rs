@@ -331,31 +331,30 @@ pub fn sh(argv: &[&str]) -> String {
     text
 }
 
-/// A netlink client for the daemon's control plane, speaking through the `odp` codec.
+/// A netlink client for the daemon's control plane: an [`nlio::Client`] with the helpers
+/// tests assert with (errno results, 0 for success; panics where a test cannot go on).
 pub mod nlclient {
-    use std::os::fd::{AsRawFd, OwnedFd};
     use std::time::Duration;
 
-    use nix::sys::socket::{
-        bind, getsockname, recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags,
-        NetlinkAddr, SockFlag, SockProtocol, SockType,
-    };
-    use odp::ctrl::CtrlMessage;
     use odp::family::{Body, FamilyIds, OvsMessage};
-    use odp::nl::{self, flags, Control, NlMsgHeader};
+    use odp::nl::flags;
 
     /// One received netlink message: header and payload.
-    pub type Msg = (NlMsgHeader, Vec<u8>);
+    pub type Msg = nlio::Message;
+
+    /// How long [`NlClient::collect`] waits for each datagram of an answer.
+    const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
     /// A client socket bound at a kernel-chosen port id, talking to the daemon's port id.
+    /// Answers to another request than the one waited for fail the test: the daemon answers
+    /// each request in order and nothing else.
     #[derive(Debug)]
     pub struct NlClient {
-        fd: OwnedFd,
+        c: nlio::Client,
         /// This socket's port id (where upcalls can be sent).
         pub port_id: u32,
         /// The daemon's port id.
         pub server: u32,
-        seq: u32,
         /// Family ids resolved with GETFAMILY.
         pub ids: FamilyIds,
     }
@@ -364,106 +363,68 @@ pub mod nlclient {
         /// Opens a socket (8 MiB receive buffer) and resolves the four OVS families.
         pub fn connect(server: u32) -> NlClient {
             let mut c = NlClient::raw(server);
-            c.ids = FamilyIds {
-                datapath: c.family("ovs_datapath").expect("ovs_datapath"),
-                vport: c.family("ovs_vport").expect("ovs_vport"),
-                flow: c.family("ovs_flow").expect("ovs_flow"),
-                packet: c.family("ovs_packet").expect("ovs_packet"),
-            };
+            c.c.resolve_ovs_families()
+                .unwrap_or_else(|e| panic!("{e} (errno {})", e.errno()));
+            c.ids = c.c.ids;
             c
         }
 
         /// Opens a socket without resolving families.
         pub fn raw(server: u32) -> NlClient {
-            let fd = socket(
-                AddressFamily::Netlink,
-                SockType::Raw,
-                SockFlag::SOCK_CLOEXEC,
-                SockProtocol::NetlinkGeneric,
-            )
-            .expect("netlink socket");
-            // Force a large buffer (we run as root); fall back to the capped size.
-            if setsockopt(&fd, sockopt::RcvBufForce, &(8 << 20)).is_err() {
-                let _ = setsockopt(&fd, sockopt::RcvBuf, &(8 << 20));
-            }
-            bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).expect("bind netlink");
-            let addr: NetlinkAddr = getsockname(fd.as_raw_fd()).expect("getsockname");
-            setsockopt(
-                &fd,
-                sockopt::ReceiveTimeout,
-                &nix::sys::time::TimeVal::new(5, 0),
-            )
-            .expect("SO_RCVTIMEO");
+            let mut c = nlio::Client::open(server).expect("netlink socket");
+            c.set_timeout(nlio::Timeout::Idle(ANSWER_WAIT));
+            c.set_reject_stray(true);
             NlClient {
-                fd,
-                port_id: addr.pid(),
+                port_id: c.port_id(),
                 server,
-                seq: 1,
                 ids: FamilyIds::default(),
+                c,
             }
         }
 
         /// The next sequence number.
         pub fn next_seq(&mut self) -> u32 {
-            self.seq += 1;
-            self.seq
+            self.c.next_seq()
         }
 
         /// Sends raw bytes to the daemon.
-        pub fn send_raw(&self, bytes: &[u8]) -> nix::Result<usize> {
-            sendto(
-                self.fd.as_raw_fd(),
-                bytes,
-                &NetlinkAddr::new(self.server, 0),
-                MsgFlags::empty(),
-            )
+        pub fn send_raw(&self, bytes: &[u8]) -> Result<(), nlio::Error> {
+            self.c.send_raw(bytes)
         }
 
-        /// Receives one datagram (None on timeout).
+        /// Receives one datagram (None on timeout or error).
         pub fn recv_dgram(&self, timeout: Duration) -> Option<Vec<u8>> {
-            let tv = nix::sys::time::TimeVal::new(
-                timeout.as_secs() as i64,
-                timeout.subsec_micros() as i64,
-            );
-            setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).ok()?;
-            let mut buf = vec![0u8; 256 * 1024];
-            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()).ok()?;
-            buf.truncate(n);
-            Some(buf)
+            self.c.recv_datagram(timeout).ok()
         }
 
         /// Receives one datagram if one is waiting (never blocks).
         pub fn try_recv(&self) -> Option<Vec<u8>> {
-            let mut buf = vec![0u8; 256 * 1024];
-            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).ok()?;
-            buf.truncate(n);
-            Some(buf)
+            self.c.try_recv_datagram().ok().flatten()
         }
 
         /// Receives every message answering `seq` until its ACK, error or DONE: the data
         /// messages, and the final errno (0 for an ACK or DONE 0, None if neither came).
-        pub fn collect(&self, seq: u32, want_end: bool) -> (Vec<Msg>, Option<i32>) {
+        /// With `want_end` false, a data message without `NLM_F_MULTI` ends it too.
+        ///
+        /// # Panics
+        /// On an answer to another request, or one that does not parse.
+        pub fn collect(&mut self, seq: u32, want_end: bool) -> (Vec<Msg>, Option<i32>) {
             let mut msgs = Vec::new();
-            loop {
-                let Some(d) = self.recv_dgram(Duration::from_secs(10)) else {
-                    return (msgs, None);
-                };
-                for m in nl::messages(&d) {
-                    let (h, p) = m.expect("well-formed reply");
-                    assert_eq!(h.seq, seq, "reply to another request: {h:?}");
-                    match nl::classify(&h, p).expect("control message") {
-                        Control::Error(e) => return (msgs, Some(-e.error)),
-                        Control::Done(s) => return (msgs, Some(-s)),
-                        Control::Data(_) => {
-                            msgs.push((h, p.to_vec()));
-                            if !want_end && h.flags & flags::MULTI == 0 {
-                                return (msgs, Some(0));
-                            }
+            for r in self.c.replies(seq) {
+                match r {
+                    Ok(m) => {
+                        let last = !want_end && m.0.flags & flags::MULTI == 0;
+                        msgs.push(m);
+                        if last {
+                            return (msgs, Some(0));
                         }
-                        Control::Noop | Control::Overrun => {}
                     }
+                    Err(nlio::Error::Remote(errno)) => return (msgs, Some(errno)),
+                    Err(nlio::Error::Timeout) => return (msgs, None),
+                    Err(e) => panic!("answer to seq {seq}: {e}"),
                 }
             }
+            (msgs, Some(0))
         }
 
         /// Sends `m` (REQUEST|ACK plus `extra` flags) and returns the decoded replies and
@@ -490,20 +451,7 @@ pub mod nlclient {
 
         /// Resolves a family id (Err = errno).
         pub fn family(&mut self, name: &str) -> Result<u16, i32> {
-            let seq = self.next_seq();
-            let mut m = CtrlMessage::get_family(name, seq);
-            m.pid = self.port_id;
-            let mut b = Vec::new();
-            m.emit(&mut b).expect("encode");
-            self.send_raw(&b).expect("send");
-            let (msgs, err) = self.collect(seq, true);
-            match err {
-                Some(0) | None => {}
-                Some(e) => return Err(e),
-            }
-            let (h, p) = msgs.first().ok_or(-1)?;
-            let r = CtrlMessage::parse(*h, p).map_err(|_| -1)?;
-            r.info.id.ok_or(-1)
+            self.c.family(name).map_err(|e| e.errno())
         }
 
         /// A message of family `T` addressed with this client's family ids.

@@ -725,8 +725,8 @@ fn unprivileged_users_cannot_change_the_datapath() {
 }
 
 /// A `system` port names a kernel interface; the kernel answers ENODEV when there is none
-/// (spec §4.5), and so must dpswitch. dpctl, like ovs-dpctl, finds the netdev missing
-/// itself first and says so in ovs-dpctl's words.
+/// (`ovs_netdev_link()`, `net/openvswitch/vport-netdev.c`), and so must dpswitch. dpctl, like
+/// ovs-dpctl, finds the netdev missing itself first and says so in ovs-dpctl's words.
 #[test]
 fn adding_a_missing_kernel_interface_is_enodev() {
     let dp = unique("dpe");
@@ -823,9 +823,10 @@ fn traffic_through_dpctl_flows_shows_in_stats_and_dumps() {
     assert!(sw.stop().success());
 }
 
-/// Every dpctl command opens the datapath the way ovs-dpctl does, negotiating per-CPU upcall
-/// dispatch without giving any upcall socket (spec §3.6). That must not cost a switch without
-/// a controller its forwarding: the standalone bridge still forwards a ping afterwards.
+/// Every dpctl command opens the datapath the way ovs-dpctl does (OVS `lib/dpif-netlink.c`,
+/// `dpif_netlink_open()`), negotiating per-CPU upcall dispatch without giving any upcall
+/// socket. That must not cost a switch without a controller its forwarding: the standalone
+/// bridge still forwards a ping afterwards.
 #[test]
 fn dpctl_show_keeps_the_standalone_bridge_forwarding() {
     let (a, b) = (unique("sa"), unique("sb"));

@@ -528,19 +528,8 @@ fn sigkill_on_hugepages_then_restart_on_the_same_prefix_and_port_id() {
 #[test]
 fn a_netlink_port_id_held_by_a_plain_socket_is_refused_quickly() {
     let _serial = serial();
-    use nix::sys::socket::{
-        bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType,
-    };
-    use std::os::fd::AsRawFd;
     let pid = fresh_netlink_pid();
-    let holder = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkGeneric,
-    )
-    .expect("netlink socket");
-    bind(holder.as_raw_fd(), &NetlinkAddr::new(pid, 0)).expect("bind the port id");
+    let holder = nlio::NetlinkSocket::open(pid).expect("bind the port id");
     let t = Instant::now();
     let (code, out) = dpswitch_until_exit(
         &unique("pfx"),

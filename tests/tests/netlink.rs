@@ -102,7 +102,8 @@ fn families_datapaths_vports_flows_and_their_errors() {
     let by_index = c.msg(DpCmd::Get, 999_999, DatapathAttrs::default());
     assert_eq!(c.transact(by_index, 0).1, ENODEV);
 
-    // The kernel-style open sequence (§3.6): bit 31 must fail, the retry succeeds.
+    // The open sequence of OVS's `dpif_netlink_open()` (`lib/dpif-netlink.c`): bit 31 must
+    // fail, the retry succeeds.
     let name = unique("kdp");
     let new = |f: u32| DatapathAttrs {
         name: Some(name.clone()),

@@ -9,15 +9,11 @@
 //!   echo requester that also listens gets one copy, not two; a requester that asked for
 //!   nothing gets nothing but its ACK. A flow flush announces nothing.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use dpswitch_e2e::nlclient::NlClient;
 use dpswitch_e2e::{ovs_dpctl_at, split_vlog, unique, Dpswitch};
-use nix::sys::socket::{
-    bind, recv, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
-    SockProtocol, SockType,
-};
+use nlio::NetlinkSocket;
 use odp::ctrl::CtrlMessage;
 use odp::family::datapath::{DatapathAttrs, DpCmd};
 use odp::family::vport::{VportAttrs, VportCmd, VportType};
@@ -49,67 +45,35 @@ fn groups_of(c: &mut NlClient, name: &str) -> Result<Vec<(String, u32)>, i32> {
 
 /// A socket that joined netlink groups.
 struct Listener {
-    fd: OwnedFd,
+    sock: NetlinkSocket,
 }
 
 impl Listener {
     fn join(groups: &[u32]) -> Listener {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkGeneric,
-        )
-        .expect("netlink socket");
-        let _ = setsockopt(&fd, sockopt::RcvBufForce, &(4 << 20));
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).expect("bind");
+        let sock = NetlinkSocket::open(0).expect("netlink socket");
+        let _ = sock.set_recv_buffer(4 << 20);
         for &g in groups {
-            join_group(&fd, g).unwrap_or_else(|e| panic!("NETLINK_ADD_MEMBERSHIP {g}: {e}"));
+            sock.join_group(g)
+                .unwrap_or_else(|e| panic!("NETLINK_ADD_MEMBERSHIP {g}: {e}"));
         }
-        Listener { fd }
+        Listener { sock }
     }
 
     fn send_to(&self, port_id: u32, bytes: &[u8]) {
-        nix::sys::socket::sendto(
-            self.fd.as_raw_fd(),
-            bytes,
-            &NetlinkAddr::new(port_id, 0),
-            MsgFlags::empty(),
-        )
-        .expect("send");
+        self.sock.send_to_blocking(port_id, bytes).expect("send");
     }
 
     /// Every message received until `quiet` passes without one.
     fn drain(&self, quiet: Duration) -> Vec<(NlMsgHeader, Vec<u8>)> {
         let mut out = Vec::new();
-        let tv = nix::sys::time::TimeVal::new(0, quiet.subsec_micros().into());
-        setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).expect("SO_RCVTIMEO");
         let mut buf = vec![0u8; 256 * 1024];
-        while let Ok(n) = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-            for m in nl::messages(&buf[..n]) {
+        while let Ok(r) = self.sock.recv_timeout(&mut buf, quiet) {
+            for m in nl::messages(&buf[..r.len]) {
                 let (h, p) = m.expect("well-formed notification");
                 out.push((h, p.to_vec()));
             }
         }
         out
-    }
-}
-
-fn join_group(fd: &OwnedFd, group: u32) -> std::io::Result<()> {
-    // SAFETY: a valid socket and a u32 option value of the stated size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_NETLINK,
-            libc::NETLINK_ADD_MEMBERSHIP,
-            std::ptr::from_ref(&group).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

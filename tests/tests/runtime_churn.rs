@@ -5,7 +5,7 @@
 //! lost, and every hit transmitted or counted as a tx drop), and once the source port is gone
 //! the packet pool is back to the mbufs it had in use before the traffic started.
 //!
-//! The soak (issue 9) adds port hot-plug every few seconds and dumps running alongside, and
+//! The soak adds port hot-plug every few seconds and dumps running alongside, and
 //! samples RSS, mempool use and the PMD's longest poll round: `SOAK_SECS=1800` (perf/soak.sh)
 //! for the 30-minute run, 40 s by default.
 
@@ -356,7 +356,7 @@ impl Rig {
     }
 }
 
-/// The flow-change rate the churn must keep up: the issue's 10k/s in the optimised build
+/// The flow-change rate the churn must keep up: 10k/s in the optimised build
 /// (perf/soak.sh); the unoptimised daemon and client of a CI run manage a few times less.
 const MIN_CHANGES_PER_S: f64 = if cfg!(debug_assertions) {
     5_000.0

@@ -16,25 +16,19 @@
 //! the daemon binary (default: the workspace's `target/release/dpswitch`).
 #![no_main]
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use dpswitch::netlink::server::FAMILY_IDS;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{
-    bind, recv, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr,
-    SockFlag, SockProtocol, SockType,
-};
+use nlio::Client;
+use odp::dpswitch::FAMILY_IDS;
+use odp::nl;
 
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const GENL_ID_CTRL: u16 = 0x10;
 const NLA_F_NESTED: u16 = 0x8000;
 /// The datapath every liveness GET asks for (it may have been deleted: ENODEV is an answer).
@@ -44,8 +38,9 @@ const NAMES: [&str; 4] = [DP, "fz1", "fzv0", "fzv1"];
 
 struct Live {
     child: Child,
-    sock: OwnedFd,
-    server: u32,
+    /// Talks to the daemon: the fuzz input's datagrams and the liveness GETs.
+    client: Client,
+    /// The liveness GETs' sequence numbers, far from the 7 every generated request carries.
     seq: u32,
     /// The datapath's `dp_ifindex`, from the last GET's answer (0 once it is deleted).
     dp_ifindex: i32,
@@ -87,19 +82,11 @@ fn start() -> Live {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("{bin}: {e}"));
-    let sock = socket(
-        AddressFamily::Netlink,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkGeneric,
-    )
-    .expect("netlink socket");
-    bind(sock.as_raw_fd(), &NetlinkAddr::new(0, 0)).expect("bind");
-    setsockopt(&sock, sockopt::RcvBuf, &(8 << 20)).expect("SO_RCVBUF");
+    // An 8 MiB receive buffer: the answers to a whole input wait there until the next GET.
+    let client = Client::open(server).expect("netlink socket");
     let mut live = Live {
         child,
-        sock,
-        server,
+        client,
         seq: 1 << 30,
         dp_ifindex: 0,
     };
@@ -122,55 +109,36 @@ impl Live {
         let mut m = Msg::new(FAMILY_IDS.datapath, NLM_F_REQUEST, 3, 0);
         m.seq = seq;
         m.attr(1, &nul(DP));
-        let _ = sendto(
-            self.sock.as_raw_fd(),
-            &m.bytes(),
-            &NetlinkAddr::new(self.server, 0),
-            MsgFlags::empty(),
-        );
+        let _ = self.client.send_raw(&m.bytes());
         let deadline = Instant::now() + timeout;
-        let mut buf = vec![0u8; 1 << 17];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
-            let ms = PollTimeout::try_from(left.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
-            if poll(&mut fds, ms).unwrap_or(0) == 0 {
-                continue;
-            }
-            let Ok(n) = recv(self.sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) else {
-                continue; // ENOBUFS after a huge dump: the GET's answer is still to come
+            let d = match self.client.recv_datagram(left) {
+                Ok(d) => d,
+                Err(nlio::Error::Timeout) => return false,
+                // ENOBUFS after a huge dump: the GET's answer is still to come.
+                Err(_) => continue,
             };
-            let mut off = 0;
-            while off + 16 <= n {
-                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-                let ty = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().unwrap());
-                let s = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap());
-                if s == seq && ty != NLMSG_DONE {
-                    self.dp_ifindex = if ty == FAMILY_IDS.datapath && off + 24 <= n {
-                        i32::from_ne_bytes(buf[off + 20..off + 24].try_into().unwrap())
-                    } else {
-                        0
+            for m in nl::messages(&d) {
+                let Ok((h, p)) = m else { break };
+                if h.seq == seq && h.ty != nl::NLMSG_DONE {
+                    self.dp_ifindex = match p.get(4..8) {
+                        Some(ifindex) if h.ty == FAMILY_IDS.datapath => {
+                            i32::from_ne_bytes(ifindex.try_into().unwrap())
+                        }
+                        _ => 0,
                     };
-                    return ty == NLMSG_ERROR || ty == FAMILY_IDS.datapath;
+                    return h.ty == nl::NLMSG_ERROR || h.ty == FAMILY_IDS.datapath;
                 }
-                if len < 16 {
-                    break;
-                }
-                off += (len + 3) & !3;
             }
         }
     }
 
     fn send(&self, dgram: &[u8]) {
-        let _ = sendto(
-            self.sock.as_raw_fd(),
-            dgram,
-            &NetlinkAddr::new(self.server, 0),
-            MsgFlags::empty(),
-        );
+        let _ = self.client.send_raw(dgram);
     }
 }
 

@@ -43,12 +43,12 @@
 //! the level right after the dumps.
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dpswitch_e2e::nlclient::NlClient;
+use nlio::NetlinkSocket;
 use odp::action::Action;
 use odp::family::datapath::{DatapathAttrs, DpCmd};
 use odp::family::flow::{FlowAttrs, FlowCmd};
@@ -59,7 +59,7 @@ use odp::key::{EthernetKey, FlowKey, Ipv4Key, PortsKey};
 use odp::nl::{self, flags};
 
 /// What the dump thread hands back: its tally, its failure, and the socket it left stalled.
-type DumpOutcome = (Tally, Option<String>, Vec<OwnedFd>);
+type DumpOutcome = (Tally, Option<String>, Vec<NetlinkSocket>);
 
 /// Command-line settings.
 #[derive(Debug, Clone)]
@@ -717,8 +717,8 @@ impl Worker {
         let t0 = Instant::now();
         if let Err(e) = self.c.send_raw(&d) {
             // The kernel refuses some datagrams itself (none reach the daemon).
-            *self.t.send_refused.entry(e as i32).or_default() += 1;
-            if e == nix::errno::Errno::ECONNREFUSED {
+            *self.t.send_refused.entry(e.errno()).or_default() += 1;
+            if e.errno() == nix::errno::Errno::ECONNREFUSED as i32 {
                 self.t.unanswered += expect.len() as u64;
             }
             return;
@@ -1111,7 +1111,7 @@ fn huge_dumps(
     ctx: &Ctx,
     n: u32,
     t: &mut Tally,
-    held: &mut Vec<OwnedFd>,
+    held: &mut Vec<NetlinkSocket>,
 ) -> Result<(), String> {
     // A datapath of its own: the workers' mutated flow DELs flush the scratch one.
     let mut c = NlClient::connect(server);
@@ -1125,33 +1125,17 @@ fn huge_dumps(
 }
 
 /// A socket with a tiny receive buffer that asks for a flow dump and never reads.
-fn stalled_dump(server: u32, ctx: &Ctx) -> Result<OwnedFd, String> {
-    use nix::sys::socket::{
-        bind, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
-        SockProtocol, SockType,
-    };
-    let fd = socket(
-        AddressFamily::Netlink,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        SockProtocol::NetlinkGeneric,
-    )
-    .map_err(|e| e.to_string())?;
-    setsockopt(&fd, sockopt::RcvBuf, &4096).map_err(|e| e.to_string())?;
-    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| e.to_string())?;
+fn stalled_dump(server: u32, ctx: &Ctx) -> Result<NetlinkSocket, String> {
+    let sock = NetlinkSocket::open(0).map_err(|e| e.to_string())?;
+    sock.set_recv_buffer(4096).map_err(|e| e.to_string())?;
     let mut m = odp::family::OvsMessage::new(FlowCmd::Get, ctx.ifindex, FlowAttrs::default());
     m.family = ctx.ids.flow;
     m.seq = 1;
     m.flags = flags::REQUEST | flags::DUMP;
     let b = m.to_bytes().map_err(|e| e.to_string())?;
-    sendto(
-        fd.as_raw_fd(),
-        &b,
-        &NetlinkAddr::new(server, 0),
-        MsgFlags::empty(),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(fd)
+    sock.send_to_blocking(server, &b)
+        .map_err(|e| e.to_string())?;
+    Ok(sock)
 }
 
 fn dump_on(
@@ -1160,7 +1144,7 @@ fn dump_on(
     ctx: &Ctx,
     n: u32,
     t: &mut Tally,
-    held: &mut Vec<OwnedFd>,
+    held: &mut Vec<NetlinkSocket>,
 ) -> Result<(), String> {
     let t0 = Instant::now();
     install_flows(c, ctx, n, t)?;

@@ -1,10 +1,10 @@
 //! A tiny netlink client the EPERM test runs under another uid (it cannot drop privileges
 //! inside the test process): sends one mutating request (DP NEW) and one read (DP dump) to
-//! the daemon and prints their errnos as `new=N dump=N`.
+//! the daemon and prints their errnos as `new=N dump=N dps=N`.
 
-use dpswitch_e2e::nlclient::NlClient;
+use nlio::{Client, Timeout, DEFAULT_IDLE};
 use odp::family::datapath::{DatapathAttrs, DpCmd};
-use odp::nl::flags;
+use odp::family::OvsMessage;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -16,8 +16,11 @@ fn main() {
         eprintln!("bad port id");
         std::process::exit(2);
     };
-    let mut c = NlClient::connect(server);
-    let new = c.msg(
+    let mut c = Client::connect(server, Timeout::Idle(DEFAULT_IDLE)).unwrap_or_else(|e| {
+        eprintln!("nlprobe: {e} (errno {})", e.errno());
+        std::process::exit(1);
+    });
+    let new = OvsMessage::new(
         DpCmd::New,
         0,
         DatapathAttrs {
@@ -26,8 +29,11 @@ fn main() {
             ..DatapathAttrs::default()
         },
     );
-    let (_, e_new) = c.transact(new, 0);
-    let dump = c.msg(DpCmd::Get, 0, DatapathAttrs::default());
-    let (replies, e_dump) = c.transact(dump, flags::DUMP);
-    println!("new={e_new} dump={e_dump} dps={}", replies.len());
+    let e_new = c.transact(new).err().map_or(0, |e| e.errno());
+    let dump = OvsMessage::new(DpCmd::Get, 0, DatapathAttrs::default());
+    let (dps, e_dump) = match c.dump(dump) {
+        Ok(replies) => (replies.len(), 0),
+        Err(e) => (0, e.errno()),
+    };
+    println!("new={e_new} dump={e_dump} dps={dps}");
 }
