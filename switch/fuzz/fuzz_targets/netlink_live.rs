@@ -201,13 +201,16 @@ fn put_attr(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
     out.resize((out.len() + 3) & !3, 0);
 }
 
+/// `ovs_key_ipv4`: source, destination, protocol, TOS, TTL, fragment type.
+type Ipv4Fields = ([u8; 4], [u8; 4], u8, u8, u8, u8);
+
 /// A flow key or mask as OVS_KEY_ATTR_* attributes, from fuzzed field values.
 #[derive(Arbitrary, Debug)]
 struct KeyFields {
     in_port: Option<u32>,
     eth: Option<([u8; 6], [u8; 6])>,
     eth_type: Option<u16>,
-    ipv4: Option<([u8; 4], [u8; 4], u8, u8, u8, u8)>,
+    ipv4: Option<Ipv4Fields>,
     udp: Option<(u16, u16)>,
     recirc: Option<u32>,
 }

@@ -12,10 +12,7 @@
 use std::io;
 use std::time::Duration;
 
-use odp::ctrl::{self, CtrlMessage, FamilyInfo};
-use odp::nl::{self, flags, NlMsgHeader};
-
-use super::socket::NetlinkSocket;
+use nlio::{Client, Timeout};
 
 /// The groups dpswitch multicasts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,40 +30,13 @@ pub struct Groups {
 /// # Errors
 /// Socket errors, or a reply that does not parse.
 pub fn kernel_groups() -> io::Result<Vec<u32>> {
-    let sock = NetlinkSocket::bind(0, 256 * 1024)?;
-    sock.set_recv_timeout(Some(Duration::from_secs(2)))?;
-    let req = CtrlMessage {
-        flags: flags::REQUEST | flags::DUMP,
-        seq: 1,
-        pid: 0,
-        cmd: ctrl::cmd::GETFAMILY,
-        version: 1,
-        info: FamilyInfo::default(),
-    };
-    let mut b = Vec::new();
-    req.emit(&mut b).map_err(io::Error::other)?;
-    sock.send_to(0, &b)?;
-    let mut used = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let r = sock.recv(&mut buf)?;
-        let mut data = &buf[..r.len];
-        while let Ok(h) = NlMsgHeader::parse(data) {
-            let len = h.len as usize;
-            if len < nl::NLMSG_HDRLEN || len > data.len() {
-                return Err(io::Error::other("bad nlctrl reply framing"));
-            }
-            match h.ty {
-                nl::NLMSG_DONE | nl::NLMSG_ERROR => return Ok(used),
-                _ => {
-                    let m = CtrlMessage::parse(h, &data[nl::NLMSG_HDRLEN..len])
-                        .map_err(io::Error::other)?;
-                    used.extend(m.info.mcast_groups.iter().map(|g| g.id));
-                }
-            }
-            data = &data[nl::align(len).min(data.len())..];
-        }
-    }
+    let mut kernel = Client::open(0)?;
+    kernel.set_timeout(Timeout::Idle(Duration::from_secs(2)));
+    let families = kernel.families()?;
+    Ok(families
+        .iter()
+        .flat_map(|f| f.mcast_groups.iter().map(|g| g.id))
+        .collect())
 }
 
 /// Three free ids in 2–32 (highest first) given the kernel's, if there are three.

@@ -18,7 +18,6 @@ pub mod packet;
 pub mod pmd;
 pub mod reply;
 pub mod request;
-pub mod socket;
 mod upcall;
 pub mod vport;
 
@@ -30,8 +29,8 @@ use std::time::{Duration, Instant};
 use odp::nl::{self, NlMsgHeader};
 
 pub use dump::{Dump, DUMP_DATAGRAM};
+pub use nlio::{Creds, NetlinkSocket, Sender};
 pub use request::{Handler, Note, Outcome};
-pub use socket::{Creds, NetlinkSocket, Sender};
 
 use crate::model::Dataplane;
 use crate::slowpath::{UpcallMsg, UpcallSink};

@@ -19,13 +19,13 @@ use super::dump::Dump;
 use super::mcast::Groups;
 use super::pmd::PmdFamily;
 use super::reply::{object_cmd_name, push_error, Answer};
-use super::socket::Sender;
 use super::{ctrl, datapath, flow, packet, vport};
 use crate::error::{Error, Result};
 use crate::model::Dataplane;
 use crate::slowpath::UpcallSink;
 use crate::stats::SwitchView;
 use crate::Switch;
+use nlio::Sender;
 
 /// Types below this are netlink control messages (NOOP, ERROR, DONE, OVERRUN).
 const NLMSG_MIN_TYPE: u16 = 0x10;

@@ -8,12 +8,12 @@ use odp::family::{Body, OvsMessage};
 use odp::nl::{self, flags, Control, NlMsgHeader};
 
 use super::request::{Handler, Outcome};
-use super::socket::{Creds, Sender};
 use crate::model::memory::MemoryPlane;
 use crate::model::Model;
 use crate::slowpath::{SlowPath, UpcallMsg, UpcallSink};
 use crate::stats::{PmdShared, PmdView, SwitchView};
 use crate::Switch;
+use nlio::{Creds, Sender};
 
 /// Upcalls as they would have been sent: (pid, ACTION?, packet).
 #[derive(Debug, Default)]

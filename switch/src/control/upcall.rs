@@ -6,8 +6,8 @@ use odp::dpswitch::FAMILY_IDS;
 use odp::family::packet::{PacketAttrs, PacketCmd};
 use odp::family::OvsMessage;
 
-use super::socket::NetlinkSocket;
 use crate::slowpath::{UpcallMsg, UpcallSink};
+use nlio::NetlinkSocket;
 
 /// Encodes upcalls into a reused buffer and sends them on the server's socket.
 #[derive(Debug)]
