@@ -42,10 +42,14 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// nice 0 wait 100+ ms for a core, which is the scheduler, not the daemon. PMD threads keep
 /// their priority.
 fn favour(sw: &Dpswitch) {
-    for tid in [sw.pid(), 0] {
-        // SAFETY: plain syscall; on Linux PRIO_PROCESS with a thread id sets that thread only.
-        let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, -10) };
-        assert_eq!(r, 0, "setpriority: {}", std::io::Error::last_os_error());
+    // On Linux a priority set on a thread id applies to that thread only.
+    let this = nix::unistd::gettid().as_raw().to_string();
+    for tid in [sw.pid().to_string(), this] {
+        let r = std::process::Command::new("renice")
+            .args(["-n", "-10", "-p", &tid])
+            .output()
+            .expect("run renice");
+        assert!(r.status.success(), "renice {tid}: {r:?}");
     }
 }
 
