@@ -9,13 +9,7 @@ use std::time::Duration;
 use nlio::Error;
 pub use nlio::{Client, Timeout};
 
-/// `EPROTO`: the daemon's answer could not be decoded.
-pub const EPROTO: i32 = 71;
-/// `ENOENT`.
-pub const ENOENT: i32 = 2;
-const EPERM: i32 = 1;
-const ETIMEDOUT: i32 = 110;
-const ECONNREFUSED: i32 = 111;
+pub use odp::errno::{ECONNREFUSED, ENOENT, EPERM, EPROTO, ETIMEDOUT};
 
 /// Without `-t`, how long a silent daemon is waited for.
 pub const DEFAULT_IDLE: Duration = nlio::DEFAULT_IDLE;
@@ -75,7 +69,7 @@ pub fn private_request(
     c: &mut Client,
     family: &str,
     build: impl FnOnce(&mut Vec<u8>, u16, u32, u32) -> odp::Result<()>,
-) -> Result<Vec<Vec<u8>>, i32> {
+) -> crate::dpif::Result<Vec<Vec<u8>>> {
     Ok(c.family_request(family, build)?
         .into_iter()
         .map(|(_, payload)| payload)

@@ -9,18 +9,57 @@ use odp::family::OvsMessage;
 use odp::key::{FlowKey, FlowMask};
 use odp::nl::flags;
 
+pub use odp::errno::{EAFNOSUPPORT, EEXIST, EINVAL, ENODEV, ENOTCONN, EOPNOTSUPP};
+
 use crate::client::{Client, EPROTO};
 
-/// `EAFNOSUPPORT`: a datapath type other than `system`.
-pub const EAFNOSUPPORT: i32 = 97;
-/// `EOPNOTSUPP`.
-pub const EOPNOTSUPP: i32 = 95;
-/// `EINVAL`.
-pub const EINVAL: i32 = 22;
-/// No such device.
-pub const ENODEV: i32 = 19;
-/// File exists.
-pub const EEXIST: i32 = 17;
+/// Why a datapath operation failed. dpctl reports [`Error::errno`] the way `ovs-dpctl` reports
+/// the errno of OVS's `dpif` calls.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The exchange with the daemon failed, or the daemon refused the request.
+    #[error(transparent)]
+    Netlink(#[from] nlio::Error),
+    /// A datapath type other than `system` (OVS answers EAFNOSUPPORT for an unregistered
+    /// type).
+    #[error("datapath type {0:?} is not supported")]
+    DatapathType(String),
+    /// The answer lacks the message the request asks for.
+    #[error("no reply message")]
+    NoReply,
+    /// The port named belongs to another datapath.
+    #[error("no such port in this datapath")]
+    NoPort,
+    /// No connection to a daemon (a command that needs one was run without).
+    #[error("not connected to dpswitch")]
+    NotConnected,
+    /// The daemon took a setting but reports another value.
+    #[error("{0} not applied")]
+    NotApplied(&'static str),
+}
+
+impl Error {
+    /// The errno dpctl reports.
+    pub fn errno(&self) -> i32 {
+        match self {
+            Error::Netlink(e) => e.errno(),
+            Error::DatapathType(_) => EAFNOSUPPORT,
+            Error::NoReply => EPROTO,
+            Error::NoPort => ENODEV,
+            Error::NotConnected => ENOTCONN,
+            Error::NotApplied(_) => EINVAL,
+        }
+    }
+}
+
+impl From<Error> for i32 {
+    fn from(e: Error) -> i32 {
+        e.errno()
+    }
+}
+
+/// Result of a datapath operation.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// A bit no datapath supports: `ovs-dpctl` asks for it to check that unknown feature bits are
 /// rejected (OVS `lib/dpif-netlink.c`, `dpif_netlink_open()`).
@@ -48,10 +87,10 @@ impl Dp {
 ///
 /// # Errors
 /// `EAFNOSUPPORT` for any other type, like OVS for an unregistered datapath type.
-pub fn parse_dp_name(s: &str) -> Result<&str, i32> {
+pub fn parse_dp_name(s: &str) -> Result<&str> {
     match s.split_once('@') {
         Some(("system", name)) => Ok(name),
-        Some(_) => Err(EAFNOSUPPORT),
+        Some((ty, _)) => Err(Error::DatapathType(ty.to_string())),
         None => Ok(s),
     }
 }
@@ -60,15 +99,15 @@ fn dp_msg(cmd: DpCmd, ifindex: i32, body: DatapathAttrs) -> OvsMessage<DatapathA
     OvsMessage::new(cmd, ifindex, body)
 }
 
-fn one<T: odp::family::Body>(v: Vec<OvsMessage<T>>) -> Result<OvsMessage<T>, i32> {
-    v.into_iter().next().ok_or(EPROTO)
+fn one<T: odp::family::Body>(v: Vec<OvsMessage<T>>) -> Result<OvsMessage<T>> {
+    v.into_iter().next().ok_or(Error::NoReply)
 }
 
 /// Every datapath's name (a datapath dump), sorted.
 ///
 /// # Errors
 /// As the dump.
-pub fn enumerate(c: &mut Client) -> Result<Vec<String>, i32> {
+pub fn enumerate(c: &mut Client) -> Result<Vec<String>> {
     let replies = c.dump(dp_msg(DpCmd::Get, 0, DatapathAttrs::default()))?;
     let mut names: Vec<String> = replies.into_iter().filter_map(|m| m.body.name).collect();
     names.sort();
@@ -113,7 +152,7 @@ fn dp_from_reply(m: OvsMessage<DatapathAttrs>, name: &str) -> Dp {
 /// # Errors
 /// `ENODEV` for an unknown datapath, `EEXIST` when creating an existing one, others as the
 /// daemon answers.
-pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp, i32> {
+pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp> {
     let (cmd, mut want) = if create {
         (DpCmd::New, 0)
     } else {
@@ -135,15 +174,11 @@ pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp, i32> {
         Err(_) => {
             want &= !(F_UNSUPPORTED | features::VPORT_PIDS);
             want |= features::DISPATCH_UPCALL_PER_CPU;
-            let r = match c
-                .transact(dp_request(cmd, name, 0, want))
-                .map_err(i32::from)
-            {
-                Err(EOPNOTSUPP) => {
+            let r = match c.transact(dp_request(cmd, name, 0, want)) {
+                Err(e) if e.errno() == EOPNOTSUPP => {
                     want &= !features::DISPATCH_UPCALL_PER_CPU;
                     want |= features::VPORT_PIDS;
                     c.transact(dp_request(cmd, name, 0, want))
-                        .map_err(i32::from)
                 }
                 other => other,
             }?;
@@ -182,7 +217,7 @@ pub fn open(c: &mut Client, name: &str, create: bool) -> Result<Dp, i32> {
 ///
 /// # Errors
 /// As the GET.
-pub fn get(c: &mut Client, dp: &Dp) -> Result<DatapathAttrs, i32> {
+pub fn get(c: &mut Client, dp: &Dp) -> Result<DatapathAttrs> {
     let m = dp_msg(
         DpCmd::Get,
         dp.ifindex,
@@ -198,7 +233,7 @@ pub fn get(c: &mut Client, dp: &Dp) -> Result<DatapathAttrs, i32> {
 ///
 /// # Errors
 /// As the DEL.
-pub fn delete(c: &mut Client, dp: &Dp) -> Result<(), i32> {
+pub fn delete(c: &mut Client, dp: &Dp) -> Result<()> {
     let m = dp_msg(
         DpCmd::Del,
         dp.ifindex,
@@ -232,7 +267,7 @@ pub fn cache_size_msg(dp: &Dp, size: u32) -> OvsMessage<DatapathAttrs> {
 ///
 /// # Errors
 /// As the SET.
-pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>, i32> {
+pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>> {
     Ok(one(c.transact(cache_size_msg(dp, size))?)?
         .body
         .masks_cache_size)
@@ -242,7 +277,7 @@ pub fn set_cache_size(c: &mut Client, dp: &Dp, size: u32) -> Result<Option<u32>,
 ///
 /// # Errors
 /// As the dump.
-pub fn port_dump(c: &mut Client, dp: &Dp) -> Result<Vec<VportAttrs>, i32> {
+pub fn port_dump(c: &mut Client, dp: &Dp) -> Result<Vec<VportAttrs>> {
     let m = OvsMessage::new(VportCmd::Get, dp.ifindex, VportAttrs::default());
     Ok(c.dump(m)?.into_iter().map(|m| m.body).collect())
 }
@@ -251,7 +286,7 @@ pub fn port_dump(c: &mut Client, dp: &Dp) -> Result<Vec<VportAttrs>, i32> {
 ///
 /// # Errors
 /// `ENODEV` if there is no such port (or it belongs to another datapath).
-pub fn port_query_by_name(c: &mut Client, dp: &Dp, name: &str) -> Result<VportAttrs, i32> {
+pub fn port_query_by_name(c: &mut Client, dp: &Dp, name: &str) -> Result<VportAttrs> {
     let m = OvsMessage::new(
         VportCmd::Get,
         dp.ifindex,
@@ -262,7 +297,7 @@ pub fn port_query_by_name(c: &mut Client, dp: &Dp, name: &str) -> Result<VportAt
     );
     let r = one(c.transact(m)?)?;
     if r.dp_ifindex != dp.ifindex {
-        return Err(19);
+        return Err(Error::NoPort);
     }
     Ok(r.body)
 }
@@ -271,7 +306,7 @@ pub fn port_query_by_name(c: &mut Client, dp: &Dp, name: &str) -> Result<VportAt
 ///
 /// # Errors
 /// As the NEW.
-pub fn port_add(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs, i32> {
+pub fn port_add(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs> {
     let mut m = OvsMessage::new(VportCmd::New, dp.ifindex, port);
     m.flags = flags::ECHO;
     Ok(one(c.transact(m)?)?.body)
@@ -281,7 +316,7 @@ pub fn port_add(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs,
 ///
 /// # Errors
 /// As the SET.
-pub fn port_set(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs, i32> {
+pub fn port_set(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs> {
     let mut m = OvsMessage::new(VportCmd::Set, dp.ifindex, port);
     m.flags = flags::ECHO;
     Ok(one(c.transact(m)?)?.body)
@@ -291,7 +326,7 @@ pub fn port_set(c: &mut Client, dp: &Dp, port: VportAttrs) -> Result<VportAttrs,
 ///
 /// # Errors
 /// As the DEL.
-pub fn port_del(c: &mut Client, dp: &Dp, port_no: u32) -> Result<(), i32> {
+pub fn port_del(c: &mut Client, dp: &Dp, port_no: u32) -> Result<()> {
     let m = OvsMessage::new(
         VportCmd::Del,
         dp.ifindex,
@@ -367,7 +402,7 @@ pub fn flow_put_msg(dp: &Dp, p: &FlowPut) -> OvsMessage<FlowAttrs> {
 ///
 /// # Errors
 /// `EEXIST`, `ENOENT`, `EINVAL`… as the daemon answers.
-pub fn flow_put(c: &mut Client, dp: &Dp, p: &FlowPut) -> Result<Option<FlowAttrs>, i32> {
+pub fn flow_put(c: &mut Client, dp: &Dp, p: &FlowPut) -> Result<Option<FlowAttrs>> {
     let r = c.transact(flow_put_msg(dp, p))?;
     Ok(r.into_iter().next().map(|m| m.body))
 }
@@ -404,7 +439,7 @@ pub fn flow_del(
     key: Option<FlowKey>,
     ufid: Option<[u8; 16]>,
     echo: bool,
-) -> Result<Option<FlowAttrs>, i32> {
+) -> Result<Option<FlowAttrs>> {
     let r = c.transact(flow_del_msg(dp, key, ufid, echo))?;
     Ok(r.into_iter().next().map(|m| m.body))
 }
@@ -413,7 +448,7 @@ pub fn flow_del(
 ///
 /// # Errors
 /// `ENOENT` for a missing flow.
-pub fn flow_get(c: &mut Client, dp: &Dp, ufid: [u8; 16]) -> Result<FlowAttrs, i32> {
+pub fn flow_get(c: &mut Client, dp: &Dp, ufid: [u8; 16]) -> Result<FlowAttrs> {
     let m = OvsMessage::new(
         FlowCmd::Get,
         dp.ifindex,
@@ -429,7 +464,7 @@ pub fn flow_get(c: &mut Client, dp: &Dp, ufid: [u8; 16]) -> Result<FlowAttrs, i3
 ///
 /// # Errors
 /// `ENOENT` for a missing flow.
-pub fn flow_get_by_key(c: &mut Client, dp: &Dp, key: FlowKey) -> Result<FlowAttrs, i32> {
+pub fn flow_get_by_key(c: &mut Client, dp: &Dp, key: FlowKey) -> Result<FlowAttrs> {
     let m = OvsMessage::new(
         FlowCmd::Get,
         dp.ifindex,
@@ -445,7 +480,7 @@ pub fn flow_get_by_key(c: &mut Client, dp: &Dp, key: FlowKey) -> Result<FlowAttr
 ///
 /// # Errors
 /// As the dump.
-pub fn flow_dump(c: &mut Client, dp: &Dp) -> Result<Vec<FlowAttrs>, i32> {
+pub fn flow_dump(c: &mut Client, dp: &Dp) -> Result<Vec<FlowAttrs>> {
     let m = OvsMessage::new(FlowCmd::Get, dp.ifindex, FlowAttrs::default());
     Ok(c.dump(m)?.into_iter().map(|m| m.body).collect())
 }
@@ -459,12 +494,12 @@ pub fn request_bytes<T: odp::family::Body>(
     family: u16,
     seq: u32,
     pid: u32,
-) -> Result<Vec<u8>, i32> {
+) -> odp::Result<Vec<u8>> {
     m.family = family;
     m.flags |= flags::REQUEST | flags::ACK;
     m.seq = seq;
     m.pid = pid;
-    m.to_bytes().map_err(|e| e.errno())
+    m.to_bytes()
 }
 
 #[cfg(test)]
@@ -482,9 +517,12 @@ mod tests {
 
     #[test]
     fn datapath_names() {
-        assert_eq!(parse_dp_name("dp0"), Ok("dp0"));
-        assert_eq!(parse_dp_name("system@dp0"), Ok("dp0"));
-        assert_eq!(parse_dp_name("netdev@dp0"), Err(EAFNOSUPPORT));
+        assert_eq!(parse_dp_name("dp0").ok(), Some("dp0"));
+        assert_eq!(parse_dp_name("system@dp0").ok(), Some("dp0"));
+        assert_eq!(
+            parse_dp_name("netdev@dp0").map_err(|e| e.errno()),
+            Err(EAFNOSUPPORT)
+        );
         assert_eq!(dp().full_name(), "system@dp0");
     }
 

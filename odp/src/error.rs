@@ -33,6 +33,12 @@ pub mod errno {
     pub const ENOTCONN: i32 = 107;
     /// Value too large for defined data type (action nesting too deep).
     pub const EOVERFLOW: i32 = 75;
+    /// Protocol error (an answer that does not decode).
+    pub const EPROTO: i32 = 71;
+    /// Connection timed out (a peer that does not answer).
+    pub const ETIMEDOUT: i32 = 110;
+    /// Connection refused (nothing bound at the port id).
+    pub const ECONNREFUSED: i32 = 111;
 
     /// The symbolic name of a positive errno the OVS families answer with (`"ok"` for 0,
     /// `"other"` for one they never use), for logs and metric labels.

@@ -11,8 +11,7 @@ pub(super) fn add_dp(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
         .map(str::to_string)
         .and_then(|name| dpif::open(ctx.c()?, &name, true));
     if let Err(e) = r {
-        ctx.error(e, "add_dp");
-        return e;
+        return ctx.error(e, "add_dp");
     }
     if argv.len() > 2 {
         return add_if(ctx, argv);
@@ -24,14 +23,12 @@ pub(super) fn del_dp(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     let dp = match ctx.open(&argv[1]) {
         Ok(dp) => dp,
         Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
+            return ctx.error(e, "opening datapath");
         }
     };
     let r = ctx.c().and_then(|c| dpif::delete(c, &dp));
     if let Err(e) = r {
-        ctx.error(e, "del_dp");
-        return e;
+        return ctx.error(e, "del_dp");
     }
     0
 }
@@ -55,8 +52,7 @@ pub(super) fn show(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             match ctx.open(name) {
                 Ok(dp) => show_dpif(ctx, &dp),
                 Err(e) => {
-                    ctx.error(e, &format!("opening datapath {name} failed"));
-                    lasterror = e;
+                    lasterror = ctx.error(e, &format!("opening datapath {name} failed"));
                 }
             }
         }
@@ -86,10 +82,7 @@ pub(super) fn cache_get_size(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
                 show_cache(ctx, &dp);
                 0
             }
-            Err(e) => {
-                ctx.error(e, &format!("Opening datapath {} failed", argv[1]));
-                e
-            }
+            Err(e) => ctx.error(e, &format!("Opening datapath {} failed", argv[1])),
         }
     } else {
         ctx.dps_for_each(show_cache)
@@ -118,8 +111,7 @@ pub(super) fn cache_set_size(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     let dp = match ctx.open(&argv[1]) {
         Ok(dp) => dp,
         Err(e) => {
-            ctx.error(e, &format!("Opening datapath {} failed", argv[1]));
-            return e;
+            return ctx.error(e, &format!("Opening datapath {} failed", argv[1]));
         }
     };
     let supported = ctx
@@ -133,8 +125,7 @@ pub(super) fn cache_set_size(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             return dpif::EOPNOTSUPP;
         }
         Err(e) => {
-            ctx.error(e, "Setting caches not supported");
-            return e;
+            return ctx.error(e, "Setting caches not supported");
         }
     }
     if argv[2] != "masks-cache" {
@@ -152,7 +143,7 @@ pub(super) fn cache_set_size(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             if got == Some(size) {
                 Ok(())
             } else {
-                Err(EINVAL)
+                Err(dpif::Error::NotApplied("masks cache size"))
             }
         });
     match r {
@@ -166,9 +157,6 @@ pub(super) fn cache_set_size(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             ctx.print(&format!("Setting cache size successful, new size {now}\n"));
             0
         }
-        Err(e) => {
-            ctx.error(e, "Setting cache size failed");
-            e
-        }
+        Err(e) => ctx.error(e, "Setting cache size failed"),
     }
 }

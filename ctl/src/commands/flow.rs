@@ -92,8 +92,7 @@ pub(super) fn dump_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
     let mut flows = match ctx.c().and_then(|c| dpif::flow_dump(c, &dp)) {
         Ok(f) => f,
         Err(e) => {
-            ctx.error(e, "Failed to dump flows from datapath");
-            return e;
+            return ctx.error(e, "Failed to dump flows from datapath");
         }
     };
     // A flow whose actions did not fit its dump message comes without them (the kernel's
@@ -180,10 +179,7 @@ fn put_flow_dpif(
             }
             0
         }
-        Err(e) => {
-            ctx.error(e, "updating flow table");
-            e
-        }
+        Err(e) => ctx.error(e, "updating flow table"),
     }
 }
 
@@ -239,10 +235,7 @@ pub(super) fn get_flow(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             ctx.print(&format!("{s}\n"));
             0
         }
-        Err(e) => {
-            ctx.error(e, "getting flow");
-            e
-        }
+        Err(e) => ctx.error(e, "getting flow"),
     }
 }
 
@@ -306,6 +299,7 @@ fn del_flow_dpif(ctx: &mut Ctx<'_>, dp: &Dp, names: &PortNames, key_s: &str) -> 
             0
         }
         Err(e) => {
+            let e = e.errno();
             ctx.error(e, "deleting flow");
             if e == ENOENT && ufid.is_none() {
                 ctx.print("Perhaps you need to specify a UFID?\n");
@@ -458,8 +452,7 @@ pub(super) fn del_flows(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
         .c()
         .and_then(|c| dpif::flow_del(c, &dp, None, None, false))
     {
-        ctx.error(e, "deleting all flows");
-        return e;
+        return ctx.error(e, "deleting all flows");
     }
     0
 }

@@ -51,10 +51,6 @@ pub struct Ctx<'a> {
     c: Option<Client>,
 }
 
-/// `ENOTCONN`: a command ran without a connection (cannot happen: the table says which
-/// commands connect first).
-const ENOTCONN: i32 = 107;
-
 impl<'a> Ctx<'a> {
     /// A context writing to `out`/`err`, reading flow files named `-` from `stdin`.
     pub fn new(
@@ -78,20 +74,24 @@ impl<'a> Ctx<'a> {
         let _ = self.out.write_all(s.as_bytes());
     }
 
-    fn error(&mut self, errno: i32, msg: &str) {
+    /// Prints `msg` with the errno of `e` (an errno, or an error that has one); returns that
+    /// errno, the command's exit status.
+    fn error(&mut self, e: impl Into<i32>, msg: &str) -> i32 {
+        let errno = e.into();
         let _ = self.out.flush();
         let _ = self.err.write_all(fmt::error_line(errno, msg).as_bytes());
+        errno
     }
 
-    fn c(&mut self) -> Result<&mut Client, i32> {
-        self.c.as_mut().ok_or(ENOTCONN)
+    fn c(&mut self) -> dpif::Result<&mut Client> {
+        self.c.as_mut().ok_or(dpif::Error::NotConnected)
     }
 
-    fn enumerate(&mut self) -> Result<Vec<String>, i32> {
+    fn enumerate(&mut self) -> dpif::Result<Vec<String>> {
         dpif::enumerate(self.c()?)
     }
 
-    fn open(&mut self, arg: &str) -> Result<Dp, i32> {
+    fn open(&mut self, arg: &str) -> dpif::Result<Dp> {
         let name = dpif::parse_dp_name(arg)?.to_string();
         dpif::open(self.c()?, &name, false)
     }
@@ -135,8 +135,10 @@ impl<'a> Ctx<'a> {
             self.error(EINVAL, "datapath not found");
             return Err(EINVAL);
         };
-        self.open(&dpname).inspect_err(|&e| {
+        self.open(&dpname).map_err(|e| {
+            let e = e.errno();
             self.error(e, "opening datapath");
+            e
         })
     }
 
@@ -145,8 +147,7 @@ impl<'a> Ctx<'a> {
         let names = match self.enumerate() {
             Ok(n) => n,
             Err(e) => {
-                self.error(e, "enumerating datapaths failed");
-                return e;
+                return self.error(e, "enumerating datapaths failed");
             }
         };
         let mut openerror = 0;
@@ -154,8 +155,7 @@ impl<'a> Ctx<'a> {
             match self.c().and_then(|c| dpif::open(c, &name, false)) {
                 Ok(dp) => cb(self, &dp),
                 Err(e) => {
-                    openerror = e;
-                    self.error(e, &format!("opening datapath {name} failed"));
+                    openerror = self.error(e, &format!("opening datapath {name} failed"));
                 }
             }
         }

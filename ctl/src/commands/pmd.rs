@@ -32,7 +32,11 @@ fn pmd_request(ctx: &mut Ctx<'_>, cmd: u8) -> Result<Vec<PmdInfo>, i32> {
                 pmd_stats::emit_request(buf, family, cmd, seq, pid)
             })
         })
-        .inspect_err(|&e| ctx.error(e, "dpswitch_pmd request failed"))?;
+        .map_err(|e| {
+            let e = e.errno();
+            ctx.error(e, "dpswitch_pmd request failed");
+            e
+        })?;
     let mut pmds = Vec::new();
     for r in replies {
         pmds.extend(pmd_stats::parse_reply(&r).map_err(|e| {

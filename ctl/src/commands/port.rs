@@ -65,8 +65,7 @@ fn per_iface(
     let dp = match ctx.open(&argv[1]) {
         Ok(dp) => dp,
         Err(e) => {
-            ctx.error(e, "opening datapath");
-            return e;
+            return ctx.error(e, "opening datapath");
         }
     };
     let mut lasterror = 0;
@@ -133,8 +132,7 @@ fn add_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
     };
     let r = ctx.c().and_then(|c| dpif::port_add(c, dp, vport));
     if let Err(e) = r {
-        ctx.error(e, &format!("adding {name} to {dparg} failed"));
-        return e;
+        return ctx.error(e, &format!("adding {name} to {dparg} failed"));
     }
     0
 }
@@ -158,8 +156,7 @@ fn set_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
     let port = match ctx.c().and_then(|c| dpif::port_query_by_name(c, dp, &name)) {
         Ok(p) => p,
         Err(e) => {
-            ctx.error(e, &format!("{name}: failed to query port in {dparg}"));
-            return e;
+            return ctx.error(e, &format!("{name}: failed to query port in {dparg}"));
         }
     };
     let ty = fmt::port_type(&port);
@@ -217,8 +214,7 @@ fn set_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, arg: &str) -> i32 {
         ..Default::default()
     };
     if let Err(e) = ctx.c().and_then(|c| dpif::port_set(c, dp, req)) {
-        ctx.error(e, "Error updating configuration");
-        return e;
+        return ctx.error(e, "Error updating configuration");
     }
     0
 }
@@ -240,8 +236,7 @@ fn del_one_if(ctx: &mut Ctx<'_>, dp: &Dp, dparg: &str, name: &str) -> i32 {
         }
     };
     if let Err(e) = ctx.c().and_then(|c| dpif::port_del(c, dp, port)) {
-        ctx.error(e, &format!("deleting port {name} from {dparg} failed"));
-        return e;
+        return ctx.error(e, &format!("deleting port {name} from {dparg} failed"));
     }
     0
 }
