@@ -171,16 +171,25 @@ impl Server {
         }
     }
 
-    /// Multicasts `note`; an echo requester gets it unicast, after what is queued for it in
-    /// `out`, so that the echo keeps its place among the replies.
-    fn announce(&mut self, to: u32, note: Note, out: &mut Vec<u8>) {
-        let dst = if note.echo {
-            self.send(to, out);
-            out.clear();
-            to
-        } else {
-            0
-        };
+    /// Sends each netlink message of `msgs` in a datagram of its own, as the kernel queues
+    /// each reply and each ACK as its own skb (`net/netlink/af_netlink.c`, `netlink_ack()`):
+    /// clients such as `ovs-vswitchd` read only the first message of every datagram
+    /// (`lib/netlink-socket.c`, `nl_sock_transact_multiple__()`).
+    fn send_each(&self, to: u32, msgs: &[u8]) {
+        let mut off = 0;
+        while off < msgs.len() {
+            let rest = &msgs[off..];
+            let len = NlMsgHeader::parse(rest).map_or(rest.len(), |h| h.len as usize);
+            let len = len.clamp(nl::NLMSG_HDRLEN, rest.len());
+            self.send(to, &rest[..len]);
+            off += nl::align(len).min(rest.len());
+        }
+    }
+
+    /// Multicasts `note`; an echo requester also gets it unicast (`genl_notify()` with
+    /// `NLM_F_ECHO`).
+    fn announce(&mut self, to: u32, note: Note) {
+        let dst = if note.echo { to } else { 0 };
         if let Err(e) = self.sock.send_group(dst, note.group, &note.msg) {
             if e.raw_os_error() == Some(libc::EPERM) {
                 tracing::warn!("no CAP_NET_ADMIN: netlink notifications are not sent");
@@ -191,22 +200,24 @@ impl Server {
         }
     }
 
-    /// Answers every message of one datagram; a dump parks the rest of it behind the dump.
+    /// Answers every message of one datagram in order, each answer in datagrams of its own;
+    /// a dump parks the rest of the datagram behind the dump.
     fn datagram<D: Dataplane>(&mut self, sw: &mut Switch<D>, data: &[u8], sender: Sender) {
-        let mut out = Vec::new();
         let mut off = 0;
         while off < data.len() {
             let rest = &data[off..];
             let Ok(hdr) = NlMsgHeader::parse(rest) else {
                 // Fewer than 16 bytes: nothing to echo, the kernel drops it silently.
                 tracing::debug!(len = rest.len(), "runt netlink datagram dropped");
-                break;
+                return;
             };
             let len = hdr.len as usize;
             if len < nl::NLMSG_HDRLEN || len > rest.len() {
-                push_error(&mut out, sender.port_id, &hdr, &[], libc::EINVAL);
+                let mut err = Vec::new();
+                push_error(&mut err, sender.port_id, &hdr, &[], libc::EINVAL);
                 self.handler.count("netlink", "frame", libc::EINVAL);
-                break;
+                self.send(sender.port_id, &err);
+                return;
             }
             let payload = &rest[nl::NLMSG_HDRLEN..len];
             off += nl::align(len).min(rest.len());
@@ -216,9 +227,7 @@ impl Server {
             };
             match self.handler.message(sw, &hdr, payload, sender, &mut sink) {
                 Outcome::Dump(dump) => {
-                    // Send what precedes the dump, then the dump; the rest of the datagram
-                    // waits behind it.
-                    self.send(sender.port_id, &out);
+                    // The rest of the datagram waits behind the dump.
                     let queued = if off < data.len() {
                         VecDeque::from([(data[off..].to_vec(), sender)])
                     } else {
@@ -235,18 +244,12 @@ impl Server {
                 }
                 Outcome::Reply { msgs, note } => {
                     if let Some(note) = note {
-                        self.announce(sender.port_id, note, &mut out);
+                        self.announce(sender.port_id, note);
                     }
-                    out.extend_from_slice(&msgs);
+                    self.send_each(sender.port_id, &msgs);
                 }
             }
-            // Keep datagrams below a size any receiver can take.
-            if out.len() > DUMP_DATAGRAM {
-                self.send(sender.port_id, &out);
-                out.clear();
-            }
         }
-        self.send(sender.port_id, &out);
     }
 
     /// Sends as much of `port`'s dump as its socket takes; when the dump is done, answers the
@@ -306,3 +309,69 @@ impl UpcallSink for Server {
 }
 #[cfg(test)]
 mod testing;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use odp::dpswitch::FAMILY_IDS;
+    use odp::errno::ENODEV;
+    use odp::family::datapath::{DatapathAttrs, DpCmd};
+    use odp::family::OvsMessage;
+    use odp::nl::{self, flags, Control};
+
+    use super::*;
+    use crate::control::testing::Harness;
+
+    fn dp_request(cmd: DpCmd, name: &str, seq: u32) -> Vec<u8> {
+        let mut m = OvsMessage::new(
+            cmd,
+            0,
+            DatapathAttrs {
+                name: Some(name.to_string()),
+                upcall_pid: Some(0),
+                ..Default::default()
+            },
+        );
+        m.family = FAMILY_IDS.datapath;
+        m.flags = flags::REQUEST | flags::ACK;
+        m.seq = seq;
+        m.to_bytes().expect("encodes")
+    }
+
+    /// ovs-vswitchd batches requests in one sendmsg() and reads one message per answer
+    /// datagram, so every answer must come in a datagram of its own, in order, and an error
+    /// in the middle of a batch must neither be lost nor stop the rest.
+    #[test]
+    fn a_batch_gets_one_datagram_per_answer() {
+        let mut h = Harness::new();
+        let sock = NetlinkSocket::bind(0, 1 << 20).expect("server socket");
+        let server_port = sock.port_id();
+        let mut server = Server::new(sock, h.view.clone()).expect("server");
+        let client = NetlinkSocket::open(0).expect("client socket");
+        let mut batch = dp_request(DpCmd::New, "a", 1);
+        batch.extend(dp_request(DpCmd::Get, "missing", 2));
+        batch.extend(dp_request(DpCmd::New, "b", 3));
+        client.send_to(server_port, &batch).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.poll(&mut h.sw) == 0 {
+            assert!(Instant::now() < deadline, "the batch never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut buf = vec![0; 64 * 1024];
+        let mut answers = Vec::new();
+        while let Ok(r) = client.recv_timeout(&mut buf, Duration::from_millis(200)) {
+            let msgs: Vec<_> = nl::messages(&buf[..r.len])
+                .map(|m| m.expect("well-formed"))
+                .map(|(hdr, p)| match nl::classify(&hdr, p).expect("answer") {
+                    Control::Error(e) => (hdr.seq, -e.error),
+                    other => panic!("unexpected answer {other:?}"),
+                })
+                .collect();
+            assert_eq!(msgs.len(), 1, "one message per datagram");
+            answers.push(msgs[0]);
+        }
+        assert_eq!(answers, vec![(1, 0), (2, ENODEV), (3, 0)]);
+        assert!(h.sw.model.find_datapath("b").is_some(), "the batch went on");
+    }
+}

@@ -34,6 +34,7 @@ pub(crate) struct Harness {
     pub(crate) sw: Switch<MemoryPlane>,
     pub(crate) handler: Handler,
     pub(crate) upcalls: Recorder,
+    pub(crate) view: Arc<SwitchView>,
     seq: u32,
 }
 
@@ -58,8 +59,9 @@ impl Harness {
                 plane: MemoryPlane::new(2),
                 slow: SlowPath::new(1000),
             },
-            handler: Handler::new(view, None),
+            handler: Handler::new(view.clone(), None),
             upcalls: Recorder::default(),
+            view,
             seq: 0,
         }
     }
