@@ -116,7 +116,7 @@ fn invalid_lists_are_refused_before_they_can_run() {
         &[Action::Drop(0), Action::Output(1)],
         &[Action::Trunc(10)],
         &[Action::Output(0xffff)],
-        &[Action::Hash { alg: 1, basis: 0 }],
+        &[Action::Hash { alg: 2, basis: 0 }],
         &[Action::PushVlan {
             tpid: 0x8100,
             tci: 5,
@@ -137,7 +137,7 @@ fn invalid_lists_are_refused_before_they_can_run() {
         Err(Error::Unsupported("ct action"))
     );
     assert_eq!(
-        CompiledActions::compile(&[Action::Hash { alg: 1, basis: 0 }]),
+        CompiledActions::compile(&[Action::Hash { alg: 2, basis: 0 }]),
         Err(Error::Unsupported("hash algorithm"))
     );
     assert!(CompiledActions::compile(&deep).is_err());
@@ -553,6 +553,49 @@ fn trunc_clone_sample_check_pkt_len() {
     };
     assert_eq!(cpl(59), vec![10]);
     assert_eq!(cpl(60), vec![20]);
+}
+
+/// The reply direction of `f` (Ethernet/IPv4 or IPv6, TCP or UDP without IP options):
+/// addresses and ports swapped.
+fn reversed(f: &[u8]) -> Vec<u8> {
+    let mut r = f.to_vec();
+    r.copy_within(6..12, 0);
+    r[6..12].copy_from_slice(&f[0..6]);
+    let (l3, alen) = if f[12..14] == [0x08, 0x00] {
+        (14, 4)
+    } else {
+        (14, 16)
+    };
+    let (src, l4) = if alen == 4 {
+        (l3 + 12, l3 + 20)
+    } else {
+        (l3 + 8, l3 + 40)
+    };
+    r[src..src + alen].copy_from_slice(&f[src + alen..src + 2 * alen]);
+    r[src + alen..src + 2 * alen].copy_from_slice(&f[src..src + alen]);
+    r[l4..l4 + 2].copy_from_slice(&f[l4 + 2..l4 + 4]);
+    r[l4 + 2..l4 + 4].copy_from_slice(&f[l4..l4 + 2]);
+    r
+}
+
+fn dp_hash(f: &[u8], alg: u32, basis: u32) -> u32 {
+    let c = run(f, &[Action::Hash { alg, basis }, Action::Recirc(1)]);
+    c.recirc[0].1.md.dp_hash
+}
+
+#[test]
+fn symmetric_l4_hash_is_the_same_both_ways() {
+    for f in [udp4_frame(), udp6_frame(), tcp6_frame()] {
+        let r = reversed(&f);
+        assert_eq!(dp_hash(&f, 1, 7), dp_hash(&r, 1, 7), "{f:02x?}");
+        assert_ne!(dp_hash(&f, 1, 7), 0);
+        assert_ne!(dp_hash(&f, 1, 7), dp_hash(&f, 1, 8), "the basis counts");
+        // Another port pair is another connection.
+        let mut g = f.clone();
+        let l4 = if f[12..14] == [0x08, 0x00] { 34 } else { 54 };
+        g[l4] ^= 0x40;
+        assert_ne!(dp_hash(&f, 1, 7), dp_hash(&g, 1, 7));
+    }
 }
 
 #[test]

@@ -183,6 +183,7 @@ fn action_table() {
     let arp = vflow("in_port(1),eth(),eth_type(0x0806),arp()");
     let l3 = vflow("eth_type(0x0800),ipv4(frag=no)");
     let mpls = vflow("eth(),eth_type(0x8847),mpls(label=1,tc=0,ttl=1,bos=1)");
+    let other = vflow("in_port(1),eth(),eth_type(0x1234)");
     let rows: Vec<(&str, &odp::validate::FlatKey, i32)> = vec![
         ("1,2", &ip_any, 0),
         ("drop", &ip_any, 0),
@@ -191,7 +192,7 @@ fn action_table() {
         ("65535", &ip_any, EINVAL),
         ("trunc(13)", &ip_any, EINVAL),
         ("trunc(14)", &ip_any, 0),
-        ("hash(sym_l4(0))", &ip_any, EINVAL),
+        ("hash(sym_l4(0))", &ip_any, 0),
         ("hash(l4(0))", &ip_any, 0),
         ("userspace(pid=0)", &ip_any, EINVAL),
         ("push_vlan(vid=1,pcp=0)", &ip_any, 0),
@@ -260,6 +261,23 @@ fn action_table() {
             &ip_any,
             EINVAL,
         ),
+        // Without the L3-tunnel flag the label goes in front of the frame: any Ethernet
+        // packet takes it, and it is no longer Ethernet afterwards.
+        (
+            "add_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x8847)",
+            &other,
+            0,
+        ),
+        (
+            "add_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x8847),push_vlan(vid=1,pcp=0)",
+            &ip_any,
+            EINVAL,
+        ),
+        (
+            "add_mpls(label=1,tc=0,ttl=1,bos=1,eth_type=0x0800)",
+            &ip_any,
+            EINVAL,
+        ),
         ("pop_mpls(eth_type=0x800)", &ip_any, EINVAL),
         ("pop_mpls(eth_type=0x800)", &mpls, 0),
         (
@@ -287,6 +305,27 @@ fn action_table() {
             (g, w) => panic!("{s}: got {g:?}, want {w}"),
         }
     }
+    // With OVS_MPLS_L3_TUNNEL_FLAG_MASK the label goes after the MAC header, as push_mpls
+    // does, so only the ethertypes push_mpls takes are allowed.
+    let add_l3 = |ethertype| Action::AddMpls {
+        lse: 1 << 12,
+        ethertype,
+        tun_flags: 1,
+    };
+    assert_eq!(action::validate_actions(&[add_l3(0x8847)], &ip_any), Ok(()));
+    assert_eq!(
+        action::validate_actions(&[add_l3(0x8847)], &other)
+            .unwrap_err()
+            .errno(),
+        EINVAL
+    );
+    // Hash algorithms past OVS_HASH_ALG_SYM_L4 do not exist.
+    assert_eq!(
+        action::validate_actions(&[Action::Hash { alg: 2, basis: 0 }], &ip_any)
+            .unwrap_err()
+            .errno(),
+        EINVAL
+    );
     // Masked set with value bits outside the mask.
     let bad = Action::SetMasked {
         key: FlowKey {

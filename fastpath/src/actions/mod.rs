@@ -148,6 +148,7 @@ pub(crate) enum Op {
     Recirc(u32),
     Hash {
         basis: u32,
+        symmetric: bool,
     },
     Clone {
         len: u32,
@@ -263,7 +264,14 @@ fn compile_list(actions: &[Action], ops: &mut Vec<Op>, depth: usize) -> Result<(
             }),
             Action::PopMpls(ethertype) => ops.push(Op::PopMpls(*ethertype)),
             Action::Recirc(id) => ops.push(Op::Recirc(*id)),
-            Action::Hash { alg: 0, basis } => ops.push(Op::Hash { basis: *basis }),
+            Action::Hash { alg: 0, basis } => ops.push(Op::Hash {
+                basis: *basis,
+                symmetric: false,
+            }),
+            Action::Hash { alg: 1, basis } => ops.push(Op::Hash {
+                basis: *basis,
+                symmetric: true,
+            }),
             Action::Hash { .. } => return Err(Error::Unsupported("hash algorithm")),
             Action::Clone(sub) => nested(ops, sub, depth, |len| Op::Clone { len })?,
             Action::Sample {

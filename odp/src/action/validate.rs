@@ -75,7 +75,8 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                 }
             }
             Action::Hash { alg, .. } => {
-                if *alg != 0 {
+                // OVS_HASH_ALG_L4 and OVS_HASH_ALG_SYM_L4.
+                if *alg > 1 {
                     return Err(Error::Invalid("hash algorithm"));
                 }
             }
@@ -124,7 +125,10 @@ fn validate_list(list: &[Action], key: &FlatKey, mut st: State, depth: usize) ->
                 if !is_mpls(*ethertype) {
                     return Err(Error::Invalid("add_mpls ethertype"));
                 }
-                if tun_flags & 1 == 0 {
+                // With OVS_MPLS_L3_TUNNEL_FLAG_MASK the label goes after the MAC header, as
+                // push_mpls; without it, in front of the whole frame, which stops being
+                // Ethernet (`net/openvswitch/flow_netlink.c`, `__ovs_nla_copy_actions()`).
+                if tun_flags & 1 != 0 {
                     if st.vlan_tci & VLAN_CFI != 0 || !mpls_pushable(st.eth_type) {
                         return Err(Error::Invalid("add_mpls on this packet type"));
                     }
