@@ -10,8 +10,12 @@ pub use odp::dpswitch::DEFAULT_NETLINK_PID;
 pub struct Options {
     /// Arguments for `rte_eal_init`.
     pub eal_args: Vec<String>,
-    /// The datapath created at start.
-    pub dp: String,
+    /// The datapath created at start (None: managed mode, no datapath until a client
+    /// creates one).
+    pub dp: Option<String>,
+    /// Vport names a client may add by name alone, with the DPDK devargs that back them;
+    /// each gets a stand-in kernel interface of its name.
+    pub port_map: Vec<(String, String)>,
     /// Ports added at start: (vport name, devargs).
     pub ports: Vec<(String, String)>,
     /// Ports (by vport name, the datapath's name for its local port) the standalone bridge
@@ -45,7 +49,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             eal_args: Vec::new(),
-            dp: "dp0".into(),
+            dp: Some("dp0".into()),
+            port_map: Vec::new(),
             ports: Vec::new(),
             no_flood: Vec::new(),
             pmd_cores: None,
@@ -74,6 +79,12 @@ usage: dpswitch [OPTIONS] [EAL ARGUMENTS]
 dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --in-memory,
 --file-prefix, -m, --log-level, ...):
   --dp NAME                  datapath created at start (default dp0)
+  --managed                  start with no datapath and no port: a controller such as
+                             ovs-vswitchd creates them (not with --dp, --port, --no-flood)
+  --port-map NAME=DEVARGS    a netdev port a client adds by NAME alone is the DPDK device
+                             DEVARGS, e.g. --port-map p0=0000:03:00.0 (repeatable); dpswitch
+                             keeps a stand-in kernel interface (a TAP) named NAME meanwhile,
+                             so that ovs-vswitchd finds the port it is asked to add
   --port [NAME=]DEVARGS      add a port backed by a DPDK device, e.g.
                              --port p0=net_tap0,iface=p0  --port net_null0,no-rx=1
                              (repeatable; NAME defaults to the iface= or device name)
@@ -93,8 +104,9 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
   -h, --help                 this help
 
 With no EAL arguments dpswitch runs on cores 0-1 (-l 0-1) in memory (--in-memory), or without
-hugepages (--no-huge --no-shconf -m 512) when none are free. With no --port it creates two
-TAP ports, dptap0 and dptap1, and forwards between them as a MAC-learning bridge.
+hugepages (--no-huge --no-shconf -m 512) when none are free. With no --port (and without
+--managed) it creates two TAP ports, dptap0 and dptap1, and forwards between them as a
+MAC-learning bridge.
 A second dpswitch on the same --file-prefix (locked in /run/dpswitch/PREFIX.lock) or the
 same --netlink-pid refuses to start.
 ";
@@ -126,6 +138,7 @@ fn port_name(devargs: &str) -> String {
 /// A message naming the option whose value is missing or malformed.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String> {
     let mut o = Options::default();
+    let (mut managed, mut start_dp) = (false, false);
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let (name, inline) = match a.split_once('=') {
@@ -135,6 +148,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
         let own = matches!(
             name.as_str(),
             "--dp"
+                | "--port-map"
                 | "--port"
                 | "--no-flood"
                 | "--pmd-cores"
@@ -155,6 +169,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             o.pmd_perf_metrics = true;
             continue;
         }
+        if a == "--managed" {
+            managed = true;
+            continue;
+        }
         if !own {
             o.eal_args.push(a);
             continue;
@@ -164,7 +182,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             None => it.next().ok_or_else(|| format!("{name} needs a value"))?,
         };
         match name.as_str() {
-            "--dp" => o.dp = value,
+            "--dp" => {
+                o.dp = Some(value);
+                start_dp = true;
+            }
+            "--port-map" => {
+                let (pname, devargs) = value
+                    .split_once('=')
+                    .filter(|(n, d)| !n.is_empty() && !n.contains(',') && !d.is_empty())
+                    .ok_or_else(|| format!("--port-map: {value:?} is not NAME=DEVARGS"))?;
+                if o.port_map.iter().any(|(n, _)| n == pname) {
+                    return Err(format!("--port-map: {pname} is mapped twice"));
+                }
+                o.port_map.push((pname.to_string(), devargs.to_string()));
+            }
             "--port" => {
                 // Devargs start with the device name, which never holds '=': an '=' before
                 // the first ',' therefore separates a vport NAME.
@@ -207,6 +238,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             _ => unreachable!("every own option is matched"),
         }
     }
+    if managed {
+        if start_dp || !o.ports.is_empty() || !o.no_flood.is_empty() {
+            return Err(
+                "--managed starts without a datapath: --dp, --port and --no-flood do not apply"
+                    .to_string(),
+            );
+        }
+        o.dp = None;
+    }
     Ok(o)
 }
 
@@ -239,7 +279,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(o.eal_args, ["-l", "0-1", "--vdev", "net_null0"]);
-        assert_eq!(o.dp, "br0");
+        assert_eq!(o.dp.as_deref(), Some("br0"));
         assert_eq!(
             o.ports,
             [
@@ -250,6 +290,30 @@ mod tests {
         assert_eq!(o.netlink_pid, 0x100);
         assert_eq!(o.metrics, None);
         assert_eq!(o.pmd_cores, Some(vec![1]));
+    }
+
+    #[test]
+    fn managed_mode_has_no_start_datapath_and_maps_names() {
+        let o = p(&[
+            "--managed",
+            "--port-map",
+            "p0=net_pcap0,rx_pcap=a.pcap",
+            "--port-map=p1=0000:03:00.0",
+        ])
+        .unwrap();
+        assert_eq!(o.dp, None);
+        assert_eq!(
+            o.port_map,
+            [
+                ("p0".to_string(), "net_pcap0,rx_pcap=a.pcap".to_string()),
+                ("p1".to_string(), "0000:03:00.0".to_string())
+            ]
+        );
+        assert!(p(&["--managed", "--dp", "x"]).is_err());
+        assert!(p(&["--managed", "--port", "net_null0"]).is_err());
+        assert!(p(&["--port-map", "p0"]).is_err());
+        assert!(p(&["--port-map", "p0=a", "--port-map", "p0=b"]).is_err());
+        assert_eq!(p(&[]).unwrap().dp.as_deref(), Some("dp0"));
     }
 
     #[test]

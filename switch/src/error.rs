@@ -67,6 +67,14 @@ pub enum Error {
     /// Out of packet buffers or another resource.
     #[error("out of {0}")]
     NoMemory(&'static str),
+    /// A stand-in kernel interface for a mapped DPDK device could not be made (at start).
+    #[error("stand-in interface {name}: {reason}")]
+    StandIn {
+        /// The interface name.
+        name: String,
+        /// The kernel's reason.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -91,6 +99,7 @@ impl Error {
             Error::NotPermitted => EPERM,
             Error::Unsupported(_) => EOPNOTSUPP,
             Error::NoMemory(_) => ENOMEM,
+            Error::StandIn { .. } => EINVAL,
         }
     }
 }

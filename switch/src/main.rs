@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     if o.eal_args.is_empty() {
         o.eal_args = default_eal_args();
     }
-    if o.ports.is_empty() {
+    if o.ports.is_empty() && o.dp.is_some() {
         o.ports = ["dptap0", "dptap1"]
             .iter()
             .map(|n| (n.to_string(), format!("net_tap_{n},iface={n}")))
@@ -119,6 +119,7 @@ fn run(o: &Options) -> Result<(), String> {
         n_mbufs: o.mbufs,
         emc_insert_inv_prob: o.emc_insert_inv_prob,
         pmd_perf_metrics: o.pmd_perf_metrics,
+        port_map: o.port_map.iter().cloned().collect(),
         ..Config::default()
     };
     let runtime = Runtime::start(eal.clone(), cfg).map_err(|e| e.to_string())?;
@@ -140,31 +141,9 @@ fn run(o: &Options) -> Result<(), String> {
         None => None,
     };
     tracing::info!(main_lcore = eal.main_lcore(), pmd_lcores = ?sw.plane.pmd_lcores(), "lcores");
-    let dp = sw
-        .model
-        .add_datapath(&mut sw.plane, &o.dp, 0, 0)
-        .map_err(|e| format!("datapath {}: {e}", o.dp))?;
-    for (name, devargs) in &o.ports {
-        let spec = VportSpec {
-            name: name.clone(),
-            kind: VportKind::Netdev,
-            devargs: Some(devargs.clone()),
-            port_no: None,
-            upcall_pids: Vec::new(),
-            options: BTreeMap::from([("devargs".to_string(), devargs.clone())]),
-        };
-        sw.model
-            .add_vport(&mut sw.plane, dp, spec)
-            .map_err(|e| format!("port {name} ({devargs}): {e}"))?;
-    }
-    for name in &o.no_flood {
-        let port = sw
-            .model
-            .datapath_mut(dp)
-            .and_then(|d| d.vports.values_mut().find(|v| &v.name == name))
-            .ok_or_else(|| format!("--no-flood {name}: no such port in {}", o.dp))?;
-        port.options
-            .insert(NO_FLOOD.to_string(), "true".to_string());
+    match &o.dp {
+        Some(name) => start_datapath(&mut sw, name, o)?,
+        None => tracing::info!("managed mode: no datapath until a client creates one"),
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -172,7 +151,6 @@ fn run(o: &Options) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| format!("signal handler: {e}"))?;
     }
-    tracing::info!(dp = %o.dp, ports = o.ports.len(), "forwarding");
     let mut server = Server::new(netlink, view).map_err(|e| format!("netlink server: {e}"))?;
     tracing::info!(port_id = o.netlink_pid, "netlink control plane serving");
     let mut status = Status::new(o.status_interval);
@@ -182,13 +160,45 @@ fn run(o: &Options) -> Result<(), String> {
         let requests = server.poll(&mut sw);
         let upcalls = runtime::handle_upcalls(&mut sw, 256, &mut server);
         sw.plane.maintain(&sw.model);
-        status.tick(&sw, dp);
+        status.tick(&sw);
         if requests == 0 && upcalls == 0 {
             wait_readable(&server, 1);
         }
     }
     tracing::info!("stopping: PMDs, ports, EAL");
     drop(sw);
+    Ok(())
+}
+
+/// Creates the start datapath `name` with the `--port` ports and `--no-flood` settings.
+fn start_datapath(sw: &mut Switch<Runtime>, name: &str, o: &Options) -> Result<(), String> {
+    let dp = sw
+        .model
+        .add_datapath(&mut sw.plane, name, 0, 0)
+        .map_err(|e| format!("datapath {name}: {e}"))?;
+    for (pname, devargs) in &o.ports {
+        let spec = VportSpec {
+            name: pname.clone(),
+            kind: VportKind::Netdev,
+            devargs: Some(devargs.clone()),
+            port_no: None,
+            upcall_pids: Vec::new(),
+            options: BTreeMap::from([("devargs".to_string(), devargs.clone())]),
+        };
+        sw.model
+            .add_vport(&mut sw.plane, dp, spec)
+            .map_err(|e| format!("port {pname} ({devargs}): {e}"))?;
+    }
+    for flood_off in &o.no_flood {
+        let port = sw
+            .model
+            .datapath_mut(dp)
+            .and_then(|d| d.vports.values_mut().find(|v| &v.name == flood_off))
+            .ok_or_else(|| format!("--no-flood {flood_off}: no such port in {name}"))?;
+        port.options
+            .insert(NO_FLOOD.to_string(), "true".to_string());
+    }
+    tracing::info!(dp = %name, ports = o.ports.len(), "forwarding");
     Ok(())
 }
 
@@ -290,7 +300,7 @@ fn wait_readable(server: &Server, ms: u16) {
 struct Status {
     every: Option<Duration>,
     last: Instant,
-    prev: BTreeMap<u32, (u64, u64)>,
+    prev: BTreeMap<(usize, u32), (u64, u64)>,
 }
 
 impl Status {
@@ -302,41 +312,43 @@ impl Status {
         }
     }
 
-    fn tick(&mut self, sw: &Switch<Runtime>, dp: usize) {
+    /// One line per datapath, every `every`.
+    fn tick(&mut self, sw: &Switch<Runtime>) {
         let Some(every) = self.every else { return };
         let elapsed = self.last.elapsed();
         if elapsed < every {
             return;
         }
         self.last = Instant::now();
-        let Some(d) = sw.model.datapath(dp) else {
-            return;
-        };
-        let s = d.stats();
         let secs = elapsed.as_secs_f64();
-        let mut ports = Vec::new();
-        for v in d.vports.values() {
-            let st = sw.plane.port_stats(dp, v.port_no);
-            let (prx, ptx) = self
-                .prev
-                .insert(v.port_no, (st.rx_packets, st.tx_packets))
-                .unwrap_or((st.rx_packets, st.tx_packets));
-            ports.push(format!(
-                "{} rx {:.0} tx {:.0}",
-                v.name,
-                st.rx_packets.saturating_sub(prx) as f64 / secs,
-                st.tx_packets.saturating_sub(ptx) as f64 / secs
-            ));
+        let mut seen = BTreeMap::new();
+        for (dp, d) in sw.model.datapaths() {
+            let s = d.stats();
+            let mut ports = Vec::new();
+            for v in d.vports.values() {
+                let st = sw.plane.port_stats(dp, v.port_no);
+                let now = (st.rx_packets, st.tx_packets);
+                let (prx, ptx) = self.prev.get(&(dp, v.port_no)).copied().unwrap_or(now);
+                seen.insert((dp, v.port_no), now);
+                ports.push(format!(
+                    "{} rx {:.0} tx {:.0}",
+                    v.name,
+                    st.rx_packets.saturating_sub(prx) as f64 / secs,
+                    st.tx_packets.saturating_sub(ptx) as f64 / secs
+                ));
+            }
+            tracing::info!(
+                "{}: pps [{}] hit {} missed {} lost {} flows {}",
+                d.name,
+                ports.join(", "),
+                s.n_hit,
+                s.n_missed,
+                s.n_lost,
+                s.n_flows
+            );
         }
-        tracing::info!(
-            "{}: pps [{}] hit {} missed {} lost {} flows {}",
-            d.name,
-            ports.join(", "),
-            s.n_hit,
-            s.n_missed,
-            s.n_lost,
-            s.n_flows
-        );
+        // Ports and datapaths that are gone are forgotten.
+        self.prev = seen;
     }
 }
 

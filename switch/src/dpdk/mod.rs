@@ -1,4 +1,5 @@
-//! The thin, safe layer over DPDK: EAL, mempools, mbufs, ethdev ports and lcores.
+//! The thin, safe layer over DPDK and the kernel devices ports need: EAL, mempools, mbufs,
+//! ethdev ports, lcores and stand-in interfaces.
 //!
 //! Everything `unsafe` in dpswitch outside `dpdk-sys` lives in this module. The packet logic
 //! (parse, classify, actions) never sees these types; the runtime hands it byte slices.
@@ -8,12 +9,14 @@ mod error;
 mod mbuf;
 mod mempool;
 mod port;
+mod standin;
 
 pub use eal::{Eal, LcoreJob};
 pub use error::{DpdkError, Result};
 pub use mbuf::{Mbuf, MbufArray, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{Link, Port, PortConfig, RxQueue, TxOutcome, TxQueue};
+pub use standin::StandIn;
 
 /// TSC cycles since an arbitrary point: the clock PMD cycle accounting uses. Inlined (the
 /// same instruction DPDK's `rte_rdtsc` issues) so a PMD's per-burst accounting costs no call.

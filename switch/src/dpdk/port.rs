@@ -300,6 +300,26 @@ impl Port {
         Ok(())
     }
 
+    /// Sets the link administratively up or down; a TAP's kernel interface follows.
+    ///
+    /// # Errors
+    /// The driver's error (`ENOTSUP` for drivers without link control).
+    pub fn set_link_up(&self, up: bool) -> Result<()> {
+        let ret = if up {
+            // SAFETY: valid, started port.
+            unsafe { dpdk_sys::rte_eth_dev_set_link_up(self.inner.id) }
+        } else {
+            // SAFETY: valid, started port.
+            unsafe { dpdk_sys::rte_eth_dev_set_link_down(self.inner.id) }
+        };
+        if ret != 0 {
+            return Err(
+                DpdkError::new("rte_eth_dev_set_link", ret).context(self.inner.name.clone())
+            );
+        }
+        Ok(())
+    }
+
     /// Turns promiscuous mode on or off (ignored by drivers that do not support it).
     ///
     /// # Errors

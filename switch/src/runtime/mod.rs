@@ -6,7 +6,7 @@
 pub mod pmd;
 pub mod ports;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use fastpath::emc::Emc;
 use fastpath::pmd::FlowCmd;
 
-use crate::dpdk::{rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Port, PortConfig, BURST_SIZE};
+use crate::dpdk::{
+    rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Port, PortConfig, StandIn, BURST_SIZE,
+};
 use crate::error::{Error, Result};
 use crate::metrics::DropWarnings;
 use crate::model::{Dataplane, Model, OpenedPort, PortRequest, Tables, VportKind};
@@ -46,6 +48,8 @@ pub struct Config {
     pub rxqs_per_port: u16,
     /// Count PMD cycles per stage (OVS's `pmd-perf-metrics`; a few TSC reads per burst).
     pub pmd_perf_metrics: bool,
+    /// Netdev vport names that are DPDK devices: name → devargs (`--port-map`).
+    pub port_map: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -58,8 +62,27 @@ impl Default for Config {
             upcall_queue: 8192,
             rxqs_per_port: 1,
             pmd_perf_metrics: false,
+            port_map: BTreeMap::new(),
         }
     }
+}
+
+/// Stand-in interfaces for the mapped names that are not kernel interfaces already.
+fn stand_ins(map: &BTreeMap<String, String>) -> Result<Vec<StandIn>> {
+    let mut made = Vec::new();
+    for name in map.keys() {
+        if nix::net::if_::if_nametoindex(name.as_str()).is_ok() {
+            tracing::info!(port = %name, "mapped port has a kernel interface already");
+            continue;
+        }
+        let s = StandIn::create(name).map_err(|e| Error::StandIn {
+            name: name.clone(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(port = %name, devargs = %map[name], "stand-in interface created");
+        made.push(s);
+    }
+    Ok(made)
 }
 
 /// Commands a PMD's ring holds; more wait in the control thread's backlog.
@@ -96,6 +119,8 @@ pub struct Runtime {
     cfg: Config,
     view: Arc<SwitchView>,
     drop_warnings: DropWarnings,
+    /// Kernel interfaces standing in for the mapped DPDK devices.
+    _stand_ins: Vec<StandIn>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -123,6 +148,7 @@ impl Runtime {
                 "lcore set: give EAL at least two cores (e.g. -l 0-1), one for a PMD thread",
             ));
         }
+        let stand_ins = stand_ins(&cfg.port_map)?;
         let pool = Arc::new(Mempool::new(&eal, "dpswitch_pkts", cfg.n_mbufs, 256, -1)?);
         let upcalls = Arc::new(UpcallQueue::new(cfg.upcall_queue, lcores.len()));
         let mut pmds = Vec::with_capacity(lcores.len());
@@ -179,6 +205,7 @@ impl Runtime {
             cfg,
             view,
             drop_warnings: DropWarnings::default(),
+            _stand_ins: stand_ins,
         })
     }
 
@@ -327,6 +354,14 @@ impl Dataplane for Runtime {
 
     fn open_port(&mut self, dp: usize, port_no: u32, req: &PortRequest<'_>) -> Result<OpenedPort> {
         let kernel_ifindex = |name: &str| nix::net::if_::if_nametoindex(name).ok();
+        let mapped = match (req.kind, req.devargs) {
+            (VportKind::Netdev, None) => self.cfg.port_map.get(req.name).map(String::as_str),
+            _ => None,
+        };
+        let req = &PortRequest {
+            devargs: req.devargs.or(mapped),
+            ..*req
+        };
         match req.kind {
             VportKind::Internal if kernel_ifindex(req.name).is_some() => {
                 return Err(Error::Exists(format!("network device {}", req.name)));
@@ -343,16 +378,26 @@ impl Dataplane for Runtime {
             str::to_string,
         );
         let n_pmds = self.pmds.len();
+        let internal = req.kind == VportKind::Internal;
         let cfg = PortConfig {
             n_rxq: self.cfg.rxqs_per_port.max(1),
             n_txq: u16::try_from(n_pmds + 1).unwrap_or(u16::MAX),
+            // An internal port is the host's interface, not a switch port facing a wire.
+            promiscuous: !internal,
             ..PortConfig::default()
         };
         let port = Port::hotplug(&self.eal, &devargs, &cfg, self.pool.clone())?;
         port.start()?;
-        let ifindex = match req.kind {
-            VportKind::Internal => kernel_ifindex(req.name),
-            VportKind::Netdev => devargs
+        if internal {
+            // The kernel creates internal ports down (`internal_dev_create()`); the host
+            // brings them up, after the controller has associated the port.
+            if let Err(e) = port.set_link_up(false) {
+                tracing::warn!(port = req.name, error = %e, "internal port left up");
+            }
+        }
+        let ifindex = match (req.kind, mapped) {
+            (VportKind::Internal, _) | (VportKind::Netdev, Some(_)) => kernel_ifindex(req.name),
+            (VportKind::Netdev, None) => devargs
                 .split(',')
                 .find_map(|kv| kv.strip_prefix("iface="))
                 .and_then(kernel_ifindex),
