@@ -51,11 +51,11 @@ fn stat(v: Option<u64>) -> String {
     v.map_or_else(|| "?".to_string(), |n| n.to_string())
 }
 
-/// The devargs dpswitch gives a `system` port (a kernel interface through `af_packet`): such
-/// a port shows as `system`, like the interface `add-if` named.
+/// The devargs dpswitch gives a `system` port (a kernel interface through a packet socket):
+/// such a port shows as `system`, like the interface `add-if` named.
 fn system_devargs(p: &VportAttrs) -> String {
     let n = p.name.as_deref().unwrap_or("");
-    format!("net_af_packet_{n},iface={n}")
+    format!("system,iface={n}")
 }
 
 /// The type name `show` prints for a port: a NETDEV port made from DPDK devargs is `dpdk`
@@ -445,7 +445,7 @@ mod tests {
         );
         let empty = port(1, "a", VportType::Netdev, &[("devargs", "")]);
         assert_eq!(port_type(&empty), "system");
-        let sys = [("devargs", "net_af_packet_veth7,iface=veth7")];
+        let sys = [("devargs", "system,iface=veth7")];
         assert_eq!(
             port_line(&port(1, "veth7", VportType::Netdev, &sys)),
             "  port 1: veth7"

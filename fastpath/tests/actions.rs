@@ -8,7 +8,8 @@ use fastpath::actions::{
     execute, CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction,
 };
 use fastpath::flow::FlowKey;
-use fastpath::packet::{extract, Metadata, PacketBuf, TunnelMeta, VecBuf};
+use fastpath::packet::offload::finish_checksum;
+use fastpath::packet::{extract, Metadata, Offload, PacketBuf, PartialCsum, TunnelMeta, VecBuf};
 use fastpath::Error;
 use odp::action::{validate_actions, Action, Userspace};
 use odp::validate::FlatKey;
@@ -32,6 +33,8 @@ fn seen(st: &PacketState<'_>) -> Seen {
 #[derive(Default)]
 struct Ctx {
     out: Vec<(u32, Vec<u8>, Seen)>,
+    /// The output buffers themselves (with their offload state).
+    out_bufs: Vec<VecBuf>,
     upcalls: Vec<(Vec<u8>, usize, Option<Vec<u8>>)>,
     recirc: Vec<(Vec<u8>, Seen)>,
     drops: Vec<DropReason>,
@@ -41,14 +44,15 @@ struct Ctx {
 impl ExecContext<VecBuf> for Ctx {
     fn output(&mut self, port: u32, pkt: VecBuf, st: &PacketState<'_>) {
         self.out.push((port, pkt.data().to_vec(), seen(st)));
+        self.out_bufs.push(pkt);
     }
     fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
         Some(pkt.clone())
     }
-    fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
+    fn upcall(&mut self, pkt: &VecBuf, len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
         self.upcalls.push((
-            data.to_vec(),
-            orig_len,
+            pkt.data()[..len].to_vec(),
+            pkt.len(),
             u.userdata.as_deref().map(<[u8]>::to_vec),
         ));
     }
@@ -64,12 +68,16 @@ impl ExecContext<VecBuf> for Ctx {
 }
 
 fn run_md(frame: &[u8], md: &Metadata, actions: &[Action]) -> Ctx {
+    run_buf(VecBuf::new(frame), md, actions)
+}
+
+fn run_buf(buf: VecBuf, md: &Metadata, actions: &[Action]) -> Ctx {
     let compiled = CompiledActions::compile(actions).expect("valid actions");
     let mut key = FlowKey::ZERO;
-    let info = extract(frame, md, &mut key);
+    let info = extract(buf.data(), md, &mut key);
     let mut st = PacketState::new(md, &key, &info);
     let mut ctx = Ctx::default();
-    execute(&compiled, VecBuf::new(frame), &mut st, &mut ctx);
+    execute(&compiled, buf, &mut st, &mut ctx);
     ctx
 }
 
@@ -595,6 +603,82 @@ fn symmetric_l4_hash_is_the_same_both_ways() {
         let l4 = if f[12..14] == [0x08, 0x00] { 34 } else { 54 };
         g[l4] ^= 0x40;
         assert_ne!(dp_hash(&f, 1, 7), dp_hash(&g, 1, 7));
+    }
+}
+
+/// `frame` (Ethernet/IPv4 or IPv6/TCP or UDP) as a sender relying on checksum offload hands
+/// it over: the L4 checksum field holds the pseudo-header sum, and the buffer says so.
+fn partial(frame: &[u8]) -> VecBuf {
+    let v4 = frame[12..14] == [0x08, 0x00];
+    let l3 = 14;
+    let l4 = if v4 {
+        l3 + usize::from(frame[l3] & 0xf) * 4
+    } else {
+        l3 + 40
+    };
+    let proto = if v4 { frame[l3 + 9] } else { frame[l3 + 6] };
+    let field = l4 + if proto == 6 { 16 } else { 6 };
+    let len = u32::try_from(frame.len() - l4).unwrap();
+    let pseudo = if v4 {
+        fastpath::actions::csum::sum(&frame[l3 + 12..l3 + 20], u32::from(proto) + len)
+    } else {
+        fastpath::actions::csum::sum(&frame[l3 + 8..l3 + 40], u32::from(proto) + len)
+    };
+    let mut f = frame.to_vec();
+    f[field..field + 2].copy_from_slice(&fastpath::actions::csum::fold(pseudo).to_be_bytes());
+    let mut b = VecBuf::new(&f);
+    let c = PartialCsum {
+        start: u16::try_from(l4).unwrap(),
+        offset: u16::try_from(field - l4).unwrap(),
+    };
+    assert!(b.set_offload(Offload {
+        csum: Some(c),
+        gso: None
+    }));
+    b
+}
+
+/// Finishes `b`'s partial checksum, as the transmitter would.
+fn finished(mut b: VecBuf) -> Vec<u8> {
+    let c = b.offload().csum.expect("still partial");
+    finish_checksum(b.data_mut(), c).unwrap();
+    b.data().to_vec()
+}
+
+#[test]
+fn rewrites_keep_a_partial_checksum_partial_and_right() {
+    for f in [tcp4_frame(), udp4_frame(), tcp6_frame(), udp6_frame()] {
+        let v4 = f[12..14] == [0x08, 0x00];
+        let proto = if v4 { f[23] } else { f[20] };
+        let mut actions = vec![if v4 {
+            ipv4_masked(0x0a09_0807, u32::MAX, 0, 0, 0, 0)
+        } else {
+            Action::SetMasked {
+                key: keys::ipv6(7, 0, 0, 0, 0, 0, 0),
+                mask: keys::ipv6(u128::MAX, 0, 0, 0, 0, 0, 0),
+            }
+        }];
+        actions.push(Action::Set(if proto == 6 {
+            keys::tcp(1111, 2222)
+        } else {
+            keys::udp(1111, 2222)
+        }));
+        actions.push(Action::Output(1));
+        // A VLAN tag pushed in front moves the checksum start with the L4 header.
+        actions.insert(
+            0,
+            Action::PushVlan {
+                tpid: 0x8100,
+                tci: 0x1005,
+            },
+        );
+        let complete = run(&f, &actions);
+        let c = run_buf(partial(&f), &Metadata::for_port(1), &actions);
+        let out = c.out_bufs.into_iter().next().unwrap();
+        let l4 = 14 + if v4 { usize::from(f[14] & 0xf) * 4 } else { 40 };
+        let start = out.offload().csum.map(|c| usize::from(c.start));
+        assert_eq!(start, Some(l4 + 4));
+        assert_eq!(finished(out), only_output(&complete), "{f:02x?}");
     }
 }
 

@@ -29,7 +29,7 @@ impl ExecContext<VecBuf> for Ctx {
     fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
         Some(pkt.clone())
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn upcall(&mut self, _: &VecBuf, _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
     fn recirculate(&mut self, _: VecBuf, _: &PacketState<'_>) {}
     fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {

@@ -33,6 +33,8 @@ pub struct Options {
     pub flow_limit: usize,
     /// Packet buffers in the pool.
     pub mbufs: u32,
+    /// 64 KiB buffers for long frames.
+    pub jumbo_mbufs: u32,
     /// Seconds between status lines (0: none).
     pub status_interval: u64,
     /// Log filter (`RUST_LOG` syntax).
@@ -63,6 +65,7 @@ impl Default for Options {
             emc_insert_inv_prob: 100,
             flow_limit: 200_000,
             mbufs: 32768,
+            jumbo_mbufs: 128,
             status_interval: 5,
             log: None,
             log_json: false,
@@ -96,6 +99,8 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
   --emc-insert-inv-prob N    insert 1 in N megaflow hits into the EMC; 0 = EMC off (default 100)
   --flow-limit N             most megaflows the slow path installs (default 200000)
   --mbufs N                  packet buffers in the pool (default 32768)
+  --jumbo-mbufs N            64 KiB buffers for frames longer than 2 KiB: jumbo frames and
+                             GSO packets from system ports (default 128; 0 drops them)
   --status-interval SECS     one status line every SECS seconds, 0 = none (default 5)
   --log FILTER               log level/filter, e.g. info or dpswitch=debug (default: $RUST_LOG or info)
   --log-format text|json     log line format (default text)
@@ -157,6 +162,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                 | "--emc-insert-inv-prob"
                 | "--flow-limit"
                 | "--mbufs"
+                | "--jumbo-mbufs"
                 | "--status-interval"
                 | "--log"
                 | "--log-format"
@@ -226,6 +232,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             "--emc-insert-inv-prob" => o.emc_insert_inv_prob = parse_num(&name, &value)?,
             "--flow-limit" => o.flow_limit = parse_num(&name, &value)?,
             "--mbufs" => o.mbufs = parse_num(&name, &value)?,
+            "--jumbo-mbufs" => o.jumbo_mbufs = parse_num(&name, &value)?,
             "--status-interval" => o.status_interval = parse_num(&name, &value)?,
             "--log" => o.log = Some(value),
             "--log-format" => {

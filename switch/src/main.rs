@@ -117,6 +117,7 @@ fn run(o: &Options) -> Result<(), String> {
     let cfg = Config {
         pmd_lcores: o.pmd_cores.clone(),
         n_mbufs: o.mbufs,
+        n_jumbo_mbufs: o.jumbo_mbufs,
         emc_insert_inv_prob: o.emc_insert_inv_prob,
         pmd_perf_metrics: o.pmd_perf_metrics,
         port_map: o.port_map.iter().cloned().collect(),

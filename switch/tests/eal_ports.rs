@@ -208,7 +208,7 @@ fn vdev_hotplugged_at_runtime_carries_a_packet_and_is_removed() {
     let pool = pool("hp_pool", 512);
     let port = Port::hotplug(eal(), "net_ring_hp0", &PortConfig::default(), pool.clone())
         .expect("hotplug net_ring_hp0");
-    assert_eq!(Port::find("net_ring_hp0"), Some(port.id()));
+    assert_eq!(Port::find("net_ring_hp0"), port.id());
     assert_eq!(port.driver(), "net_ring");
     port.start().unwrap();
     {
@@ -223,7 +223,7 @@ fn vdev_hotplugged_at_runtime_carries_a_packet_and_is_removed() {
         let busy = port.clone().remove().unwrap_err();
         assert_eq!(busy.errno, libc::EBUSY);
     }
-    let id = port.id();
+    let id = port.id().expect("an ethdev port");
     port.remove().expect("remove hotplugged port");
     assert_eq!(Port::find("net_ring_hp0"), None);
     assert!(!Port::ids().contains(&id));

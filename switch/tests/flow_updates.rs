@@ -26,7 +26,7 @@ impl ExecContext<VecBuf> for Ctx {
     fn clone_packet(&mut self, pkt: &VecBuf) -> Option<VecBuf> {
         Some(pkt.clone())
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn upcall(&mut self, _: &VecBuf, _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
     fn recirculate(&mut self, pkt: VecBuf, st: &PacketState<'_>) {
         self.recirc.push((pkt, st.metadata()));
     }

@@ -58,7 +58,7 @@ impl ExecContext<VecBuf> for Ctx {
     fn clone_packet(&mut self, _pkt: &VecBuf) -> Option<VecBuf> {
         None
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, u: &UserspaceAction) {
+    fn upcall(&mut self, _: &VecBuf, _: usize, _: &PacketState<'_>, u: &UserspaceAction) {
         self.upcalls += 1;
         self.userdata = u.userdata.clone();
     }

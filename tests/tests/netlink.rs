@@ -364,7 +364,7 @@ fn families_datapaths_vports_flows_and_their_errors() {
     assert!(
         settings
             .iter()
-            .any(|(k, v)| k == "devargs" && v.contains("net_af_packet") && v.contains(&veth)),
+            .any(|(k, v)| k == "devargs" && *v == format!("system,iface={veth}")),
         "{settings:?}"
     );
     let m = c.msg(

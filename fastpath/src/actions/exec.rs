@@ -38,8 +38,9 @@ pub trait ExecContext<B: PacketBuf> {
     fn output(&mut self, port: u32, pkt: B, st: &PacketState<'_>);
     /// A copy of `pkt` for a non-final output / clone / recirculation; `None` skips it.
     fn clone_packet(&mut self, pkt: &B) -> Option<B>;
-    /// Sends `data` (possibly truncated from `orig_len` bytes) to userspace.
-    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState<'_>, u: &UserspaceAction);
+    /// Sends the first `len` bytes of `pkt` (fewer than its length after a `trunc`) to
+    /// userspace; `pkt`'s offload state says what work its bytes still need.
+    fn upcall(&mut self, pkt: &B, len: usize, st: &PacketState<'_>, u: &UserspaceAction);
     /// Re-injects `pkt` for classification with `st.md` (recirc_id already set); the
     /// runtime re-extracts the key.
     fn recirculate(&mut self, pkt: B, st: &PacketState<'_>);
@@ -227,9 +228,9 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
                 return None;
             }
             Op::Userspace(u) => {
-                let d = pkt.data();
-                let n = st.trunc.take().map_or(d.len(), |t| d.len().min(t as usize));
-                ctx.upcall(&d[..n], d.len(), st, u);
+                let full = pkt.len();
+                let n = st.trunc.take().map_or(full, |t| full.min(t as usize));
+                ctx.upcall(&pkt, n, st, u);
             }
             Op::SetEth { src, dst } => {
                 if st.has_eth() {
@@ -240,9 +241,18 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
                     }
                 }
             }
-            Op::SetIpv4 { src, dst, tos, ttl } => set_ipv4(pkt.data_mut(), st, src, dst, tos, ttl),
-            Op::SetIpv6(s) => set_ipv6(pkt.data_mut(), st, s),
-            Op::SetPorts { l4, src, dst } => set_ports(pkt.data_mut(), st, *l4, src, dst),
+            Op::SetIpv4 { src, dst, tos, ttl } => {
+                let l4 = L4Csum::of(&pkt);
+                set_ipv4(pkt.data_mut(), st, l4, src, dst, tos, ttl);
+            }
+            Op::SetIpv6(s) => {
+                let l4 = L4Csum::of(&pkt);
+                set_ipv6(pkt.data_mut(), st, l4, s);
+            }
+            Op::SetPorts { l4, src, dst } => {
+                let csum = L4Csum::of(&pkt);
+                set_ports(pkt.data_mut(), st, csum, *l4, src, dst);
+            }
             Op::SetIcmp { v6, ty, code } => set_icmp(pkt.data_mut(), st, *v6, ty, code),
             Op::SetArp(a) => {
                 let o = st.l3_ofs;
@@ -508,10 +518,46 @@ fn fix_csum(d: &mut [u8], o: usize, f: impl FnOnce(u16) -> u16) {
     put16(d, o, f(c));
 }
 
+/// What the L4 checksum field holds (`CHECKSUM_PARTIAL` or not): a complete checksum, or
+/// the uncomplemented pseudo-header sum a transmitter will complete over the segment. In
+/// the latter only pseudo-header fields change the field, and in the opposite sense
+/// (`inet_proto_csum_replace4()` with `pseudohdr`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum L4Csum {
+    Complete,
+    Partial,
+}
+
+impl L4Csum {
+    #[inline(always)]
+    fn of<B: PacketBuf>(pkt: &B) -> L4Csum {
+        if pkt.offload().csum.is_some() {
+            L4Csum::Partial
+        } else {
+            L4Csum::Complete
+        }
+    }
+
+    /// The field after a pseudo-header word changed from `old` to `new`, given `update`
+    /// (an RFC 1624 update of a complete checksum).
+    #[inline(always)]
+    fn pseudo_update(self, field: u16, update: impl FnOnce(u16) -> u16) -> u16 {
+        match self {
+            L4Csum::Complete => update(field),
+            L4Csum::Partial => !update(!field),
+        }
+    }
+}
+
 /// Offset of the L4 checksum covering the pseudo-header, if present in the packet.
-/// UDP checksum 0 (none, IPv4) yields `None`.
+/// UDP checksum 0 (none, IPv4) yields `None` unless the field is a partial sum.
 #[inline(always)]
-fn pseudo_csum_ofs(d: &[u8], st: &PacketState<'_>, v6: bool) -> Option<(usize, bool)> {
+fn pseudo_csum_ofs(
+    d: &[u8],
+    st: &PacketState<'_>,
+    v6: bool,
+    csum: L4Csum,
+) -> Option<(usize, bool)> {
     if !st.l4_ok() {
         return None;
     }
@@ -519,7 +565,7 @@ fn pseudo_csum_ofs(d: &[u8], st: &PacketState<'_>, v6: bool) -> Option<(usize, b
     match st.ip_proto {
         ipproto::TCP if d.len() >= l4 + 20 => Some((l4 + 16, false)),
         ipproto::UDP if d.len() >= l4 + 8 => {
-            if get16(d, l4 + 6) == 0 && !v6 {
+            if get16(d, l4 + 6) == 0 && !v6 && csum == L4Csum::Complete {
                 None
             } else {
                 Some((l4 + 6, true))
@@ -531,10 +577,10 @@ fn pseudo_csum_ofs(d: &[u8], st: &PacketState<'_>, v6: bool) -> Option<(usize, b
 }
 
 #[inline(always)]
-fn l4_update32(d: &mut [u8], st: &PacketState<'_>, v6: bool, old: u32, new: u32) {
-    if let Some((o, udp)) = pseudo_csum_ofs(d, st, v6) {
-        let mut c = update32(get16(d, o), old, new);
-        if udp && c == 0 {
+fn l4_update32(d: &mut [u8], st: &PacketState<'_>, csum: L4Csum, old: u32, new: u32) {
+    if let Some((o, udp)) = pseudo_csum_ofs(d, st, false, csum) {
+        let mut c = csum.pseudo_update(get16(d, o), |c| update32(c, old, new));
+        if udp && c == 0 && csum == L4Csum::Complete {
             c = 0xffff;
         }
         put16(d, o, c);
@@ -544,6 +590,7 @@ fn l4_update32(d: &mut [u8], st: &PacketState<'_>, v6: bool, old: u32, new: u32)
 fn set_ipv4(
     d: &mut [u8],
     st: &PacketState<'_>,
+    csum: L4Csum,
     src: &Masked<u32>,
     dst: &Masked<u32>,
     tos: &Masked<u8>,
@@ -560,7 +607,7 @@ fn set_ipv4(
             if new != old {
                 put32(d, fo, new);
                 fix_csum(d, o + 10, |c| update32(c, old, new));
-                l4_update32(d, st, false, old, new);
+                l4_update32(d, st, csum, old, new);
             }
         }
     }
@@ -578,7 +625,7 @@ fn set_ipv4(
     }
 }
 
-fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, s: &super::SetIpv6) {
+fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, csum: L4Csum, s: &super::SetIpv6) {
     let o = st.l3_ofs;
     if st.eth_type != ETH_P_IPV6 || d.len() < o + 40 {
         return;
@@ -589,9 +636,9 @@ fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, s: &super::SetIpv6) {
             let new = m.apply(old);
             if new != old {
                 put128(d, fo, new);
-                if let Some((co, udp)) = pseudo_csum_ofs(d, st, true) {
-                    let mut c = update128(get16(d, co), old, new);
-                    if udp && c == 0 {
+                if let Some((co, udp)) = pseudo_csum_ofs(d, st, true, csum) {
+                    let mut c = csum.pseudo_update(get16(d, co), |c| update128(c, old, new));
+                    if udp && c == 0 && csum == L4Csum::Complete {
                         c = 0xffff;
                     }
                     put16(d, co, c);
@@ -610,7 +657,14 @@ fn set_ipv6(d: &mut [u8], st: &PacketState<'_>, s: &super::SetIpv6) {
     }
 }
 
-fn set_ports(d: &mut [u8], st: &PacketState<'_>, l4: L4, src: &Masked<u16>, dst: &Masked<u16>) {
+fn set_ports(
+    d: &mut [u8],
+    st: &PacketState<'_>,
+    csum: L4Csum,
+    l4: L4,
+    src: &Masked<u16>,
+    dst: &Masked<u16>,
+) {
     let proto = match l4 {
         L4::Tcp => ipproto::TCP,
         L4::Udp => ipproto::UDP,
@@ -642,6 +696,10 @@ fn set_ports(d: &mut [u8], st: &PacketState<'_>, l4: L4, src: &Masked<u16>, dst:
         _ => {
             put16(d, o, new_s);
             put16(d, o + 2, new_d);
+            if csum == L4Csum::Partial {
+                // Ports are not in the pseudo-header: the transmitter's sum covers them.
+                return;
+            }
             let co = if l4 == L4::Tcp { o + 16 } else { o + 6 };
             let c = get16(d, co);
             if l4 == L4::Udp && c == 0 && st.eth_type == ETH_P_IP {

@@ -1,5 +1,7 @@
 //! The packet-buffer abstraction the fast path works on.
 
+use super::offload::Offload;
+
 /// A contiguous packet buffer with headroom, implemented by the DPDK runtime over
 /// single-segment mbufs and by [`VecBuf`] for tests and benches.
 pub trait PacketBuf {
@@ -50,6 +52,20 @@ pub trait PacketBuf {
         self.pull_front(n)
     }
 
+    /// The checksum and segmentation work the packet carries (offsets from its first byte
+    /// as it is now); [`Offload::NONE`] for buffers that never carry any.
+    #[inline]
+    fn offload(&self) -> Offload {
+        Offload::NONE
+    }
+
+    /// Records `o`. Offsets stay right across bytes pushed, inserted or removed in front of
+    /// them, as an skb's `csum_start` does. False if the buffer cannot carry it.
+    #[inline]
+    fn set_offload(&mut self, o: Offload) -> bool {
+        o.is_none()
+    }
+
     /// Truncates the packet to at most `len` bytes.
     #[inline]
     fn truncate_to(&mut self, len: usize) {
@@ -68,6 +84,8 @@ pub const DEFAULT_HEADROOM: usize = 128;
 pub struct VecBuf {
     buf: Vec<u8>,
     start: usize,
+    /// Offload state with its checksum start counted from `buf`'s first byte.
+    offload: Offload,
 }
 
 impl VecBuf {
@@ -83,6 +101,7 @@ impl VecBuf {
         Self {
             buf,
             start: headroom,
+            offload: Offload::NONE,
         }
     }
 
@@ -93,6 +112,7 @@ impl VecBuf {
         self.buf.resize(headroom, 0);
         self.buf.extend_from_slice(frame);
         self.start = headroom;
+        self.offload = Offload::NONE;
     }
 
     /// Remaining headroom.
@@ -132,6 +152,30 @@ impl PacketBuf for VecBuf {
             return false;
         }
         self.buf.truncate(self.buf.len() - n);
+        true
+    }
+    #[inline]
+    fn offload(&self) -> Offload {
+        let mut o = self.offload;
+        if let Some(c) = &mut o.csum {
+            c.start = c
+                .start
+                .saturating_sub(u16::try_from(self.start).unwrap_or(u16::MAX));
+        }
+        o
+    }
+    #[inline]
+    fn set_offload(&mut self, mut o: Offload) -> bool {
+        if let Some(c) = &mut o.csum {
+            let Some(abs) = u16::try_from(self.start)
+                .ok()
+                .and_then(|s| c.start.checked_add(s))
+            else {
+                return false;
+            };
+            c.start = abs;
+        }
+        self.offload = o;
         true
     }
 }

@@ -98,7 +98,7 @@ impl<B: PacketBuf> ExecContext<B> for Sink {
     fn clone_packet(&mut self, _pkt: &B) -> Option<B> {
         None
     }
-    fn upcall(&mut self, _: &[u8], _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
+    fn upcall(&mut self, _: &B, _: usize, _: &PacketState<'_>, _: &UserspaceAction) {}
     fn recirculate(&mut self, _: B, _: &PacketState<'_>) {}
     fn drop_packet(&mut self, _: B, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {

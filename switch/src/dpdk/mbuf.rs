@@ -3,6 +3,7 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use dpdk_sys::rte_mbuf;
+use fastpath::packet::{Gso, GsoKind, Offload, PartialCsum};
 
 /// Packets per rx/tx burst everywhere in the switch.
 pub const BURST_SIZE: usize = 32;
@@ -166,6 +167,96 @@ impl Mbuf {
         unsafe { dpdk_sys::shim_rte_pktmbuf_trim(self.raw.as_ptr(), n) == 0 }
     }
 
+    /// Every byte from the data start to the end of the buffer, for a receive to fill
+    /// before [`Mbuf::set_len`] says how much it did.
+    pub fn room_mut(&mut self) -> &mut [u8] {
+        let h = self.hdr();
+        let (addr, off, buf_len) = (h.buf_addr, h.data_off, h.buf_len);
+        // SAFETY: buf_addr + data_off .. buf_addr + buf_len is the mbuf's own data buffer,
+        // exclusively ours (`&mut self`, refcnt 1, direct buffer).
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                addr.cast::<u8>().add(usize::from(off)),
+                usize::from(buf_len.saturating_sub(off)),
+            )
+        }
+    }
+
+    /// Sets the packet length to `len` bytes of [`Mbuf::room_mut`]; false if they do not fit.
+    pub fn set_len(&mut self, len: usize) -> bool {
+        let room = self.room_mut().len();
+        let (Ok(len16), true) = (u16::try_from(len), len <= room) else {
+            return false;
+        };
+        // SAFETY: we own the mbuf exclusively; one segment, so pkt_len == data_len.
+        unsafe {
+            let m = self.raw.as_mut();
+            m.data_len = len16;
+            m.pkt_len = u32::from(len16);
+        }
+        true
+    }
+
+    /// The offload work the packet carries (none unless a `system` port received it so).
+    #[inline]
+    pub fn offload(&self) -> Offload {
+        let Some(slot) = OFFLOAD.get().copied().flatten() else {
+            return Offload::NONE;
+        };
+        let h = self.hdr();
+        if h.ol_flags & slot.flag == 0 {
+            return Offload::NONE;
+        }
+        // SAFETY: the field was registered for every mbuf at `slot.offset`, 8 bytes, aligned
+        // to 4; we own the mbuf.
+        let f: [u8; 8] = unsafe {
+            std::ptr::read(
+                self.raw
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(slot.offset)
+                    .cast::<[u8; 8]>(),
+            )
+        };
+        decode_offload(f, h.data_off)
+    }
+
+    /// Records `o`; false if it cannot be carried (offsets outside the buffer, or no field).
+    #[inline]
+    pub fn set_offload(&mut self, o: Offload) -> bool {
+        let Some(slot) = OFFLOAD.get().copied().flatten() else {
+            return o.is_none();
+        };
+        let data_off = self.hdr().data_off;
+        let field = if o.is_none() {
+            None
+        } else {
+            match encode_offload(o, data_off) {
+                Some(f) => Some(f),
+                None => return false,
+            }
+        };
+        // SAFETY: as in `offload`, and `&mut self` makes the write exclusive.
+        unsafe {
+            let m = self.raw.as_mut();
+            match field {
+                None => m.ol_flags &= !slot.flag,
+                Some(f) => {
+                    std::ptr::write(
+                        self.raw
+                            .as_ptr()
+                            .cast::<u8>()
+                            .add(slot.offset)
+                            .cast::<[u8; 8]>(),
+                        f,
+                    );
+                    self.raw.as_mut().ol_flags |= slot.flag;
+                }
+            }
+        }
+        true
+    }
+
     /// The port the packet was received on (as set by the PMD).
     pub fn port(&self) -> u16 {
         self.hdr().port
@@ -176,6 +267,103 @@ impl Mbuf {
         // SAFETY: we own a valid mbuf.
         unsafe { dpdk_sys::shim_rte_mbuf_refcnt_read(self.raw.as_ptr()) }
     }
+}
+
+/// Where an mbuf keeps its [`Offload`]: a registered dynamic field and the `ol_flags` bit
+/// that says it is valid (allocation clears `ol_flags`, so a fresh mbuf carries none).
+#[derive(Clone, Copy, Debug)]
+struct OffloadSlot {
+    offset: usize,
+    flag: u64,
+}
+
+/// Set once, before the first pool exists; `None` if DPDK refused the registration.
+static OFFLOAD: std::sync::OnceLock<Option<OffloadSlot>> = std::sync::OnceLock::new();
+
+/// Registers the offload field and flag (idempotent; pools call it before creating mbufs).
+pub(super) fn register_offload_field() {
+    OFFLOAD.get_or_init(|| {
+        let mut field = dpdk_sys::rte_mbuf_dynfield {
+            name: [0; 64],
+            size: 8,
+            align: 4,
+            flags: 0,
+        };
+        let mut flag = dpdk_sys::rte_mbuf_dynflag {
+            name: [0; 64],
+            flags: 0,
+        };
+        for (d, s) in field.name.iter_mut().zip(b"dpswitch_offload\0") {
+            *d = *s as std::ffi::c_char;
+        }
+        for (d, s) in flag.name.iter_mut().zip(b"dpswitch_offload_set\0") {
+            *d = *s as std::ffi::c_char;
+        }
+        // SAFETY: valid, NUL-terminated descriptions; the EAL is up (a pool is being made).
+        let offset = unsafe { dpdk_sys::rte_mbuf_dynfield_register(&field) };
+        // SAFETY: as above.
+        let bit = unsafe { dpdk_sys::rte_mbuf_dynflag_register(&flag) };
+        match (usize::try_from(offset), u32::try_from(bit)) {
+            (Ok(offset), Ok(bit)) if bit < 64 => Some(OffloadSlot {
+                offset,
+                flag: 1u64 << bit,
+            }),
+            _ => {
+                tracing::warn!(
+                    offset,
+                    bit,
+                    "no mbuf field for offload state: partial checksums are finished on receive"
+                );
+                None
+            }
+        }
+    });
+}
+
+/// The field's layout: checksum start (from the buffer start, so that headers pushed or
+/// removed in front leave it right, as `skb->csum_start` is), checksum offset, GSO size,
+/// GSO kind (0 = none), flags (bit 0: checksum partial, bit 1: ECN).
+fn encode_offload(o: Offload, data_off: u16) -> Option<[u8; 8]> {
+    let mut f = [0u8; 8];
+    if let Some(c) = o.csum {
+        let abs = c.start.checked_add(data_off)?;
+        f[0..2].copy_from_slice(&abs.to_ne_bytes());
+        f[2..4].copy_from_slice(&c.offset.to_ne_bytes());
+        f[7] |= 1;
+    }
+    if let Some(g) = o.gso {
+        f[4..6].copy_from_slice(&g.size.to_ne_bytes());
+        f[6] = match g.kind {
+            GsoKind::TcpV4 => 1,
+            GsoKind::TcpV6 => 2,
+            GsoKind::Udp => 3,
+            GsoKind::UdpL4 => 4,
+        };
+        if g.ecn {
+            f[7] |= 2;
+        }
+    }
+    Some(f)
+}
+
+fn decode_offload(f: [u8; 8], data_off: u16) -> Offload {
+    let csum = (f[7] & 1 != 0).then(|| PartialCsum {
+        start: u16::from_ne_bytes([f[0], f[1]]).saturating_sub(data_off),
+        offset: u16::from_ne_bytes([f[2], f[3]]),
+    });
+    let kind = match f[6] {
+        1 => Some(GsoKind::TcpV4),
+        2 => Some(GsoKind::TcpV6),
+        3 => Some(GsoKind::Udp),
+        4 => Some(GsoKind::UdpL4),
+        _ => None,
+    };
+    let gso = kind.map(|kind| Gso {
+        kind,
+        size: u16::from_ne_bytes([f[4], f[5]]),
+        ecn: f[7] & 2 != 0,
+    });
+    Offload { csum, gso }
 }
 
 impl Drop for Mbuf {
@@ -366,5 +554,15 @@ impl fastpath::packet::PacketBuf for Mbuf {
     #[inline]
     fn trim_back(&mut self, n: usize) -> bool {
         self.trim(n)
+    }
+
+    #[inline]
+    fn offload(&self) -> Offload {
+        Mbuf::offload(self)
+    }
+
+    #[inline]
+    fn set_offload(&mut self, o: Offload) -> bool {
+        Mbuf::set_offload(self, o)
     }
 }

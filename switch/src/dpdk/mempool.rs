@@ -1,5 +1,6 @@
 use std::ffi::CString;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use super::{DpdkError, Eal, Mbuf, MbufArray, Result};
 
@@ -11,6 +12,7 @@ use super::{DpdkError, Eal, Mbuf, MbufArray, Result};
 pub struct Mempool {
     raw: NonNull<dpdk_sys::rte_mempool>,
     name: String,
+    data_room: u16,
     _eal: Eal,
 }
 
@@ -28,10 +30,27 @@ impl Mempool {
     /// # Errors
     /// ENOMEM when the EAL has not enough memory, EEXIST when the name is taken.
     pub fn new(eal: &Eal, name: &str, n_mbufs: u32, cache_size: u32, socket: i32) -> Result<Self> {
-        let cname = CString::new(name)
-            .map_err(|_| DpdkError::new("rte_pktmbuf_pool_create", libc::EINVAL))?;
         // SAFETY: reads a constant exported by the shim.
         let buf_size = unsafe { dpdk_sys::SHIM_RTE_MBUF_DEFAULT_BUF_SIZE };
+        Self::with_data_room(eal, name, n_mbufs, cache_size, buf_size, socket)
+    }
+
+    /// As [`Mempool::new`] with buffers of `data_room` bytes, headroom included (at most
+    /// 65535: an mbuf's lengths are 16-bit).
+    ///
+    /// # Errors
+    /// As [`Mempool::new`].
+    pub fn with_data_room(
+        eal: &Eal,
+        name: &str,
+        n_mbufs: u32,
+        cache_size: u32,
+        data_room: u16,
+        socket: i32,
+    ) -> Result<Self> {
+        super::mbuf::register_offload_field();
+        let cname = CString::new(name)
+            .map_err(|_| DpdkError::new("rte_pktmbuf_pool_create", libc::EINVAL))?;
         // SAFETY: cname is a valid C string; EAL is initialised (we hold an Eal).
         let raw = unsafe {
             dpdk_sys::rte_pktmbuf_pool_create(
@@ -39,7 +58,7 @@ impl Mempool {
                 n_mbufs,
                 cache_size,
                 0,
-                buf_size,
+                data_room,
                 socket,
             )
         };
@@ -48,8 +67,14 @@ impl Mempool {
         Ok(Mempool {
             raw,
             name: name.to_string(),
+            data_room,
             _eal: eal.clone(),
         })
+    }
+
+    /// The largest packet one buffer holds after the default headroom.
+    pub fn max_packet(&self) -> usize {
+        usize::from(self.data_room).saturating_sub(fastpath::packet::buf::DEFAULT_HEADROOM)
     }
 
     /// The pool's name.
@@ -109,6 +134,45 @@ impl Mempool {
             out.assume_filled(n);
         }
         true
+    }
+}
+
+/// The switch's packet buffers: the main pool, and a small pool of 64 KiB buffers for
+/// frames longer than the main pool's (GSO packets and jumbo frames from system ports,
+/// EXECUTE of such packets).
+#[derive(Debug, Clone)]
+pub struct Pools {
+    /// Buffers of the default size.
+    pub small: Arc<Mempool>,
+    /// Buffers for long frames, if any.
+    pub large: Option<Arc<Mempool>>,
+}
+
+impl Pools {
+    /// An empty buffer that holds `len` bytes, from the smallest pool that fits.
+    pub fn alloc_for(&self, len: usize) -> Option<Mbuf> {
+        if len <= self.small.max_packet() {
+            return self.small.alloc();
+        }
+        self.large
+            .as_ref()
+            .filter(|l| len <= l.max_packet())?
+            .alloc()
+    }
+
+    /// A copy of the first `len` bytes of `src`; a whole copy keeps `src`'s offload state.
+    /// None when no buffer is free or none is long enough.
+    pub fn copy(&self, src: &Mbuf, len: usize) -> Option<Mbuf> {
+        let len = len.min(src.len());
+        let mut copy = self.alloc_for(len)?;
+        if !copy.set_len(len) {
+            return None;
+        }
+        copy.data_mut().copy_from_slice(&src.data()[..len]);
+        if len == src.len() {
+            copy.set_offload(src.offload());
+        }
+        Some(copy)
     }
 }
 

@@ -14,7 +14,7 @@ mod standin;
 pub use eal::{Eal, LcoreJob};
 pub use error::{DpdkError, Result};
 pub use mbuf::{Mbuf, MbufArray, BURST_SIZE};
-pub use mempool::Mempool;
+pub use mempool::{Mempool, Pools};
 pub use port::{Link, Port, PortConfig, RxQueue, TxOutcome, TxQueue};
 pub use standin::StandIn;
 

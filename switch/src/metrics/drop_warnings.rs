@@ -64,7 +64,7 @@ impl DropWarnings {
         for dp in dps.iter() {
             let lost = dp.ctl_lost.load(Relaxed)
                 + dp.pmd.iter().map(|c| c.lost.load(Relaxed)).sum::<u64>();
-            self.update(Kind::UpcallsLost, &dp.name, "", lost);
+            self.update(Kind::UpcallsLost, &dp.name, "", lost, false);
             let ports = dp
                 .ports
                 .lock()
@@ -72,14 +72,17 @@ impl DropWarnings {
             for p in ports.iter() {
                 let st = p.device.stats();
                 let rx = st.rx_missed + st.rx_nombuf + p.counters.rx_dropped.load(Relaxed);
-                self.update(Kind::RxDropped, &dp.name, &p.name, rx);
+                self.update(Kind::RxDropped, &dp.name, &p.name, rx, false);
                 let tx = p.counters.tx_dropped.load(Relaxed);
-                self.update(Kind::TxDropped, &dp.name, &p.name, tx);
+                // What a port that is down drops is expected (an internal port the host has
+                // not brought up): counted, not warned about.
+                let quiet = !p.device.link_up();
+                self.update(Kind::TxDropped, &dp.name, &p.name, tx, quiet);
             }
         }
     }
 
-    fn update(&mut self, kind: Kind, dp: &str, port: &str, total: u64) {
+    fn update(&mut self, kind: Kind, dp: &str, port: &str, total: u64, quiet: bool) {
         let key = (kind, dp.to_string(), port.to_string());
         // Counters start at zero with their port or datapath, so a new one's whole value is
         // news.
@@ -90,7 +93,16 @@ impl DropWarnings {
             return;
         }
         let interval_s = DROP_WARN_INTERVAL.as_secs();
-        if port.is_empty() {
+        if quiet {
+            tracing::debug!(
+                dp,
+                port,
+                count,
+                interval_s,
+                "{} (link down)",
+                kind.message()
+            );
+        } else if port.is_empty() {
             tracing::warn!(dp, count, interval_s, "{}", kind.message());
         } else {
             tracing::warn!(dp, port, count, interval_s, "{}", kind.message());

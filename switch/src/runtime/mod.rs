@@ -3,6 +3,7 @@
 //! [`Dataplane`]: the model calls it to open and close devices and to update the PMDs, the
 //! slow path to send packets.
 
+pub mod offload;
 pub mod pmd;
 pub mod ports;
 
@@ -15,12 +16,12 @@ use fastpath::emc::Emc;
 use fastpath::pmd::FlowCmd;
 
 use crate::dpdk::{
-    rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Port, PortConfig, StandIn, BURST_SIZE,
+    rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Pools, Port, PortConfig, StandIn, BURST_SIZE,
 };
 use crate::error::{Error, Result};
 use crate::metrics::DropWarnings;
 use crate::model::{Dataplane, Model, OpenedPort, PortRequest, Tables, VportKind};
-use crate::slowpath::UpcallSink;
+use crate::slowpath::{Upcall, UpcallKind, UpcallSink};
 use crate::stats::view::lock;
 use crate::stats::{DpView, PmdShared, PmdView, PortStats, SwitchView, VportCounters};
 use crate::Switch;
@@ -38,6 +39,8 @@ pub struct Config {
     pub pmd_lcores: Option<Vec<u32>>,
     /// Mbufs in the packet pool.
     pub n_mbufs: u32,
+    /// 64 KiB buffers for frames longer than the pool's (0: such frames are dropped).
+    pub n_jumbo_mbufs: u32,
     /// EMC entries per PMD per datapath.
     pub emc_entries: usize,
     /// OVS's `emc-insert-inv-prob`: insert 1 in N megaflow hits (0 = EMC off).
@@ -57,6 +60,7 @@ impl Default for Config {
         Config {
             pmd_lcores: None,
             n_mbufs: 32768,
+            n_jumbo_mbufs: 128,
             emc_entries: 8192,
             emc_insert_inv_prob: 100,
             upcall_queue: 8192,
@@ -108,6 +112,7 @@ struct OpenPort {
 /// The daemon's dataplane.
 pub struct Runtime {
     eal: Eal,
+    pools: Pools,
     pool: Arc<Mempool>,
     pmds: Vec<PmdHandle>,
     upcalls: Arc<UpcallQueue>,
@@ -150,6 +155,21 @@ impl Runtime {
         }
         let stand_ins = stand_ins(&cfg.port_map)?;
         let pool = Arc::new(Mempool::new(&eal, "dpswitch_pkts", cfg.n_mbufs, 256, -1)?);
+        let large = match cfg.n_jumbo_mbufs {
+            0 => None,
+            n => Some(Arc::new(Mempool::with_data_room(
+                &eal,
+                "dpswitch_jumbo",
+                n,
+                0,
+                u16::MAX,
+                -1,
+            )?)),
+        };
+        let pools = Pools {
+            small: pool.clone(),
+            large,
+        };
         let upcalls = Arc::new(UpcallQueue::new(cfg.upcall_queue, lcores.len()));
         let mut pmds = Vec::with_capacity(lcores.len());
         for (id, &lcore) in lcores.iter().enumerate() {
@@ -168,7 +188,7 @@ impl Runtime {
                     long_rounds: pmd_long_rounds,
                     upcalls: upcalls.clone(),
                 },
-                pool.clone(),
+                pools.clone(),
                 shared.clone(),
             );
             let job = eal.launch(lcore, move || thread.run())?;
@@ -196,6 +216,7 @@ impl Runtime {
         ));
         Ok(Runtime {
             eal,
+            pools,
             pool,
             pmds,
             upcalls,
@@ -315,8 +336,45 @@ pub fn handle_upcalls(sw: &mut Switch<Runtime>, max: usize, sink: &mut dyn Upcal
             break;
         };
         n += 1;
-        sw.slow
-            .handle(&mut sw.model, &mut sw.plane, q.up, now, sink);
+        if q.up.pkt.offload().is_none() {
+            sw.slow
+                .handle(&mut sw.model, &mut sw.plane, q.up, now, sink);
+        } else {
+            // Userspace gets finished checksums, and a GSO packet as its segments, each an
+            // upcall of its own (`queue_gso_packets()`).
+            let Upcall {
+                dp,
+                pmd,
+                kind,
+                pkt,
+                key,
+                md,
+            } = q.up;
+            let mut segs = Vec::new();
+            let lost = offload::resolve(pkt, &sw.plane.pools, |m| segs.push(m));
+            if let Some(d) = sw.model.datapath(dp) {
+                d.view.ctl_lost.fetch_add(lost, Ordering::Relaxed);
+            }
+            for seg in segs {
+                let kind = match &kind {
+                    UpcallKind::Action { pid, userdata, .. } => UpcallKind::Action {
+                        pid: *pid,
+                        userdata: userdata.clone(),
+                        orig_len: seg.len(),
+                    },
+                    UpcallKind::Miss => UpcallKind::Miss,
+                };
+                let up = Upcall {
+                    dp,
+                    pmd,
+                    kind,
+                    pkt: seg,
+                    key,
+                    md,
+                };
+                sw.slow.handle(&mut sw.model, &mut sw.plane, up, now, sink);
+            }
+        }
         let cycles = rdtsc().wrapping_sub(q.tsc);
         let view = &sw.plane.view;
         view.upcall_latency
@@ -384,6 +442,7 @@ impl Dataplane for Runtime {
             n_txq: u16::try_from(n_pmds + 1).unwrap_or(u16::MAX),
             // An internal port is the host's interface, not a switch port facing a wire.
             promiscuous: !internal,
+            jumbo: self.pools.large.clone(),
             ..PortConfig::default()
         };
         let port = Port::hotplug(&self.eal, &devargs, &cfg, self.pool.clone())?;
@@ -509,10 +568,14 @@ impl Dataplane for Runtime {
     }
 
     fn packet(&mut self, frame: &[u8]) -> Result<Mbuf> {
-        let mut m = self.pool.alloc().ok_or(Error::NoMemory("packet buffers"))?;
-        if !m.set_data(frame) {
+        let mut m = self
+            .pools
+            .alloc_for(frame.len())
+            .ok_or(Error::NoMemory("packet buffers"))?;
+        if !m.set_len(frame.len()) {
             return Err(Error::Invalid("packet larger than a buffer"));
         }
+        m.data_mut().copy_from_slice(frame);
         Ok(m)
     }
 

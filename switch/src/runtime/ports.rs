@@ -18,6 +18,17 @@ pub enum TxSlot {
 }
 
 impl TxSlot {
+    /// Whether the queue finishes offload work itself ([`TxQueue::takes_offload`]).
+    pub fn takes_offload(&self) -> bool {
+        match self {
+            TxSlot::Exclusive(q) => q.takes_offload(),
+            TxSlot::Shared(q) => match q.lock() {
+                Ok(q) => q.takes_offload(),
+                Err(poisoned) => poisoned.into_inner().takes_offload(),
+            },
+        }
+    }
+
     /// Transmits `pkts` (emptied); refused packets are freed and returned in the outcome.
     #[inline]
     pub fn send<const N: usize>(&mut self, pkts: &mut MbufArray<N>) -> TxOutcome {
@@ -31,18 +42,22 @@ impl TxSlot {
     }
 }
 
-/// Devargs for a vport that was given only a name: a TAP for internal ports, AF_PACKET
-/// on the kernel interface of that name for netdev ports.
+/// Devargs for a vport that was given only a name: a TAP for internal ports, the kernel
+/// interface of that name through a packet socket (a system port) for netdev ports.
 pub fn default_devargs(kind: VportKind, name: &str) -> String {
     match kind {
         VportKind::Internal => format!("net_tap_{name},iface={name}"),
-        VportKind::Netdev => format!("net_af_packet_{name},iface={name}"),
+        VportKind::Netdev => format!("system,iface={name}"),
     }
 }
 
 impl DeviceStats for Port {
     fn stats(&self) -> PortStats {
         Port::stats(self).unwrap_or_default()
+    }
+
+    fn link_up(&self) -> bool {
+        self.link().up
     }
 }
 
@@ -51,14 +66,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_only_ports_get_tap_or_af_packet() {
+    fn name_only_ports_get_tap_or_a_system_port() {
         assert_eq!(
             default_devargs(VportKind::Internal, "br0"),
             "net_tap_br0,iface=br0"
         );
         assert_eq!(
             default_devargs(VportKind::Netdev, "eth1"),
-            "net_af_packet_eth1,iface=eth1"
+            "system,iface=eth1"
         );
     }
 }

@@ -51,9 +51,14 @@ impl<D: Dataplane> ExecContext<D::Packet> for ControlExec<'_, D> {
         self.plane.packet(pkt.data()).ok()
     }
 
-    fn upcall(&mut self, data: &[u8], orig_len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
-        self.upcalls
-            .push((u.pid, u.userdata.clone(), data.to_vec(), orig_len));
+    fn upcall(&mut self, pkt: &D::Packet, len: usize, _st: &PacketState<'_>, u: &UserspaceAction) {
+        // Packets from EXECUTE carry no offload work: they came as complete bytes.
+        self.upcalls.push((
+            u.pid,
+            u.userdata.clone(),
+            pkt.data()[..len].to_vec(),
+            pkt.len(),
+        ));
     }
 
     fn recirculate(&mut self, pkt: D::Packet, st: &PacketState<'_>) {

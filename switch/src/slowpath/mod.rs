@@ -21,7 +21,7 @@ use crate::stats::VportCounters;
 use execute::ControlExec;
 
 /// Why the control thread gets a packet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum UpcallKind {
     /// No flow matched.
     Miss,

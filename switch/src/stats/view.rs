@@ -15,6 +15,11 @@ use super::{DpPmdCounters, PmdShared, PortStats, VportCounters};
 pub trait DeviceStats: Send + Sync + std::fmt::Debug {
     /// The device's counters now.
     fn stats(&self) -> PortStats;
+    /// Whether its link is up (a down port drops what it is given, as a down internal
+    /// port does in the kernel).
+    fn link_up(&self) -> bool {
+        true
+    }
 }
 
 /// A port as readers see it.

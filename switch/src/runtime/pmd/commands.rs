@@ -302,6 +302,7 @@ impl PmdThread {
                     md,
                     idle_skip: 0,
                     idle_backoff: u8::from(rxq.polls_by_syscall()),
+                    offload: rxq.carries_offload(),
                     rxq,
                 });
             }
@@ -317,6 +318,7 @@ impl PmdThread {
                         d.tx.ports.resize_with(i + 1, || None);
                     }
                     d.tx.ports[i] = Some(TxPort {
+                        takes_offload: slot.takes_offload(),
                         slot,
                         buf: MbufArray::new(),
                         counters,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use fastpath::actions::{xorshift32, DropReason, ExecContext, PacketState, UserspaceAction};
 use fastpath::flow::FlowKey;
-use fastpath::packet::Metadata;
+use fastpath::packet::{Metadata, PacketBuf};
 use fastpath::pmd::{BurstMeta, PmdContext};
 use fastpath::MAX_RECIRC_PASSES;
 
@@ -17,7 +17,8 @@ use super::commands::{Garbage, PmdCmd};
 use super::rounds::{LongRound, MsClock, RoundStats};
 use super::upcalls::{Queued, UpcallQueue};
 use super::Pmd;
-use crate::dpdk::{rdtsc, Mbuf, MbufArray, Mempool, RxQueue, BURST_SIZE};
+use crate::dpdk::{rdtsc, Mbuf, MbufArray, Pools, RxQueue, BURST_SIZE};
+use crate::runtime::offload;
 use crate::runtime::ports::TxSlot;
 use crate::slowpath::{Upcall, UpcallKind};
 use crate::stats::{DpPmdCounters, PmdShared, VportCounters};
@@ -43,10 +44,14 @@ pub(super) struct RxSlot {
     pub(super) idle_skip: u8,
     /// Rounds to skip after the next empty poll (0 for queues polled without a syscall).
     pub(super) idle_backoff: u8,
+    /// Its packets may carry offload work ([`RxQueue::carries_offload`]).
+    pub(super) offload: bool,
 }
 
 pub(super) struct TxPort {
     pub(super) slot: TxSlot,
+    /// The queue finishes offload work itself; other queues get it done first.
+    pub(super) takes_offload: bool,
     pub(super) buf: MbufArray<BURST_SIZE>,
     pub(super) counters: Arc<VportCounters>,
 }
@@ -74,7 +79,7 @@ pub struct PmdThread {
     pub(super) retired: rtrb::Producer<Garbage>,
     long_rounds: rtrb::Producer<LongRound>,
     upcalls: Arc<UpcallQueue>,
-    pool: Arc<Mempool>,
+    pools: Pools,
     shared: Arc<PmdShared>,
     rng: u64,
 }
@@ -102,7 +107,7 @@ impl std::fmt::Debug for PmdThread {
 
 impl PmdThread {
     /// PMD number `id`.
-    pub fn new(id: usize, links: PmdLinks, pool: Arc<Mempool>, shared: Arc<PmdShared>) -> Self {
+    pub fn new(id: usize, links: PmdLinks, pools: Pools, shared: Arc<PmdShared>) -> Self {
         let PmdLinks {
             cmds,
             retired,
@@ -117,7 +122,7 @@ impl PmdThread {
             retired,
             long_rounds,
             upcalls,
-            pool,
+            pools,
             shared,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
         }
@@ -180,7 +185,7 @@ impl PmdThread {
                 if rx.idle_backoff != 0 {
                     rx.idle_backoff = 1;
                 }
-                let (dp, md) = (rx.dp, rx.md);
+                let (dp, md, offload) = (rx.dp, rx.md, rx.offload);
                 let Some(Some(slot)) = self.dps.get_mut(dp) else {
                     burst.clear();
                     continue;
@@ -193,6 +198,10 @@ impl PmdThread {
                 let (lost, dropped) = match pmd.forward_simple(burst.as_slice(), &md, now_ms) {
                     // A whole plain burst for one output port: sent as received.
                     Some(port) => match tx.port(port) {
+                        Some(p) if offload && !p.takes_offload => {
+                            let lost = p.send_resolved(&mut burst, &self.pools);
+                            (0, lost)
+                        }
                         Some(p) => {
                             tx_batches += 1;
                             tx_batch_packets +=
@@ -213,7 +222,8 @@ impl PmdThread {
                             pmd: self.id,
                             tx,
                             upcalls: &self.upcalls,
-                            pool: &self.pool,
+                            pools: &self.pools,
+                            offload,
                             recirc: &mut recirc,
                             rng: &mut self.rng,
                             lost: 0,
@@ -354,7 +364,9 @@ struct Ctx<'a> {
     pmd: usize,
     tx: &'a mut TxTable,
     upcalls: &'a UpcallQueue,
-    pool: &'a Mempool,
+    pools: &'a Pools,
+    /// The burst came from a queue whose packets may carry offload work.
+    offload: bool,
     recirc: &'a mut Recirc,
     rng: &'a mut u64,
     lost: u64,
@@ -376,6 +388,30 @@ impl TxPort {
     #[inline]
     fn flush(&mut self) -> u64 {
         transmit(&mut self.slot, &self.counters, &mut self.buf)
+    }
+
+    /// Batches `pkt` after doing its offload work (this queue takes none); returns the
+    /// packets lost doing it. A full batch is sent first.
+    fn push_resolved(&mut self, pkt: Mbuf, pools: &Pools) -> (u64, u64) {
+        let mut sent = 0;
+        let lost = offload::resolve(pkt, pools, |m| {
+            if self.buf.spare() == 0 {
+                sent += self.flush();
+            }
+            let _ = self.buf.push(m);
+        });
+        (sent, lost)
+    }
+
+    /// [`TxPort::send`] for a burst whose offload work must be done first; returns the
+    /// packets lost doing it.
+    fn send_resolved(&mut self, pkts: &mut MbufArray<BURST_SIZE>, pools: &Pools) -> u64 {
+        let mut lost = 0;
+        for m in pkts.drain() {
+            lost += self.push_resolved(m, pools).1;
+        }
+        self.flush();
+        lost
     }
 }
 
@@ -427,6 +463,15 @@ impl ExecContext<Mbuf> for Ctx<'_> {
         if p.buf.is_empty() {
             self.tx.dirty.push(port);
         }
+        if self.offload && !p.takes_offload {
+            let (sent, lost) = p.push_resolved(pkt, self.pools);
+            if sent != 0 {
+                self.tx_batches += 1;
+                self.tx_batch_packets += sent;
+            }
+            self.dropped += lost;
+            return;
+        }
         if let Err(pkt) = p.buf.push(pkt) {
             self.tx_batches += 1;
             self.tx_batch_packets += p.flush();
@@ -435,22 +480,32 @@ impl ExecContext<Mbuf> for Ctx<'_> {
     }
 
     fn clone_packet(&mut self, pkt: &Mbuf) -> Option<Mbuf> {
-        let mut copy = self.pool.alloc()?;
-        copy.set_data(pkt.data()).then_some(copy)
+        self.pools.copy(pkt, pkt.len())
     }
 
-    fn upcall(&mut self, data: &[u8], orig_len: usize, st: &PacketState<'_>, u: &UserspaceAction) {
-        let Some(mut copy) = self.pool.alloc() else {
+    fn upcall(&mut self, pkt: &Mbuf, len: usize, st: &PacketState<'_>, u: &UserspaceAction) {
+        let orig_len = pkt.len();
+        // Offload work is done on the whole packet before it is cut, as the kernel finishes
+        // a checksum before it copies `cutlen` bytes to userspace.
+        let whole = if pkt.offload().is_none() {
+            len
+        } else {
+            orig_len
+        };
+        let Some(mut copy) = self.pools.copy(pkt, whole) else {
             self.lost += 1;
             return;
         };
-        if !copy.set_data(data) {
-            self.lost += 1;
-            return;
+        if whole != len {
+            if let Some(c) = copy.offload().csum {
+                let _ = fastpath::packet::offload::finish_checksum(copy.data_mut(), c);
+            }
+            copy.set_offload(fastpath::packet::Offload::NONE);
+            copy.truncate_to(len);
         }
         let mut key = FlowKey::ZERO;
         let md = st.metadata();
-        fastpath::packet::extract(data, &md, &mut key);
+        fastpath::packet::extract(copy.data(), &md, &mut key);
         let up = Queued {
             up: Upcall {
                 dp: self.dp,

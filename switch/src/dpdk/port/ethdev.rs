@@ -1,57 +1,13 @@
+//! Ports backed by DPDK ethdev devices (PMDs).
+
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{DpdkError, Eal, MbufArray, Mempool, Result};
+use super::{Link, PortConfig, TxOutcome};
+use crate::dpdk::{DpdkError, Eal, MbufArray, Mempool, Result};
 use crate::stats::PortStats;
-
-/// How to set a port up.
-#[derive(Debug, Clone)]
-pub struct PortConfig {
-    /// Receive queues wanted (clamped to what the device supports, at most 64).
-    pub n_rxq: u16,
-    /// Transmit queues wanted (clamped likewise).
-    pub n_txq: u16,
-    /// Descriptors per rx queue (adjusted to the device's limits).
-    pub rx_desc: u16,
-    /// Descriptors per tx queue (adjusted to the device's limits).
-    pub tx_desc: u16,
-    /// Put the port in promiscuous mode (a switch port must see every frame).
-    pub promiscuous: bool,
-}
-
-impl Default for PortConfig {
-    fn default() -> Self {
-        PortConfig {
-            n_rxq: 1,
-            n_txq: 1,
-            rx_desc: 1024,
-            tx_desc: 1024,
-            promiscuous: true,
-        }
-    }
-}
-
-/// Link state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Link {
-    /// Carrier up.
-    pub up: bool,
-    /// Speed in Mbit/s (0 if unknown).
-    pub speed_mbps: u32,
-    /// Full duplex.
-    pub full_duplex: bool,
-}
-
-/// Result of a transmit burst.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TxOutcome {
-    /// Packets the device accepted.
-    pub sent: usize,
-    /// Packets it refused; they were freed.
-    pub dropped: usize,
-}
 
 const MAX_QUEUES: u16 = 64;
 
@@ -84,11 +40,11 @@ unsafe impl Sync for PortInner {}
 /// A configured ethdev port. Clones share the port; it is stopped and closed (and removed, if
 /// it was hot-plugged) when the last clone and the last queue handle are gone.
 #[derive(Debug, Clone)]
-pub struct Port {
+pub struct EthPort {
     inner: Arc<PortInner>,
 }
 
-impl Port {
+impl EthPort {
     /// Ids of every ethdev port currently attached.
     pub fn ids() -> Vec<u16> {
         (0..dpdk_sys::RTE_MAX_ETHPORTS as u16)
@@ -116,7 +72,7 @@ impl Port {
     ///
     /// # Errors
     /// ENODEV for an unknown port, or the device's error from configure/queue setup.
-    pub fn open(eal: &Eal, id: u16, cfg: &PortConfig, pool: Arc<Mempool>) -> Result<Port> {
+    pub fn open(eal: &Eal, id: u16, cfg: &PortConfig, pool: Arc<Mempool>) -> Result<EthPort> {
         Self::open_inner(eal, id, cfg, pool, false)
     }
 
@@ -125,7 +81,12 @@ impl Port {
     ///
     /// # Errors
     /// EEXIST if the device is already attached, or the driver's probe/configure error.
-    pub fn hotplug(eal: &Eal, devargs: &str, cfg: &PortConfig, pool: Arc<Mempool>) -> Result<Port> {
+    pub fn hotplug(
+        eal: &Eal,
+        devargs: &str,
+        cfg: &PortConfig,
+        pool: Arc<Mempool>,
+    ) -> Result<EthPort> {
         let name = devargs.split(',').next().unwrap_or_default();
         if Self::find(name).is_some() {
             return Err(DpdkError::new("rte_dev_probe", libc::EEXIST).context(name));
@@ -150,7 +111,7 @@ impl Port {
         cfg: &PortConfig,
         pool: Arc<Mempool>,
         hotplugged: bool,
-    ) -> Result<Port> {
+    ) -> Result<EthPort> {
         // SAFETY: plain validity check.
         if unsafe { dpdk_sys::rte_eth_dev_is_valid_port(id) } != 1 {
             return Err(
@@ -225,7 +186,7 @@ impl Port {
                     .context(format!("port {id} queue {q}")));
             }
         }
-        let port = Port {
+        let port = EthPort {
             inner: Arc::new(PortInner {
                 id,
                 name: port_name(id),
@@ -431,9 +392,9 @@ impl Port {
     ///
     /// # Errors
     /// EINVAL for a queue the port does not have, EBUSY if another handle holds it.
-    pub fn rx_queue(&self, q: u16) -> Result<RxQueue> {
+    pub fn rx_queue(&self, q: u16) -> Result<EthRxQueue> {
         take_queue(&self.inner.rxq_taken, q, self.inner.n_rxq, "rx queue")?;
-        Ok(RxQueue {
+        Ok(EthRxQueue {
             port: self.inner.clone(),
             queue: q,
             _not_sync: PhantomData,
@@ -444,9 +405,9 @@ impl Port {
     ///
     /// # Errors
     /// EINVAL for a queue the port does not have, EBUSY if another handle holds it.
-    pub fn tx_queue(&self, q: u16) -> Result<TxQueue> {
+    pub fn tx_queue(&self, q: u16) -> Result<EthTxQueue> {
         take_queue(&self.inner.txq_taken, q, self.inner.n_txq, "tx queue")?;
-        Ok(TxQueue {
+        Ok(EthTxQueue {
             port: self.inner.clone(),
             queue: q,
             _not_sync: PhantomData,
@@ -526,13 +487,13 @@ impl Drop for PortInner {
 
 /// Exclusive handle on one rx queue of a port.
 #[derive(Debug)]
-pub struct RxQueue {
+pub struct EthRxQueue {
     port: Arc<PortInner>,
     queue: u16,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
-impl RxQueue {
+impl EthRxQueue {
     /// The port id.
     pub fn port_id(&self) -> u16 {
         self.port.id
@@ -567,7 +528,7 @@ impl RxQueue {
     }
 }
 
-impl Drop for RxQueue {
+impl Drop for EthRxQueue {
     fn drop(&mut self) {
         self.port
             .rxq_taken
@@ -577,13 +538,13 @@ impl Drop for RxQueue {
 
 /// Exclusive handle on one tx queue of a port.
 #[derive(Debug)]
-pub struct TxQueue {
+pub struct EthTxQueue {
     port: Arc<PortInner>,
     queue: u16,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
-impl TxQueue {
+impl EthTxQueue {
     /// The port id.
     pub fn port_id(&self) -> u16 {
         self.port.id
@@ -616,7 +577,7 @@ impl TxQueue {
     }
 }
 
-impl Drop for TxQueue {
+impl Drop for EthTxQueue {
     fn drop(&mut self) {
         self.port
             .txq_taken
