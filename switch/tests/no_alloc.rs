@@ -1,6 +1,7 @@
 //! The PMD hot path does not allocate: bursts through EMC hits, classifier hits (with
-//! EMC insertion) and action execution, counted per thread by a global allocator (the
-//! test harness's own threads may allocate at any time).
+//! EMC insertion) and action execution, packets with partial checksums (from system ports)
+//! among them, counted per thread by a global allocator (the test harness's own threads
+//! may allocate at any time).
 
 use fastpath::testing::*;
 
@@ -12,7 +13,7 @@ use dpswitch::dpdk::Native;
 use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
 use fastpath::emc::Emc;
 use fastpath::flow::{Flow, FlowKey};
-use fastpath::packet::{Metadata, PacketBuf, VecBuf};
+use fastpath::packet::{Metadata, Offload, PacketBuf, PartialCsum, VecBuf};
 use fastpath::pmd::{BurstMeta, FlowCmd, Pmd, PmdContext};
 use odp::action::Action;
 
@@ -89,6 +90,7 @@ fn burst_processing_does_not_allocate() {
     };
     let acts = CompiledActions::compile(&[
         set,
+        Action::Hash { alg: 1, basis: 3 },
         Action::PushVlan {
             tpid: 0x8100,
             tci: 0x1005,
@@ -119,6 +121,18 @@ fn burst_processing_does_not_allocate() {
             let mut f = frame.clone();
             f[37] = i as u8 ^ round;
             b.reset(&f, 128);
+            if i % 2 == 0 {
+                // A packet from a system port with its UDP checksum left partial: rewrites
+                // keep it partial.
+                let csum = PartialCsum {
+                    start: 34,
+                    offset: 6,
+                };
+                b.set_offload(Offload {
+                    csum: Some(csum),
+                    gso: None,
+                });
+            }
             *slot = Some(b);
         }
         let before = allocs();
@@ -129,6 +143,8 @@ fn burst_processing_does_not_allocate() {
         }
         assert_eq!(ctx.out.len(), 32);
         assert_eq!(&ctx.out[0].data()[12..14], &[0x81, 0x00]);
+        let partial = ctx.out.iter().filter(|b| b.offload().csum.is_some());
+        assert_eq!(partial.count(), 16, "offload state kept through the actions");
     }
     assert_eq!(ctx.upcalls, 50 * 32);
     assert_eq!(ctx.userdata.as_deref(), Some(&b"cookie"[..]));
