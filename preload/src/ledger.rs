@@ -24,6 +24,10 @@ use std::ops::Range;
 
 use crate::nl::{self, Msg, F_ACK, F_MULTI, F_REQUEST, NLMSG_DONE, NLMSG_ERROR};
 
+/// The most requests one socket may owe answers for; past it the oldest are forgotten (a
+/// client that sends and never reads must not grow the ledger for ever).
+const OWED_LIMIT: usize = 1 << 16;
+
 /// How many requests the library stops waiting for (after a timeout) are still remembered,
 /// so that their late ACKs are still swallowed.
 const LATE_LIMIT: usize = 1024;
@@ -81,6 +85,9 @@ impl Ledger {
                 awaited: true,
             });
             self.next_id += 1;
+        }
+        while self.owed.len() > OWED_LIMIT {
+            self.owed.pop_front();
         }
         Sent {
             first,

@@ -166,12 +166,11 @@ impl SockaddrNl {
 }
 
 /// Rewrites a received source address from dpswitch's port id `pid` to the kernel's (0), as
-/// the caller expects of the answers it thinks come from the kernel. `name` may be cut
-/// short (the caller's room); multicast sources are left alone.
+/// the caller expects of the answers and notifications it thinks come from the kernel.
+/// `name` may be cut short (the caller's room).
 pub fn mask_source(name: &mut [u8], pid: u32) {
     let family = u16_at(name, 0).map(i32::from);
-    let groups = u32_at(name, 8).unwrap_or(0);
-    if family == Some(libc::AF_NETLINK) && u32_at(name, 4) == Some(pid) && groups == 0 {
+    if family == Some(libc::AF_NETLINK) && u32_at(name, 4) == Some(pid) {
         name[4..8].copy_from_slice(&0u32.to_ne_bytes());
     }
 }
@@ -286,9 +285,13 @@ mod tests {
         let mut other = SockaddrNl { pid: 78, groups: 0 }.to_bytes();
         mask_source(&mut other, 77);
         assert_eq!(SockaddrNl::parse(&other).unwrap().pid, 78);
+        // A notification: the kernel's come from port id 0 too.
         let mut group = SockaddrNl { pid: 77, groups: 4 }.to_bytes();
         mask_source(&mut group, 77);
-        assert_eq!(SockaddrNl::parse(&group).unwrap().pid, 77);
+        assert_eq!(
+            SockaddrNl::parse(&group),
+            Some(SockaddrNl { pid: 0, groups: 4 })
+        );
         let mut cut = SockaddrNl { pid: 77, groups: 0 }.to_bytes()[..8].to_vec();
         mask_source(&mut cut, 77);
         assert_eq!(&cut[4..8], &[0; 4]);

@@ -114,6 +114,45 @@ pub fn real() -> &'static Real {
     })
 }
 
+/// What to run around every `fork()` of the process.
+#[derive(Debug, Clone, Copy)]
+pub struct ForkHooks {
+    /// Before, in the forking thread.
+    pub prepare: fn(),
+    /// After, in the parent.
+    pub parent: fn(),
+    /// After, in the child.
+    pub child: fn(),
+}
+
+/// Registers `hooks` (once per process; later calls do nothing).
+pub fn at_fork(hooks: ForkHooks) {
+    static HOOKS: OnceLock<ForkHooks> = OnceLock::new();
+    if HOOKS.set(hooks).is_err() {
+        return;
+    }
+    extern "C" fn on_prepare() {
+        if let Some(h) = HOOKS.get() {
+            (h.prepare)();
+        }
+    }
+    extern "C" fn on_parent() {
+        if let Some(h) = HOOKS.get() {
+            (h.parent)();
+        }
+    }
+    extern "C" fn on_child() {
+        if let Some(h) = HOOKS.get() {
+            (h.child)();
+        }
+    }
+    // SAFETY: the handlers are plain functions that live as long as the process.
+    let r = unsafe { libc::pthread_atfork(Some(on_prepare), Some(on_parent), Some(on_child)) };
+    if r != 0 {
+        crate::warn("pthread_atfork failed: a child forked by a threaded process may hang");
+    }
+}
+
 /// The calling thread's `errno`.
 pub fn errno() -> c_int {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)

@@ -6,10 +6,11 @@
 //! that is not in the table costs one atomic load while the table is empty, else one
 //! uncontended read lock and a hash lookup.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Once, PoisonError, RwLock, RwLockWriteGuard};
 
 use crate::deliver::Datagram;
 use crate::ledger::Ledger;
@@ -70,8 +71,37 @@ pub fn lock(m: &Mutex<GenlState>) -> MutexGuard<'_, GenlState> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-static TABLE: LazyLock<RwLock<HashMap<RawFd, Arc<Sock>>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+type Table = HashMap<RawFd, Arc<Sock>>;
+
+static TABLE: LazyLock<RwLock<Table>> = LazyLock::new(|| {
+    // A child forked while another thread held the lock would block in its first close()
+    // or dup2(); holding it across fork() makes sure the child's copy is unlocked.
+    static AT_FORK: Once = Once::new();
+    AT_FORK.call_once(|| {
+        crate::sys::at_fork(crate::sys::ForkHooks {
+            prepare: fork_prepare,
+            parent: fork_done,
+            child: fork_done,
+        })
+    });
+    RwLock::new(HashMap::new())
+});
+
+thread_local! {
+    /// The table's lock, held by the thread calling fork() from just before to just after.
+    static HELD: RefCell<Option<RwLockWriteGuard<'static, Table>>> = const { RefCell::new(None) };
+}
+
+fn fork_prepare() {
+    let g = TABLE.write().unwrap_or_else(PoisonError::into_inner);
+    HELD.with(|h| *h.borrow_mut() = Some(g));
+}
+
+/// In the parent and in the child: the lock is released (the child's thread is a copy of
+/// the forking one, with its thread-local copy of the guard).
+fn fork_done() {
+    HELD.with(|h| h.borrow_mut().take());
+}
 /// How many descriptors the table holds: the fast path for processes with none.
 static ENTRIES: AtomicUsize = AtomicUsize::new(0);
 

@@ -35,6 +35,7 @@ fn role() {
         "reused_fd" => reused_fd(&dp()),
         "silent_peer" => silent_peer(),
         "packed_answers" => packed_answers(),
+        "fork_while_busy" => fork_while_busy(),
         r => panic!("no role {r}"),
     }
 }
@@ -445,4 +446,58 @@ fn packed_answers_are_shown_one_per_datagram() {
     let r = run_role("role", "packed_answers", pid, &[]);
     assert_ok("packed_answers", &r);
     script.join().expect("the scripted peer");
+}
+
+/// Forks while another thread keeps the library's descriptor table busy (netlink sockets
+/// opened and closed): every child must be able to close() a descriptor and exit.
+fn fork_while_busy() {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::{fork, ForkResult};
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(OvsSock::open());
+            }
+        })
+    };
+    let keep = OvsSock::open();
+    for _ in 0..300 {
+        // SAFETY: the child only calls close() (async-signal-safe in libc; the library's
+        // version takes its table lock, which is what is tested) and _exit.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                // SAFETY: a descriptor of this process, closed once, in the child only.
+                unsafe { libc::close(keep.fd()) };
+                // SAFETY: ends the child at once, without running the parent's destructors.
+                unsafe { libc::_exit(0) };
+            }
+            ForkResult::Parent { child } => {
+                let t = Instant::now();
+                loop {
+                    match waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                        Ok(WaitStatus::StillAlive) if t.elapsed() < Duration::from_secs(5) => {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Ok(WaitStatus::StillAlive) => {
+                            let _ = nix::sys::signal::kill(child, nix::sys::signal::SIGKILL);
+                            let _ = waitpid(child, None);
+                            panic!("a forked child hung in close()");
+                        }
+                        Ok(WaitStatus::Exited(_, 0)) => break,
+                        other => panic!("child: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().expect("churn thread");
+}
+
+#[test]
+fn a_child_forked_by_a_threaded_process_does_not_hang() {
+    let r = run_role("role", "fork_while_busy", fresh_netlink_pid(), &[]);
+    assert_ok("fork_while_busy", &r);
 }
