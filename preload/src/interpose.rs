@@ -237,13 +237,8 @@ unsafe fn sendmsg_tracked(fd: RawFd, m: &msghdr, flags: c_int) -> Option<Result<
 /// As sendmsg(2).
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
-    let worth_a_look = !msg.is_null() && {
+    if !msg.is_null() {
         // SAFETY: sendmsg(2)'s contract: `msg` points at a valid msghdr.
-        let m = unsafe { &*msg };
-        table::lookup(fd).is_some() || !m.msg_name.is_null()
-    };
-    if worth_a_look {
-        // SAFETY: as above.
         if let Some(r) = unsafe { sendmsg_tracked(fd, &*msg, flags) } {
             return ret(r);
         }

@@ -11,7 +11,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use libc::c_int;
@@ -22,7 +22,6 @@ use crate::nl::{self, SockaddrNl};
 use crate::spoil;
 use crate::sys;
 use crate::table::{self, lock, GenlState, Peer, Sock};
-use std::sync::Mutex;
 
 /// A caller's datagram to send, the safe form of its `struct msghdr`.
 #[derive(Debug, Default)]
