@@ -13,6 +13,7 @@
 //! for the lengths it is given, as the manual pages require.
 
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use libc::{
     c_int, c_uint, c_void, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t, timespec,
@@ -510,6 +511,14 @@ pub unsafe extern "C" fn __recvfrom_chk(
 /// As close(2).
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if let Some(sock) = table::lookup(fd) {
+        if let Sock::Genl(st) = &*sock {
+            // The last descriptor of the socket (the table's reference and this one).
+            if Arc::strong_count(&sock) == 2 {
+                redirect::drain(fd, st, config());
+            }
+        }
+    }
     // Forgotten first: once libc's close returns, another thread may get the number again.
     table::forget(fd);
     // SAFETY: the caller's argument, passed on unchanged.

@@ -293,6 +293,42 @@ pub fn recv_genl(
     }
 }
 
+/// At most this long, a closing socket waits for the answers still owed to it.
+const DRAIN_MAX: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Takes in the answers still owed to a socket that is about to be closed. The kernel
+/// answers inside `sendmsg()`, so its answers never outlive the socket; dpswitch's can, and
+/// one arriving after the close goes to whichever socket next gets the same port id (the
+/// kernel hands a process's first netlink socket its pid each time), where it would pass for
+/// the answer to that socket's own first request: OVS opens a socket per family lookup,
+/// each numbering its requests from 1, and an ACK the library added to one lookup then ended
+/// the next one's wait before its reply came.
+pub fn drain(fd: RawFd, st: &Mutex<GenlState>, cfg: &Config) {
+    let deadline = Instant::now() + cfg.timeout.min(DRAIN_MAX);
+    while lock(st).ledger.awaited() {
+        match sys::peek_len(fd, libc::MSG_DONTWAIT) {
+            Ok(len) => {
+                let mut g = lock(st);
+                match sys::recv_datagram(fd, len, libc::MSG_DONTWAIT) {
+                    Ok(d) => {
+                        let _ = g.ledger.receive(&d.bytes);
+                    }
+                    Err(libc::EAGAIN) => {}
+                    Err(_) => return,
+                }
+            }
+            Err(libc::EAGAIN | libc::EINTR) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return;
+                }
+                sys::poll_in(fd, left);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 /// A receive error, after forgetting the answers a receive buffer overflow (`ENOBUFS`) may
 /// have lost: the caller sees the error and sends again, as it would with the kernel.
 fn overflowed(g: &mut GenlState, e: c_int) -> c_int {

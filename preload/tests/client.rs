@@ -36,6 +36,7 @@ fn role() {
         "silent_peer" => silent_peer(),
         "packed_answers" => packed_answers(),
         "fork_while_busy" => fork_while_busy(),
+        "late_ack" => late_ack(),
         r => panic!("no role {r}"),
     }
 }
@@ -500,4 +501,88 @@ fn fork_while_busy() {
 fn a_child_forked_by_a_threaded_process_does_not_hang() {
     let r = run_role("role", "fork_while_busy", fresh_netlink_pid(), &[]);
     assert_ok("fork_while_busy", &r);
+}
+
+/// The peer's half of `late_ack`: answers each of two single requests with a reply and its
+/// ACK 150 ms later, as dpswitch's ACK can trail its reply; the second reply comes 100 ms
+/// after the first ACK.
+fn answer_with_late_ack(fd: &OwnedFd) {
+    let mut buf = vec![0u8; 65536];
+    for round in 0..2 {
+        let (n, child) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let r =
+                socket::recvmsg::<NetlinkAddr>(fd.as_raw_fd(), &mut iov, None, MsgFlags::empty())
+                    .expect("a request");
+            (r.bytes, r.address.expect("source").pid())
+        };
+        let (req, _) = odp::nl::messages(&buf[..n])
+            .next()
+            .expect("one request")
+            .expect("well-formed");
+        assert!(req.flags & flags::ACK != 0, "the library asks for the ACK");
+        let msg = |ty: u16, payload: &[u8]| {
+            let mut v = Vec::new();
+            NlMsgHeader {
+                len: u32::try_from(16 + payload.len()).expect("len"),
+                ty,
+                flags: 0,
+                seq: req.seq,
+                pid: child,
+            }
+            .emit(&mut v);
+            v.extend_from_slice(payload);
+            v
+        };
+        let send = |bytes: &[u8]| {
+            // The socket it was meant for may be gone: that is the point.
+            let _ = socket::sendmsg(
+                fd.as_raw_fd(),
+                &[IoSlice::new(bytes)],
+                &[],
+                MsgFlags::empty(),
+                Some(&NetlinkAddr::new(child, 0)),
+            );
+        };
+        if round == 1 {
+            // The second reply comes well after the first ACK.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        send(&msg(0x32, &[1, 1, 0, 0, 7, 0, 0, 0]));
+        std::thread::sleep(Duration::from_millis(150));
+        let mut ack = 0i32.to_ne_bytes().to_vec();
+        ack.extend_from_slice(&[0; 16]);
+        send(&msg(2, &ack));
+    }
+}
+
+/// The child's half: two sockets one after the other, as OVS opens one per family lookup.
+/// The second gets the first's port id and numbers its requests from the same seq, so the
+/// first's ACK, were it still on its way when the first closed, would end the second's wait
+/// before its reply came; closing takes it in first.
+fn late_ack() {
+    let fam = Families {
+        datapath: 0x30,
+        flow: 0x32,
+    };
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let mut s = OvsSock::open();
+        let addr: NetlinkAddr = socket::getsockname(s.fd()).expect("bound");
+        ports.push(addr.pid());
+        // As `nl_sock_transact_multiple__()`: read until the reply, then stop.
+        let seq = s.send_batch(&mut [ovs::flow_by_key(fam, 1, FlowCmd::Get, 1)]);
+        let d = s.recv(TRANSACT_BUF).expect("the reply");
+        assert_eq!((d.first().ty, d.first().seq), (0x32, seq));
+    }
+    assert_eq!(ports[0], ports[1], "the second socket reuses the port id");
+}
+
+#[test]
+fn a_closed_socket_takes_its_late_ack_with_it() {
+    let (peer, pid) = peer_socket();
+    let script = std::thread::spawn(move || answer_with_late_ack(&peer));
+    let r = run_role("role", "late_ack", pid, &[]);
+    assert_ok("late_ack", &r);
+    script.join().expect("the scripted peer");
 }

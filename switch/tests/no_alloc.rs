@@ -144,7 +144,11 @@ fn burst_processing_does_not_allocate() {
         assert_eq!(ctx.out.len(), 32);
         assert_eq!(&ctx.out[0].data()[12..14], &[0x81, 0x00]);
         let partial = ctx.out.iter().filter(|b| b.offload().csum.is_some());
-        assert_eq!(partial.count(), 16, "offload state kept through the actions");
+        assert_eq!(
+            partial.count(),
+            16,
+            "offload state kept through the actions"
+        );
     }
     assert_eq!(ctx.upcalls, 50 * 32);
     assert_eq!(ctx.userdata.as_deref(), Some(&b"cookie"[..]));
