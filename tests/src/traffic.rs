@@ -144,7 +144,9 @@ pub fn tcp_exchange(
             .map_err(|e| format!("server: shutdown: {e}"))
     });
     let cli = client.run_in(move || -> Result<(), String> {
-        let mut s = TcpStream::connect_timeout(&server_addr, timeout)
+        // Two SYN retransmissions: enough for a working path, short for a broken one.
+        let connect = timeout.min(Duration::from_secs(5));
+        let mut s = TcpStream::connect_timeout(&server_addr, connect)
             .map_err(|e| format!("client: connect to {server_addr}: {e}"))?;
         s.set_read_timeout(Some(timeout)).expect("timeout");
         s.set_write_timeout(Some(timeout)).expect("timeout");
