@@ -45,9 +45,11 @@ pub fn ovs_pkgdatadir() -> PathBuf {
 
 /// The LD_PRELOAD library that points ovs-vswitchd's generic-netlink sockets at dpswitch
 /// (`DPSWITCH_NETLINK_PID`). The one place that names it: the project's C shim until the
-/// Rust `libdpswitch_preload.so` replaces it.
+/// Rust `libdpswitch_preload.so` replaces it. `DPSWITCH_E2E_PRELOAD` overrides it (to try
+/// another build of the library against the same tests).
 pub fn preload_library() -> PathBuf {
-    PathBuf::from(env!("NLREDIRECT_SO"))
+    std::env::var_os("DPSWITCH_E2E_PRELOAD")
+        .map_or_else(|| PathBuf::from(env!("NLREDIRECT_SO")), PathBuf::from)
 }
 
 /// The start-up options the dpswitch under test offers beyond the default mode, read once
