@@ -846,6 +846,61 @@ fn revalidator_purge_empties_the_datapath_flows() {
     ovs.assert_log_clean();
 }
 
+/// The statistics of flows the revalidators delete reach the OpenFlow counters: vswitchd
+/// deletes them in one batch (one datagram of FLOW_DEL requests with ECHO) and takes each
+/// flow's final counts from its own reply, reading one answer per datagram
+/// (`netlink-socket.c:nl_sock_transact_multiple__`). Periodic dumps are pushed out to 10 s
+/// (`other_config:max-revalidator`), so the packets sent just before the purge are known to
+/// vswitchd only through those replies.
+#[test]
+fn purged_flows_report_their_packets_to_openflow_counters() {
+    let (ovs, h) = bridge_with_hosts(2, 1500);
+    let (p1, p2) = (h[0].ofport, h[1].ofport);
+    ovs.vsctl(&[
+        "set",
+        "Open_vSwitch",
+        ".",
+        "other_config:max-revalidator=10000",
+    ]);
+    let ports = [7001u16, 7002, 7003, 7004];
+    install_flows(
+        &ovs,
+        &ports
+            .iter()
+            .map(|d| format!("in_port={p1},udp,tp_dst={d},actions=output:{p2}"))
+            .collect::<Vec<_>>(),
+    );
+    // Let the revalidation the flow change triggers pass before the traffic.
+    std::thread::sleep(Duration::from_secs(1));
+    let (tx, rx) = (h[0].socket(), h[1].socket());
+    let per_flow = 5;
+    for (k, d) in ports.iter().enumerate() {
+        for i in 0..per_flow {
+            let t = tag("stats", k * 100 + i);
+            tx.send(&udp4_frame(&spec(&h[0], &h[1], *d), &t));
+            assert!(
+                recv_tagged(&rx, &t, WIRE).is_some(),
+                "{}",
+                ovs.diagnostics()
+            );
+        }
+    }
+    ovs.appctl(&["revalidator/purge"]);
+    let counters = ovs.ofctl(&["dump-flows", BR]);
+    for d in ports {
+        let line = counters
+            .lines()
+            .find(|l| l.contains(&format!("tp_dst={d}")))
+            .unwrap_or_else(|| panic!("no rule for {d}:\n{counters}"));
+        assert!(
+            line.contains(&format!("n_packets={per_flow},")),
+            "rule tp_dst={d} did not count all {per_flow} packets:\n{counters}\n{}",
+            ovs.diagnostics()
+        );
+    }
+    ovs.assert_log_clean();
+}
+
 // ---------------------------------------------------------------------------------------
 // Restarts
 

@@ -52,7 +52,8 @@ pub struct OvsRun {
 
 /// One chassis: dpswitch, ovsdb-server and ovs-vswitchd (with the preload library) in their
 /// own namespace and directory. Dropping it runs `ovs-appctl exit --cleanup`, stops the
-/// processes it started by their pids, and removes the directory and the namespace.
+/// processes it started by their pids, and removes the directory (kept after a failure or
+/// with `DPSWITCH_E2E_KEEP` set, for its logs) and the namespace.
 #[derive(Debug)]
 pub struct Ovs {
     /// The chassis namespace.
@@ -506,8 +507,8 @@ impl Drop for Ovs {
             }
         }
         self.dpswitch.take();
-        if std::thread::panicking() {
-            eprintln!("ovs: kept {} for the failure", self.dir.display());
+        if std::thread::panicking() || std::env::var_os("DPSWITCH_E2E_KEEP").is_some() {
+            eprintln!("ovs: kept {}", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
