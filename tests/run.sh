@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from nothing: system packages, hugepages, format and lint checks,
-# then every crate's tests (real EAL, real PMDs, real netlink, real dpswitch processes).
+# then every crate's tests (real EAL, real PMDs, real netlink, real dpswitch processes, and
+# the stock ovsdb-server and ovs-vswitchd driving dpswitch: tests/tests/vswitchd.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -8,6 +8,17 @@
 //! same vswitchd, and every test ends with vswitchd's log free of warnings: vswitchd warns
 //! about every datapath answer it did not expect. Wire checks come first, so a failure names
 //! the first thing that went wrong.
+//!
+//! Run (root, after `dpdk-sys/install-deps.sh --tests` and `cargo build --workspace --bins`;
+//! `tests/run.sh` does both): `cargo test -p dpswitch-e2e --test vswitchd`. A failing test
+//! keeps its chassis directory (vswitchd's and ovsdb-server's logs) and names it;
+//! `DPSWITCH_E2E_KEEP=1` keeps it for passing tests too, `DPSWITCH_E2E_PRELOAD=/path/lib.so`
+//! runs vswitchd under another preload library, `DPSWITCH_OVS_CACHE` points at another
+//! unpacked OVS.
+//!
+//! The switch-side veth ends have IPv6 off (a bridge port has no IP stack of its own), so
+//! the chassis' chatter stays out of the other tests; `system_port_does_not_take_in_its_own_
+//! transmissions` checks that such chatter would not be switched anyway.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
