@@ -13,8 +13,9 @@
 //! `tests/run.sh` does both): `cargo test -p dpswitch-e2e --test vswitchd`. A failing test
 //! keeps its chassis directory (vswitchd's and ovsdb-server's logs) and names it;
 //! `DPSWITCH_E2E_KEEP=1` keeps it for passing tests too, `DPSWITCH_E2E_PRELOAD=/path/lib.so`
-//! runs vswitchd under another preload library, `DPSWITCH_OVS_CACHE` points at another
-//! unpacked OVS.
+//! runs vswitchd under another preload library, `DPSWITCH_E2E_VLOG="netlink_socket:file:dbg"`
+//! adds vlog settings (here: every netlink message vswitchd sends and receives, in its log),
+//! `DPSWITCH_OVS_CACHE` points at another unpacked OVS.
 //!
 //! The switch-side veth ends have IPv6 off (a bridge port has no IP stack of its own), so
 //! the chassis' chatter stays out of the other tests; `system_port_does_not_take_in_its_own_
@@ -946,10 +947,11 @@ fn vswitchd_restart_under_traffic_relearns_and_forwards() {
     ovs.assert_log_clean();
 }
 
-/// dpswitch restarted under a running vswitchd. vswitchd cannot notice: its datapath and
-/// ports are gone (it logs `get_stats failed (No such device)` and "could not add network
-/// device ... (No such device)" and does not recreate them), and its genl family ids are
-/// cached for its lifetime (`dpif-netlink.c:dpif_netlink_init`). The procedure is the one
+/// dpswitch restarted under a running vswitchd. vswitchd does not recover by itself: while
+/// dpswitch is down its transactions fail (`transaction error (Connection refused)`); after,
+/// its datapath and ports are gone (`get_stats failed (No such device)` every second, "could
+/// not add network device ... (No such device)") and it never recreates them, and its genl
+/// family ids are cached for its lifetime (`dpif-netlink.c:dpif_netlink_init`). The procedure is the one
 /// for reloading the kernel module: restart vswitchd after dpswitch. The new vswitchd
 /// recreates `ovs-system`, its local port and every port in OVSDB, and the bridge forwards.
 #[test]

@@ -44,12 +44,31 @@ pub fn ovs_pkgdatadir() -> PathBuf {
 }
 
 /// The LD_PRELOAD library that points ovs-vswitchd's generic-netlink sockets at dpswitch
-/// (`DPSWITCH_NETLINK_PID`). The one place that names it: the project's C shim until the
-/// Rust `libdpswitch_preload.so` replaces it. `DPSWITCH_E2E_PRELOAD` overrides it (to try
-/// another build of the library against the same tests).
+/// (`DPSWITCH_NETLINK_PID`): the one place that names it. The workspace's
+/// `libdpswitch_preload.so` (the `preload/` crate), next to the binaries; cargo builds a
+/// cdylib only for `cargo build` (tests/run.sh runs `cargo build --workspace`), never for
+/// tests. `DPSWITCH_E2E_PRELOAD` overrides it (another build, or the C shim
+/// `tests/shim/nlredirect.c`, to compare).
+///
+/// # Panics
+/// If the library is not built.
 pub fn preload_library() -> PathBuf {
-    std::env::var_os("DPSWITCH_E2E_PRELOAD")
-        .map_or_else(|| PathBuf::from(env!("NLREDIRECT_SO")), PathBuf::from)
+    if let Some(p) = std::env::var_os("DPSWITCH_E2E_PRELOAD") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/
+    let lib = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory")
+        .join("libdpswitch_preload.so");
+    assert!(
+        lib.exists(),
+        "{} is not built; run `cargo build --workspace` (tests/run.sh does)",
+        lib.display()
+    );
+    lib
 }
 
 /// The start-up options the dpswitch under test offers beyond the default mode, read once

@@ -276,6 +276,11 @@ impl Ovs {
             "-vsyslog:off".into(),
         ]
         .into();
+        // Extra vlog settings for debugging, e.g. DPSWITCH_E2E_VLOG=netlink_socket:file:dbg.
+        let mut args = args;
+        if let Ok(v) = std::env::var("DPSWITCH_E2E_VLOG") {
+            args.extend(v.split_whitespace().map(|s| format!("-v{s}")));
+        }
         let mut cmd = self.daemon("ovs-vswitchd", &args);
         cmd.env("LD_PRELOAD", preload_library())
             .env("DPSWITCH_NETLINK_PID", self.netlink_pid.to_string());
