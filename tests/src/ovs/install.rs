@@ -97,3 +97,9 @@ pub fn dpswitch_features() -> DpswitchFeatures {
         }
     })
 }
+
+/// The C shim `tests/shim/nlredirect.c`, built by the tests' build script: the preload
+/// library's predecessor, for comparisons (`DPSWITCH_E2E_PRELOAD`).
+pub fn c_shim_library() -> PathBuf {
+    PathBuf::from(env!("NLREDIRECT_SO"))
+}

@@ -19,7 +19,8 @@ use crate::netns::Netns;
 
 pub use host::Host;
 pub use install::{
-    dpswitch_features, ovs_bin, ovs_pkgdatadir, ovs_root, preload_library, DpswitchFeatures,
+    c_shim_library, dpswitch_features, ovs_bin, ovs_pkgdatadir, ovs_root, preload_library,
+    DpswitchFeatures,
 };
 
 /// vswitchd log lines at WARN or worse that come from running without the kernel module
