@@ -1,6 +1,7 @@
-//! Builds the LD_PRELOAD shim (`shim/nlredirect.c`) that points a stock netlink client
-//! (ovs-dpctl) at a dpswitch, with the system C compiler, and hands its path to the tests as
-//! `NLREDIRECT_SO`.
+//! Builds the C LD_PRELOAD shim `shim/nlredirect.c` with the system C compiler and hands its
+//! path to the tests as `NLREDIRECT_SO` (`dpswitch_e2e::ovs::c_shim_library`). The tests run
+//! stock OVS programs under the `preload/` crate's library; the shim, its predecessor, is
+//! kept to compare against (`DPSWITCH_E2E_PRELOAD=<path>`).
 
 use std::path::PathBuf;
 use std::process::Command;

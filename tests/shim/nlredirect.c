@@ -17,6 +17,8 @@
  * receive wait (up to 5 s) for the next datagram. The success ACKs the shim asked for are
  * swallowed (a receive that only found those reports EAGAIN once nothing is owed), so the
  * client sees exactly the kernel's replies, at the moment the kernel would have sent them.
+ * A datagram is counted whole even when it spans the receiver's iovecs; an answer that
+ * does not come within the wait is given up, after one stall.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -239,7 +241,10 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     for (;;) {
         if ((flags & MSG_DONTWAIT) && owed[fd] > 0) {
             struct pollfd p = { .fd = fd, .events = POLLIN };
-            poll(&p, 1, REPLY_WAIT_MS);
+            /* Nothing within the wait: the answers owed are not coming (the kernel never
+             * leaves any owed), so stop waiting for them on later receives too. */
+            if (poll(&p, 1, REPLY_WAIT_MS) == 0)
+                owed[fd] = 0;
         }
         ssize_t r = real(fd, msg, flags);
         if (r <= 0 || msg->msg_iovlen == 0)
@@ -256,11 +261,24 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
             }
             continue;
         }
-        size_t left = (size_t)r;
-        for (size_t i = 0; i < msg->msg_iovlen && left > 0; i++) {
-            size_t part = msg->msg_iov[i].iov_len < left ? msg->msg_iov[i].iov_len : left;
-            count_answers(fd, msg->msg_iov[i].iov_base, part);
-            left -= part;
+        if (first == (size_t)r) {
+            count_answers(fd, b, first);
+            return r;
+        }
+        /* The datagram spilled into later iovecs (OVS reads into a buffer plus a 64 KiB
+         * tail): messages straddle the boundary, so count on a contiguous copy. */
+        unsigned char *all = malloc((size_t)r);
+        if (all) {
+            size_t off = 0;
+            for (size_t i = 0; i < msg->msg_iovlen && off < (size_t)r; i++) {
+                size_t part = msg->msg_iov[i].iov_len;
+                if (part > (size_t)r - off)
+                    part = (size_t)r - off;
+                memcpy(all + off, msg->msg_iov[i].iov_base, part);
+                off += part;
+            }
+            count_answers(fd, all, (size_t)r);
+            free(all);
         }
         return r;
     }

@@ -151,7 +151,21 @@ impl Dpswitch {
     ///
     /// # Panics
     /// If it does not come up within 20 s (its log is printed).
-    pub fn start_command(mut cmd: Command, file_prefix: &str, netlink_pid: u32) -> Dpswitch {
+    pub fn start_command(cmd: Command, file_prefix: &str, netlink_pid: u32) -> Dpswitch {
+        Dpswitch::start_command_until(cmd, file_prefix, netlink_pid, "forwarding")
+    }
+
+    /// Like [`Dpswitch::start_command`], but waits for a log line containing `ready` (a
+    /// dpswitch with no datapath never logs "forwarding").
+    ///
+    /// # Panics
+    /// If no such line comes within 20 s (its log is printed).
+    pub fn start_command_until(
+        mut cmd: Command,
+        file_prefix: &str,
+        netlink_pid: u32,
+        ready: &str,
+    ) -> Dpswitch {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -175,7 +189,7 @@ impl Dpswitch {
             file_prefix: file_prefix.to_string(),
             log,
         };
-        if !sw.wait_for_log("forwarding", Duration::from_secs(20)) {
+        if !sw.wait_for_log(ready, Duration::from_secs(20)) {
             panic!("dpswitch did not start:\n{}", sw.log_text());
         }
         sw

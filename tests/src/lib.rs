@@ -6,7 +6,10 @@
 //! `dpswitch`, its netlink queries in `query`; runs of `dpctl` and of the stock `ovs-dpctl`
 //! in `dpctl` and `ovs_dpctl`; network namespaces in `netns`; packet sockets and test frames
 //! in `packet`; pcap and temporary files in `files`; unique names in `names`; other programs
-//! in `exec`; `nlhostile` runs in `hostile`.
+//! in `exec`; `nlhostile` runs in `hostile`. The stock ovsdb-server and ovs-vswitchd driving
+//! dpswitch, one chassis namespace per test, are the module [`ovs`]; the traffic run through
+//! them (ping, TCP, UDP, SNMP counters) is in `traffic`, and the frames built and parsed on
+//! the wire in `wire`.
 #![warn(missing_docs)]
 
 mod dpctl;
@@ -17,10 +20,13 @@ mod hostile;
 mod names;
 mod netns;
 pub mod nlclient;
+pub mod ovs;
 mod ovs_dpctl;
 mod packet;
 pub mod prom;
 mod query;
+mod traffic;
+mod wire;
 
 pub use dpctl::{dpctl_at, CtlRun};
 pub use dpswitch::{dpswitch_command, dpswitch_until_exit, long_round_lines, Dpswitch};
@@ -31,3 +37,7 @@ pub use names::{fresh_netlink_pid, unique};
 pub use netns::Netns;
 pub use ovs_dpctl::{ovs_dpctl_at, ovs_dpctl_path, split_vlog, OVS_DPCTL_CACHE};
 pub use packet::{magic_frame, PacketSocket, MAGIC_ETHERTYPE};
+pub use traffic::{
+    ping, ping_fragmented, snmp_counter, tcp_exchange, udp_burst, PingResult, UdpOutcome,
+};
+pub use wire::{mac_str, tcp4_frame, udp4_frame, with_vlan, Frame, Ip4, Ip4Spec, L4};

@@ -27,14 +27,14 @@ pub fn ovs_dpctl_path() -> PathBuf {
 }
 
 /// Runs the stock `ovs-dpctl ARGS` against the dpswitch at netlink port `pid` (through the
-/// `tests/shim/nlredirect.c` LD_PRELOAD shim) with `stdin` as its input.
+/// preload library, [`crate::ovs::preload_library`]) with `stdin` as its input.
 ///
 /// # Panics
 /// If ovs-dpctl is missing or cannot be spawned.
 pub fn ovs_dpctl_at(pid: u32, args: &[&str], stdin: &str) -> CtlRun {
     let mut cmd = Command::new(ovs_dpctl_path());
     cmd.args(args)
-        .env("LD_PRELOAD", env!("NLREDIRECT_SO"))
+        .env("LD_PRELOAD", crate::ovs::preload_library())
         .env("DPSWITCH_NETLINK_PID", pid.to_string());
     run_ctl(cmd, stdin)
 }

@@ -1,5 +1,5 @@
-//! Frames of the tests' own ethertype, and AF_PACKET sockets that send and count them on a
-//! kernel interface.
+//! Frames of the tests' own ethertype, and AF_PACKET sockets that send, count and capture
+//! frames on a kernel interface.
 
 use std::time::{Duration, Instant};
 
@@ -44,8 +44,114 @@ impl PacketSocket {
             let _ =
                 nix::sys::socket::setsockopt(&s.fd, nix::sys::socket::sockopt::RcvBuf, &(8 << 20));
         }
+        s.enable_auxdata();
         s.drain();
         s
+    }
+
+    /// Asks for PACKET_AUXDATA, which carries the 802.1Q tag the kernel strips from every
+    /// received frame (`__netif_receive_skb_core` untags before packet taps see it).
+    fn enable_auxdata(&self) {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: a plain setsockopt on a socket this struct owns, with a pointer to a live
+        // c_int and its exact size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_AUXDATA,
+                std::ptr::from_ref(&one).cast(),
+                std::mem::size_of_val(&one) as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "PACKET_AUXDATA: {}", std::io::Error::last_os_error());
+    }
+
+    /// The next frame the interface received (not one it sent) within `timeout` for which
+    /// `want` holds, with the 802.1Q tag the kernel stripped put back in place.
+    pub fn recv_frame(
+        &self,
+        timeout: Duration,
+        mut want: impl FnMut(&[u8]) -> bool,
+    ) -> Option<Vec<u8>> {
+        use nix::sys::socket::{
+            recvmsg, setsockopt, sockopt, ControlMessageOwned, LinkAddr, MsgFlags,
+        };
+        const PACKET_OUTGOING: u8 = 4;
+        const TP_STATUS_VLAN_VALID: u32 = 0x10;
+        const TP_STATUS_VLAN_TPID_VALID: u32 = 0x40;
+        let deadline = Instant::now() + timeout;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let tv = nix::sys::time::TimeVal::new(
+                left.as_secs() as i64,
+                i64::from(left.subsec_micros().max(1)),
+            );
+            setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).expect("SO_RCVTIMEO");
+            let mut cmsg = nix::cmsg_space!([u8; 64]);
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let Ok(msg) = recvmsg::<LinkAddr>(
+                std::os::fd::AsRawFd::as_raw_fd(&self.fd),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            ) else {
+                continue;
+            };
+            let n = msg.bytes;
+            if msg.address.is_some_and(|a| a.pkttype() == PACKET_OUTGOING) || n < 14 {
+                continue;
+            }
+            let mut tag = None;
+            for c in msg.cmsgs().into_iter().flatten() {
+                if let ControlMessageOwned::Unknown(u) = c {
+                    let d = &u.data_bytes;
+                    if u.cmsg_header.cmsg_level == libc::SOL_PACKET
+                        && u.cmsg_header.cmsg_type == libc::PACKET_AUXDATA
+                        && d.len() >= 20
+                    {
+                        let status = u32::from_ne_bytes([d[0], d[1], d[2], d[3]]);
+                        let tci = u16::from_ne_bytes([d[16], d[17]]);
+                        let tpid = u16::from_ne_bytes([d[18], d[19]]);
+                        if status & TP_STATUS_VLAN_VALID != 0 {
+                            let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                                tpid
+                            } else {
+                                0x8100
+                            };
+                            tag = Some((tpid, tci));
+                        }
+                    }
+                }
+            }
+            let mut frame = buf[..n].to_vec();
+            if let Some((tpid, tci)) = tag {
+                let mut t = tpid.to_be_bytes().to_vec();
+                t.extend_from_slice(&tci.to_be_bytes());
+                frame.splice(12..12, t);
+            }
+            if want(&frame) {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// Every received frame for which `want` holds, until none has arrived for `quiet`.
+    pub fn collect_frames(
+        &self,
+        quiet: Duration,
+        mut want: impl FnMut(&[u8]) -> bool,
+    ) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while let Some(f) = self.recv_frame(quiet, &mut want) {
+            got.push(f);
+        }
+        got
     }
 
     fn open_here(ifname: &str) -> std::os::fd::OwnedFd {
@@ -122,7 +228,7 @@ impl PacketSocket {
 
     /// Discards whatever is queued.
     pub fn drain(&self) {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; 65536];
         while nix::sys::socket::recv(
             std::os::fd::AsRawFd::as_raw_fd(&self.fd),
             &mut buf,

@@ -1,6 +1,7 @@
 //! The stock Debian ovs-dpctl (3.1, from openvswitch-switch; `dpdk-sys/install-deps.sh
-//! --tests` unpacks it) as a client of dpswitch, through the `tests/shim/nlredirect.c`
-//! LD_PRELOAD shim, and our `dpctl` held to its output.
+//! --tests` unpacks it) as a client of dpswitch, through the preload library
+//! (`libdpswitch_preload.so`, as ovs-vswitchd in `vswitchd.rs`), and our `dpctl` held to its
+//! output.
 //!
 //! One scenario (datapath, port, flow, cache and error commands) runs twice from the same
 //! start: once with ovs-dpctl against one dpswitch, once with dpctl against a fresh one. Every
@@ -626,7 +627,7 @@ fn known_differences() {
     assert!(sw.stop().success());
 }
 
-/// Many flows through the shim: 2000 one-line transactions without ACK (add-flows), then a
+/// Many flows through the preload library: 2000 one-line transactions without ACK (add-flows), then a
 /// dump of many datagrams, the same from both tools.
 #[test]
 fn thousands_of_flows_through_the_shim() {
