@@ -16,7 +16,7 @@ pub use error::{DpdkError, Result};
 pub use mbuf::{Mbuf, MbufArray, BURST_SIZE};
 pub use mempool::{Mempool, Pools};
 pub use port::{Link, Port, PortConfig, RxQueue, TxOutcome, TxQueue};
-pub use standin::StandIn;
+pub use standin::{Promiscuity, StandIn};
 
 /// TSC cycles since an arbitrary point: the clock PMD cycle accounting uses. Inlined (the
 /// same instruction DPDK's `rte_rdtsc` issues) so a PMD's per-burst accounting costs no call.

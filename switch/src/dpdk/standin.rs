@@ -56,6 +56,55 @@ impl StandIn {
     }
 }
 
+/// A hold on a kernel interface's promiscuity, as the kernel datapath takes one for each
+/// port it attaches (`dev_set_promiscuity(dev, 1)`): the interface counts one more
+/// promiscuous user (`ip -d link`: `promiscuity`) until this value is dropped, without the
+/// `PROMISC` flag a user sets. A packet socket that receives nothing carries it.
+#[derive(Debug)]
+pub struct Promiscuity {
+    _sock: std::os::fd::OwnedFd,
+}
+
+impl Promiscuity {
+    /// Takes a hold on interface `name`'s promiscuity.
+    ///
+    /// # Errors
+    /// ENODEV for a missing interface; the kernel's error otherwise.
+    pub fn hold(name: &str) -> io::Result<Promiscuity> {
+        use std::os::fd::FromRawFd;
+        let ifindex = nix::net::if_::if_nametoindex(name).map_err(io::Error::from)?;
+        let ifindex = libc::c_int::try_from(ifindex)
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
+        // Protocol 0: the socket receives nothing; it only carries the membership.
+        // SAFETY: plain socket creation.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        // SAFETY: packet_mreq is plain data; all-zero is valid.
+        let mut mr: libc::packet_mreq = unsafe { std::mem::zeroed() };
+        mr.mr_ifindex = ifindex;
+        mr.mr_type = libc::PACKET_MR_PROMISC as libc::c_ushort;
+        let len = libc::socklen_t::try_from(std::mem::size_of::<libc::packet_mreq>()).unwrap_or(0);
+        // SAFETY: `mr` is a valid packet_mreq of `len` bytes.
+        let ret = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_ADD_MEMBERSHIP,
+                std::ptr::from_ref(&mr).cast(),
+                len,
+            )
+        };
+        if ret != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Promiscuity { _sock: sock })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +119,32 @@ mod tests {
         assert!(nix::net::if_::if_nametoindex(name.as_str()).is_err());
         assert!(StandIn::create("").is_err());
         assert!(StandIn::create("a-name-too-long-for-linux").is_err());
+    }
+
+    /// The `promiscuity` count `ip -d link` shows for `name`.
+    fn promiscuity(name: &str) -> u32 {
+        let out = std::process::Command::new("ip")
+            .args(["-d", "-o", "link", "show", name])
+            .output()
+            .expect("ip");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = text.split_whitespace();
+        words
+            .find(|w| *w == "promiscuity")
+            .and_then(|_| words.next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no promiscuity in {text}"))
+    }
+
+    #[test]
+    fn a_promiscuity_hold_counts_while_held() {
+        let name = format!("stp{}", std::process::id() % 100_000);
+        let _tap = StandIn::create(&name).expect("TAP");
+        assert_eq!(promiscuity(&name), 0);
+        let hold = Promiscuity::hold(&name).expect("hold");
+        assert_eq!(promiscuity(&name), 1);
+        drop(hold);
+        assert_eq!(promiscuity(&name), 0);
+        assert!(Promiscuity::hold("no-such-if0").is_err());
     }
 }

@@ -16,7 +16,8 @@ use fastpath::emc::Emc;
 use fastpath::pmd::FlowCmd;
 
 use crate::dpdk::{
-    rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Pools, Port, PortConfig, StandIn, BURST_SIZE,
+    rdtsc, tsc_hz, Eal, Mbuf, MbufArray, Mempool, Pools, Port, PortConfig, Promiscuity, StandIn,
+    BURST_SIZE,
 };
 use crate::error::{Error, Result};
 use crate::metrics::DropWarnings;
@@ -107,6 +108,8 @@ struct OpenPort {
     /// The control thread's transmit queue (slow path, EXECUTE).
     ctl_tx: TxSlot,
     counters: Arc<VportCounters>,
+    /// An internal port's hold on its interface's promiscuity.
+    _promiscuity: Option<Promiscuity>,
 }
 
 /// The daemon's dataplane.
@@ -440,20 +443,26 @@ impl Dataplane for Runtime {
         let cfg = PortConfig {
             n_rxq: self.cfg.rxqs_per_port.max(1),
             n_txq: u16::try_from(n_pmds + 1).unwrap_or(u16::MAX),
-            // An internal port is the host's interface, not a switch port facing a wire.
+            // An internal port's promiscuity is a hold of its own (below), as the kernel
+            // takes one, not the flag a user sets, which the TAP driver would set.
             promiscuous: !internal,
             jumbo: self.pools.large.clone(),
             ..PortConfig::default()
         };
         let port = Port::hotplug(&self.eal, &devargs, &cfg, self.pool.clone())?;
         port.start()?;
-        if internal {
-            // The kernel creates internal ports down (`internal_dev_create()`); the host
-            // brings them up, after the controller has associated the port.
+        // The kernel creates internal ports down and promiscuous (`internal_dev_create()`);
+        // the host brings them up, after the controller has associated the port.
+        let promiscuity = if internal {
             if let Err(e) = port.set_link_up(false) {
                 tracing::warn!(port = req.name, error = %e, "internal port left up");
             }
-        }
+            Promiscuity::hold(req.name)
+                .inspect_err(|e| tracing::warn!(port = req.name, error = %e, "internal port not promiscuous"))
+                .ok()
+        } else {
+            None
+        };
         let ifindex = match (req.kind, mapped) {
             (VportKind::Internal, _) | (VportKind::Netdev, Some(_)) => kernel_ifindex(req.name),
             (VportKind::Netdev, None) => devargs
@@ -520,6 +529,7 @@ impl Dataplane for Runtime {
                 port,
                 ctl_tx,
                 counters: req.counters.clone(),
+                _promiscuity: promiscuity,
             },
         );
         Ok(OpenedPort {
