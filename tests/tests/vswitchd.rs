@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use dpswitch_e2e::ovs::{Host, Ovs, OvsOptions};
 use dpswitch_e2e::{
-    mac_str, ping, ping_fragmented, snmp_counter, tcp4_frame, tcp_exchange, udp4_frame, udp_burst,
-    with_vlan, Frame, Ip4Spec, PacketSocket,
+    bin, mac_str, ping, ping_fragmented, snmp_counter, tcp4_frame, tcp_exchange, udp4_frame,
+    udp_burst, with_vlan, Frame, Ip4Spec, PacketSocket,
 };
 
 const BR: &str = "br0";
@@ -1192,6 +1192,122 @@ fn udp6_with_partial_checksums_arrives_intact() {
         (out.sent, 0, 0),
         "{out:?}; Udp6InCsumErrors {before} -> {after}\n{}",
         ovs.diagnostics()
+    );
+    ovs.assert_log_clean();
+}
+
+// ---------------------------------------------------------------------------------------
+// Observability
+
+/// dpswitch's own `dpctl`, run in the chassis namespace against its dpswitch.
+fn our_dpctl(ovs: &Ovs, args: &[&str]) -> String {
+    let pid = ovs.netlink_pid.to_string();
+    let dpctl = bin("dpctl");
+    let mut argv = vec![dpctl.to_str().expect("path"), "--netlink-pid", &pid];
+    argv.extend_from_slice(args);
+    ovs.ns.exec(&argv)
+}
+
+/// Every number that follows `label` in `text`, in order.
+fn numbers_after(text: &str, label: &str) -> Vec<u64> {
+    text.split(label)
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// What both `dpctl show -s` outputs say of the datapath: lookups, flows, and every port's
+/// packet and byte counters, in port order.
+fn show_counters(show: &str) -> Vec<Vec<u64>> {
+    [
+        "hit:",
+        "missed:",
+        "lost:",
+        "flows: ",
+        "RX packets:",
+        "TX packets:",
+        "RX bytes:",
+        "TX bytes:",
+    ]
+    .iter()
+    .map(|l| numbers_after(show, l))
+    .collect()
+}
+
+/// vswitchd's views of the datapath agree with dpswitch's own: `ovs-appctl dpctl/show -s`
+/// (lookups, flows, port counters) and `ovs-ofctl dump-ports` (the vports' counters, which
+/// vswitchd reads from the datapath) with dpswitch's `dpctl show -s`, and `upcall/show`'s
+/// flow count with its `dpctl dump-flows`. Read until two rounds agree, since hosts may
+/// still send a frame between the reads.
+#[test]
+fn vswitchd_views_agree_with_dpswitchs() {
+    let (ovs, h) = bridge_with_hosts(2, 1500);
+    assert_ping(&ovs, &h[0], &h[1].ip4.to_string(), 84);
+    assert_ping(&ovs, &h[1], &h[0].ip4.to_string(), 84);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let theirs = ovs.appctl(&["dpctl/show", "-s"]);
+        let ours = our_dpctl(&ovs, &["show", "-s"]);
+        let dump_ports = ovs.ofctl(&["dump-ports", BR]);
+        let upcall = ovs.appctl(&["upcall/show"]);
+        let flows = our_dpctl(&ovs, &["dump-flows"]);
+        let ours_again = our_dpctl(&ovs, &["show", "-s"]);
+        let mut problems = Vec::new();
+        if show_counters(&theirs) != show_counters(&ours) {
+            problems.push(format!("dpctl/show -s:\n{theirs}\ndpctl show -s:\n{ours}"));
+        }
+        for host in &h {
+            // ovs-ofctl's rx/tx are the port's; dpctl's are the vport's: the same counters.
+            let line = dump_ports
+                .split("port ")
+                .find(|p| p.trim_start().starts_with(&format!("{}:", host.ofport)))
+                .unwrap_or_else(|| panic!("port {} in {dump_ports}", host.ofport));
+            let of = (
+                numbers_after(line, "rx pkts="),
+                numbers_after(line, "tx pkts="),
+            );
+            let block = ours
+                .split("  port ")
+                .find(|p| p.split_whitespace().nth(1) == Some(host.port.as_str()))
+                .unwrap_or_else(|| panic!("port {} in {ours}", host.port));
+            let dp = (
+                numbers_after(block, "RX packets:"),
+                numbers_after(block, "TX packets:"),
+            );
+            if of != dp {
+                problems.push(format!("{}: dump-ports {of:?}, dpctl {dp:?}", host.port));
+            }
+        }
+        let current = numbers_after(&upcall, "(current ");
+        let dumped = flows.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+        if current != [dumped] {
+            problems.push(format!(
+                "upcall/show {current:?}, dump-flows {dumped}:\n{flows}"
+            ));
+        }
+        if problems.is_empty() && show_counters(&ours) == show_counters(&ours_again) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vswitchd and dpswitch disagree:\n{}",
+            problems.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let show = our_dpctl(&ovs, &["show", "-s"]);
+    let c = show_counters(&show);
+    assert!(
+        c[0].first().is_some_and(|&n| n > 0),
+        "the pings hit flows: {show}"
+    );
+    assert_eq!(c[4].len(), 4, "ovs-system, {BR} and two hosts: {show}");
+    assert!(
+        c[4].iter().filter(|&&n| n >= 6).count() >= 2,
+        "both hosts sent: {show}"
     );
     ovs.assert_log_clean();
 }
