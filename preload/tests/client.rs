@@ -76,8 +76,8 @@ fn flows_in(fam: Families, dump: &[ovs::Dgram]) -> usize {
 }
 
 /// Installs 300 flows, dumps them (datagrams far over OVS's 4 KiB first buffer), then sends
-/// one request at a time: none may wait for an answer the dump left "owed" (the C shim's
-/// 5 s stall).
+/// one request at a time: none may wait for an answer the dump left "owed" (accounting cut
+/// by OVS's two receive buffers would stall each for the 5 s timeout).
 fn dump_then_requests(dp_name: &str) {
     let mut s = OvsSock::open();
     let fam = s.families();
@@ -176,8 +176,8 @@ fn a_batch_shows_every_answer_in_order() {
     against_dpswitch("batch");
 }
 
-/// The socket at descriptor 5000 (past the C shim's fixed table): its answers are there as
-/// soon as `sendmsg()` returns.
+/// The socket at descriptor 5000 (past any fixed-size table): its answers are there as soon
+/// as `sendmsg()` returns.
 fn high_fd(dp_name: &str) {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");

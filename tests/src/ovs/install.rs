@@ -2,10 +2,6 @@
 //! dpswitch, and which start-up options the dpswitch under test has.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
-
-use crate::exec::bin;
 
 /// Where `dpdk-sys/install-deps.sh --tests` unpacks Debian's openvswitch-common and
 /// openvswitch-switch (never installed: their maintainer scripts start daemons and load the
@@ -47,8 +43,7 @@ pub fn ovs_pkgdatadir() -> PathBuf {
 /// (`DPSWITCH_NETLINK_PID`): the one place that names it. The workspace's
 /// `libdpswitch_preload.so` (the `preload/` crate), next to the binaries; cargo builds a
 /// cdylib only for `cargo build` (tests/run.sh runs `cargo build --workspace`), never for
-/// tests. `DPSWITCH_E2E_PRELOAD` overrides it (another build, or the C shim
-/// `tests/shim/nlredirect.c`, to compare).
+/// tests. `DPSWITCH_E2E_PRELOAD` overrides it (another build, to compare).
 ///
 /// # Panics
 /// If the library is not built.
@@ -69,37 +64,4 @@ pub fn preload_library() -> PathBuf {
         lib.display()
     );
     lib
-}
-
-/// The start-up options the dpswitch under test offers beyond the default mode, read once
-/// from its `--help`.
-#[derive(Debug, Clone, Copy)]
-pub struct DpswitchFeatures {
-    /// `--managed`: start with no datapath and no ports, as the kernel module loads.
-    pub managed: bool,
-    /// `--port-map NAME=DEVARGS`: a `system` port NAME added by vswitchd opens DEVARGS.
-    pub port_map: bool,
-}
-
-/// See [`DpswitchFeatures`].
-pub fn dpswitch_features() -> DpswitchFeatures {
-    static F: OnceLock<DpswitchFeatures> = OnceLock::new();
-    *F.get_or_init(|| {
-        let out = Command::new(bin("dpswitch"))
-            .arg("--help")
-            .output()
-            .expect("run dpswitch --help");
-        let help = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        DpswitchFeatures {
-            managed: help.contains("--managed"),
-            port_map: help.contains("--port-map"),
-        }
-    })
-}
-
-/// The C shim `tests/shim/nlredirect.c`, built by the tests' build script: the preload
-/// library's predecessor, for comparisons (`DPSWITCH_E2E_PRELOAD`).
-pub fn c_shim_library() -> PathBuf {
-    PathBuf::from(env!("NLREDIRECT_SO"))
 }

@@ -18,10 +18,7 @@ use crate::names::{fresh_netlink_pid, unique};
 use crate::netns::Netns;
 
 pub use host::Host;
-pub use install::{
-    c_shim_library, dpswitch_features, ovs_bin, ovs_pkgdatadir, ovs_root, preload_library,
-    DpswitchFeatures,
-};
+pub use install::{ovs_bin, ovs_pkgdatadir, ovs_root, preload_library};
 
 /// vswitchd log lines at WARN or worse that come from running without the kernel module
 /// itself rather than from anything dpswitch answers: (substring, why it is inherent).
@@ -109,11 +106,9 @@ impl Ovs {
         ovs
     }
 
-    /// The dpswitch command line, in the chassis namespace. The one place that picks the
-    /// mode: `--managed` (no datapath, no ports until vswitchd asks) and `--port-map` where
-    /// this dpswitch has them, else the default mode, whose `dp0` vswitchd deletes at add-br.
+    /// The dpswitch command line, in the chassis namespace: managed mode (no datapath, no
+    /// ports until vswitchd asks), with the test's `--port-map` names.
     fn dpswitch_command(&self) -> Command {
-        let features = dpswitch_features();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns.name])
             .arg(bin("dpswitch"))
@@ -127,20 +122,10 @@ impl Ovs {
                 &self.file_prefix,
             ])
             .args(["--netlink-pid", &self.netlink_pid.to_string()])
-            .args(["--metrics", "off", "--status-interval", "0"])
+            .args(["--metrics", "off", "--status-interval", "0", "--managed"])
             .env("RUST_LOG", "info");
-        if features.managed {
-            cmd.arg("--managed");
-        }
-        if !self.options.port_map.is_empty() {
-            assert!(
-                features.port_map,
-                "this test needs `dpswitch --port-map NAME=DEVARGS` (managed mode), which \
-                 this dpswitch does not offer"
-            );
-            for (name, devargs) in &self.options.port_map {
-                cmd.args(["--port-map", &format!("{name}={devargs}")]);
-            }
+        for (name, devargs) in &self.options.port_map {
+            cmd.args(["--port-map", &format!("{name}={devargs}")]);
         }
         cmd
     }
