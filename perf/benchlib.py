@@ -1,6 +1,9 @@
 """Helpers bench.py and vsw.py share: logging, the processes the harness started, Prometheus
-scrapes, the PMD figures of a window.  Python 3.11 standard library only."""
+scrapes (also into a network namespace), the PMD figures of a window.  Python 3.11 standard
+library only."""
+import ctypes
 import http.client
+import os
 import re
 import signal
 import socket
@@ -59,11 +62,45 @@ METRIC_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
 LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
-def scrape(addr, timeout=5.0):
-    """-> (time at the middle of the request, {(name, ((label, value), ...)): float}, text)"""
+# A network namespace for one connection: setns(2) moves only the calling thread, and a socket
+# stays in the namespace it was created in, so the thread goes in, makes the socket and comes
+# back.  (Python 3.11 has no os.setns.)
+CLONE_NEWNET = 0x40000000
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: %s" % os.strerror(e))
+
+
+def connect_in_netns(netns, addr, timeout):
+    """A TCP connection to addr=(host, port) made inside the named namespace (/run/netns)."""
+    with open("/proc/thread-self/ns/net") as home, open("/run/netns/" + netns) as target:
+        _setns(target.fileno())
+        try:
+            return socket.create_connection(addr, timeout)
+        finally:
+            _setns(home.fileno())
+
+
+class NetnsHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, netns, host, port, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self.netns = netns
+
+    def connect(self):
+        self.sock = connect_in_netns(self.netns, (self.host, self.port), self.timeout)
+
+
+def scrape(addr, timeout=5.0, netns=None):
+    """-> (time at the middle of the request, {(name, ((label, value), ...)): float}, text).
+    netns: the namespace the server listens in (None: this process's)."""
     host, port = addr.rsplit(":", 1)
     t0 = time.time()
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    conn = (http.client.HTTPConnection(host, int(port), timeout=timeout) if netns is None
+            else NetnsHTTPConnection(netns, host, int(port), timeout))
     try:
         conn.request("GET", "/metrics")
         body = conn.getresponse().read().decode()
