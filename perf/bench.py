@@ -882,6 +882,12 @@ def v2_profile_table(profs):
     out.append("| upcalls queued by the PMD / lost (queue full) per flow | %.2f / %.2f | |" % (
         med([(p.get("upcalls") or 0) / max(p["flows"], 1) for p in profs]),
         med([(p.get("upcalls_lost") or 0) / max(p["flows"], 1) for p in profs])))
+    calls = sorted({k for p in profs for k in p.get("syscalls_per_flow", {})})
+    if calls:
+        out += ["", "| system calls in the span (--profile) | per flow (median) |", "|---|---|"]
+        for k in calls:
+            out.append("| %s | %.2f |" % (k, med([p.get("syscalls_per_flow", {}).get(k, 0)
+                                                 for p in profs])))
     reqs = sorted({k for p in profs for k in p["control_requests"]})
     out += ["", "| netlink requests to dpswitch in the span | per flow (median) |", "|---|---|"]
     for k in reqs:

@@ -267,6 +267,30 @@ def own_times():
         for t in os.listdir("/proc/self/task"))}
 
 
+SYSCALLS = ["syscalls:sys_enter_%s" % c for c in ("recvmsg", "sendmsg", "sendto", "recvfrom",
+                                                  "poll", "ppoll", "futex", "mprotect")]
+
+
+def syscalls_per_flow(path, flows):
+    """{"thread syscall": calls per flow} from `perf stat -x, --per-thread` (threads by comm:
+    dpswitch's control thread is its one busy "dpswitch")."""
+    out = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        f = line.split(",")
+        if len(f) < 4 or not f[1].strip().isdigit():
+            continue
+        thread, count, event = f[0].strip(), int(f[1]), f[3].split(":")[-1].replace(
+            "sys_enter_", "")
+        comm = thread.rpartition("-")[0]
+        key = "%s %s" % (comm, event)
+        out[key] = out.get(key, 0) + count
+    return {k: round(v / max(flows, 1), 2) for k, v in sorted(out.items()) if v}
+
+
 # -- the runs -----------------------------------------------------------------------------------
 
 def dump_shape(text):
@@ -395,7 +419,7 @@ def run_setup(args, sid, sc, rnd, pcap, hz, logdir):
             stop.wait(args.v2_sample_interval)
 
     th = threading.Thread(target=sampler, daemon=True)
-    perf = None
+    perf = pstat = None
     try:
         v = start(args, sc, logdir, "net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
                   "net_null0,no-rx=1", RULES_5TUPLE)
@@ -405,11 +429,21 @@ def run_setup(args, sid, sc, rnd, pcap, hz, logdir):
         time.sleep(0.5)
         if args.profile:
             perf = subprocess.Popen(["taskset", "-c", str(CTL_CORE), "perf", "record", "-e",
-                                     "cpu-clock", "-F", "2000", "-C", str(CTL_CORE), "-g",
+                                     "cpu-clock", "-F", "1000", "-C", str(CTL_CORE),
+                                     "--call-graph", "dwarf,16384",
                                      "-o", str(logdir / "perf-core0.data")],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         pids = v.pids()
+        if args.profile:
+            # system calls by thread (tracepoints count without a PMU)
+            pstat = subprocess.Popen(["taskset", "-c", str(CTL_CORE), "perf", "stat", "-x,",
+                                      "--per-thread", "-e", ",".join(SYSCALLS), "-p",
+                                      ",".join(str(pids[k]) for k in ("dpswitch",
+                                                                      "ovs-vswitchd")),
+                                      "-o", str(logdir / "perf-stat-syscalls.csv")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         c0 = {**thread_times(pids), **own_times()}
         b0 = cpu0_busy_ns()
         t_add = time.time()
@@ -425,8 +459,9 @@ def run_setup(args, sid, sc, rnd, pcap, hz, logdir):
         c1 = {**thread_times(pids), **own_times()}
         b1 = cpu0_busy_ns()
         t_end = time.time()
-        if perf:
-            stop_ours(perf, "perf", signal.SIGINT)
+        for p in (perf, pstat):
+            if p:
+                stop_ours(p, "perf", signal.SIGINT)
         stop.set()
         th.join()
         _, m1, text1 = v.scrape()
@@ -435,8 +470,9 @@ def run_setup(args, sid, sc, rnd, pcap, hz, logdir):
         got = v.collect()
     finally:
         stop.set()
-        if perf:
-            stop_ours(perf, "perf", signal.SIGINT)
+        for p in (perf, pstat):
+            if p:
+                stop_ours(p, "perf", signal.SIGINT)
         if v:
             v.stop()
     with open(logdir / "flow-series.txt", "w") as f:
@@ -493,6 +529,8 @@ def run_setup(args, sid, sc, rnd, pcap, hz, logdir):
          if nm == "dpswitch_upcall_handling_seconds_bucket"}
     prof["upcall_handling_le_s"] = h
     prof["upcalls"], prof["upcalls_lost"] = row["upcalls"], row["upcalls_lost"]
+    if pstat:
+        prof["syscalls_per_flow"] = syscalls_per_flow(logdir / "perf-stat-syscalls.csv", final)
     row["cpu_profile"] = prof
     (logdir / "cpu-profile.json").write_text(json.dumps(prof, indent=1))
     if perf:
