@@ -575,10 +575,19 @@ def run_latency(args, sid, sc, rnd, hz, logdir):
         n, masks, example = dump_shape(got["dp-flows.txt"])
         row.update(dump_flows=n, dump_masks=masks,
                    upcalls=delta(m0, m1, "dpswitch_pmd_upcalls_total", pmd=str(FWD_CORE)))
+        # how long the upcalls waited for dpswitch's control thread (PMD queue -> sent to
+        # vswitchd), the first leg of the first-packet latency
+        hs = delta(m0, m1, "dpswitch_upcall_handling_seconds_sum")
+        hc = delta(m0, m1, "dpswitch_upcall_handling_seconds_count")
+        buckets = {dict(lb).get("le"): val - (m0.get((nm, lb)) or 0) for (nm, lb), val in
+                   m1.items() if nm == "dpswitch_upcall_handling_seconds_bucket"}
+        if hc:
+            row["note"] += "upcall wait mean %.0f us, <=256us %d, <=1.024ms %d of %d;" % (
+                1e6 * hs / hc, buckets.get("0.000256", 0), buckets.get("0.001024", 0), hc)
         log("  first packet p50 %s us p99 %s us; warm p50 %s us p99 %s us; lost %s; flows %s "
-            "masks %s; upcalls %s" % (row["value"], row["lat_p99_us"], row["warm_p50_us"],
-                                      row["warm_p99_us"], row["lat_lost"], n, masks,
-                                      row["upcalls"]))
+            "masks %s; upcalls %s; %s" % (row["value"], row["lat_p99_us"], row["warm_p50_us"],
+                                          row["warm_p99_us"], row["lat_lost"], n, masks,
+                                          row["upcalls"], row["note"]))
         return row
     finally:
         if v:
