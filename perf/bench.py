@@ -951,7 +951,8 @@ def main():
     ap.add_argument("--lat-count", type=int, default=1000,
                     help="V2-lat: probes per run (default 1000)")
     ap.add_argument("--lat-gap", type=float, default=0.005,
-                    help="V2-lat: pause after each probe, s (default 0.005)")
+                    help="V2-lat: mean pause after each probe, s, drawn uniformly from "
+                         "0.5-1.5x (default 0.005)")
     args = ap.parse_args()
     args.scenarios = [x for s in args.scenarios.split(",") if s.strip()
                       for x in ALIASES.get(s.strip(), [s.strip()])]

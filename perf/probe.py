@@ -13,7 +13,9 @@ The switch forwards --tx's traffic (a TAP whose other end is the switch's input 
   3. frame B_i, the same 5-tuple, is sent and timed the same way: "warm" latency, the fast
      path with its flow in place, which is the floor of what the TAPs and the PMD's polling
      cost;
-  4. then --gap seconds of rest, so every probe finds the switch idle.
+  4. then a rest drawn uniformly from [gap/2, 3*gap/2] seconds (seeded), so every probe
+     finds the switch idle and arrives at a random point of any periodic timer the switch's
+     threads wait on (a fixed rest can lock onto that period and always hit the same point).
 A probe not back within --timeout counts as lost.  Frames carry a magic and the probe's
 number, so anything else on --rx (the kernel's own IPv6 packets) is ignored.
 
@@ -23,6 +25,7 @@ standard library only; root (AF_PACKET).
 """
 import argparse
 import json
+import random
 import select
 import socket
 import statistics
@@ -87,6 +90,7 @@ def main():
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--gap", type=float, default=0.005)
     ap.add_argument("--timeout", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out")
     a = ap.parse_args()
 
@@ -119,6 +123,7 @@ def main():
                 return time.time_ns()
 
     first, warm, lost = [], [], 0
+    rng = random.Random(a.seed)
     for i in range(a.count):
         for kind, out in ((0, first), (1, warm)):
             f = frame(i, kind)
@@ -129,7 +134,7 @@ def main():
                 lost += 1
                 break
             out.append((t1 - t0) / 1000)
-        time.sleep(a.gap)
+        time.sleep(a.gap * (0.5 + rng.random()))
     res = {"count": a.count, "lost": lost, "first": summary(first), "warm": summary(warm)}
     if a.out:
         with open(a.out, "w") as f:
