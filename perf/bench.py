@@ -15,13 +15,11 @@ printed at the end), logs/ (per-run daemon logs, metric scrapes, flow-count seri
 """
 import argparse
 import csv
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-FWD_CORE, CTL_CORE = 1, 0
+import vsw
+from benchlib import (CTL_CORE, FWD_CORE, HERE, REPO, RUNNING, STAGE_NAMES, comm_of, delta,
+                      free_tcp_port, log, mget, pmd_window, scrape, stop_ours)
 
 # ---------------------------------------------------------------------------------------------
 # Traffic: pcap name -> gen_pcap.py arguments (generated once, cached in --pcapdir).
@@ -82,17 +80,40 @@ SCENARIOS = {
                 ovs=["S6b"], goal=2.0, heavy=True, mode="misses",
                 desc="sustained misses without install (--flow-limit 1000)"),
 }
+# The V scenarios: dpswitch driven by the stock ovs-vswitchd through the preload library
+# (vsw.py), against OVS-DPDK run by the same vswitchd binary with the same OpenFlow.  "vsw" is
+# the mode of the dpswitch side: steady (Mpps), setup (megaflows/s), latency (first packet).
+V1_RULES = {"S1": ["priority=10,in_port=1,actions=output:2"],
+            "NORMAL": ["priority=0,actions=NORMAL"]}
+SCENARIOS.update({
+    "V1-S1": dict(pcap="flows1", vsw="steady", rules=V1_RULES["S1"], opts=[], min_flows=1,
+                  ovs=["S1"], goal=1.5, heavy=False,
+                  desc="via vswitchd: in_port=1,actions=output:2 (flows1)"),
+    "V1-S4": dict(pcap="macs10k", vsw="steady", rules=V1_RULES["NORMAL"], fdb=True,
+                  opts=["--emc-insert-inv-prob", "0"], min_flows=10000, ovs=["S4"], goal=1.5,
+                  heavy=True, desc="via vswitchd: NORMAL, 10k static FDB entries (macs10k), "
+                                   "EMC off as OVS's emc-insert-inv-prob=0"),
+    "V1-M32": dict(pcap="m32", vsw="steady", rules="M32", opts=[], masks=32, ovs=["M32"],
+                   goal=1.5, heavy=True,
+                   desc="via vswitchd: the 10k M32 rules over 32 field sets (m32)"),
+    "V2": dict(pcap="flows100k", vsw="setup", mode="setup", n_flows=100000, opts=[],
+               ovs=["V2"], goal=1.0, heavy=True,
+               desc="via vswitchd: 100k new 5-tuple megaflows (multipath rule) from empty"),
+    "V2-lat": dict(pcap=None, vsw="latency", mode="latency", opts=[], ovs=["V2L"], goal=None,
+                   heavy=True, desc="via vswitchd: first-packet latency, one new 5-tuple at "
+                                    "a time over net_tap (probe.py)"),
+})
 ORDER = ["S1", "S2", "S3", "S4", "S4e", "M32", "S6a", "S6b"]
+V_ORDER = ["V1-S1", "V1-S4", "V1-M32", "V2", "V2-lat"]
+ALIASES = {"S": ORDER, "V": V_ORDER, "V1": V_ORDER[:3], "all": ORDER + V_ORDER}
 
 CSV_COLS = ["ts", "round", "tool", "scenario", "pcap", "value", "unit", "mpps",
             "tsc_cycles_per_pkt", "window_s", "pmd_busy_cycles_per_pkt", "pmd_idle_pct",
             "pmd_cycles_per_packet_gauge", "emc_hits", "megaflow_hits", "upcalls", "dp_flows",
             "dp_masks", "lookups_per_megaflow_hit", "batch_size", "src_rx_mpps",
-            "sink_tx_dropped", "scrapes_in_window", "ok", "note", "log_dir"]
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+            "sink_tx_dropped", "scrapes_in_window", "dump_flows", "dump_masks",
+            "upcalls_lost", "lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_max_us",
+            "warm_p50_us", "warm_p99_us", "lat_lost", "lat_n", "ok", "note", "log_dir"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +163,8 @@ class Hugepages:
 
 
 def ensure_pcap(pcapdir, name):
+    if name is None:
+        return None
     f = pcapdir / (name + ".pcap")
     if not f.exists() or f.stat().st_size == 0:
         pcapdir.mkdir(parents=True, exist_ok=True)
@@ -163,87 +186,6 @@ def flows_file(pcapdir, spec, fmt, in_port, out_port):
                         "--in-port", str(in_port), "--out-port", str(out_port), "-o", str(f)],
                        check=True, stdout=sys.stderr)
     return f
-
-
-# ---------------------------------------------------------------------------------------------
-# Processes: we only ever signal pids we started, after checking they are still that program.
-
-def comm_of(pid):
-    try:
-        return Path("/proc/%d/comm" % pid).read_text().strip()
-    except OSError:
-        return None
-
-
-def stop_ours(proc, comm_prefix, sig=signal.SIGINT, grace=15.0):
-    if proc is None or proc.poll() is not None:
-        return
-    c = comm_of(proc.pid)
-    if c is None or not c.startswith(comm_prefix[:15]):
-        log("not signalling pid %d: comm %r is not %r" % (proc.pid, c, comm_prefix))
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        if (comm_of(proc.pid) or "").startswith(comm_prefix[:15]):
-            log("pid %d ignored %s, killing" % (proc.pid, sig.name))
-            proc.kill()
-        proc.wait(5)
-
-
-RUNNING = []  # (proc, comm) of live children, stopped by the exit handler
-
-
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# Prometheus scrapes
-
-METRIC_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
-LABEL_RE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def scrape(addr, timeout=5.0):
-    """-> (time at the middle of the request, {(name, ((label, value), ...)): float}, text)"""
-    host, port = addr.rsplit(":", 1)
-    t0 = time.time()
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("GET", "/metrics")
-        body = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    t1 = time.time()
-    vals = {}
-    for line in body.splitlines():
-        if not line or line[0] == "#":
-            continue
-        m = METRIC_RE.match(line)
-        if not m:
-            continue
-        labels = tuple(sorted(LABEL_RE.findall(m.group(2) or "")))
-        try:
-            vals[(m.group(1), labels)] = float(m.group(3))
-        except ValueError:
-            pass
-    return (t0 + t1) / 2, vals, body
-
-
-def mget(vals, name, **labels):
-    """Sum of the samples of `name` whose labels include `labels`."""
-    want = set(labels.items())
-    hit = [v for (n, ls), v in vals.items() if n == name and want <= set(ls)]
-    return sum(hit) if hit else None
-
-
-def delta(a, b, name, **labels):
-    x, y = mget(a, name, **labels), mget(b, name, **labels)
-    return None if x is None or y is None else y - x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,45 +334,6 @@ def scrape_during(addr, secs, hz):
         n += 1
         time.sleep(max(0.0, min(1.0 / hz - (time.time() - t), end - time.time())))
     return n
-
-
-def pmd_window(a, b, dp):
-    """Per-window PMD figures from two scrapes (counters are cumulative since start)."""
-    pmd = str(FWD_CORE)
-    busy = delta(a, b, "dpswitch_pmd_cycles_total", pmd=pmd, state="busy")
-    idle = delta(a, b, "dpswitch_pmd_cycles_total", pmd=pmd, state="idle")
-    pk = delta(a, b, "dpswitch_pmd_packets_total", pmd=pmd)
-    r = {
-        "pmd_busy_cycles_per_pkt": round(busy / pk, 1) if busy is not None and pk else None,
-        "pmd_idle_pct": round(100 * idle / (busy + idle), 2)
-        if busy is not None and idle is not None and busy + idle else None,
-        "pmd_cycles_per_packet_gauge": mget(b, "dpswitch_pmd_cycles_per_packet", pmd=pmd),
-        "emc_hits": delta(a, b, "dpswitch_pmd_emc_hits_total", pmd=pmd),
-        "megaflow_hits": delta(a, b, "dpswitch_pmd_megaflow_hits_total", pmd=pmd),
-        "upcalls": delta(a, b, "dpswitch_pmd_upcalls_total", pmd=pmd),
-        "dp_flows": mget(b, "dpswitch_dp_flows", dp=dp),
-        "dp_masks": mget(b, "dpswitch_dp_masks", dp=dp),
-        "lookups_per_megaflow_hit": mget(b, "dpswitch_pmd_subtable_lookups_per_megaflow_hit",
-                                         pmd=pmd),
-        "batch_size": mget(b, "dpswitch_pmd_batch_size", pmd=pmd),
-        "sink_tx_dropped": delta(a, b, "dpswitch_port_tx_dropped_total", port="p1"),
-    }
-    # --stages: the PMD's own rdtsc sections, per packet; "other" is the rest of its busy
-    # cycles (loop overhead, stats publication, recirculation bookkeeping)
-    if pk and busy is not None:
-        staged = 0
-        for st in STAGE_NAMES:
-            c = delta(a, b, "dpswitch_pmd_stage_cycles_total", pmd=pmd, stage=st)
-            if c is None:
-                break
-            r["stage_" + st] = round(c / pk, 1)
-            staged += c
-        else:
-            r["stage_other"] = round((busy - staged) / pk, 1)
-    return r
-
-
-STAGE_NAMES = ["rx", "extract", "emc", "dpcls", "actions", "tx"]
 
 
 def stages_line(row):
@@ -728,7 +631,11 @@ def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
                OVS_SCRATCH=str(Path(args.out) / "ovsrun"),
                OVS_M32_RULES=str(flows_file(Path(args.pcapdir), SCENARIOS["M32"]["flows"],
                                             "ofctl", 1, 2)),
-               OVS_MACS=str(Path(args.pcapdir) / "macs10k.txt"))
+               OVS_MACS=str(Path(args.pcapdir) / "macs10k.txt"),
+               # V2L: OVS's two net_tap interfaces, in this namespace, so names of our own
+               OVS_LAT_TX="pvl%da" % (os.getpid() % 10000),
+               OVS_LAT_RX="pvl%db" % (os.getpid() % 10000),
+               LAT_COUNT=str(args.lat_count), LAT_GAP=str(args.lat_gap))
     # ovs.sh's output goes to the terminal as before and to logdir/ovs.sh.log, whose last
     # line becomes the note of a failed run (set -e stops it on the first failing command).
     p = subprocess.Popen(["taskset", "-c", str(CTL_CORE), str(HERE / "ovs.sh"), "run", ovs_id],
@@ -761,7 +668,29 @@ def run_ovs(args, ovs_id, rnd, pcapname, pcap, hz, logdir):
         row.update({k: v for k, v in kv.items() if k in CSV_COLS})
     if "value" not in row:
         row["ok"] = False
+    if ovs_id in ("V2", "V2L") and (logdir / "dp-flows.txt").exists():
+        # the V2 rule must give one megaflow per 5-tuple on this side too
+        lines = [l for l in (logdir / "dp-flows.txt").read_text().splitlines() if "ipv4(" in l]
+        row["note"] = (row.get("note") or "") + ";5tuple_megaflows=%d/%d" % (
+            sum(1 for l in lines if vsw.is_5tuple_megaflow(l)), len(lines))
     return row
+
+
+# ---------------------------------------------------------------------------------------------
+# dpswitch under ovs-vswitchd (the V scenarios): vsw.py
+
+def run_vsw(args, sid, rnd, pcap, hz, logdir):
+    sc = SCENARIOS[sid]
+    log("dpswitch+vswitchd %s round %d: %s" % (sid, rnd, sc["desc"]))
+    if sc["vsw"] == "setup":
+        return vsw.run_setup(args, sid, sc, rnd, pcap, hz, logdir)
+    if sc["vsw"] == "latency":
+        return vsw.run_latency(args, sid, sc, rnd, hz, logdir)
+    rules = sc["rules"]
+    if rules == "M32":
+        rules = flows_file(Path(args.pcapdir), SCENARIOS["M32"]["flows"], "ofctl", 1,
+                           2).read_text().split()
+    return vsw.run_steady(args, sid, sc, rnd, pcap, rules, hz, logdir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -788,7 +717,11 @@ def plan(args):
             heavy = any(SCENARIOS[s]["heavy"] for s in g["dpswitch"])
             if not heavy and rnd > args.light_rounds:
                 continue
-            tools = [t for t in ("dpswitch", "ovs", "testpmd") if t in args.tools]
+            # testpmd io only where some scenario of the pcap is measured in Mpps
+            mpps = g["pcap"] is not None and any(SCENARIOS[s].get("mode") in (None, "misses")
+                                                 for s in g["dpswitch"])
+            tools = [t for t in ("dpswitch", "ovs", "testpmd") if t in args.tools and
+                     (t != "testpmd" or mpps)]
             k = (rnd - 1) % len(tools)
             for tool in tools[k:] + tools[:k]:
                 if tool == "dpswitch":
@@ -814,9 +747,15 @@ def summarize(rows, args, hz):
         return [r[col] for r in ok if r["tool"] == tool and r["scenario"] == sc and
                 (pcap is None or r["pcap"] == pcap) and r.get(col) is not None]
 
-    def by_round(tool, sc, pcap=None):
-        return {r["round"]: r["value"] for r in ok if r["tool"] == tool and r["scenario"] == sc
-                and (pcap is None or r["pcap"] == pcap)}
+    def by_round(tool, sc, pcap=None, col="value"):
+        return {r["round"]: r[col] for r in ok if r["tool"] == tool and r["scenario"] == sc
+                and (pcap is None or r["pcap"] == pcap) and r.get(col) is not None}
+
+    def ratios(num, den):
+        return [round(num[k] / den[k], 2) for k in sorted(num) if den.get(k)]
+
+    def cell(r):
+        return ("%s (%.2f)" % (" ".join(map(str, r)), statistics.median(r))) if r else "-"
 
     summary = {"tsc_hz": hz, "args": {k: v for k, v in vars(args).items()}, "scenarios": {}}
     lines = ["| id | tool | variant | n | median (min-max) | unit | TSC cyc/pkt median (min-max) "
@@ -825,52 +764,67 @@ def summarize(rows, args, hz):
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for sid in args.scenarios:
         sc = SCENARIOS[sid]
-        d = vals("dpswitch", sid)
-        unit = "M setups/s" if sc.get("mode") == "setup" else "Mpps"
-        dr = by_round("dpswitch", sid)
-        ovs_best = {}
-        for o in sc["ovs"]:
-            for rnd, v in by_round("ovs", o).items():
-                ovs_best[rnd] = max(ovs_best.get(rnd, 0), v)
-        tp = by_round("testpmd", "io", sc["pcap"])
-        r_ovs = [round(dr[k] / ovs_best[k], 2) for k in sorted(dr) if ovs_best.get(k)]
-        r_tp = [round(dr[k] / tp[k], 2) for k in sorted(dr) if tp.get(k)] \
-            if unit == "Mpps" else []
-        met = ""
-        if r_ovs:
-            met = "yes" if statistics.median(r_ovs) >= sc["goal"] else "no"
-        if r_tp and sc.get("io_goal"):
-            # S1 has a second target: within 2x of testpmd io
-            met += "%sio >= %.1f: %s" % ("; " if met else "", sc["io_goal"],
-                                         "yes" if statistics.median(r_tp) >= sc["io_goal"]
-                                         else "no")
-        busy = vals("dpswitch", sid, col="pmd_busy_cycles_per_pkt")
-        lines.append("| %s | dpswitch | %s | %d | %s | %s | %s | %s | %s | %s | >= %.1fx | %s |" % (
-            sid, sc["pcap"], len(d), fmt_mmm(d, "%.3f" if unit != "Mpps" else "%.2f"), unit,
-            fmt_mmm(vals("dpswitch", sid, col="tsc_cycles_per_pkt"), "%.0f"),
-            fmt_mmm(busy, "%.0f"),
-            ("%s (%.2f)" % (" ".join(map(str, r_ovs)), statistics.median(r_ovs))) if r_ovs
-            else "-",
-            ("%s (%.2f)" % (" ".join(map(str, r_tp)), statistics.median(r_tp))) if r_tp
-            else "-", sc["goal"], met))
-        for o in sc["ovs"]:
-            v = vals("ovs", o)
-            if v:
-                lines.append("| %s | ovs | %s | %d | %s | %s | %s | %s | | | | |" % (
-                    sid, o, len(v), fmt_mmm(v, "%.3f" if unit != "Mpps" else "%.2f"), unit,
-                    fmt_mmm(vals("ovs", o, col="tsc_cycles_per_pkt"), "%.0f"),
-                    fmt_mmm(vals("ovs", o, col="pmd_busy_cycles_per_pkt"), "%.0f")))
-        t = vals("testpmd", "io", sc["pcap"])
-        if t:
-            lines.append("| %s | testpmd | io on %s | %d | %s | Mpps | %s | - | | | | |" % (
-                sid, sc["pcap"], len(t), fmt_mmm(t),
-                fmt_mmm(vals("testpmd", "io", sc["pcap"], "tsc_cycles_per_pkt"), "%.0f")))
-        summary["scenarios"][sid] = {
-            "desc": sc["desc"], "pcap": sc["pcap"], "unit": unit, "goal": sc["goal"],
-            "dpswitch": d, "ovs": {o: vals("ovs", o) for o in sc["ovs"]},
-            "testpmd_io": t, "ratio_vs_ovs_best_per_round": r_ovs,
-            "ratio_vs_testpmd_io_per_round": r_tp, "goal_met": met or None,
-        }
+        mode = sc.get("mode")
+        unit = {"setup": "M setups/s", "latency": "us"}.get(mode, "Mpps")
+        fmt = {"setup": "%.3f", "latency": "%.0f"}.get(mode, "%.2f")
+        dvariant = ("via vswitchd, " if "vsw" in sc else "") + (sc["pcap"] or "net_tap")
+        # the value columns: one line per measure; latency has p50 (the value) and p99
+        measures = [("value", "")]
+        if mode == "latency":
+            measures = [("value", "first packet p50 "), ("lat_p99_us", "first packet p99 "),
+                        ("warm_p50_us", "flow in place p50 ")]
+        entry = {"desc": sc["desc"], "pcap": sc["pcap"], "unit": unit, "goal": sc["goal"]}
+        for col, label in measures:
+            d = vals("dpswitch", sid, col=col)
+            dr = by_round("dpswitch", sid, col=col)
+            best = {}  # per round, the best OVS variant: the fastest, or the lowest latency
+            pick = min if mode == "latency" else max
+            for o in sc["ovs"]:
+                for rnd, v in by_round("ovs", o, col=col).items():
+                    best[rnd] = pick(best.get(rnd, v), v)
+            tp = by_round("testpmd", "io", sc["pcap"]) if sc["pcap"] else {}
+            r_ovs = ratios(dr, best)
+            r_tp = ratios(dr, tp) if unit == "Mpps" else []
+            met = ""
+            if r_ovs and sc["goal"] is not None:
+                met = "yes" if statistics.median(r_ovs) >= sc["goal"] else "no"
+            if r_tp and sc.get("io_goal"):
+                # S1 has a second target: within 2x of testpmd io
+                met += "%sio >= %.1f: %s" % ("; " if met else "", sc["io_goal"],
+                                             "yes" if statistics.median(r_tp) >= sc["io_goal"]
+                                             else "no")
+            if mode == "latency" and r_ovs:
+                met = "lower is better"
+            lines.append("| %s | dpswitch | %s%s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                sid, label, dvariant, len(d), fmt_mmm(d, fmt), unit,
+                fmt_mmm(vals("dpswitch", sid, col="tsc_cycles_per_pkt"), "%.0f")
+                if col == "value" and mode != "latency" else "-",
+                fmt_mmm(vals("dpswitch", sid, col="pmd_busy_cycles_per_pkt"), "%.0f")
+                if col == "value" else "-", cell(r_ovs), cell(r_tp),
+                (">= %.1fx" % sc["goal"]) if sc["goal"] is not None else "-", met))
+            for o in sc["ovs"]:
+                v = vals("ovs", o, col=col)
+                if v:
+                    lines.append("| %s | ovs | %s%s | %d | %s | %s | %s | %s | | | | |" % (
+                        sid, label, o, len(v), fmt_mmm(v, fmt), unit,
+                        fmt_mmm(vals("ovs", o, col="tsc_cycles_per_pkt"), "%.0f")
+                        if col == "value" and mode != "latency" else "-",
+                        fmt_mmm(vals("ovs", o, col="pmd_busy_cycles_per_pkt"), "%.0f")
+                        if col == "value" else "-"))
+            key = "" if col == "value" else "_" + col
+            entry.update({"dpswitch" + key: d,
+                          "ovs" + key: {o: vals("ovs", o, col=col) for o in sc["ovs"]},
+                          "ratio_vs_ovs_best_per_round" + key: r_ovs})
+            if col == "value":
+                entry.update(testpmd_io=vals("testpmd", "io", sc["pcap"]) if sc["pcap"] else [],
+                             ratio_vs_testpmd_io_per_round=r_tp, goal_met=met or None)
+        if sc["pcap"]:
+            t = vals("testpmd", "io", sc["pcap"])
+            if t:
+                lines.append("| %s | testpmd | io on %s | %d | %s | Mpps | %s | - | | | | |" % (
+                    sid, sc["pcap"], len(t), fmt_mmm(t),
+                    fmt_mmm(vals("testpmd", "io", sc["pcap"], "tsc_cycles_per_pkt"), "%.0f")))
+        summary["scenarios"][sid] = entry
     staged = [sid for sid in args.scenarios if vals("dpswitch", sid, col="stage_other")]
     if staged:
         names = STAGE_NAMES + ["other"]
@@ -883,6 +837,15 @@ def summarize(rows, args, hz):
             lines.append("| %s | %s | %.0f |" % (sid, " | ".join("%.0f" % c for c in cells),
                                                  statistics.median(busy) if busy else 0))
             summary["scenarios"][sid]["stage_cycles_per_pkt"] = dict(zip(names, cells))
+    for sid in args.scenarios:
+        profs = [r["cpu_profile"] for r in ok if r["tool"] == "dpswitch" and
+                 r["scenario"] == sid and r.get("cpu_profile")]
+        if profs:
+            lines += ["", "%s, dpswitch+vswitchd: CPU time per flow set up, by thread, from "
+                      "add-port p0 until the flow count stopped (medians of %d runs; core 0 "
+                      "carries all but the PMD):" % (sid, len(profs)), ""]
+            lines += v2_profile_table(profs)
+            summary["scenarios"][sid]["cpu_profile"] = profs
     failed = [r for r in rows if not r.get("ok")]
     if failed:
         lines.append("")
@@ -891,9 +854,46 @@ def summarize(rows, args, hz):
             for r in failed))
     lines.append("")
     lines.append("TSC %.3f MHz; window %s s after %s s warm-up; rounds %d (light scenarios "
-                 "S1/S2: %d)." % (hz / 1e6, args.window, args.warmup, args.rounds,
-                                  min(args.rounds, args.light_rounds)))
+                 "S1/S2/V1-S1: %d)." % (hz / 1e6, args.window, args.warmup, args.rounds,
+                                        min(args.rounds, args.light_rounds)))
     return summary, "\n".join(lines)
+
+
+def v2_profile_table(profs):
+    """Markdown lines: per thread the median us of CPU per flow and its share of core 0, then
+    the netlink requests and upcalls per flow."""
+    med = statistics.median
+    threads = sorted({k for p in profs for k in p["threads_us_per_flow"]},
+                     key=lambda k: -med([p["threads_us_per_flow"].get(k, 0) for p in profs]))
+    out = ["| thread | CPU us per flow (median) | share of core 0's busy time |", "|---|---|---|"]
+    for k in threads:
+        per = med([p["threads_us_per_flow"].get(k, 0) for p in profs])
+        share = med([p["threads_ms"].get(k, 0) / (p["core0_busy_s"] * 1000)
+                     for p in profs if p["core0_busy_s"]]) if not k.endswith("/pmd") else None
+        if per >= 0.05:
+            out.append("| %s | %.2f | %s |" % (k, per, "%.0f %%" % (100 * share)
+                                                if share is not None else "(core 1)"))
+    out.append("| other processes on core 0 | %.2f | %.0f %% |" % (
+        med([p["other_on_core0_ms"] * 1000 / max(p["flows"], 1) for p in profs]),
+        100 * med([p["other_on_core0_ms"] / (p["core0_busy_s"] * 1000) for p in profs
+                   if p["core0_busy_s"]])))
+    out.append("| core 0 busy / span | %s | |" % " ".join(
+        "%.2f/%.2f s" % (p["core0_busy_s"], p["span_s"]) for p in profs))
+    out.append("| upcalls queued by the PMD / lost (queue full) per flow | %.2f / %.2f | |" % (
+        med([(p.get("upcalls") or 0) / max(p["flows"], 1) for p in profs]),
+        med([(p.get("upcalls_lost") or 0) / max(p["flows"], 1) for p in profs])))
+    calls = sorted({k for p in profs for k in p.get("syscalls_per_flow", {})})
+    if calls:
+        out += ["", "| system calls in the span (--profile) | per flow (median) |", "|---|---|"]
+        for k in calls:
+            out.append("| %s | %.2f |" % (k, med([p.get("syscalls_per_flow", {}).get(k, 0)
+                                                 for p in profs])))
+    reqs = sorted({k for p in profs for k in p["control_requests"]})
+    out += ["", "| netlink requests to dpswitch in the span | per flow (median) |", "|---|---|"]
+    for k in reqs:
+        out.append("| %s | %.2f |" % (k, med([p["control_requests"].get(k, 0) / max(p["flows"], 1)
+                                            for p in profs])))
+    return out
 
 
 def main():
@@ -911,7 +911,8 @@ def main():
     ap.add_argument("--window", type=float, default=10, help="measuring window, s (default 10)")
     ap.add_argument("--warmup", type=float, default=5, help="warm-up, s (default 5)")
     ap.add_argument("--scenarios", default=",".join(ORDER),
-                    help="comma-separated subset of " + ",".join(ORDER))
+                    help="comma-separated subset of %s (default: the S ones); the groups S, "
+                         "V (%s), V1 and all" % (",".join(ORDER), ",".join(V_ORDER)))
     ap.add_argument("--out", help="output dir (default perf/results/UTC-TIMESTAMP)")
     ap.add_argument("--pcapdir", default=str(HERE / "results" / "pcap"))
     ap.add_argument("--dpswitch", help="dpswitch binary (default: build target/release)")
@@ -942,15 +943,26 @@ def main():
     ap.add_argument("--sample-interval", type=float, default=0.01,
                     help="S6a flow-count sampling interval, s")
     ap.add_argument("--setup-timeout", type=float, default=60)
+    ap.add_argument("--preload", help="V scenarios: the preload library (default: build "
+                                      "target/release/libdpswitch_preload.so)")
+    ap.add_argument("--v2-sample-interval", type=float, default=0.05,
+                    help="V2: how often dpswitch_dp_flows is sampled, s (default 0.05: the "
+                         "samples share core 0 with vswitchd and dpswitch's control thread)")
+    ap.add_argument("--lat-count", type=int, default=1000,
+                    help="V2-lat: probes per run (default 1000)")
+    ap.add_argument("--lat-gap", type=float, default=0.005,
+                    help="V2-lat: mean pause after each probe, s, drawn uniformly from "
+                         "0.5-1.5x (default 0.005)")
     args = ap.parse_args()
-    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.scenarios = [x for s in args.scenarios.split(",") if s.strip()
+                      for x in ALIASES.get(s.strip(), [s.strip()])]
     args.tools = [t.strip() for t in (args.tools or ("dpswitch,ovs,testpmd" if args.baselines
                                                      else "dpswitch")).split(",") if t.strip()]
     if not set(args.tools) <= {"dpswitch", "ovs", "testpmd"}:
         ap.error("--tools: dpswitch, ovs, testpmd")
     bad = [s for s in args.scenarios if s not in SCENARIOS]
     if bad:
-        ap.error("unknown scenario(s) %s; have %s" % (bad, ",".join(ORDER)))
+        ap.error("unknown scenario(s) %s; have %s" % (bad, ",".join(ORDER + V_ORDER)))
     if os.geteuid() != 0:
         ap.error("run as root (hugepages, DPDK)")
     # Absolute: ovs.sh changes directory, so a relative OVS_SCRATCH/OVS_LOGDIR would make
@@ -969,6 +981,22 @@ def main():
         tgt = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release"
         args.dpswitch = args.dpswitch or str(tgt / "dpswitch")
         args.dpctl = args.dpctl or str(tgt / "dpctl")
+    if "dpswitch" in args.tools and any("vsw" in SCENARIOS[s] for s in args.scenarios) and \
+            not args.preload:
+        if not args.no_build:
+            log("building the preload library (release)")
+            subprocess.run(["cargo", "build", "--release", "-p", "dpswitch-preload"], cwd=REPO,
+                           check=True)
+        args.preload = str(Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) /
+                           "release" / "libdpswitch_preload.so")
+    if args.preload:
+        args.preload = str(Path(args.preload).resolve())
+        if not Path(args.preload).exists():
+            ap.error("no preload library at %s" % args.preload)
+    if any("vsw" in SCENARIOS[s] for s in args.scenarios) and "dpswitch" in args.tools and \
+            not Path(vsw.VSWITCHD).exists():
+        # the V scenarios run OVS-DPDK's vswitchd binary for dpswitch too
+        subprocess.run([str(HERE / "ovs.sh"), "install"], check=True)
     if "ovs" in args.tools:
         subprocess.run([str(HERE / "ovs.sh"), "install"], check=True)
 
@@ -976,7 +1004,8 @@ def main():
     pcapdir = Path(args.pcapdir)
     pcaps = {SCENARIOS[s]["pcap"]: ensure_pcap(pcapdir, SCENARIOS[s]["pcap"])
              for s in args.scenarios}
-    if "ovs" in args.tools and any("S4" in SCENARIOS[s]["ovs"] for s in args.scenarios):
+    if ("ovs" in args.tools and any("S4" in SCENARIOS[s]["ovs"] for s in args.scenarios)) or \
+            ("dpswitch" in args.tools and any(SCENARIOS[s].get("fdb") for s in args.scenarios)):
         macs = pcapdir / "macs10k.txt"
         if not macs.exists():
             macs.write_text(subprocess.run(
@@ -988,7 +1017,8 @@ def main():
                              if l.startswith("model name")), ""), "nproc": os.cpu_count(),
                 "git": subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                                       capture_output=True, text=True).stdout.strip(),
-                "dpswitch": args.dpswitch, "dpctl": args.dpctl,
+                "dpswitch": args.dpswitch, "dpctl": args.dpctl, "preload": args.preload,
+                "vswitchd": vsw.VSWITCHD,
                 "packages": subprocess.run(
                     ["dpkg-query", "-W", "-f=${Package} ${Version}\n", "dpdk",
                      "openvswitch-switch-dpdk"], capture_output=True, text=True).stdout}
@@ -1013,7 +1043,9 @@ def main():
                                                     else pcapname))
                 ld.mkdir(parents=True, exist_ok=True)
                 try:
-                    if tool == "dpswitch":
+                    if tool == "dpswitch" and "vsw" in SCENARIOS[sid]:
+                        row = run_vsw(args, sid, rnd, pcaps[pcapname], hz, ld)
+                    elif tool == "dpswitch":
                         row = run_dpswitch(args, sid, rnd, pcaps[pcapname], hz, ld)
                     elif tool == "ovs":
                         row = run_ovs(args, sid, rnd, pcapname, pcaps[pcapname], hz, ld)

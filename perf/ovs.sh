@@ -10,7 +10,8 @@
 #   ovs.sh list               the scenarios
 #
 # env: OVS_PCAP (pcap file), OVS_RESULT (key=value output), OVS_LOGDIR, OVS_SCRATCH (run dir),
-#      WARM_S, WINDOW_S, TSC_HZ, OVS_MACS (10k dst MACs for S4/S4e), OVS_M32_RULES (M32 rules)
+#      WARM_S, WINDOW_S, TSC_HZ, OVS_MACS (10k dst MACs for S4/S4e), OVS_M32_RULES (M32 rules),
+#      V2L: OVS_LAT_TX/OVS_LAT_RX (names of the two net_tap interfaces), LAT_COUNT, LAT_GAP
 # p0 = net_pcap (port 1) -> one PMD on core 1 -> p1 = net_null (port 2); ovsdb-server and the
 # vswitchd main/handler/revalidator threads on core 0.  Mpps = delta of p1 tx packets
 # (ovs-ofctl dump-ports reads live netdev counters) over WINDOW_S s.
@@ -51,10 +52,15 @@ RULES_NORMAL="priority=0,actions=NORMAL"
 # a never-matching exact dl_dst rule above a catch-all: no prefix trie covers MACs, so every
 # dst MAC gets its own megaflow (one flow setup per new dst MAC)
 RULES_DLDST=$'priority=10,dl_dst=ff:ff:ff:ff:ff:fe,actions=drop\npriority=0,actions=output:2'
+# V2: multipath hashes the 5-tuple, so translation unwildcards nw_src, nw_dst, nw_proto and
+# both UDP ports: one megaflow per 5-tuple (vsw.py has the same rules for dpswitch)
+RULES_5TUPLE=$'priority=10,udp,actions=multipath(symmetric_l3l4+udp,0,hrw,1,0,NXM_NX_REG0[0..1]),output:2\npriority=0,actions=drop'
 
-SCENARIOS="S1 S1e S2 S2e S3 S3e S4 S4e M32 S6a S6b"
-scenario() {  # sets RULES OTHERCFG FDB MODE DESC
+SCENARIOS="S1 S1e S2 S2e S3 S3e S4 S4e M32 S6a S6b V2 V2L"
+scenario() {  # sets RULES OTHERCFG FDB MODE DESC SRC_DEVARGS SINK_DEVARGS PORT_OPTS
   RULES="" OTHERCFG="" FDB=0 MODE=steady DESC=""
+  SRC_DEVARGS="net_pcap0,rx_pcap=${OVS_PCAP:-},infinite_rx=1" SINK_DEVARGS="net_null0,no-rx=1"
+  PORT_OPTS=() SETUP_N=""
   case "$1" in
     S1|S2|S3) RULES="$RULES_INPORT"; DESC="in_port=p0 -> p1 (OVS simple-match path)" ;;
     S1e|S2e|S3e) RULES="$RULES_INPORT_UDP"; DESC="in_port=p0,udp -> p1 (EMC path)" ;;
@@ -67,6 +73,13 @@ scenario() {  # sets RULES OTHERCFG FDB MODE DESC
          DESC="flow setup: 100k new dst-MAC megaflows from an empty datapath" ;;
     S6b) RULES="$RULES_DLDST"; OTHERCFG="other_config:flow-limit=1000"
          DESC="sustained misses: flow-limit=1000 -> upcall without install" ;;
+    V2) RULES="$RULES_5TUPLE"; MODE=setup; SETUP_N=100000
+        DESC="flow setup: one megaflow per 5-tuple (multipath), 100k from an empty datapath" ;;
+    V2L) RULES="$RULES_5TUPLE"; MODE=latency
+         SRC_DEVARGS="net_tap0,iface=${OVS_LAT_TX:-lat0}" SINK_DEVARGS="net_tap1,iface=${OVS_LAT_RX:-lat1}"
+         # net_tap wants as many rx as tx queues, and OVS gives a port a tx queue per PMD + 1
+         PORT_OPTS=(options:n_rxq=2)
+         DESC="first-packet latency: new 5-tuples one at a time, net_tap in and out (probe.py)" ;;
     *) echo "unknown scenario $1 (have: $SCENARIOS)" >&2; exit 2 ;;
   esac
 }
@@ -128,7 +141,7 @@ $("${PARSE[@]}" dumpports /dev/stdin 2 <<<"$out" | cut -d' ' -f2)"
 }
 add_source() {
   "${VSCTL[@]}" add-port br0 p0 -- set Interface p0 type=dpdk \
-    "options:dpdk-devargs=net_pcap0,rx_pcap=$OVS_PCAP,infinite_rx=1" ofport_request=1
+    "options:dpdk-devargs=$SRC_DEVARGS" ofport_request=1 "${PORT_OPTS[@]}"
 }
 dp_flows() {  # writes $L/dp-flows.txt, prints "flows masks"
   "${APPCTL[@]}" dpctl/dump-flows > "$L/dp-flows.txt"
@@ -140,21 +153,26 @@ result() { printf '%s\n' "$@" > "$OVS_RESULT"; }
 
 run_one() {
   local sc="$1"
-  : "${OVS_PCAP:?}" "${OVS_RESULT:?}" "${TSC_HZ:?}"
+  : "${OVS_RESULT:?}" "${TSC_HZ:?}"
   scenario "$sc"
+  [ "$MODE" = latency ] || : "${OVS_PCAP:?}"
   L="${OVS_LOGDIR:-$RUN.logs}"; mkdir -p "$L"
   log "ovs $sc: $DESC"
   # shellcheck disable=SC2086
   ovs_start $OTHERCFG
   "${VSCTL[@]}" add-port br0 p1 -- set Interface p1 type=dpdk \
-    "options:dpdk-devargs=net_null0,no-rx=1" ofport_request=2
+    "options:dpdk-devargs=$SINK_DEVARGS" ofport_request=2 "${PORT_OPTS[@]}"
   printf '%s\n' "$RULES" > "$L/rules.txt"
   ovs-ofctl add-flows "$OFCTL_BR" "$L/rules.txt"
   ovs-ofctl mod-port "$OFCTL_BR" br0 no-flood
   if [ "$FDB" = 1 ]; then
     sed 's/^/fdb\/add br0 p1 0 /' "${OVS_MACS:?}" | python3 "$HERE/unixctl_bulk.py" "$RUN/ovs-vswitchd.ctl"
   fi
-  if [ "$MODE" = setup ]; then run_setup "$sc"; else run_steady "$sc"; fi
+  case "$MODE" in
+    setup) run_setup "$sc" ;;
+    latency) run_latency "$sc" ;;
+    *) run_steady "$sc" ;;
+  esac
   "${APPCTL[@]}" coverage/show > "$L/coverage.txt" 2>&1 || true
   "${APPCTL[@]}" upcall/show > "$L/upcall-show.txt" 2>&1 || true
   ovs-ofctl dump-flows "$OFCTL_BR" > "$L/of-flows.txt" 2>&1 || true
@@ -221,7 +239,7 @@ run_setup() {
   pmdstats > "$L/pmd-stats.txt"
   local fm; fm=$(dp_flows)
   local avg peak dur tot
-  read -r avg peak dur tot <<<"$("${PARSE[@]}" setup "$series")"
+  read -r avg peak dur tot <<<"$("${PARSE[@]}" setup "$series" $SETUP_N)"
   local v cyc
   v=$(python3 -c "print('%.4f' % ($avg/1e6))"); cyc=$(python3 -c "print('%.0f' % ($TSC_HZ/$avg))")
   result "value=$v" "unit=M setups/s" "tsc_cycles_per_pkt=$cyc" "window_s=$dur" \
@@ -229,9 +247,50 @@ run_setup() {
   log "ovs $sc: ${dur}s for $tot upcalls: $avg setups/s, dp flows ${fm% *}"
 }
 
+# V2L: the same probe as for dpswitch (vsw.py), from this namespace into OVS's two net_tap
+# interfaces.
+run_latency() {
+  local sc="$1" tx="${OVS_LAT_TX:-lat0}" rx="${OVS_LAT_RX:-lat1}" i
+  add_source
+  for i in $(seq 1 100); do
+    ip link show "$tx" >/dev/null 2>&1 && ip link show "$rx" >/dev/null 2>&1 && break; sleep 0.1
+  done
+  # the kernel's own IPv6 packets stay off the ports
+  sysctl -qw "net.ipv6.conf.$tx.disable_ipv6=1" "net.ipv6.conf.$rx.disable_ipv6=1" || true
+  sleep 1
+  "${APPCTL[@]}" dpif-netdev/pmd-stats-clear >/dev/null
+  taskset -c "$CTL_CORE" python3 "$HERE/probe.py" --tx "$tx" --rx "$rx" --count "${LAT_COUNT:-1000}" \
+    --gap "${LAT_GAP:-0.005}" --out "$L/probe.json" > "$L/probe.txt"
+  pmdstats > "$L/pmd-stats.txt"
+  "${PARSE[@]}" pmdstats "$L/pmd-stats.txt" > "$L/pmd.kv"
+  local fm; fm=$(dp_flows)
+  python3 - "$L/probe.txt" <<'PY' > "$L/latency.kv"
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+f, w = r["first"], r["warm"]
+for k, v in (("value", f.get("p50_us")), ("lat_p50_us", f.get("p50_us")),
+             ("lat_p90_us", f.get("p90_us")), ("lat_p99_us", f.get("p99_us")),
+             ("lat_max_us", f.get("max_us")), ("warm_p50_us", w.get("p50_us")),
+             ("warm_p99_us", w.get("p99_us")), ("lat_lost", r["lost"]), ("lat_n", f.get("n"))):
+    print("%s=%s" % (k, v))
+PY
+  local ok fl; ok=$(getkv upcall_ok); fl=$(getkv upcall_fail)
+  result $(cat "$L/latency.kv") "unit=us" "dp_flows=${fm% *}" "dp_masks=${fm#* }" \
+    "upcalls=$(( ${ok:-0} + ${fl:-0} ))"
+  log "ovs $sc: first packet $(grep -E '^lat_p(50|99)' "$L/latency.kv" | tr '\n' ' ')dp flows ${fm% *}, masks ${fm#* }"
+}
+
+# a failed run keeps vswitchd's log too (set -e ends it before run_one copies it)
+on_exit() {
+  if [ -n "${L:-}" ] && [ -d "$L" ] && [ -e "$RUN/ovs-vswitchd.log" ]; then
+    cp "$RUN/ovs-vswitchd.log" "$L/" || true
+  fi
+  ovs_stop
+}
+
 case "${1:-}" in
   install) ovs_install ;;
-  run) shift; trap ovs_stop EXIT; run_one "$@" ;;
+  run) shift; trap on_exit EXIT; run_one "$@" ;;
   stop) ovs_stop ;;
   list) for s in $SCENARIOS; do scenario "$s" 2>/dev/null || true; echo "$s  $DESC"; done ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;

@@ -4,7 +4,9 @@
   ovs_parse.py pmdstats FILE          key=value lines from dpif-netdev/pmd-stats-show (PMD only)
   ovs_parse.py dumpports FILE PORTNO  "rx_pkts tx_pkts" from ovs-ofctl dump-ports
   ovs_parse.py masks FILE             distinct megaflow masks in dpctl/dump-flows output
-  ovs_parse.py setup FILE             S6a: "rate peak seconds upcalls" from the upcall series
+  ovs_parse.py setup FILE [N]         S6a/V2: "rate peak seconds upcalls" from the upcall series;
+                                      the set-up ends at 99 % of N upcalls (default: of the last
+                                      sample's count)
 """
 import re
 import sys
@@ -63,7 +65,7 @@ def masks(path):
     print(len(shapes))
 
 
-def setup(path):
+def setup(path, expected=None):
     rows = [tuple(map(float, l.split())) for l in open(path) if len(l.split()) == 4]
     up = lambda r: r[2] + r[3]
     if not rows:
@@ -75,7 +77,9 @@ def setup(path):
         print("nan nan nan nan")
         return
     t0 = rows[i0 - 1][0]  # last sample before the first upcall
-    end = next(r for r in rows if up(r) >= 0.99 * tot)
+    # with N given, flows evicted and set up again after the first pass do not move the end
+    ref = min(tot, float(expected)) if expected else tot
+    end = next(r for r in rows if up(r) >= 0.99 * ref)
     dur = end[0] - t0
     peak = max((up(b) - up(a)) / (b[0] - a[0]) for a, b in zip(rows, rows[1:]) if b[0] > a[0])
     print("%.0f %.0f %.3f %.0f" % (up(end) / dur, peak, dur, tot))
@@ -90,6 +94,6 @@ if __name__ == "__main__":
     elif cmd == "masks":
         masks(sys.argv[2])
     elif cmd == "setup":
-        setup(sys.argv[2])
+        setup(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     else:
         sys.exit(__doc__)
