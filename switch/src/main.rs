@@ -2,6 +2,7 @@
 //! status line. See `dpswitch --help`.
 
 use std::collections::BTreeMap;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -156,14 +157,15 @@ fn run(o: &Options) -> Result<(), String> {
     tracing::info!(port_id = o.netlink_pid, "netlink control plane serving");
     let mut status = Status::new(o.status_interval);
     // Requests and upcalls alternate; only when both are idle does the thread wait, in
-    // poll(2) on the netlink socket for at most 1 ms (upcalls have no fd to wait on).
+    // poll(2) on the netlink socket and the upcall doorbell, for at most 1 ms (the periodic
+    // work: PMD commands, drop warnings, the status line).
     while !stop.load(Ordering::Relaxed) {
         let requests = server.poll(&mut sw);
         let upcalls = runtime::handle_upcalls(&mut sw, 256, &mut server);
         sw.plane.maintain(&sw.model);
         status.tick(&sw);
         if requests == 0 && upcalls == 0 {
-            wait_readable(&server, 1);
+            sw.plane.wait(server.socket().as_fd(), 1);
         }
     }
     tracing::info!("stopping: PMDs, ports, EAL");
@@ -286,15 +288,6 @@ impl Drop for PrefixLock {
         // Unlinked while still locked, so no other instance can be holding this inode.
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// Waits up to `ms` milliseconds for a request on the server's socket.
-fn wait_readable(server: &Server, ms: u16) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut fds = [PollFd::new(server.socket().as_fd(), PollFlags::POLLIN)];
-    // EINTR (a signal) just ends the wait early.
-    let _ = poll(&mut fds, PollTimeout::from(ms));
 }
 
 /// The periodic one-line status: packets per second per port, hits, misses, flows.

@@ -308,6 +308,25 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Sleeps up to `ms` milliseconds for whichever comes first: something readable on
+    /// `fd` (the control socket) or an upcall (the PMDs ring the queue's doorbell). Returns
+    /// at once if upcalls are already waiting.
+    pub fn wait(&self, fd: std::os::fd::BorrowedFd<'_>, ms: u16) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        if !self.upcalls.prepare_to_sleep() {
+            return;
+        }
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(self.upcalls.doorbell(), PollFlags::POLLIN),
+        ];
+        // EINTR (a signal) just ends the wait early.
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+        self.upcalls.awake();
+    }
+}
+
 /// An empty EMC of `entries` for PMD `pmd`'s fast path of datapath `dp`, seeded apart from
 /// the others.
 fn new_emc(entries: usize, inv_prob: u32, dp: usize, pmd: usize) -> Emc {

@@ -227,6 +227,7 @@ impl PmdThread {
                             recirc: &mut recirc,
                             rng: &mut self.rng,
                             lost: 0,
+                            queued: 0,
                             dropped: 0,
                             tx_batches: 0,
                             tx_batch_packets: 0,
@@ -247,6 +248,9 @@ impl PmdThread {
                         // Whatever still wants to recirculate has looped too often.
                         ctx.dropped += ctx.recirc.clear() as u64;
                         timed(timing, &mut tx_cycles, || ctx.flush());
+                        if ctx.queued != 0 {
+                            ctx.upcalls.wake();
+                        }
                         tx_batches += ctx.tx_batches;
                         tx_batch_packets += ctx.tx_batch_packets;
                         (ctx.lost, ctx.dropped)
@@ -370,6 +374,8 @@ struct Ctx<'a> {
     recirc: &'a mut Recirc,
     rng: &'a mut u64,
     lost: u64,
+    /// Upcalls queued this burst (the control thread is woken once for them).
+    queued: u32,
     dropped: u64,
     tx_batches: u64,
     tx_batch_packets: u64,
@@ -521,8 +527,9 @@ impl ExecContext<Mbuf> for Ctx<'_> {
             },
             tsc: rdtsc(),
         };
-        if self.upcalls.push(up).is_err() {
-            self.lost += 1;
+        match self.upcalls.push(up) {
+            Ok(()) => self.queued += 1,
+            Err(_) => self.lost += 1,
         }
     }
 
@@ -561,8 +568,9 @@ impl PmdContext<Mbuf> for Ctx<'_> {
             },
             tsc: rdtsc(),
         };
-        if self.upcalls.push(up).is_err() {
-            self.lost += 1;
+        match self.upcalls.push(up) {
+            Ok(()) => self.queued += 1,
+            Err(_) => self.lost += 1,
         }
     }
 
