@@ -15,7 +15,7 @@ use dpswitch::metrics::{self, MetricsServer};
 use dpswitch::model::vport::NO_FLOOD;
 use dpswitch::model::{Dataplane, Model, VportKind, VportSpec};
 use dpswitch::runtime::{self, Config, Runtime};
-use dpswitch::slowpath::SlowPath;
+use dpswitch::slowpath::{SlowPath, UpcallSink};
 use dpswitch::Switch;
 
 fn init_logging(o: &Options) {
@@ -158,14 +158,16 @@ fn run(o: &Options) -> Result<(), String> {
     let mut status = Status::new(o.status_interval);
     // Requests and upcalls alternate; only when both are idle does the thread wait, in
     // poll(2) on the netlink socket and the upcall doorbell, for at most 1 ms (the periodic
-    // work: PMD commands, drop warnings, the status line).
+    // work: PMD commands, drop warnings, the status line). Upcalls whose receiver is full
+    // also wait, for a request or the end of its back-off.
     while !stop.load(Ordering::Relaxed) {
         let requests = server.poll(&mut sw);
         let upcalls = runtime::handle_upcalls(&mut sw, 256, &mut server);
         sw.plane.maintain(&sw.model);
         status.tick(&sw);
-        if requests == 0 && upcalls == 0 {
-            sw.plane.wait(server.socket().as_fd(), 1);
+        let held = server.refusing();
+        if requests == 0 && (upcalls == 0 || held) {
+            sw.plane.wait(server.socket().as_fd(), 1, held);
         }
     }
     tracing::info!("stopping: PMDs, ports, EAL");

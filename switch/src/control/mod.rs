@@ -38,7 +38,7 @@ use crate::stats::SwitchView;
 use crate::Switch;
 use mcast::Groups;
 use reply::push_error;
-use upcall::Upcalls;
+use upcall::{UpcallOut, Upcalls};
 
 /// A dump whose requester has not read anything for this long is abandoned.
 pub const DUMP_STALL: Duration = Duration::from_secs(10);
@@ -63,8 +63,8 @@ pub struct Server {
     rx: Vec<u8>,
     handler: Handler,
     pending: HashMap<u32, Pending>,
-    /// Reused buffer for upcalls.
-    upbuf: Vec<u8>,
+    /// Upcall encoding and receiver back-off.
+    up: UpcallOut,
 }
 
 impl std::fmt::Debug for Server {
@@ -105,7 +105,7 @@ impl Server {
             rx: vec![0; RX_BUF],
             handler: Handler::new(view, groups),
             pending: HashMap::new(),
-            upbuf: Vec::with_capacity(4096),
+            up: UpcallOut::default(),
         })
     }
 
@@ -223,7 +223,7 @@ impl Server {
             off += nl::align(len).min(rest.len());
             let mut sink = Upcalls {
                 sock: &self.sock,
-                buf: &mut self.upbuf,
+                out: &mut self.up,
             };
             match self.handler.message(sw, &hdr, payload, sender, &mut sink) {
                 Outcome::Dump(dump) => {
@@ -299,10 +299,14 @@ impl Server {
 }
 
 impl UpcallSink for Server {
+    fn refusing(&self) -> bool {
+        self.up.refusing()
+    }
+
     fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool {
         Upcalls {
             sock: &self.sock,
-            buf: &mut self.upbuf,
+            out: &mut self.up,
         }
         .deliver(msg)
     }

@@ -1,5 +1,15 @@
 //! MISS and ACTION upcalls on the wire (`net/openvswitch/datapath.c`, `queue_userspace_packet()`),
 //! sent without blocking: a full or missing receiver loses the upcall, as in the kernel.
+//!
+//! A receiver whose queue was full stays full until it reads, which takes it far longer
+//! than the control thread takes to build and send the next upcall; the kernel pays for
+//! each doomed attempt in softirq context, but here every one would be an encode and a
+//! `sendto(2)` on the core the receiver itself needs (a miss storm spent most of the control
+//! thread in them). So for [`FULL_BACKOFF`] after an `EAGAIN`, upcalls to that receiver are
+//! counted lost without being built.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use fastpath::wire;
 use odp::dpswitch::FAMILY_IDS;
@@ -9,15 +19,47 @@ use odp::family::OvsMessage;
 use crate::slowpath::{UpcallMsg, UpcallSink};
 use nlio::NetlinkSocket;
 
+/// How long a receiver that refused an upcall for want of room is left alone: well under
+/// the time vswitchd takes to handle the upcalls that filled it (a receive buffer holds
+/// hundreds, each about 10 µs of a handler's time), so it never runs dry.
+pub(super) const FULL_BACKOFF: Duration = Duration::from_millis(1);
+
+/// The upcall encoder's reused buffer and the receivers currently known to be full.
+#[derive(Debug, Default)]
+pub(super) struct UpcallOut {
+    buf: Vec<u8>,
+    full_until: HashMap<u32, Instant>,
+    /// The latest back-off's end.
+    refusing_until: Option<Instant>,
+}
+
+impl UpcallOut {
+    /// Some receiver is in its back-off.
+    pub(super) fn refusing(&self) -> bool {
+        self.refusing_until.is_some_and(|t| Instant::now() < t)
+    }
+}
+
 /// Encodes upcalls into a reused buffer and sends them on the server's socket.
 #[derive(Debug)]
 pub(super) struct Upcalls<'a> {
     pub(super) sock: &'a NetlinkSocket,
-    pub(super) buf: &'a mut Vec<u8>,
+    pub(super) out: &'a mut UpcallOut,
 }
 
 impl UpcallSink for Upcalls<'_> {
+    fn refusing(&self) -> bool {
+        self.out.refusing()
+    }
+
     fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool {
+        let now = Instant::now();
+        if let Some(&until) = self.out.full_until.get(&msg.pid) {
+            if now < until {
+                return false;
+            }
+            self.out.full_until.remove(&msg.pid);
+        }
         let body = PacketAttrs {
             packet: Some(msg.packet.to_vec()),
             key: Some(wire::key_to_odp(msg.key)),
@@ -35,11 +77,83 @@ impl UpcallSink for Upcalls<'_> {
         };
         let mut m = OvsMessage::new(cmd, i32::try_from(msg.dp_ifindex).unwrap_or(0), body);
         m.family = FAMILY_IDS.packet;
-        self.buf.clear();
-        if m.emit(self.buf).is_err() {
+        let buf = &mut self.out.buf;
+        buf.clear();
+        if m.emit(buf).is_err() {
             // Too large for one attribute: EFBIG in the kernel, a lost upcall.
             return false;
         }
-        self.sock.send_to(msg.pid, self.buf).is_ok()
+        match self.sock.send_to(msg.pid, buf) {
+            Ok(()) => true,
+            Err(e) => {
+                if e.raw_os_error() == Some(libc::EAGAIN) {
+                    self.out.full_until.insert(msg.pid, now + FULL_BACKOFF);
+                    self.out.refusing_until = Some(now + FULL_BACKOFF);
+                }
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fastpath::flow::FlowKey;
+
+    use super::*;
+
+    fn miss<'a>(pid: u32, key: &'a FlowKey, packet: &'a [u8]) -> UpcallMsg<'a> {
+        UpcallMsg {
+            pid,
+            action: false,
+            dp_ifindex: 1,
+            unaligned: false,
+            key,
+            hash: 7,
+            userdata: None,
+            orig_len: None,
+            packet,
+        }
+    }
+
+    /// A full receiver refuses the upcall; for the back-off the next ones are lost without
+    /// a send even though it has room again, then they flow.
+    #[test]
+    fn a_full_receiver_is_left_alone_for_the_back_off() {
+        let server = NetlinkSocket::open(0).expect("server socket");
+        let receiver = NetlinkSocket::open(0).expect("receiver socket");
+        receiver.set_recv_buffer(4096).expect("small buffer");
+        let mut out = UpcallOut::default();
+        let mut up = Upcalls {
+            sock: &server,
+            out: &mut out,
+        };
+        let (key, packet) = (FlowKey::ZERO, [0u8; 600]);
+        let msg = miss(receiver.port_id(), &key, &packet);
+        let mut sent = 0;
+        while up.deliver(&msg) {
+            sent += 1;
+            assert!(sent < 10_000, "a 4 KiB receive buffer never filled");
+        }
+        let refused = Instant::now();
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..sent {
+            receiver.recv(&mut buf).expect("a queued upcall");
+        }
+        let lost_quietly = !up.deliver(&msg);
+        let refusing = up.refusing();
+        if refused.elapsed() < FULL_BACKOFF {
+            assert!(lost_quietly, "an upcall was sent inside the back-off");
+            assert!(refusing);
+        }
+        std::thread::sleep(FULL_BACKOFF * 2);
+        assert!(!up.refusing());
+        assert!(
+            up.deliver(&msg),
+            "the receiver has room and the back-off is over"
+        );
+        receiver
+            .recv(&mut buf)
+            .expect("the upcall after the back-off");
     }
 }

@@ -310,10 +310,16 @@ impl Runtime {
 
 impl Runtime {
     /// Sleeps up to `ms` milliseconds for whichever comes first: something readable on
-    /// `fd` (the control socket) or an upcall (the PMDs ring the queue's doorbell). Returns
-    /// at once if upcalls are already waiting.
-    pub fn wait(&self, fd: std::os::fd::BorrowedFd<'_>, ms: u16) {
+    /// `fd` (the control socket) or, unless `upcalls_held` (their receiver is full), an
+    /// upcall (the PMDs ring the queue's doorbell). Returns at once if upcalls are waiting
+    /// and not held.
+    pub fn wait(&self, fd: std::os::fd::BorrowedFd<'_>, ms: u16, upcalls_held: bool) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        if upcalls_held {
+            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(ms));
+            return;
+        }
         if !self.upcalls.prepare_to_sleep() {
             return;
         }
@@ -353,7 +359,10 @@ pub fn handle_upcalls(sw: &mut Switch<Runtime>, max: usize, sink: &mut dyn Upcal
     // Called every control-loop round, so drops are reported within about a second.
     sw.plane.drop_warnings.check(&sw.plane.view, now);
     let mut n = 0;
-    while n < max {
+    // While a receiver is full the upcalls stay queued (and the PMDs count what no longer
+    // fits as lost): draining them now would only lose them here, on the core that the
+    // receiver needs to catch up.
+    while n < max && !sink.refusing() {
         let Some(q) = sw.plane.upcalls.pop() else {
             break;
         };

@@ -80,6 +80,12 @@ pub struct UpcallMsg<'a> {
 pub trait UpcallSink {
     /// Sends one upcall; false when it could not be delivered.
     fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool;
+
+    /// A receiver recently refused an upcall for want of room: more upcalls now would be
+    /// lost, so the caller had better let it catch up.
+    fn refusing(&self) -> bool {
+        false
+    }
 }
 
 /// A sink for runs without a control plane: every controller upcall is lost.
