@@ -21,7 +21,8 @@ use netlink_sys::{Socket, SocketAddr};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
-    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, NetlinkAddr, UnixCredentials,
+    recvmsg, sendmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders,
+    NetlinkAddr, UnixCredentials,
 };
 use nix::sys::time::{TimeVal, TimeValLike};
 
@@ -286,6 +287,40 @@ impl NetlinkSocket {
         )
     }
 
+    /// Sends each of `datagrams` to the socket at `port_id` without waiting, in order, in one
+    /// `sendmmsg(2)` where the receiver takes them all: the receiver is woken once for the
+    /// lot instead of once per datagram. A datagram that fails (receiver full or gone, too
+    /// large) is skipped, as [`NetlinkSocket::send_to`] would lose it, and the rest still
+    /// go; returns how many were delivered.
+    pub fn send_each_to(&self, port_id: u32, datagrams: &[&[u8]]) -> usize {
+        let addr = NetlinkAddr::new(port_id, 0);
+        let mut delivered = 0;
+        let mut rest = datagrams;
+        while !rest.is_empty() {
+            let iovs: Vec<[io::IoSlice<'_>; 1]> =
+                rest.iter().map(|d| [io::IoSlice::new(d)]).collect();
+            let addrs = vec![Some(addr); rest.len()];
+            let mut headers = MultiHeaders::<NetlinkAddr>::preallocate(rest.len(), None);
+            let sent = match sendmmsg(
+                self.inner.as_raw_fd(),
+                &mut headers,
+                &iovs,
+                addrs,
+                [],
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(results) => results.count(),
+                Err(Errno::EINTR) => continue,
+                // The first datagram was refused: skip it.
+                Err(_) => 0,
+            };
+            delivered += sent;
+            // sendmmsg stops at the first datagram that fails; that one is lost.
+            rest = rest.get(sent + 1..).unwrap_or(&[]);
+        }
+        delivered
+    }
+
     /// Sends one datagram to the socket at `port_id`, waiting while its receive queue is full
     /// (unless the socket is non-blocking): what a client does, so that a busy server slows
     /// it down instead of failing its request.
@@ -336,6 +371,24 @@ impl AsFd for NetlinkSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A batch arrives as separate datagrams, in order; one the receiver cannot take is lost
+    /// and the ones after it still arrive.
+    #[test]
+    fn send_each_to_delivers_datagrams_apart_and_skips_a_refused_one() {
+        let tx = NetlinkSocket::open(0).expect("sender");
+        let rx = NetlinkSocket::open(0).expect("receiver");
+        let big = vec![7u8; 300_000];
+        let msgs: [&[u8]; 3] = [b"first", &big, b"third"];
+        // The default receive buffer (about 200 KiB) cannot take 300 KB.
+        assert_eq!(tx.send_each_to(rx.port_id(), &msgs), 2);
+        let mut buf = vec![0u8; 400_000];
+        let got = rx.recv(&mut buf).expect("first");
+        assert_eq!(&buf[..got.len], b"first");
+        let got = rx.recv(&mut buf).expect("third");
+        assert_eq!(&buf[..got.len], b"third");
+        assert_eq!(tx.send_each_to(rx.port_id(), &[]), 0);
+    }
 
     /// Port ids well away from what the kernel assigns (process ids) and from other tests.
     fn test_port(n: u32) -> u32 {

@@ -107,9 +107,9 @@ impl Dump {
         let mut dgram = Vec::with_capacity(DUMP_DATAGRAM);
         let mut msg = Vec::with_capacity(1024);
         let mut last = after;
-        for (id, _) in d.flows.records_after(after) {
+        for (id, rec) in d.flows.records_after(after) {
             msg.clear();
-            if flow_msg(d, id, how, &mut msg).is_ok() {
+            if flow_msg(d, id, rec, how, &mut msg).is_ok() {
                 if !dgram.is_empty() && dgram.len() + msg.len() > DUMP_DATAGRAM {
                     self.ready.push_back(dgram);
                     if let Some(c) = &mut self.flows {

@@ -16,7 +16,7 @@ use super::datapath::ifindex;
 use super::dump::Dump;
 use super::reply::{header_of, is_dump, Answer};
 use crate::error::{Error, Result};
-use crate::model::{Datapath, Dataplane, FlowPut, Ident, Origin, PutMode, Ufid};
+use crate::model::{Datapath, Dataplane, FlowPut, FlowRecord, Ident, Origin, PutMode, Ufid};
 use crate::Switch;
 
 /// How a flow reply is framed.
@@ -32,10 +32,16 @@ pub(super) struct FlowReply {
     pub(super) ufid_flags: u32,
 }
 
-/// Appends flow `id` of datapath `d` in reply form (`ovs_flow_cmd_fill_info()`).
-pub(super) fn flow_msg(d: &Datapath, id: u128, how: FlowReply, out: &mut Vec<u8>) -> Result<()> {
-    let rec = d.flows.record(id).ok_or(Error::NoFlow)?;
-    let w = d.flows.wire(id).ok_or(Error::NoFlow)?;
+/// Appends flow `id` of datapath `d`, whose record is `rec`, in reply form
+/// (`ovs_flow_cmd_fill_info()`).
+pub(super) fn flow_msg(
+    d: &Datapath,
+    id: u128,
+    rec: &FlowRecord,
+    how: FlowReply,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let w = d.flows.wire_of(id, rec).ok_or(Error::NoFlow)?;
     let snap = d
         .flows
         .flow(id)
@@ -62,7 +68,7 @@ pub(super) fn flow_msg(d: &Datapath, id: u128, how: FlowReply, out: &mut Vec<u8>
             }
         }
         // A flow named by its key reads back under that key, unmasked.
-        Ident::Key(k) => a.put(attr::KEY, k),
+        Ident::Key(k) => a.put(attr::KEY, k.as_slice()),
     }
     if how.ufid_flags & ufid_flags::OMIT_MASK == 0 {
         a.put(attr::MASK, &w.mask);
@@ -111,9 +117,11 @@ fn ident_of(a: &FlowAttrs) -> Result<Option<Ident>> {
 
 fn answer(d: &Datapath, id: u128, cmd: FlowCmd, hdr: &NlMsgHeader) -> Result<Answer> {
     let mut out = Vec::new();
+    let rec = d.flows.record(id).ok_or(Error::NoFlow)?;
     flow_msg(
         d,
         id,
+        rec,
         FlowReply {
             cmd,
             hdr: *hdr,

@@ -161,28 +161,29 @@ impl Server {
         n
     }
 
-    fn send(&self, to: u32, dgram: &[u8]) {
-        if dgram.is_empty() {
-            return;
-        }
-        if let Err(e) = self.sock.send_to(to, dgram) {
-            // The kernel drops unicast replies to a full or closed socket too.
-            tracing::debug!(port_id = to, error = %e, "reply not delivered");
-        }
-    }
-
     /// Sends each netlink message of `msgs` in a datagram of its own, as the kernel queues
     /// each reply and each ACK as its own skb (`net/netlink/af_netlink.c`, `netlink_ack()`):
     /// clients such as `ovs-vswitchd` read only the first message of every datagram
-    /// (`lib/netlink-socket.c`, `nl_sock_transact_multiple__()`).
+    /// (`lib/netlink-socket.c`, `nl_sock_transact_multiple__()`). One `sendmmsg(2)` for the
+    /// lot: the client wakes once for a batch's answers, not once per answer.
     fn send_each(&self, to: u32, msgs: &[u8]) {
+        let mut each = Vec::new();
         let mut off = 0;
         while off < msgs.len() {
             let rest = &msgs[off..];
             let len = NlMsgHeader::parse(rest).map_or(rest.len(), |h| h.len as usize);
             let len = len.clamp(nl::NLMSG_HDRLEN, rest.len());
-            self.send(to, &rest[..len]);
+            each.push(&rest[..len]);
             off += nl::align(len).min(rest.len());
+        }
+        let sent = self.sock.send_each_to(to, &each);
+        if sent != each.len() {
+            // The kernel drops unicast replies to a full or closed socket too.
+            tracing::debug!(
+                port_id = to,
+                lost = each.len() - sent,
+                "replies not delivered"
+            );
         }
     }
 
@@ -203,21 +204,22 @@ impl Server {
     /// Answers every message of one datagram in order, each answer in datagrams of its own;
     /// a dump parks the rest of the datagram behind the dump.
     fn datagram<D: Dataplane>(&mut self, sw: &mut Switch<D>, data: &[u8], sender: Sender) {
+        // The datagram's answers, sent together when it is done or before anything that
+        // must come after them (a notification, a dump).
+        let mut answers = Vec::new();
         let mut off = 0;
         while off < data.len() {
             let rest = &data[off..];
             let Ok(hdr) = NlMsgHeader::parse(rest) else {
                 // Fewer than 16 bytes: nothing to echo, the kernel drops it silently.
                 tracing::debug!(len = rest.len(), "runt netlink datagram dropped");
-                return;
+                break;
             };
             let len = hdr.len as usize;
             if len < nl::NLMSG_HDRLEN || len > rest.len() {
-                let mut err = Vec::new();
-                push_error(&mut err, sender.port_id, &hdr, &[], libc::EINVAL);
+                push_error(&mut answers, sender.port_id, &hdr, &[], libc::EINVAL);
                 self.handler.count("netlink", "frame", libc::EINVAL);
-                self.send(sender.port_id, &err);
-                return;
+                break;
             }
             let payload = &rest[nl::NLMSG_HDRLEN..len];
             off += nl::align(len).min(rest.len());
@@ -227,6 +229,7 @@ impl Server {
             };
             match self.handler.message(sw, &hdr, payload, sender, &mut sink) {
                 Outcome::Dump(dump) => {
+                    self.send_each(sender.port_id, &answers);
                     // The rest of the datagram waits behind the dump.
                     let queued = if off < data.len() {
                         VecDeque::from([(data[off..].to_vec(), sender)])
@@ -244,12 +247,15 @@ impl Server {
                 }
                 Outcome::Reply { msgs, note } => {
                     if let Some(note) = note {
+                        self.send_each(sender.port_id, &answers);
+                        answers.clear();
                         self.announce(sender.port_id, note);
                     }
-                    self.send_each(sender.port_id, &msgs);
+                    answers.extend_from_slice(&msgs);
                 }
             }
         }
+        self.send_each(sender.port_id, &answers);
     }
 
     /// Sends as much of `port`'s dump as its socket takes; when the dump is done, answers the

@@ -2,6 +2,7 @@
 //! and, per flow, what the control plane knows besides its fast-path form ([`FlowRecord`]),
 //! together in [`Flows`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -204,15 +205,16 @@ pub struct FlowRecord {
     pub base: Baseline,
 }
 
-/// A flow's key, mask and actions in wire form, for replies.
+/// A flow's key, mask and actions in wire form, for replies: borrowed from a client's
+/// flow as it sent them, built for one the standalone bridge installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireFlow {
+pub struct WireFlow<'a> {
     /// Masked key attributes.
-    pub key: Vec<u8>,
+    pub key: Cow<'a, [u8]>,
     /// Mask attributes.
-    pub mask: Vec<u8>,
+    pub mask: Cow<'a, [u8]>,
     /// Action attributes.
-    pub actions: Vec<u8>,
+    pub actions: Cow<'a, [u8]>,
 }
 
 /// How a put treats an existing flow.
@@ -439,20 +441,24 @@ impl Flows {
     }
 
     /// Flow `id`'s key, mask and actions as replies carry them.
-    pub fn wire(&self, id: u128) -> Option<WireFlow> {
-        let rec = self.records.get(&id)?;
+    pub fn wire(&self, id: u128) -> Option<WireFlow<'_>> {
+        self.wire_of(id, self.records.get(&id)?)
+    }
+
+    /// [`Flows::wire`] for a record in hand (a dump walking the records).
+    pub fn wire_of<'a>(&'a self, id: u128, rec: &'a FlowRecord) -> Option<WireFlow<'a>> {
         Some(match &rec.origin {
             Origin::Netlink { key, mask, actions } => WireFlow {
-                key: key.clone(),
-                mask: mask.clone(),
-                actions: actions.clone(),
+                key: Cow::Borrowed(key),
+                mask: Cow::Borrowed(mask),
+                actions: Cow::Borrowed(actions),
             },
             Origin::Bridge { actions } => {
                 let f = self.flow(id)?;
                 WireFlow {
-                    key: wire::key_to_odp(f.key()).to_bytes(),
-                    mask: wire::mask_to_odp(f.key(), f.mask()).to_bytes(),
-                    actions: actions_to_bytes(actions),
+                    key: Cow::Owned(wire::key_to_odp(f.key()).to_bytes()),
+                    mask: Cow::Owned(wire::mask_to_odp(f.key(), f.mask()).to_bytes()),
+                    actions: Cow::Owned(actions_to_bytes(actions)),
                 }
             }
         })
