@@ -541,7 +541,12 @@ impl Dataplane for Runtime {
                 pmd = p,
                 "rx queue assigned"
             );
-            self.pmds[p].cmds.send(PmdCmd::AddRxq { dp, port_no, rxq });
+            self.pmds[p].cmds.send(PmdCmd::AddRxq {
+                dp,
+                port_no,
+                rxq,
+                local: req.kind == VportKind::Internal,
+            });
         }
         tracing::debug!(
             dp,

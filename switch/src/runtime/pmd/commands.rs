@@ -21,6 +21,7 @@ use fastpath::Cpu;
 
 use fastpath::packet::Metadata;
 
+use super::idle::{self, IdlePoll};
 use super::thread::{DpSlot, PmdThread, RxSlot, TxPort, TxTable};
 use crate::dpdk::{MbufArray, RxQueue};
 use crate::runtime::ports::TxSlot;
@@ -109,6 +110,8 @@ pub enum PmdCmd {
         port_no: u32,
         /// The queue.
         rxq: RxQueue,
+        /// An internal port's: the host's own stack, which a busy PMD polls least often.
+        local: bool,
     },
     /// Transmit to port `port_no` of datapath `dp` through `slot`.
     AddTx {
@@ -294,14 +297,28 @@ impl PmdThread {
                     self.retire(Box::new(old));
                 }
             }
-            PmdCmd::AddRxq { dp, port_no, rxq } => {
+            PmdCmd::AddRxq {
+                dp,
+                port_no,
+                rxq,
+                local,
+            } => {
                 let md = Metadata::for_port(u16::try_from(port_no).unwrap_or(u16::MAX));
                 self.rxqs.push(RxSlot {
                     dp,
                     port_no,
                     md,
-                    idle_skip: 0,
-                    idle_backoff: u8::from(rxq.polls_by_syscall()),
+                    idle: if rxq.polls_by_syscall() {
+                        let ceiling = if local {
+                            idle::LOCAL_MAX_US
+                        } else {
+                            idle::MAX_US
+                        };
+                        let per_us = self.cycles_per_us;
+                        IdlePoll::backed_off(idle::MIN_US * per_us, ceiling * per_us)
+                    } else {
+                        IdlePoll::ALWAYS
+                    },
                     offload: rxq.carries_offload(),
                     rxq,
                 });

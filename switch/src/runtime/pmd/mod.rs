@@ -1,8 +1,10 @@
 //! PMD threads: the control thread's handle on each ([`PmdHandle`]), the commands that
-//! update them ([`commands`]), the poll loop ([`thread`]), the upcall queue they share
-//! ([`upcalls`]) and their round diagnostics ([`rounds`]).
+//! update them ([`commands`]), the poll loop ([`thread`]) and when it polls kernel-backed
+//! queues (`idle`), the upcall queue they share ([`upcalls`]) and their round diagnostics
+//! ([`rounds`]).
 
 pub mod commands;
+mod idle;
 pub mod rounds;
 pub mod thread;
 pub mod upcalls;

@@ -14,6 +14,7 @@ use fastpath::pmd::{BurstMeta, PmdContext};
 use fastpath::MAX_RECIRC_PASSES;
 
 use super::commands::{Garbage, PmdCmd};
+use super::idle::IdlePoll;
 use super::rounds::{LongRound, MsClock, RoundStats};
 use super::upcalls::{Queued, UpcallQueue};
 use super::Pmd;
@@ -27,23 +28,13 @@ const HOUSEKEEPING_EVERY: u32 = 1024;
 /// Commands applied per poll round at most: a burst of flow changes (a client pipelining
 /// hundreds) is spread over rounds instead of stalling the queues for all of it.
 const CMDS_PER_ROUND: u64 = 64;
-/// At most this many poll rounds skip an idle queue whose empty poll is a system call
-/// (see [`RxSlot::idle_skip`]).
-const MAX_IDLE_SKIP: u8 = 8;
-
 pub(super) struct RxSlot {
     pub(super) dp: usize,
     pub(super) port_no: u32,
     pub(super) md: Metadata,
     pub(super) rxq: RxQueue,
-    /// Poll rounds to skip this queue. An empty poll of a kernel-backed queue (TAP,
-    /// AF_PACKET) is a system call costing as much as forwarding a few dozen packets, so
-    /// while such a queue stays empty it is polled every 2nd, 4th, ... up to every
-    /// [`MAX_IDLE_SKIP`]+1th round; a packet resets it to every round. Like OVS-DPDK keeping
-    /// its bridges' TAP ports off the PMDs, it keeps local ports from taxing busy queues.
-    pub(super) idle_skip: u8,
-    /// Rounds to skip after the next empty poll (0 for queues polled without a syscall).
-    pub(super) idle_backoff: u8,
+    /// When a busy PMD polls it ([`IdlePoll`]).
+    pub(super) idle: IdlePoll,
     /// Its packets may carry offload work ([`RxQueue::carries_offload`]).
     pub(super) offload: bool,
 }
@@ -82,6 +73,8 @@ pub struct PmdThread {
     pools: Pools,
     shared: Arc<PmdShared>,
     rng: u64,
+    /// TSC cycles per microsecond, for [`IdlePoll`] schedules.
+    pub(super) cycles_per_us: u64,
 }
 
 /// A PMD's queues to and from the control thread.
@@ -125,6 +118,7 @@ impl PmdThread {
             pools,
             shared,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
+            cycles_per_us: (crate::dpdk::tsc_hz() / 1_000_000).max(1),
         }
     }
 
@@ -142,6 +136,8 @@ impl PmdThread {
         let mut round_start = rdtsc();
         let mut round_stats = RoundStats::new();
         let mut applied = 0;
+        // Packets received in the round (the next round is a busy one if any).
+        let mut round_rx = 0;
         loop {
             let now = rdtsc();
             if let Some(long) = round_stats.record(round_start, now, applied != 0) {
@@ -166,25 +162,21 @@ impl PmdThread {
             if self.shared.quit.load(Ordering::Acquire) {
                 break;
             }
+            let was_busy = round_rx != 0;
+            round_rx = 0;
             for r in 0..self.rxqs.len() {
                 let rx = &mut self.rxqs[r];
-                if rx.idle_skip != 0 {
-                    rx.idle_skip -= 1;
+                if rx.idle.skip(now, was_busy) {
                     continue;
                 }
                 let start = rdtsc();
                 let n = rx.rxq.rx_burst(&mut burst);
+                rx.idle.polled(start, n);
                 if n == 0 {
-                    if rx.idle_backoff != 0 {
-                        rx.idle_skip = rx.idle_backoff;
-                        rx.idle_backoff = (rx.idle_backoff * 2).min(MAX_IDLE_SKIP);
-                    }
                     idle += rdtsc().wrapping_sub(start);
                     continue;
                 }
-                if rx.idle_backoff != 0 {
-                    rx.idle_backoff = 1;
-                }
+                round_rx += n;
                 let (dp, md, offload) = (rx.dp, rx.md, rx.offload);
                 let Some(Some(slot)) = self.dps.get_mut(dp) else {
                     burst.clear();
