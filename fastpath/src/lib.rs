@@ -38,6 +38,7 @@
 )]
 
 pub mod actions;
+pub mod conntrack;
 pub mod cpu;
 pub mod dpcls;
 pub mod emc;

@@ -1,0 +1,58 @@
+//! Connection tracking state per protocol, with the Linux kernel's semantics (what the
+//! kernel datapath's `ct` action runs: `net/netfilter/nf_conntrack_proto_*.c`).
+//!
+//! [`tcp`] is the TCP state machine and window check, [`udp`] the UDP rules, [`icmp`] how
+//! ICMP and ICMPv6 types pair up or relate to other connections; every other IP protocol
+//! is tracked by address and protocol alone, for [`OTHER_TIMEOUT`]. Each tracker works on
+//! one connection's state, owned by the caller, and answers what the kernel's `packet()`
+//! hook answers: accept (with the new timeout), ignore, invalid, or reopen/kill the
+//! connection.
+
+pub mod icmp;
+pub mod tcp;
+pub mod udp;
+
+/// Timeout of a connection of any other IP protocol, in seconds
+/// (`nf_conntrack_proto_generic.c`).
+pub const OTHER_TIMEOUT: u32 = 600;
+
+/// A packet's direction within its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// As the connection's first packet went.
+    Original = 0,
+    /// The other way.
+    Reply = 1,
+}
+
+impl Dir {
+    /// 0 for [`Dir::Original`], 1 for [`Dir::Reply`].
+    #[inline]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The opposite direction.
+    #[inline]
+    pub fn other(self) -> Dir {
+        match self {
+            Dir::Original => Dir::Reply,
+            Dir::Reply => Dir::Original,
+        }
+    }
+}
+
+/// `a` comes before `b` in 32-bit sequence space (the kernel's `before()`).
+#[inline]
+pub(crate) fn seq_before(a: u32, b: u32) -> bool {
+    // Sequence comparison is the sign of the wrapped difference.
+    #[allow(clippy::cast_possible_wrap)]
+    let d = a.wrapping_sub(b) as i32;
+    d < 0
+}
+
+/// `a` comes after `b` in 32-bit sequence space (the kernel's `after()`).
+#[inline]
+pub(crate) fn seq_after(a: u32, b: u32) -> bool {
+    seq_before(b, a)
+}
