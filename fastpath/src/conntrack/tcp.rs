@@ -8,28 +8,14 @@
 //! Sequence numbers are not adjusted for NAT: nothing that rewrites payload lengths (a
 //! helper) runs before this.
 
-use super::{seq_after, seq_before, Dir};
+use super::{seq_before, Dir};
 
-/// TCP header flags.
-pub mod flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-    /// URG.
-    pub const URG: u8 = 0x20;
-    /// ECE.
-    pub const ECE: u8 = 0x40;
-    /// CWR.
-    pub const CWR: u8 = 0x80;
-}
-use flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN};
+mod segment;
+mod window;
+
+use flags::{ACK, FIN, RST, SYN};
+pub use segment::{flags, Malformed, Segment};
+use window::{Peer, Window};
 
 /// The kernel's TCP connection states (`enum tcp_conntrack`), in its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,91 +122,6 @@ const TABLE: [[[Next; 10]; 6]; 2] = {
     ]
 };
 
-/// A TCP segment as the tracker needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment<'a> {
-    /// Sequence number.
-    pub seq: u32,
-    /// Acknowledgement number.
-    pub ack: u32,
-    /// Window field, unscaled.
-    pub win: u16,
-    /// Flags ([`flags`]).
-    pub flags: u8,
-    /// Payload bytes after the header.
-    pub payload: u32,
-    /// The options bytes.
-    pub options: &'a [u8],
-}
-
-/// Why a segment is invalid before any connection is consulted (`tcp_error()`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Malformed {
-    /// Shorter than its header, or a data offset under 5 words.
-    #[error("truncated TCP header")]
-    Truncated,
-    /// A combination of SYN/FIN/RST/ACK/URG no TCP sends.
-    #[error("invalid TCP flag combination")]
-    Flags,
-}
-
-impl<'a> Segment<'a> {
-    /// Parses `tcp`: the TCP header and payload, up to the IP payload's end. Checksums are
-    /// the caller's to check (a packet may still carry offload work).
-    ///
-    /// # Errors
-    /// [`Malformed`], as the kernel marks such segments invalid.
-    pub fn parse(tcp: &'a [u8]) -> Result<Segment<'a>, Malformed> {
-        if tcp.len() < 20 {
-            return Err(Malformed::Truncated);
-        }
-        let hlen = usize::from(tcp[12] >> 4) * 4;
-        if hlen < 20 || tcp.len() < hlen {
-            return Err(Malformed::Truncated);
-        }
-        let f = tcp[13];
-        if !valid_flags(f) {
-            return Err(Malformed::Flags);
-        }
-        let word = |o: usize| u32::from_be_bytes([tcp[o], tcp[o + 1], tcp[o + 2], tcp[o + 3]]);
-        Ok(Segment {
-            seq: word(4),
-            ack: word(8),
-            win: u16::from_be_bytes([tcp[14], tcp[15]]),
-            flags: f,
-            payload: u32::try_from(tcp.len() - hlen).unwrap_or(u32::MAX),
-            options: &tcp[20..hlen],
-        })
-    }
-
-    /// The sequence number after this segment (SYN and FIN count one each).
-    fn end(&self) -> u32 {
-        self.seq
-            .wrapping_add(self.payload)
-            .wrapping_add(u32::from(self.flags & SYN != 0))
-            .wrapping_add(u32::from(self.flags & FIN != 0))
-    }
-
-    fn has(&self, f: u8) -> bool {
-        self.flags & f != 0
-    }
-}
-
-/// Whether `f`, ignoring PSH, ECE and CWR, is one of the combinations TCP uses.
-fn valid_flags(f: u8) -> bool {
-    matches!(
-        f & !(PSH | ECE | CWR),
-        SYN | 0x22 /* SYN|URG */
-            | 0x12 /* SYN|ACK */
-            | RST
-            | 0x14 /* RST|ACK */
-            | 0x11 /* FIN|ACK */
-            | 0x31 /* FIN|ACK|URG */
-            | ACK
-            | 0x30 /* ACK|URG */
-    )
-}
-
 // Per-direction flags (`IP_CT_TCP_FLAG_*`).
 const WINDOW_SCALE: u8 = 0x01;
 const SACK_PERM: u8 = 0x02;
@@ -237,92 +138,6 @@ const MAX_WSCALE: u8 = 14;
 /// The lower bound of an acceptable ACK lies this far (or the peer's largest window, if
 /// larger) below the highest sequence number seen.
 const MAX_ACK_WINDOW: u32 = 66_000;
-
-/// What one direction has sent (`struct ip_ct_tcp_state`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Peer {
-    /// Highest sequence number sent, plus one.
-    end: u32,
-    /// Highest sequence number the other side's window allows.
-    maxend: u32,
-    /// Largest window seen.
-    maxwin: u32,
-    /// Highest ACK sent.
-    maxack: u32,
-    scale: u8,
-    flags: u8,
-}
-
-impl Peer {
-    /// Reads window scaling and SACK permission from a SYN's options (`tcp_options()`).
-    fn read_options(&mut self, opts: &[u8]) {
-        self.scale = 0;
-        self.flags &= BE_LIBERAL;
-        for_each_option(opts, |kind, data| match (kind, data.len()) {
-            (4, 0) => self.flags |= SACK_PERM,
-            (3, 1) => {
-                self.scale = data[0].min(MAX_WSCALE);
-                self.flags |= WINDOW_SCALE;
-            }
-            _ => {}
-        });
-    }
-
-    /// A SYN from this side (or a SYN+ACK) sets its view afresh (`tcp_init_sender()`).
-    fn init_sender(&mut self, receiver: &mut Peer, seg: &Segment<'_>, dir: Dir) {
-        self.end = seg.end();
-        self.maxend = self.end;
-        self.maxwin = u32::from(seg.win).max(1);
-        self.read_options(seg.options);
-        // RFC 7323: scaling only if both sides offered it.
-        if dir == Dir::Reply && (self.flags & receiver.flags & WINDOW_SCALE) == 0 {
-            self.scale = 0;
-            receiver.scale = 0;
-        }
-    }
-
-    fn max_ack_window(&self) -> u32 {
-        self.maxwin.max(MAX_ACK_WINDOW)
-    }
-}
-
-/// Calls `f(kind, data)` for each option up to the first malformed one or EOL.
-fn for_each_option(mut opts: &[u8], mut f: impl FnMut(u8, &[u8])) {
-    while let Some((&kind, rest)) = opts.split_first() {
-        match kind {
-            0 => return,
-            1 => opts = rest,
-            _ => {
-                let Some(&size) = rest.first() else { return };
-                let size = usize::from(size);
-                if size < 2 || size > opts.len() {
-                    return;
-                }
-                f(kind, &opts[2..size]);
-                opts = &opts[size..];
-            }
-        }
-    }
-}
-
-/// The highest right edge of the segment's SACK blocks if beyond `ack` (`tcp_sack()`).
-fn highest_sack(opts: &[u8], ack: u32) -> u32 {
-    let mut sack = ack;
-    let mut done = false;
-    for_each_option(opts, |kind, data| {
-        if done || kind != 5 || data.is_empty() || data.len() % 8 != 0 {
-            return;
-        }
-        for block in data.chunks_exact(8) {
-            let right = u32::from_be_bytes([block[4], block[5], block[6], block[7]]);
-            if seq_after(right, sack) {
-                sack = right;
-            }
-        }
-        done = true;
-    });
-    sack
-}
 
 /// The last segment that changed the connection, or that it let through unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -754,158 +569,6 @@ impl TcpConn {
             skip_window: answers_ignored || answers_challenge,
         }
     }
-
-    /// The window check (`tcp_in_window()`); updates both directions' views on success.
-    fn in_window(&mut self, dir: Dir, index: Index, seg: &Segment<'_>, p: &TcpPolicy) -> Window {
-        let state = self.state;
-        let [a, b] = &mut self.seen;
-        let (sender, receiver) = match dir {
-            Dir::Original => (a, b),
-            Dir::Reply => (b, a),
-        };
-        let last = &mut self.last;
-        let mut seq = seg.seq;
-        let mut ack = seg.ack;
-        let mut end = seg.end();
-        let mut win = u32::from(seg.win);
-        let mut sack = if receiver.flags & SACK_PERM != 0 {
-            highest_sack(seg.options, ack)
-        } else {
-            ack
-        };
-        if sender.maxwin == 0 {
-            if seg.has(SYN) {
-                // The SYN+ACK answering a SYN, or the reply side's SYN of a simultaneous open.
-                sender.init_sender(receiver, seg, dir);
-                if !seg.has(ACK) {
-                    return Window::Accept;
-                }
-            } else {
-                // Picked up in the middle: take what the segment says.
-                sender.end = end;
-                let swin = win << sender.scale;
-                sender.maxwin = swin.max(1);
-                sender.maxend = end.wrapping_add(sender.maxwin);
-                if receiver.maxwin == 0 {
-                    // Nothing seen the other way yet: let the ACK bounds pass until then.
-                    receiver.end = sack;
-                    receiver.maxend = sack;
-                } else if sack == receiver.end.wrapping_add(1) {
-                    // Likely the answer to a keepalive.
-                    receiver.end = receiver.end.wrapping_add(1);
-                }
-            }
-        } else if seg.has(SYN)
-            && seq_after(end, sender.end)
-            && matches!(state, TcpState::SynSent | TcpState::SynRecv)
-        {
-            // A reinitialised TCP may send a new SYN (RFC 793) with higher numbers.
-            sender.init_sender(receiver, seg, dir);
-            if dir == Dir::Reply && !seg.has(ACK) {
-                return Window::Accept;
-            }
-        }
-        if !seg.has(ACK) || (seg.has(ACK) && seg.has(RST) && ack == 0) {
-            // No ACK (or the zero ACK of broken stacks' RSTs): pretend it acked all.
-            ack = receiver.end;
-            sack = ack;
-        }
-        if seg.has(RST) && seq == 0 && state == TcpState::SynSent {
-            // An RST answering the SYN.
-            seq = sender.end;
-            end = sender.end;
-        }
-        let liberal = sender.flags & BE_LIBERAL != 0 || p.be_liberal;
-        let fail = |w: Window| if liberal { Window::Accept } else { w };
-        let ack_window = sender.max_ack_window();
-        let ack_floor = receiver.end.wrapping_sub(ack_window).wrapping_sub(1);
-        if !seq_before(seq, sender.maxend.wrapping_add(1)) {
-            // Beyond the receiver's window. A sender overshooting by less than a window,
-            // with a sane ACK, is tolerated and its data noted, so the ACK for it passes.
-            let overshot = end.wrapping_sub(sender.maxend).wrapping_add(1);
-            let in_recv_win = receiver.maxwin != 0
-                && seq_after(
-                    end,
-                    sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
-                );
-            if in_recv_win
-                && seq_after(sack, ack_floor)
-                && overshot <= receiver.maxwin
-                && seq_before(sack, receiver.end.wrapping_add(1))
-            {
-                sender.end = end;
-                sender.flags |= DATA_UNACKNOWLEDGED;
-                return fail(Window::Ignore);
-            }
-            return fail(Window::Invalid);
-        }
-        // Acknowledging data not seen yet.
-        if !seq_before(sack, receiver.end.wrapping_add(1)) {
-            return fail(Window::Invalid);
-        }
-        // Entirely below the window: a retransmission of acknowledged data.
-        let in_recv_win = receiver.maxwin == 0
-            || seq_after(
-                end,
-                sender.end.wrapping_sub(receiver.maxwin).wrapping_sub(1),
-            );
-        if !in_recv_win {
-            return fail(Window::Ignore);
-        }
-        // An ACK too old to matter.
-        if !seq_after(sack, ack_floor) {
-            return fail(Window::Ignore);
-        }
-        if !seg.has(SYN) {
-            win <<= sender.scale;
-        }
-        let swin = win.wrapping_add(sack.wrapping_sub(ack));
-        sender.maxwin = sender.maxwin.max(swin);
-        if seq_after(end, sender.end) {
-            sender.end = end;
-            sender.flags |= DATA_UNACKNOWLEDGED;
-        }
-        if seg.has(ACK) {
-            if sender.flags & MAXACK_SET == 0 {
-                sender.maxack = ack;
-                sender.flags |= MAXACK_SET;
-            } else if seq_after(ack, sender.maxack) {
-                sender.maxack = ack;
-            }
-        }
-        if receiver.maxwin != 0 && seq_after(end, sender.maxend) {
-            receiver.maxwin = receiver
-                .maxwin
-                .wrapping_add(end.wrapping_sub(sender.maxend));
-        }
-        if seq_after(sack.wrapping_add(win), receiver.maxend.wrapping_sub(1)) {
-            receiver.maxend = sack.wrapping_add(win);
-            if win == 0 {
-                receiver.maxend = receiver.maxend.wrapping_add(1);
-            }
-        }
-        if ack == receiver.end {
-            receiver.flags &= !DATA_UNACKNOWLEDGED;
-        }
-        if index == Index::Ack {
-            let same = last.dir == dir
-                && last.seq == seq
-                && last.ack == ack
-                && last.end == end
-                && last.win == seg.win;
-            if same {
-                last.retrans = last.retrans.saturating_add(1);
-            } else {
-                last.dir = dir;
-                last.seq = seq;
-                last.ack = ack;
-                last.end = end;
-                last.win = seg.win;
-                last.retrans = 0;
-            }
-        }
-        Window::Accept
-    }
 }
 
 /// What the RST checks decide.
@@ -917,14 +580,6 @@ struct RstCheck {
     keep_state: bool,
     /// Accepted without the window check.
     skip_window: bool,
-}
-
-/// The window check's answer (`enum nf_ct_tcp_action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Window {
-    Accept,
-    Ignore,
-    Invalid,
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-use super::flags::URG;
+use super::flags::{CWR, ECE, PSH, URG};
+use super::segment::highest_sack;
 use super::*;
 
 const DAYS5: u32 = 5 * 24 * 3600;
