@@ -175,13 +175,56 @@ fn datapath_and_port_commands() {
     );
 
     // set-if: settings added and removed; type and number cannot change.
-    ok(sw.dpctl(&["set-if", &dp, "p1,mtu=1500"]));
+    ok(sw.dpctl(&["set-if", &dp, "p1,no-flood=true"]));
     assert!(ok(sw.dpctl(&["show", &dp]))
-        .contains("  port 2: p1 (dpdk: devargs=net_null1,no-rx=1, mtu=1500)\n"));
-    ok(sw.dpctl(&["set-if", &dp, "p1,mtu=,type=dpdk,port_no=2"]));
+        .contains("  port 2: p1 (dpdk: devargs=net_null1,no-rx=1, no-flood=true)\n"));
+    ok(sw.dpctl(&["set-if", &dp, "p1,no-flood=,type=dpdk,port_no=2"]));
     assert!(
         ok(sw.dpctl(&["show", &dp])).contains("  port 2: p1 (dpdk: devargs=net_null1,no-rx=1)\n")
     );
+    // A setting dpswitch has no use for, or a value its key cannot take, is refused rather
+    // than stored without effect.
+    for bad in ["p1,mtu=1500", "p1,no-flood=maybe", "p1,n_rxq=0"] {
+        let r = sw.dpctl(&["set-if", &dp, bad]);
+        assert_eq!(r.code, 1, "{bad}: {r:?}");
+        assert!(
+            r.stderr.contains("(Invalid argument)"),
+            "{bad}: {}",
+            r.stderr
+        );
+    }
+    let r = sw.dpctl(&[
+        "add-if",
+        &dp,
+        "p8,type=dpdk,mtu=9000,devargs=net_null8,no-rx=1",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("(Invalid argument)"), "{}", r.stderr);
+    assert!(!ok(sw.dpctl(&["show", &dp])).contains(": p8 ("));
+
+    // n_rxq: the device opens that many rx queues, each polled by a PMD; they cannot change
+    // under the running port.
+    ok(sw.dpctl(&[
+        "add-if",
+        &dp,
+        "p4,type=dpdk,n_rxq=2,devargs=net_null4,no-rx=1",
+    ]));
+    assert!(ok(sw.dpctl(&["show", &dp])).contains("p4 (dpdk: devargs=net_null4,no-rx=1, n_rxq=2)"));
+    let rxq = ok(sw.dpctl(&["pmd-rxq-show"]));
+    for q in 0..2 {
+        assert!(
+            rxq.contains(&format!("  port: {:<16}  queue-id:  {q} (enabled)", "p4")),
+            "{rxq}"
+        );
+    }
+    let r = sw.dpctl(&["set-if", &dp, "p4,n_rxq=1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("(Operation not supported)"),
+        "{}",
+        r.stderr
+    );
+    ok(sw.dpctl(&["del-if", &dp, "p4"]));
     expect(
         &sw.dpctl(&["set-if", &dp, "p1,type=internal"]),
         1,

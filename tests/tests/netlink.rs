@@ -200,7 +200,22 @@ fn families_datapaths_vports_flows_and_their_errors() {
         odp::dpswitch::DEVARGS,
         &format!("net_null_{vname}"),
     );
-    odp::dpswitch::push_setting(&mut opts, "color", "blue");
+    odp::dpswitch::push_setting(&mut opts, "no-flood", "true");
+    // A setting dpswitch has no use for is refused, not stored without effect.
+    let mut colored = opts.clone();
+    odp::dpswitch::push_setting(&mut colored, "color", "blue");
+    let refused = c.msg(
+        VportCmd::New,
+        ifindex,
+        VportAttrs {
+            name: Some(vname.clone()),
+            ty: Some(VportType::Netdev),
+            upcall_pids: Some(vec![0]),
+            options: Some(colored),
+            ..VportAttrs::default()
+        },
+    );
+    assert_eq!(c.transact(refused, 0).1, EINVAL);
     let vnew = c.msg(
         VportCmd::New,
         ifindex,
@@ -219,7 +234,7 @@ fn families_datapaths_vports_flows_and_their_errors() {
     assert_eq!(r[0].dp_ifindex, ifindex);
     let settings = odp::dpswitch::settings(r[0].body.options.as_ref().expect("options"));
     assert!(settings.contains(&("devargs".into(), format!("net_null_{vname}"))));
-    assert!(settings.contains(&("color".into(), "blue".into())));
+    assert!(settings.contains(&("no-flood".into(), "true".into())));
     let busy = c.msg(
         VportCmd::New,
         ifindex,
@@ -973,7 +988,7 @@ fn vport_set_follows_ovs_vport_cmd_set() {
     assert_eq!(set(0, named(internal)), EINVAL, "type mismatch");
     let mut devargs = VportOptions::default();
     odp::dpswitch::push_setting(&mut devargs, "devargs", "net_null_other,no-rx=1");
-    odp::dpswitch::push_setting(&mut devargs, "mtu", "1500");
+    odp::dpswitch::push_setting(&mut devargs, "no-flood", "false");
     let swap = VportAttrs {
         options: Some(devargs),
         upcall_pids: Some(vec![99]),
@@ -1016,11 +1031,11 @@ fn vport_set_follows_ovs_vport_cmd_set() {
         "refused SETs changed nothing"
     );
     // Settings may change, with the type repeated and the same devargs.
-    let mut mtu = VportOptions::default();
-    odp::dpswitch::push_setting(&mut mtu, "mtu", "1500");
+    let mut no_flood = VportOptions::default();
+    odp::dpswitch::push_setting(&mut no_flood, "no-flood", "true");
     let ok = VportAttrs {
         ty: Some(VportType::Netdev),
-        options: Some(mtu),
+        options: Some(no_flood),
         upcall_pids: Some(vec![5]),
         ..VportAttrs::default()
     };
@@ -1031,7 +1046,7 @@ fn vport_set_follows_ovs_vport_cmd_set() {
     let after = get(&mut c);
     let settings = odp::dpswitch::settings(after.options.as_ref().expect("options"));
     assert!(
-        settings.contains(&("mtu".to_string(), "1500".to_string())),
+        settings.contains(&("no-flood".to_string(), "true".to_string())),
         "{settings:?}"
     );
     assert_eq!(after.upcall_pids, Some(vec![5]));

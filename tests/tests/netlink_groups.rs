@@ -213,7 +213,7 @@ fn changes_are_multicast_like_genl_notify() {
         "{got:?}"
     );
 
-    ok(sw.dpctl(&["set-if", &dp, "p0,mtu=1500"]));
+    ok(sw.dpctl(&["set-if", &dp, "p0,no-flood=true"]));
     let got = l.drain(quiet);
     let v: Vec<_> = summary(&got, ifindex)
         .into_iter()

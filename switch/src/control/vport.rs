@@ -15,7 +15,7 @@ use super::datapath::ifindex;
 use super::dump::Dump;
 use super::reply::{header_of, is_dump, reply, Answer};
 use crate::error::{Error, Result};
-use crate::model::{Dataplane, Model, VportKind, VportSpec};
+use crate::model::{vport, Dataplane, Model, VportKind, VportSpec};
 use crate::Switch;
 
 /// Appends port `port_no` of datapath `dp` in reply form (`ovs_vport_cmd_fill_info()`).
@@ -138,10 +138,13 @@ pub(super) fn handle<D: Dataplane>(
             let mut options = BTreeMap::new();
             let mut devargs = None;
             for (k, v) in a.options.as_ref().map(ext::settings).unwrap_or_default() {
+                vport::check_setting(&k, &v)?;
                 if k == ext::DEVARGS {
                     devargs = Some(v.clone());
                 }
-                options.insert(k, v);
+                if !v.is_empty() {
+                    options.insert(k, v);
+                }
             }
             let spec = VportSpec {
                 name: a.name.clone().unwrap_or_default(),
@@ -203,12 +206,21 @@ pub(super) fn handle<D: Dataplane>(
             }
             if let Some(o) = &a.options {
                 let settings = ext::settings(o);
-                // The device cannot be swapped under a running port.
+                for (k, val) in &settings {
+                    vport::check_setting(k, val)?;
+                }
+                // The device cannot be swapped, nor its queues changed, under a running port.
                 if settings
                     .iter()
                     .any(|(k, val)| k == ext::DEVARGS && *val != v.devargs)
                 {
                     return Err(Error::Unsupported("changing a port's device"));
+                }
+                if settings
+                    .iter()
+                    .any(|(k, val)| k == vport::N_RXQ && v.options.get(k) != Some(val))
+                {
+                    return Err(Error::Unsupported("changing a running port's rx queues"));
                 }
                 if settings.is_empty() && (o.dst_port.is_some() || o.extension.is_some()) {
                     return Err(Error::Unsupported("tunnel options"));

@@ -25,6 +25,9 @@ pub struct PortRequest<'a> {
     /// DPDK devargs; None: the default for the kind (a TAP for internal ports, the kernel
     /// interface of that name for netdev ports).
     pub devargs: Option<&'a str>,
+    /// Rx queues to open (None: the dataplane's default); a device with fewer opens all it
+    /// has.
+    pub n_rxq: Option<u16>,
     /// The vport's software counters, which the PMDs add to.
     pub counters: &'a Arc<VportCounters>,
 }

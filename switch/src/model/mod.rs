@@ -258,6 +258,7 @@ impl Model {
                 name: &spec.name,
                 kind: spec.kind,
                 devargs: spec.devargs.as_deref(),
+                n_rxq: vport::n_rxq(&spec.options),
                 counters: &counters,
             },
         )?;

@@ -16,6 +16,42 @@ pub const MAX_PORT_NO: u32 = 65535;
 /// `no-flood`), e.g. for the local port on a benchmark or an uplink.
 pub const NO_FLOOD: &str = "no-flood";
 
+/// The vport setting for how many rx queues the port's device opens (OVS-DPDK's `n_rxq`);
+/// the queues are spread over the PMDs.
+pub const N_RXQ: &str = "n_rxq";
+
+/// Most rx queues a port may ask for.
+pub const MAX_RXQ: u16 = 64;
+
+/// Checks one vport setting (`docs/protocol.md` §7.1): `devargs`, `no-flood` (a boolean) or
+/// `n_rxq` (1 to [`MAX_RXQ`]). An empty value, which removes a setting, passes.
+///
+/// # Errors
+/// [`Error::Invalid`] for any other key or a value the key cannot take: a setting that
+/// would be stored without effect is refused.
+pub fn check_setting(key: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    match key {
+        odp::dpswitch::DEVARGS => Ok(()),
+        NO_FLOOD => match value {
+            "true" | "1" | "yes" | "false" | "0" | "no" => Ok(()),
+            _ => Err(Error::Invalid("no-flood takes true or false")),
+        },
+        N_RXQ => match value.parse::<u16>() {
+            Ok(n) if (1..=MAX_RXQ).contains(&n) => Ok(()),
+            _ => Err(Error::Invalid("n_rxq takes 1 to 64")),
+        },
+        _ => Err(Error::Invalid("unknown vport setting")),
+    }
+}
+
+/// The `n_rxq` of `options`, if set (already checked by [`check_setting`]).
+pub fn n_rxq(options: &BTreeMap<String, String>) -> Option<u16> {
+    options.get(N_RXQ).and_then(|v| v.parse().ok())
+}
+
 /// What backs a vport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VportKind {
@@ -165,6 +201,36 @@ pub fn allocate_port_no<V>(used: &BTreeMap<u32, V>, requested: Option<u32>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_settings_with_an_effect_are_taken() {
+        for (k, v) in [
+            ("devargs", "net_null0,no-rx=1"),
+            (NO_FLOOD, "true"),
+            (NO_FLOOD, "no"),
+            (N_RXQ, "1"),
+            (N_RXQ, "64"),
+            ("mtu", ""),
+        ] {
+            assert!(check_setting(k, v).is_ok(), "{k}={v}");
+        }
+        for (k, v) in [
+            ("mtu", "1500"),
+            (NO_FLOOD, "maybe"),
+            (N_RXQ, "0"),
+            (N_RXQ, "65"),
+            (N_RXQ, "two"),
+        ] {
+            assert_eq!(
+                check_setting(k, v).map_err(|e| e.errno()),
+                Err(odp::errno::EINVAL),
+                "{k}={v}"
+            );
+        }
+        let o = BTreeMap::from([(N_RXQ.to_string(), "4".to_string())]);
+        assert_eq!(n_rxq(&o), Some(4));
+        assert_eq!(n_rxq(&BTreeMap::new()), None);
+    }
 
     #[test]
     fn port_numbers_follow_the_kernels_rules() {

@@ -469,7 +469,7 @@ impl Dataplane for Runtime {
         let n_pmds = self.pmds.len();
         let internal = req.kind == VportKind::Internal;
         let cfg = PortConfig {
-            n_rxq: self.cfg.rxqs_per_port.max(1),
+            n_rxq: req.n_rxq.unwrap_or(self.cfg.rxqs_per_port).max(1),
             n_txq: u16::try_from(n_pmds + 1).unwrap_or(u16::MAX),
             // An internal port's promiscuity is a hold of its own (below), as the kernel
             // takes one, not the flag a user sets, which the TAP driver would set.
