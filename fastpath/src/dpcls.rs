@@ -31,8 +31,9 @@ const MIGRATE_STEP: usize = 32;
 const MIN_CAP: usize = 16;
 /// Lookups between automatic re-sorts in [`Dpcls::maintain`].
 const SORT_INTERVAL: u64 = 1 << 20;
-/// Entries of the mask cache (like the kernel's per-CPU mask cache).
-const MASK_CACHE: usize = 4096;
+/// Entries of the mask cache by default (the kernel's per-CPU mask cache holds 256 by
+/// default, `MC_DEFAULT_HASH_ENTRIES`; [`Dpcls::set_mask_cache_size`] changes it).
+pub const DEFAULT_MASK_CACHE: usize = 4096;
 
 #[inline(always)]
 fn tag(h: u64) -> u64 {
@@ -356,7 +357,7 @@ impl Default for Dpcls {
         Self {
             subtables: Vec::new(),
             by_ufid: Some(HashMap::new()),
-            mask_cache: (0..MASK_CACHE).map(|_| Cell::new(0)).collect(),
+            mask_cache: empty_mask_cache(DEFAULT_MASK_CACHE),
             hit: Cell::new(0),
             missed: Cell::new(0),
             mask_hit: Cell::new(0),
@@ -364,6 +365,11 @@ impl Default for Dpcls {
             lookups_at_sort: 0,
         }
     }
+}
+
+/// A mask cache of `n` entries, all empty.
+fn empty_mask_cache(n: usize) -> Box<[Cell<u16>]> {
+    (0..n).map(|_| Cell::new(0)).collect()
 }
 
 impl core::fmt::Debug for Dpcls {
@@ -423,6 +429,21 @@ impl Dpcls {
     /// Whether every subtable's mask satisfies `pred`.
     pub fn all_masks(&self, pred: impl Fn(&FlowKey) -> bool) -> bool {
         self.subtables.iter().all(|s| pred(s.mask.bits()))
+    }
+
+    /// Entries of the mask cache (0: none).
+    pub fn mask_cache_size(&self) -> usize {
+        self.mask_cache.len()
+    }
+
+    /// Gives the mask cache `n` entries, a power of two, or none for 0 (the datapath's
+    /// `masks-cache-size`, `OVS_DP_ATTR_MASKS_CACHE_SIZE`): then every lookup probes the
+    /// subtables in rank order.
+    pub fn set_mask_cache_size(&mut self, n: usize) {
+        debug_assert!(n == 0 || n.is_power_of_two());
+        if n != self.mask_cache.len() {
+            self.mask_cache = empty_mask_cache(n);
+        }
     }
 
     fn clear_mask_cache(&self) {
@@ -553,7 +574,8 @@ impl Dpcls {
         let mut mask_hit = 0u64;
         let mut hashes = [0u64; MAX_BATCH];
         let cache_m = self.mask_cache.len().wrapping_sub(1);
-        if let (Some(kh), true) = (key_hashes, self.subtables.len() > 1) {
+        let cached = !self.mask_cache.is_empty();
+        if let (Some(kh), true) = (key_hashes, cached && self.subtables.len() > 1) {
             let mut cache_hit = 0u64;
             let mut m = remaining;
             while m != 0 {
@@ -631,7 +653,8 @@ impl Dpcls {
                 if out[i].is_some_and(|f| f.is_alive()) {
                     remaining &= !(1 << i);
                     hits += 1;
-                    if let (Some(kh), Ok(tag)) = (key_hashes, u16::try_from(idx + 1)) {
+                    if let (Some(kh), Ok(tag), true) = (key_hashes, u16::try_from(idx + 1), cached)
+                    {
                         self.mask_cache[crate::hash_index(kh[i], cache_m)].set(tag);
                     }
                 } else {

@@ -28,6 +28,8 @@ pub enum FlowCmd {
     Flush,
     /// Change `emc-insert-inv-prob`.
     SetEmcInvProb(u32),
+    /// Give the classifier's mask cache this many entries (0: none).
+    SetMaskCache(u32),
 }
 
 /// Where each packet's metadata comes from in a burst.
@@ -215,6 +217,7 @@ impl<P: Cpu> Pmd<P> {
                 retired = Some(self.cls.retire_all());
             }
             FlowCmd::SetEmcInvProb(p) => self.emc.set_inv_prob(p),
+            FlowCmd::SetMaskCache(n) => self.cls.set_mask_cache_size(n as usize),
         }
         self.classifier_changed();
         retired

@@ -459,3 +459,53 @@ fn mask_cache_answers_repeat_lookups_with_one_probe() {
         }
     }
 }
+
+/// `masks-cache-size` 0 turns the mask cache off: every answer is the same, none comes from
+/// the cache; sizing it back on makes repeat lookups cache hits again.
+#[test]
+fn a_mask_cache_of_size_zero_is_off_and_lookups_stay_right() {
+    let mut cls = Dpcls::new();
+    let mut keys = Vec::new();
+    for f in 0..FIELDS {
+        let mut vals = [1u64; FIELDS];
+        vals[f] = 2;
+        let k = key_from(&vals);
+        cls.insert(Arc::new(Flow::new(
+            f as u128,
+            &k,
+            &mask_from(1 << f),
+            actions(1),
+            1,
+        )));
+        keys.push(k);
+    }
+    let hashes: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
+    let all = (1u32 << keys.len()) - 1;
+    let lookup = |cls: &Dpcls| {
+        let mut out = [None; 32];
+        assert_eq!(
+            cls.lookup_batch::<fastpath::Portable>(&keys, Some(&hashes), all, &mut out),
+            all
+        );
+        out.iter()
+            .take(keys.len())
+            .map(|f| f.map(|f| f.ufid()))
+            .collect::<Vec<_>>()
+    };
+    let cached = lookup(&cls);
+    cls.set_mask_cache_size(0);
+    assert_eq!(cls.mask_cache_size(), 0);
+    let before = cls.stats();
+    assert_eq!(lookup(&cls), cached);
+    assert_eq!(lookup(&cls), cached);
+    assert_eq!(
+        cls.stats().cache_hit,
+        before.cache_hit,
+        "no cache, no cache hits"
+    );
+    cls.set_mask_cache_size(256);
+    lookup(&cls);
+    let warm = cls.stats();
+    assert_eq!(lookup(&cls), cached);
+    assert_eq!(cls.stats().cache_hit - warm.cache_hit, keys.len() as u64);
+}

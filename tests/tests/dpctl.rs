@@ -88,7 +88,7 @@ fn datapath_and_port_commands() {
   flows: N
   masks: hit:N total:N hit/pkt:N.N
   caches:
-    masks-cache: size:256
+    masks-cache: size:4096
   port 0: {dp} (internal)
   port 1: p0 (dpdk: devargs=net_null0,no-rx=1)
 "
@@ -271,7 +271,7 @@ fn datapath_and_port_commands() {
   flows: N
   masks: hit:N total:N hit/pkt:N.N
   caches:
-    masks-cache: size:256
+    masks-cache: size:4096
   port 0: {dp2} (internal)
   port 1: q0 (dpdk: devargs=net_null2,no-rx=1)
 "
@@ -317,7 +317,7 @@ fn datapath_and_port_commands() {
 
     // Masks cache.
     let caches = |n: u32| format!("system@{dp}:\n  caches:\n    masks-cache: size:{n}\n");
-    expect(&sw.dpctl(&["cache-get-size"]), 0, &caches(256), "");
+    expect(&sw.dpctl(&["cache-get-size"]), 0, &caches(4096), "");
     expect(
         &sw.dpctl(&["cache-set-size", &dp, "masks-cache", "100"]),
         0,

@@ -83,10 +83,10 @@ pub(super) fn handle<D: Dataplane>(
             let dp =
                 sw.model
                     .add_datapath(&mut sw.plane, name, a.upcall_pid.unwrap_or(0), features)?;
-            let d = sw.model.get_mut(dp)?;
             if let Some(n) = a.masks_cache_size {
-                d.masks_cache_size = n;
+                sw.model.set_masks_cache_size(&mut sw.plane, dp, n)?;
             }
+            let d = sw.model.get_mut(dp)?;
             if features & wire::features::DISPATCH_UPCALL_PER_CPU != 0 {
                 d.per_cpu_pids = a.per_cpu_pids.clone().unwrap_or_default();
             }
@@ -128,11 +128,11 @@ pub(super) fn handle<D: Dataplane>(
             if let Some(n) = a.masks_cache_size {
                 wire::check_masks_cache_size(n)?;
             }
+            if let Some(n) = a.masks_cache_size {
+                sw.model.set_masks_cache_size(&mut sw.plane, dp, n)?;
+            }
             let d = sw.model.get_mut(dp)?;
             d.user_features = features;
-            if let Some(n) = a.masks_cache_size {
-                d.masks_cache_size = n;
-            }
             if features & wire::features::DISPATCH_UPCALL_PER_CPU != 0 {
                 if let Some(p) = &a.per_cpu_pids {
                     d.per_cpu_pids = p.clone();
@@ -203,6 +203,32 @@ mod tests {
         assert_eq!(h.request(new_dp("dp1"), false).1, EPERM, "unprivileged");
         // None of the refused requests left a datapath behind.
         assert_eq!(h.sw.model.datapaths().count(), 1);
+    }
+
+    /// The masks cache size reaches the classifiers: the authoritative one (which PMD
+    /// resyncs copy) and, by a command, every PMD's.
+    #[test]
+    fn masks_cache_size_resizes_the_classifiers() {
+        let mut h = Harness::new();
+        let mut m = new_dp("dp0");
+        m.body.masks_cache_size = Some(512);
+        assert_eq!(h.errno(m), 0);
+        let dp = h.sw.model.lookup_datapath(Some("dp0"), 0).expect("dp0");
+        let size = |h: &Harness| h.sw.model.classifier(dp).expect("dp0").mask_cache_size();
+        assert_eq!(size(&h), 512);
+        let sent = h.sw.plane.updates.get(&dp).copied().unwrap_or(0);
+        let mut set = OvsMessage::new(DpCmd::Set, 0, DatapathAttrs::default());
+        set.family = FAMILY_IDS.datapath;
+        set.body.name = Some("dp0".into());
+        set.body.masks_cache_size = Some(0);
+        assert_eq!(h.errno(set), 0);
+        assert_eq!(size(&h), 0, "0 turns the cache off");
+        assert_eq!(
+            h.sw.plane.updates.get(&dp).copied(),
+            Some(sent + 1),
+            "one PMD command"
+        );
+        assert_eq!(h.sw.model.get(dp).expect("dp0").masks_cache_size, 0);
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl FlowTable {
         &self.cls
     }
 
+    /// Sizes the classifier's mask cache (what resynchronised PMDs copy).
+    pub fn set_mask_cache_size(&mut self, n: usize) {
+        self.cls.set_mask_cache_size(n);
+    }
+
     /// OVS_FLOW_CMD_NEW / SET. `create`: NLM_F_CREATE|NLM_F_EXCL semantics (fail if any
     /// installed flow matches the unmasked `key`); otherwise create-or-modify, where a
     /// modify keeps the statistics. `allow_create = false` is SET (modify only).
@@ -265,6 +270,11 @@ impl Flows {
     /// The authoritative classifier.
     pub fn classifier(&self) -> &Dpcls {
         self.table.classifier()
+    }
+
+    /// Sizes the authoritative classifier's mask cache.
+    pub fn set_mask_cache_size(&mut self, n: usize) {
+        self.table.set_mask_cache_size(n);
     }
 
     /// Installed flows.

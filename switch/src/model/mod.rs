@@ -85,6 +85,29 @@ impl Model {
         self.datapath(dp).map(|d| d.flows.classifier())
     }
 
+    /// Gives datapath `dp`'s mask cache `n` entries (a power of two, or 0 for none), in the
+    /// authoritative classifier and every PMD's (`OVS_DP_ATTR_MASKS_CACHE_SIZE`).
+    ///
+    /// # Errors
+    /// [`Error::NoDatapath`] if `dp` is gone.
+    pub fn set_masks_cache_size<D: Dataplane>(
+        &mut self,
+        plane: &mut D,
+        dp: usize,
+        n: u32,
+    ) -> Result<()> {
+        let d = self.get_mut(dp)?;
+        if d.masks_cache_size == n {
+            return Ok(());
+        }
+        d.masks_cache_size = n;
+        d.flows.set_mask_cache_size(n as usize);
+        plane.update_flows(dp, fastpath::pmd::FlowCmd::SetMaskCache(n), &|i| {
+            self.classifier(i)
+        });
+        Ok(())
+    }
+
     /// A datapath by slot.
     ///
     /// # Errors
@@ -159,7 +182,8 @@ impl Model {
             name: name.to_string(),
             ifindex: 0,
             user_features,
-            masks_cache_size: 256,
+            masks_cache_size: u32::try_from(fastpath::dpcls::DEFAULT_MASK_CACHE)
+                .unwrap_or(u32::MAX),
             per_cpu_pids: Vec::new(),
             vports: BTreeMap::new(),
             flows: Flows::new(plane.n_pmds()),

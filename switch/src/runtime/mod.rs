@@ -346,8 +346,8 @@ fn new_emc(entries: usize, inv_prob: u32, dp: usize, pmd: usize) -> Emc {
 fn resync(tables: Tables<'_>, entries: usize, inv_prob: u32, dp: usize, pmd: usize) -> FlowUpdate {
     let emc = new_emc(entries, inv_prob, dp, pmd);
     match tables(dp) {
-        Some(cls) => FlowUpdate::replace(cls.flows(), emc),
-        None => FlowUpdate::replace(std::iter::empty(), emc),
+        Some(cls) => FlowUpdate::replace(cls.flows(), cls.mask_cache_size(), emc),
+        None => FlowUpdate::replace(std::iter::empty(), 0, emc),
     }
 }
 

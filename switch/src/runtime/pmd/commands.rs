@@ -59,9 +59,15 @@ pub enum FlowUpdate {
 }
 
 impl FlowUpdate {
-    /// A classifier holding `flows`, as a PMD keeps it (no UFID index).
-    pub fn replace<'a>(flows: impl Iterator<Item = &'a Arc<Flow>>, emc: Emc) -> Self {
+    /// A classifier holding `flows`, as a PMD keeps it (no UFID index), with a mask cache
+    /// of `mask_cache` entries.
+    pub fn replace<'a>(
+        flows: impl Iterator<Item = &'a Arc<Flow>>,
+        mask_cache: usize,
+        emc: Emc,
+    ) -> Self {
         let mut cls = Dpcls::without_ufid_index();
+        cls.set_mask_cache_size(mask_cache);
         for f in flows {
             cls.insert(Arc::clone(f));
         }
@@ -374,6 +380,7 @@ impl PmdThread {
 mod tests {
     use super::*;
     use fastpath::actions::CompiledActions;
+    use fastpath::dpcls::DEFAULT_MASK_CACHE;
     use fastpath::flow::FlowKey;
     use fastpath::Portable;
 
@@ -428,6 +435,7 @@ mod tests {
                 ch.send_flows(0, FlowUpdate::Cmd(c), &mut |_| {
                     Some(FlowUpdate::replace(
                         table.classifier().flows(),
+                        DEFAULT_MASK_CACHE,
                         Emc::new(1024, 1),
                     ))
                 });
@@ -442,6 +450,7 @@ mod tests {
             let empty = ch.pump(&mut |_| {
                 Some(FlowUpdate::replace(
                     table.classifier().flows(),
+                    DEFAULT_MASK_CACHE,
                     Emc::new(1024, 1),
                 ))
             });
@@ -511,7 +520,11 @@ mod tests {
         assert!(ch.pump(&mut |dp| {
             built += 1;
             assert_eq!(dp, 3);
-            Some(FlowUpdate::replace(std::iter::empty(), Emc::new(16, 1)))
+            Some(FlowUpdate::replace(
+                std::iter::empty(),
+                DEFAULT_MASK_CACHE,
+                Emc::new(16, 1),
+            ))
         }));
         assert_eq!(built, 1, "one snapshot for every update it absorbed");
         let order: Vec<_> = std::iter::from_fn(|| rx.pop().ok())
