@@ -1,8 +1,9 @@
 //! Connection tracking state per protocol, with the Linux kernel's semantics (what the
 //! kernel datapath's `ct` action runs: `net/netfilter/nf_conntrack_proto_*.c`).
 //!
-//! [`tcp`] is the TCP state machine and window check, [`udp`] the UDP rules, [`icmp`] how
-//! ICMP and ICMPv6 types pair up or relate to other connections; every other IP protocol
+//! [`tuple`] is what names a connection in each direction; [`tcp`] is the TCP state machine
+//! and window check, [`udp`] the UDP rules, [`icmp`] how ICMP and ICMPv6 types pair up or
+//! relate to other connections; every other IP protocol
 //! is tracked by address and protocol alone, for [`OTHER_TIMEOUT`]. Each tracker works on
 //! one connection's state, owned by the caller, and answers what the kernel's `packet()`
 //! hook answers: accept (with the new timeout), ignore, invalid, or reopen/kill the
@@ -10,6 +11,7 @@
 
 pub mod icmp;
 pub mod tcp;
+pub mod tuple;
 pub mod udp;
 
 /// Timeout of a connection of any other IP protocol, in seconds
