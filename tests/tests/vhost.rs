@@ -21,6 +21,20 @@ const HOST: [u8; 6] = [0x02, 0xe2, 0xe3, 0, 0, 0x02];
 /// Frames the host sends the guest per run.
 const FRAMES: u64 = 50;
 
+/// Whether the test can run: enough free hugepages for the guest, or (unless
+/// `DPSWITCH_REQUIRE_HUGEPAGES=1` makes it a failure) a note that it did not.
+fn hugepages_for_a_guest() -> bool {
+    if free_2m_hugepages() >= 256 {
+        return true;
+    }
+    assert!(
+        std::env::var("DPSWITCH_REQUIRE_HUGEPAGES").as_deref() != Ok("1"),
+        "fewer than 256 free 2 MiB hugepages; run ./hugepages.sh"
+    );
+    println!("not run: fewer than 256 free 2 MiB hugepages (./hugepages.sh reserves them)");
+    false
+}
+
 fn free_2m_hugepages() -> u64 {
     std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
         .ok()
@@ -37,8 +51,9 @@ struct Guest {
 
 impl Guest {
     /// Starts testpmd forwarding in `mode` (`rxonly` or `txonly`) on `sock` and waits until
-    /// it runs.
-    fn start(sock: &str, mode: &str) -> Guest {
+    /// it runs; with `server` it listens on the socket (dpswitch then connects as client),
+    /// as QEMU does for OVS's `dpdkvhostuserclient` ports.
+    fn start(sock: &str, mode: &str, server: bool) -> Guest {
         let mac = GUEST.map(|b| format!("{b:02x}")).join(":");
         // Line-buffered, so its prompt reaches the pipe before it waits on stdin.
         let mut child = Command::new("stdbuf")
@@ -55,7 +70,10 @@ impl Guest {
                 "--file-prefix",
                 &unique("guest"),
                 "--vdev",
-                &format!("net_virtio_user0,path={sock},queues=1,mac={mac}"),
+                &format!(
+                    "net_virtio_user0,path={sock},queues=1,mac={mac},server={}",
+                    u8::from(server)
+                ),
                 "--",
                 &format!("--forward-mode={mode}"),
                 "--auto-start",
@@ -146,8 +164,8 @@ impl Drop for Guest {
 }
 
 /// Sends the guest [`FRAMES`] frames from the host and returns what the guest counted.
-fn host_to_guest(sock: &str, host: &PacketSocket) -> u64 {
-    let g = Guest::start(sock, "rxonly");
+fn host_to_guest(sock: &str, host: &PacketSocket, server: bool) -> u64 {
+    let g = Guest::start(sock, "rxonly", server);
     // The guest's link comes up as the driver starts: give the first frames a moment.
     std::thread::sleep(Duration::from_millis(500));
     for i in 0..FRAMES {
@@ -159,12 +177,7 @@ fn host_to_guest(sock: &str, host: &PacketSocket) -> u64 {
 
 #[test]
 fn vhost_user_carries_frames_both_ways_and_serves_a_guest_that_comes_back() {
-    if free_2m_hugepages() < 256 {
-        assert!(
-            std::env::var("DPSWITCH_REQUIRE_HUGEPAGES").as_deref() != Ok("1"),
-            "fewer than 256 free 2 MiB hugepages; run ./hugepages.sh"
-        );
-        println!("not run: fewer than 256 free 2 MiB hugepages (./hugepages.sh reserves them)");
+    if !hugepages_for_a_guest() {
         return;
     }
     let dir = std::env::temp_dir().join(unique("vhost"));
@@ -193,19 +206,19 @@ fn vhost_user_carries_frames_both_ways_and_serves_a_guest_that_comes_back() {
     let host = PacketSocket::open(&ns, &tap);
 
     // Host to guest, then again with a new guest on the same socket.
-    let first = host_to_guest(&sock, &host);
+    let first = host_to_guest(&sock, &host, false);
     assert!(
         (FRAMES..FRAMES + 10).contains(&first),
         "first guest got {first}"
     );
-    let second = host_to_guest(&sock, &host);
+    let second = host_to_guest(&sock, &host, false);
     assert!(
         (FRAMES..FRAMES + 10).contains(&second),
         "second guest got {second}"
     );
 
     // Guest to host: testpmd sends as fast as it can; the host sees its frames.
-    let g = Guest::start(&sock, "txonly");
+    let g = Guest::start(&sock, "txonly", false);
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut seen = 0;
     while Instant::now() < deadline {
@@ -226,6 +239,52 @@ fn vhost_user_carries_frames_both_ways_and_serves_a_guest_that_comes_back() {
         show.stdout.contains("vh0 (dpdk: devargs=net_vhost_"),
         "{}",
         show.stdout
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+}
+
+/// Client mode (`client=1`): the guest owns the socket and dpswitch connects to it, and
+/// reconnects when a new guest listens there after the first went away.
+#[test]
+fn a_vhost_user_client_port_reconnects_to_a_restarted_guest() {
+    if !hugepages_for_a_guest() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(unique("vhostc"));
+    std::fs::create_dir_all(&dir).expect("socket directory");
+    let sock = dir.join("vm.sock").to_string_lossy().into_owned();
+    let dp = unique("dpc");
+    let tap = unique("pc");
+    let sw = Dpswitch::start(&[
+        "--dp",
+        &dp,
+        "--no-flood",
+        &dp,
+        "--port",
+        &format!("vh0=net_vhost_{tap},iface={sock},queues=1,client=1"),
+        "--port",
+        &format!("{tap}=net_tap_{tap},iface={tap}"),
+    ]);
+    dpswitch_e2e::sh(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+    ]);
+    let ns = Netns::new();
+    ns.take_quiet(&tap);
+    let host = PacketSocket::open(&ns, &tap);
+    let first = host_to_guest(&sock, &host, true);
+    let second = host_to_guest(&sock, &host, true);
+    println!("client mode: guests received {first} and {second} of {FRAMES}");
+    assert!(
+        (FRAMES..FRAMES + 10).contains(&first),
+        "first guest got {first}"
+    );
+    assert!(
+        (FRAMES..FRAMES + 10).contains(&second),
+        "second guest got {second}"
     );
     let _ = std::fs::remove_dir_all(&dir);
     let (status, log) = sw.stop_with_log();
