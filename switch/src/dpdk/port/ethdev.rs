@@ -120,7 +120,7 @@ impl EthPort {
         }
         let info = dev_info(id)?;
         let mut n_rxq = cfg.n_rxq.clamp(1, info.max_rx_queues.clamp(1, MAX_QUEUES));
-        let n_txq = cfg.n_txq.clamp(1, info.max_tx_queues.clamp(1, MAX_QUEUES));
+        let mut n_txq = cfg.n_txq.clamp(1, info.max_tx_queues.clamp(1, MAX_QUEUES));
 
         let mut conf = dpdk_sys::rte_eth_conf::default();
         if n_rxq > 1 {
@@ -138,10 +138,13 @@ impl EthPort {
         }
         // SAFETY: conf is a valid, initialised configuration for a valid port.
         let mut ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, n_rxq, n_txq, &conf) };
-        if ret != 0 && n_rxq != n_txq && n_txq <= info.max_rx_queues {
-            // Some drivers (net_tap) insist on as many rx as tx queues; the caller polls
-            // every rx queue the port ends up with.
-            n_rxq = n_txq;
+        let both = n_rxq.max(n_txq);
+        if ret != 0 && n_rxq != n_txq && both <= info.max_rx_queues && both <= info.max_tx_queues {
+            // Some drivers (net_tap) insist on as many rx as tx queues: the larger count for
+            // both, so the rx queues asked for are all there and every sender keeps a tx
+            // queue of its own; the caller polls every rx queue the port ends up with.
+            n_rxq = both;
+            n_txq = both;
             // SAFETY: as above.
             ret = unsafe { dpdk_sys::rte_eth_dev_configure(id, n_rxq, n_txq, &conf) };
         }

@@ -1,0 +1,158 @@
+//! Two PMDs (functional, not speed: on this two-core machine both share the second core):
+//! a TAP port with `n_rxq=4` has its four rx queues spread over both PMDs, the kernel
+//! spreads flows over the queues, both PMDs forward, and the per-PMD statistics add up to
+//! exactly what crossed the switch.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::Duration;
+
+use dpswitch_e2e::{
+    bin, fresh_netlink_pid, magic_frame, sh, udp4_frame, unique, Dpswitch, Ip4Spec, Netns,
+    PacketSocket,
+};
+
+const MAC_A: [u8; 6] = [0x02, 0xe2, 0xe4, 0, 0, 0x0a];
+const MAC_B: [u8; 6] = [0x02, 0xe2, 0xe4, 0, 0, 0x0b];
+/// Frames sent, each a flow of its own.
+const FRAMES: u64 = 400;
+
+#[track_caller]
+fn ok(sw: &Dpswitch, args: &[&str]) -> String {
+    let r = sw.dpctl(args);
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (0, ""),
+        "dpctl {args:?}: {r:#?}"
+    );
+    r.stdout
+}
+
+/// The ports (with queue ids) `pmd-rxq-show` lists under each PMD, in order.
+fn rxqs_by_pmd(show: &str) -> Vec<Vec<String>> {
+    let mut pmds: Vec<Vec<String>> = Vec::new();
+    for l in show.lines() {
+        if l.starts_with("pmd thread") {
+            pmds.push(Vec::new());
+        } else if let (Some(p), Some(rest)) = (pmds.last_mut(), l.trim().strip_prefix("port: ")) {
+            let mut w = rest.split_whitespace();
+            let port = w.next().unwrap_or_default();
+            let queue = w.nth(1).unwrap_or_default();
+            p.push(format!("{port}/{queue}"));
+        }
+    }
+    pmds
+}
+
+/// Every PMD's `packets received` from `pmd-stats-show`.
+fn received_by_pmd(show: &str) -> Vec<u64> {
+    show.lines()
+        .filter_map(|l| l.trim().strip_prefix("packets received: "))
+        .map(|n| n.parse().expect("a count"))
+        .collect()
+}
+
+#[test]
+fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
+    let dp = unique("dpm");
+    let (ta, tb) = (unique("ma"), unique("mb"));
+    let prefix = unique("e2e");
+    let pid = fresh_netlink_pid();
+    let mut cmd = Command::new(bin("dpswitch"));
+    // Two worker lcores on the second core: two PMD threads.
+    cmd.args([
+        "--lcores",
+        "0@0,1@1,2@1",
+        "--main-lcore",
+        "0",
+        "--in-memory",
+        "--no-pci",
+        "--no-telemetry",
+        "--file-prefix",
+        &prefix,
+        "--netlink-pid",
+        &pid.to_string(),
+        "--metrics",
+        "off",
+        "--status-interval",
+        "1",
+        "--dp",
+        &dp,
+        "--no-flood",
+        &dp,
+        "--port",
+        &format!("{tb}=net_tap_{tb},iface={tb}"),
+    ])
+    .env("RUST_LOG", "info");
+    let sw = Dpswitch::start_command(cmd, &prefix, pid);
+    ok(
+        &sw,
+        &[
+            "add-if",
+            &dp,
+            &format!("{ta},type=dpdk,n_rxq=4,devargs=net_tap_{ta},iface={ta}"),
+        ],
+    );
+    sh(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+    ]);
+    let (na, nb) = (Netns::new(), Netns::new());
+    na.take_quiet(&ta);
+    nb.take_quiet(&tb);
+    let (a, b) = (PacketSocket::open(&na, &ta), PacketSocket::open(&nb, &tb));
+
+    // A has the 4 rx queues it asked for, spread over both PMDs.
+    let placement = rxqs_by_pmd(&ok(&sw, &["pmd-rxq-show"]));
+    assert_eq!(placement.len(), 2, "{placement:?}");
+    let a_queues = placement
+        .iter()
+        .flatten()
+        .filter(|q| q.starts_with(&format!("{ta}/")))
+        .count();
+    assert_eq!(a_queues, 4, "{placement:?}");
+    for (i, queues) in placement.iter().enumerate() {
+        assert!(
+            queues.iter().any(|q| q.starts_with(&format!("{ta}/"))),
+            "PMD {i} polls none of {ta}'s queues: {placement:?}"
+        );
+    }
+
+    // B announces itself, so A's frames go to B alone.
+    b.send(&magic_frame([0xff; 6], MAC_B, b"hello"));
+    assert!(a.recv_magic(Duration::from_secs(5)).is_some(), "B's hello");
+    ok(&sw, &["pmd-stats-clear"]);
+
+    for i in 0..FRAMES {
+        let spec = Ip4Spec {
+            src_mac: MAC_A,
+            dst_mac: MAC_B,
+            src: Ipv4Addr::new(10, 4, 0, 1),
+            dst: Ipv4Addr::new(10, 4, 0, 2),
+            ttl: 64,
+            sport: 1000 + u16::try_from(i).expect("port"),
+            dport: 9,
+        };
+        a.send(&udp4_frame(&spec, b"spread"));
+    }
+    let mut arrived = 0;
+    while b
+        .recv_frame(Duration::from_millis(500), |f| f[6..12] == MAC_A)
+        .is_some()
+    {
+        arrived += 1;
+    }
+    assert_eq!(arrived, FRAMES, "frames through the switch");
+
+    let per_pmd = received_by_pmd(&ok(&sw, &["pmd-stats-show"]));
+    println!("packets received per PMD: {per_pmd:?}; placement {placement:?}");
+    assert_eq!(per_pmd.len(), 2, "{per_pmd:?}");
+    assert!(
+        per_pmd.iter().all(|&n| n > 0),
+        "both PMDs forwarded: {per_pmd:?}"
+    );
+    assert_eq!(per_pmd.iter().sum::<u64>(), FRAMES, "{per_pmd:?}");
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+}
