@@ -84,18 +84,23 @@ pub fn stats_section(p: &PmdInfo) -> String {
     s
 }
 
-/// One PMD's `pmd-rxq-show` section (dpswitch keeps no per-queue cycle history, so usage is
-/// "NOT AVAIL", as OVS prints before it has measured a queue).
+/// One PMD's `pmd-rxq-show` section: each queue's share of the PMD's cycles over the usage
+/// window, and the share spent on none, or "NOT AVAIL" before a window has been measured,
+/// as OVS prints.
 pub fn rxq_section(p: &PmdInfo) -> String {
+    let pct = |v: Option<u8>| v.map_or_else(|| "NOT AVAIL".to_string(), |v| format!("{v:>2} %"));
     let mut s = header(p);
     s.push_str("  isolated : false\n");
-    for (port, queue) in &p.rxqs {
+    for q in &p.rxqs {
         let _ = writeln!(
             s,
-            "  port: {port:<16}  queue-id: {queue:>2} (enabled)   pmd usage: NOT AVAIL"
+            "  port: {:<16}  queue-id: {:>2} (enabled)   pmd usage: {}",
+            q.port,
+            q.queue,
+            pct(q.usage)
         );
     }
-    s.push_str("  overhead: NOT AVAIL\n");
+    let _ = writeln!(s, "  overhead: {}", pct(p.overhead));
     s
 }
 
@@ -130,7 +135,7 @@ mod tests {
                 tx_batches: 40,
                 tx_batch_packets: 98,
             }),
-            rxqs: Vec::new(),
+            ..PmdInfo::default()
         };
         let s = stats_section(&p);
         assert!(s.starts_with("pmd thread numa_id 0 core_id 1:\n  packets received: 100\n"));
@@ -162,12 +167,37 @@ mod tests {
     fn rxq_section_lists_queues() {
         let p = PmdInfo {
             core: 3,
-            rxqs: vec![("p0".into(), 0)],
+            rxqs: vec![odp::pmd_stats::RxqInfo {
+                port: "p0".into(),
+                queue: 0,
+                usage: None,
+            }],
             ..PmdInfo::default()
         };
         assert_eq!(
             rxq_section(&p),
             "pmd thread numa_id 0 core_id 3:\n  isolated : false\n  port: p0                queue-id:  0 (enabled)   pmd usage: NOT AVAIL\n  overhead: NOT AVAIL\n"
+        );
+        let measured = PmdInfo {
+            core: 3,
+            rxqs: vec![
+                odp::pmd_stats::RxqInfo {
+                    port: "p0".into(),
+                    queue: 0,
+                    usage: Some(42),
+                },
+                odp::pmd_stats::RxqInfo {
+                    port: "p1".into(),
+                    queue: 1,
+                    usage: Some(5),
+                },
+            ],
+            overhead: Some(3),
+            ..PmdInfo::default()
+        };
+        assert_eq!(
+            rxq_section(&measured),
+            "pmd thread numa_id 0 core_id 3:\n  isolated : false\n  port: p0                queue-id:  0 (enabled)   pmd usage: 42 %\n  port: p1                queue-id:  1 (enabled)   pmd usage:  5 %\n  overhead:  3 %\n"
         );
     }
 }

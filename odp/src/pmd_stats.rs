@@ -64,6 +64,9 @@ pub mod pmd_attr {
     pub const TX_BATCH_PACKETS: u16 = 16;
     /// Megaflow hits by simple match (a subset of [`MEGAFLOW_HIT`]).
     pub const SIMPLE_HIT: u16 = 17;
+    /// Percent of the PMD's cycles over the usage window not spent on any rx queue (u8,
+    /// RXQ only, absent until a window has been measured).
+    pub const OVERHEAD: u16 = 18;
 }
 
 /// Attributes inside [`pmd_attr::RXQ`].
@@ -72,6 +75,9 @@ pub mod rxq_attr {
     pub const PORT: u16 = 1;
     /// Queue id (u32).
     pub const QUEUE: u16 = 2;
+    /// Percent of the PMD's cycles over the usage window spent on this queue (u8, absent
+    /// until a window has been measured).
+    pub const USAGE: u16 = 3;
 }
 
 /// The counters of one PMD; differences of two snapshots are what GET reports.
@@ -177,8 +183,23 @@ pub struct PmdInfo {
     pub numa: u32,
     /// Counters (GET only).
     pub counters: Option<PmdCounters>,
-    /// Polled rx queues as (port name, queue id) (RXQ only).
-    pub rxqs: Vec<(String, u32)>,
+    /// Polled rx queues (RXQ only).
+    pub rxqs: Vec<RxqInfo>,
+    /// Percent of its cycles spent on no rx queue over the usage window (RXQ only; `None`
+    /// until measured).
+    pub overhead: Option<u8>,
+}
+
+/// One polled rx queue as RXQ reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RxqInfo {
+    /// Port name.
+    pub port: String,
+    /// Queue id.
+    pub queue: u32,
+    /// Percent of the PMD's cycles spent on it over the usage window (`None` until
+    /// measured).
+    pub usage: Option<u8>,
 }
 
 /// The nlctrl description of the family, under id `id`.
@@ -251,11 +272,17 @@ pub fn emit_reply(
                     w.u64(ty, v);
                 }
             }
-            for (port, queue) in &p.rxqs {
+            for q in &p.rxqs {
                 w.nest(pmd_attr::RXQ, |w| {
-                    w.string(rxq_attr::PORT, port);
-                    w.u32(rxq_attr::QUEUE, *queue);
+                    w.string(rxq_attr::PORT, &q.port);
+                    w.u32(rxq_attr::QUEUE, q.queue);
+                    if let Some(u) = q.usage {
+                        w.u8(rxq_attr::USAGE, u);
+                    }
                 });
+            }
+            if let Some(o) = p.overhead {
+                w.u8(pmd_attr::OVERHEAD, o);
             }
         });
     }
@@ -284,18 +311,20 @@ pub fn parse_reply(payload: &[u8]) -> Result<Vec<PmdInfo>> {
                 pmd_attr::ID => p.id = f.u32("pmd id")?,
                 pmd_attr::CORE => p.core = f.u32("pmd core")?,
                 pmd_attr::NUMA => p.numa = f.u32("pmd numa")?,
+                pmd_attr::OVERHEAD => p.overhead = Some(f.u8("pmd overhead")?),
                 pmd_attr::RXQ => {
-                    let (mut port, mut queue) = (None, None);
+                    let (mut port, mut queue, mut usage) = (None, None, None);
                     for q in f.nested() {
                         let q = q?;
                         match q.ty {
                             rxq_attr::PORT => port = Some(q.string("rxq port", 256)?),
                             rxq_attr::QUEUE => queue = Some(q.u32("rxq queue")?),
+                            rxq_attr::USAGE => usage = Some(q.u8("rxq usage")?),
                             _ => {}
                         }
                     }
                     match (port, queue) {
-                        (Some(port), Some(queue)) => p.rxqs.push((port, queue)),
+                        (Some(port), Some(queue)) => p.rxqs.push(RxqInfo { port, queue, usage }),
                         _ => return Err(Error::Missing("rxq port or queue")),
                     }
                 }
@@ -338,13 +367,26 @@ mod tests {
                     tx_batch_packets: 9,
                 }),
                 rxqs: Vec::new(),
+                overhead: None,
             },
             PmdInfo {
                 id: 1,
                 core: 2,
                 numa: 1,
                 counters: None,
-                rxqs: vec![("p0".into(), 0), ("p1".into(), 3)],
+                rxqs: vec![
+                    RxqInfo {
+                        port: "p0".into(),
+                        queue: 0,
+                        usage: None,
+                    },
+                    RxqInfo {
+                        port: "p1".into(),
+                        queue: 3,
+                        usage: Some(42),
+                    },
+                ],
+                overhead: Some(7),
             },
         ];
         let mut buf = Vec::new();

@@ -1,7 +1,7 @@
 //! Two PMDs (functional, not speed: on this two-core machine both share the second core):
 //! a TAP port with `n_rxq=4` has its four rx queues spread over both PMDs, the kernel
 //! spreads flows over the queues, both PMDs forward, and the per-PMD statistics add up to
-//! exactly what crossed the switch.
+//! exactly what crossed the switch; `pmd-rxq-show` then reports each queue's usage.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -153,6 +153,34 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
         "both PMDs forwarded: {per_pmd:?}"
     );
     assert_eq!(per_pmd.iter().sum::<u64>(), FRAMES, "{per_pmd:?}");
+
+    // Once the first 5 s usage interval is measured, every queue shows its share of its
+    // PMD's cycles and every PMD its overhead, as OVS prints them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let shares = loop {
+        let show = ok(&sw, &["pmd-rxq-show"]);
+        if !show.contains("NOT AVAIL") {
+            break show;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "usage never measured:\n{show}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    println!("{shares}");
+    for l in shares
+        .lines()
+        .filter(|l| l.contains("pmd usage:") || l.contains("overhead:"))
+    {
+        let pct: u32 = l
+            .rsplit(':')
+            .next()
+            .and_then(|v| v.trim().strip_suffix('%'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("not a percentage: {l}"));
+        assert!(pct <= 100, "{l}");
+    }
     let (status, log) = sw.stop_with_log();
     assert!(status.success(), "dpswitch exited with {status}\n{log}");
 }

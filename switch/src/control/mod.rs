@@ -122,6 +122,7 @@ impl Server {
     /// Receives and answers what is waiting, and pushes parked dumps on; returns how many
     /// datagrams were handled (0 = idle).
     pub fn poll<D: Dataplane>(&mut self, sw: &mut Switch<D>) -> usize {
+        self.handler.tick();
         let ports: Vec<u32> = self.pending.keys().copied().collect();
         for p in ports {
             self.pump(sw, p);

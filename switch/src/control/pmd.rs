@@ -7,20 +7,31 @@
 //! which a baseline cannot.
 
 use odp::nl::{self, NlMsgHeader};
-use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo};
+use std::time::Instant;
+
+use odp::pmd_stats::{self, cmd, PmdCounters, PmdInfo, RxqInfo};
 
 use super::reply::Answer;
 use crate::error::{Error, Result};
+use crate::stats::usage::RxqUsage;
 use crate::stats::view::lock;
 use crate::stats::SwitchView;
 
-/// The family's state: the baseline of the last CLEAR, per PMD.
+/// The family's state: the baseline of the last CLEAR, per PMD, and the rx queues' usage
+/// window.
 #[derive(Debug, Default)]
 pub struct PmdFamily {
     baseline: Vec<PmdCounters>,
+    usage: RxqUsage,
 }
 
 impl PmdFamily {
+    /// Samples the usage window when an interval has passed (call on every control-loop
+    /// round).
+    pub fn tick(&mut self, view: &SwitchView, now: Instant) {
+        self.usage.tick(view, now);
+    }
+
     /// Handles one request (the sender's port id already in `hdr`); returns the command's
     /// metric label and the answer.
     pub fn handle(
@@ -63,6 +74,7 @@ impl PmdFamily {
                 numa: p.numa,
                 counters: None,
                 rxqs: Vec::new(),
+                overhead: None,
             })
             .collect();
         if which == cmd::GET {
@@ -74,11 +86,19 @@ impl PmdFamily {
             for dp in lock(&view.dps).iter() {
                 for port in lock(&dp.ports).iter() {
                     for (queue, &pmd) in port.rxq_pmd.iter().enumerate() {
+                        let queue = u32::try_from(queue).unwrap_or(u32::MAX);
                         if let Some(p) = pmds.get_mut(pmd) {
-                            p.rxqs.push((port.name.clone(), queue as u32));
+                            p.rxqs.push(RxqInfo {
+                                port: port.name.clone(),
+                                queue,
+                                usage: self.usage.usage(&(dp.name.clone(), port.port_no, queue)),
+                            });
                         }
                     }
                 }
+            }
+            for (i, p) in pmds.iter_mut().enumerate() {
+                p.overhead = self.usage.overhead(i);
             }
         }
         let mut out = Vec::new();

@@ -64,6 +64,11 @@ pub struct Handler {
 }
 
 impl Handler {
+    /// Periodic work between requests: the PMD family's usage window.
+    pub fn tick(&mut self) {
+        self.pmd.tick(&self.view, std::time::Instant::now());
+    }
+
     /// A handler counting requests in `view`, announcing changes to `groups` (None: not
     /// multicasting).
     pub fn new(view: Arc<SwitchView>, groups: Option<Groups>) -> Self {

@@ -1,6 +1,7 @@
 //! What the model needs from the machinery that forwards packets: the runtime (DPDK ports
 //! and PMD threads) in the daemon, an in-memory stand-in in the control plane's unit tests.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use fastpath::dpcls::Dpcls;
@@ -43,6 +44,8 @@ pub struct OpenedPort {
     pub device: Arc<dyn DeviceStats>,
     /// The PMD polling each of its rx queues, by queue id.
     pub rxq_pmd: Vec<usize>,
+    /// TSC cycles each rx queue's bursts took its PMD, by queue id (for usage shares).
+    pub rxq_cycles: Vec<Arc<AtomicU64>>,
 }
 
 /// The forwarding machinery under the model: devices, the PMDs' fast paths, and packet I/O

@@ -95,6 +95,7 @@ impl Dataplane for MemoryPlane {
             ifindex: 100 + port_no,
             device: Arc::new(Idle),
             rxq_pmd: vec![0],
+            rxq_cycles: vec![Arc::default()],
         })
     }
 

@@ -304,6 +304,7 @@ impl Model {
             device: opened.device,
             counters: v.counters.clone(),
             rxq_pmd: opened.rxq_pmd,
+            rxq_cycles: opened.rxq_cycles,
         });
         d.vports.insert(port_no, v);
         Ok(port_no)

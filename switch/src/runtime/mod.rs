@@ -8,7 +8,7 @@ pub mod pmd;
 pub mod ports;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -529,6 +529,7 @@ impl Dataplane for Runtime {
             });
         }
         let mut rxq_pmd = Vec::with_capacity(rxqs.len());
+        let mut rxq_cycles = Vec::with_capacity(rxqs.len());
         for rxq in rxqs {
             let p = self.rr % n_pmds;
             self.rr += 1;
@@ -541,11 +542,14 @@ impl Dataplane for Runtime {
                 pmd = p,
                 "rx queue assigned"
             );
+            let cycles = Arc::new(AtomicU64::new(0));
+            rxq_cycles.push(cycles.clone());
             self.pmds[p].cmds.send(PmdCmd::AddRxq {
                 dp,
                 port_no,
                 rxq,
                 local: req.kind == VportKind::Internal,
+                cycles,
             });
         }
         tracing::debug!(
@@ -570,6 +574,7 @@ impl Dataplane for Runtime {
             ifindex,
             device,
             rxq_pmd,
+            rxq_cycles,
         })
     }
 

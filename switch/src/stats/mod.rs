@@ -3,6 +3,7 @@
 //! for rare events. Plain atomics, no DPDK types, so everything that reads them can be
 //! tested without EAL. [`view`] is how other threads find them.
 
+pub mod usage;
 pub mod view;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

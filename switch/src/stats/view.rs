@@ -35,6 +35,8 @@ pub struct PortView {
     pub counters: Arc<VportCounters>,
     /// The PMD (index into [`SwitchView::pmds`]) polling each rx queue, by queue id.
     pub rxq_pmd: Vec<usize>,
+    /// TSC cycles each rx queue's bursts took its PMD, by queue id.
+    pub rxq_cycles: Vec<Arc<AtomicU64>>,
 }
 
 /// A datapath as readers see it.

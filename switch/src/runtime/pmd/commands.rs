@@ -11,6 +11,7 @@
 //! at most once per marker, however many updates it absorbed.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use fastpath::dpcls::Dpcls;
@@ -118,6 +119,8 @@ pub enum PmdCmd {
         rxq: RxQueue,
         /// An internal port's: the host's own stack, which a busy PMD polls least often.
         local: bool,
+        /// Where the PMD adds the cycles this queue's bursts take.
+        cycles: Arc<AtomicU64>,
     },
     /// Transmit to port `port_no` of datapath `dp` through `slot`.
     AddTx {
@@ -308,6 +311,7 @@ impl PmdThread {
                 port_no,
                 rxq,
                 local,
+                cycles,
             } => {
                 let md = Metadata::for_port(u16::try_from(port_no).unwrap_or(u16::MAX));
                 self.rxqs.push(RxSlot {
@@ -326,6 +330,7 @@ impl PmdThread {
                         IdlePoll::ALWAYS
                     },
                     offload: rxq.carries_offload(),
+                    cycles,
                     rxq,
                 });
             }

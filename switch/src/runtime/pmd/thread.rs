@@ -4,7 +4,7 @@
 //! Everything it needs arrives as [`PmdCmd`]s, applied between bursts; everything it reports
 //! leaves as relaxed stores into [`PmdShared`] and as upcalls.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use fastpath::actions::{xorshift32, DropReason, ExecContext, PacketState, UserspaceAction};
@@ -37,6 +37,9 @@ pub(super) struct RxSlot {
     pub(super) idle: IdlePoll,
     /// Its packets may carry offload work ([`RxQueue::carries_offload`]).
     pub(super) offload: bool,
+    /// TSC cycles its bursts took, from the poll to the last transmit (this thread is the
+    /// only writer; the control thread reads it for `pmd-rxq-show`'s usage).
+    pub(super) cycles: Arc<AtomicU64>,
 }
 
 pub(super) struct TxPort {
@@ -251,7 +254,13 @@ impl PmdThread {
                 publish(pmd, counters, lost, dropped);
                 bursts += 1;
                 rx_packets += n as u64;
-                busy += rdtsc().wrapping_sub(start);
+                let spent = rdtsc().wrapping_sub(start);
+                busy += spent;
+                let c = &self.rxqs[r].cycles;
+                c.store(
+                    c.load(Ordering::Relaxed).wrapping_add(spent),
+                    Ordering::Relaxed,
+                );
             }
             polls = polls.wrapping_add(1);
             if polls % HOUSEKEEPING_EVERY == 0 {
