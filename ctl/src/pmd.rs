@@ -90,7 +90,7 @@ pub fn stats_section(p: &PmdInfo) -> String {
 pub fn rxq_section(p: &PmdInfo) -> String {
     let pct = |v: Option<u8>| v.map_or_else(|| "NOT AVAIL".to_string(), |v| format!("{v:>2} %"));
     let mut s = header(p);
-    s.push_str("  isolated : false\n");
+    let _ = writeln!(s, "  isolated : {}", p.isolated);
     for q in &p.rxqs {
         let _ = writeln!(
             s,

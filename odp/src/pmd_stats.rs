@@ -67,6 +67,8 @@ pub mod pmd_attr {
     /// Percent of the PMD's cycles over the usage window not spent on any rx queue (u8,
     /// RXQ only, absent until a window has been measured).
     pub const OVERHEAD: u16 = 18;
+    /// The PMD polls only the queues pinned to it (u8 1; RXQ only, absent when not).
+    pub const ISOLATED: u16 = 19;
 }
 
 /// Attributes inside [`pmd_attr::RXQ`].
@@ -188,6 +190,8 @@ pub struct PmdInfo {
     /// Percent of its cycles spent on no rx queue over the usage window (RXQ only; `None`
     /// until measured).
     pub overhead: Option<u8>,
+    /// It polls only queues pinned to it (RXQ only).
+    pub isolated: bool,
 }
 
 /// One polled rx queue as RXQ reports it.
@@ -284,6 +288,9 @@ pub fn emit_reply(
             if let Some(o) = p.overhead {
                 w.u8(pmd_attr::OVERHEAD, o);
             }
+            if p.isolated {
+                w.u8(pmd_attr::ISOLATED, 1);
+            }
         });
     }
     w.finish()?;
@@ -312,6 +319,7 @@ pub fn parse_reply(payload: &[u8]) -> Result<Vec<PmdInfo>> {
                 pmd_attr::CORE => p.core = f.u32("pmd core")?,
                 pmd_attr::NUMA => p.numa = f.u32("pmd numa")?,
                 pmd_attr::OVERHEAD => p.overhead = Some(f.u8("pmd overhead")?),
+                pmd_attr::ISOLATED => p.isolated = f.u8("pmd isolated")? != 0,
                 pmd_attr::RXQ => {
                     let (mut port, mut queue, mut usage) = (None, None, None);
                     for q in f.nested() {
@@ -368,6 +376,7 @@ mod tests {
                 }),
                 rxqs: Vec::new(),
                 overhead: None,
+                isolated: false,
             },
             PmdInfo {
                 id: 1,
@@ -387,6 +396,7 @@ mod tests {
                     },
                 ],
                 overhead: Some(7),
+                isolated: true,
             },
         ];
         let mut buf = Vec::new();

@@ -52,10 +52,9 @@ fn received_by_pmd(show: &str) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
-    let dp = unique("dpm");
-    let (ta, tb) = (unique("ma"), unique("mb"));
+/// A dpswitch with two PMD threads, on lcores 1 and 2 (both on the second core), datapath
+/// `dp` and `ports` (`NAME=DEVARGS`).
+fn two_pmds(dp: &str, ports: &[&str]) -> Dpswitch {
     let prefix = unique("e2e");
     let pid = fresh_netlink_pid();
     let mut cmd = Command::new(bin("dpswitch"));
@@ -77,14 +76,22 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
         "--status-interval",
         "1",
         "--dp",
-        &dp,
+        dp,
         "--no-flood",
-        &dp,
-        "--port",
-        &format!("{tb}=net_tap_{tb},iface={tb}"),
+        dp,
     ])
     .env("RUST_LOG", "info");
-    let sw = Dpswitch::start_command(cmd, &prefix, pid);
+    for p in ports {
+        cmd.args(["--port", p]);
+    }
+    Dpswitch::start_command(cmd, &prefix, pid)
+}
+
+#[test]
+fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
+    let dp = unique("dpm");
+    let (ta, tb) = (unique("ma"), unique("mb"));
+    let sw = two_pmds(&dp, &[&format!("{tb}=net_tap_{tb},iface={tb}")]);
     ok(
         &sw,
         &[
@@ -181,6 +188,99 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
             .unwrap_or_else(|| panic!("not a percentage: {l}"));
         assert!(pct <= 100, "{l}");
     }
+    let (status, log) = sw.stop_with_log();
+    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+}
+
+/// The lines of `pmd-rxq-show`'s section for the PMD on `core`.
+fn section(show: &str, core: u32) -> Vec<String> {
+    let head = format!("pmd thread numa_id 0 core_id {core}:");
+    show.lines()
+        .skip_while(|l| *l != head)
+        .skip(1)
+        .take_while(|l| !l.starts_with("pmd thread"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `pmd-rxq-affinity` pins queues to the PMD on a core, which then polls no queue added
+/// later; pins that cannot be honoured are refused, and cannot change under a running port.
+#[test]
+fn pinned_rx_queues_stay_on_their_pmd_which_is_then_isolated() {
+    let dp = unique("dpa");
+    let (ta, tb) = (unique("aa"), unique("ab"));
+    let sw = two_pmds(&dp, &[]);
+    let refused = |arg: &str| {
+        let r = sw.dpctl(&["add-if", &dp, arg]);
+        assert_eq!(r.code, 1, "{arg}: {r:?}");
+        assert!(
+            r.stderr.contains("(Invalid argument)"),
+            "{arg}: {}",
+            r.stderr
+        );
+    };
+    refused(&format!(
+        "{ta},type=dpdk,pmd-rxq-affinity=0:5,devargs=net_tap_{ta},iface={ta}"
+    ));
+    refused(&format!(
+        "{ta},type=dpdk,pmd-rxq-affinity=7:2,devargs=net_tap_{ta},iface={ta}"
+    ));
+    refused(&format!(
+        "{ta},type=dpdk,pmd-rxq-affinity=0-2,devargs=net_tap_{ta},iface={ta}"
+    ));
+    // The refused adds left the device free.
+    ok(
+        &sw,
+        &[
+            "add-if",
+            &dp,
+            &format!(
+                "{ta},type=dpdk,n_rxq=2,pmd-rxq-affinity=\"0:2,1:2\",devargs=net_tap_{ta},iface={ta}"
+            ),
+        ],
+    );
+    ok(
+        &sw,
+        &[
+            "add-if",
+            &dp,
+            &format!("{tb},type=dpdk,devargs=net_tap_{tb},iface={tb}"),
+        ],
+    );
+    let show = ok(&sw, &["pmd-rxq-show"]);
+    let (one, two) = (section(&show, 1), section(&show, 2));
+    assert!(two.contains(&"  isolated : true".to_string()), "{show}");
+    assert!(one.contains(&"  isolated : false".to_string()), "{show}");
+    for q in [0, 1] {
+        let line = format!("  port: {ta:<16}  queue-id:  {q} (enabled)");
+        assert!(
+            two.iter().any(|l| l.starts_with(&line)),
+            "{ta}/{q} not on core 2:\n{show}"
+        );
+    }
+    // Queues nobody pinned go to the PMD that is not isolated.
+    assert!(
+        !two.iter().any(|l| l.contains(&format!("port: {tb} "))),
+        "{show}"
+    );
+    assert!(
+        one.iter().any(|l| l.contains(&format!("port: {tb} "))),
+        "{show}"
+    );
+    let r = sw.dpctl(&["set-if", &dp, &format!("{ta},pmd-rxq-affinity=0:1")]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("(Operation not supported)"),
+        "{}",
+        r.stderr
+    );
+    // Without its pinned queues the PMD is no longer isolated.
+    ok(&sw, &["del-if", &dp, &ta]);
+    let show = ok(&sw, &["pmd-rxq-show"]);
+    assert!(
+        section(&show, 2).contains(&"  isolated : false".to_string()),
+        "{show}"
+    );
     let (status, log) = sw.stop_with_log();
     assert!(status.success(), "dpswitch exited with {status}\n{log}");
 }

@@ -1,8 +1,8 @@
 //! Argument parsing the commands share: `IFACE[,key=value]...` and C's `atoi`.
 
 /// An `IFACE[,key=value]...` argument split into the name and its options, in order. A
-/// `devargs=` value runs to the end of the argument (DPDK devargs contain commas) unless it
-/// is double-quoted.
+/// double-quoted value may hold commas (`pmd-rxq-affinity="0:1,1:2"`); an unquoted
+/// `devargs=` value runs to the end of the argument (DPDK devargs contain commas).
 ///
 /// # Errors
 /// `Invalid option format` for an option without a key.
@@ -17,29 +17,37 @@ pub fn split_iface(arg: &str) -> Result<(String, Vec<(String, String)>), String>
         if rest.is_empty() {
             break;
         }
-        if let Some(v) = rest.strip_prefix("devargs=") {
-            if let Some(q) = v.strip_prefix('"') {
-                let end = q
-                    .find('"')
-                    .ok_or_else(|| "unterminated quoted devargs value".to_string())?;
-                opts.push(("devargs".to_string(), q[..end].to_string()));
-                rest = &q[end + 1..];
-                if !rest.is_empty() && !rest.starts_with(',') {
-                    return Err("Invalid option format".to_string());
-                }
-            } else {
-                opts.push(("devargs".to_string(), v.to_string()));
-                rest = "";
-            }
-            continue;
-        }
-        let (tok, r) = rest.split_once(',').unwrap_or((rest, ""));
-        rest = r;
-        let (k, v) = tok.split_once('=').unwrap_or((tok, ""));
+        let key_end = rest.find([',', '=']).unwrap_or(rest.len());
+        let k = &rest[..key_end];
         if k.is_empty() {
             return Err("Invalid option format".to_string());
         }
-        opts.push((k.to_string(), v.to_string()));
+        if !rest[key_end..].starts_with('=') {
+            // A bare KEY.
+            opts.push((k.to_string(), String::new()));
+            rest = &rest[key_end..];
+            continue;
+        }
+        let v = &rest[key_end + 1..];
+        if let Some(q) = v.strip_prefix('"') {
+            // A double-quoted value may hold commas.
+            let end = q
+                .find('"')
+                .ok_or_else(|| format!("unterminated quoted {k} value"))?;
+            opts.push((k.to_string(), q[..end].to_string()));
+            rest = &q[end + 1..];
+            if !rest.is_empty() && !rest.starts_with(',') {
+                return Err("Invalid option format".to_string());
+            }
+        } else if k == "devargs" {
+            // DPDK devargs hold commas: unquoted, they take the rest of the argument.
+            opts.push((k.to_string(), v.to_string()));
+            rest = "";
+        } else {
+            let (val, r) = v.split_once(',').unwrap_or((v, ""));
+            opts.push((k.to_string(), val.to_string()));
+            rest = r;
+        }
     }
     Ok((name.to_string(), opts))
 }

@@ -34,6 +34,16 @@ fn iface_arguments() {
     assert!(split_iface("p0,=x").is_err());
     assert!(split_iface("p0,devargs=\"open").is_err());
     assert!(split_iface("p0,devargs=\"a\"b").is_err());
+    // Any value may be quoted.
+    let (_, o) = split_iface("p0,pmd-rxq-affinity=\"0:1,1:2\",n_rxq=2").unwrap();
+    assert_eq!(
+        o,
+        [
+            ("pmd-rxq-affinity".to_string(), "0:1,1:2".to_string()),
+            ("n_rxq".to_string(), "2".to_string()),
+        ]
+    );
+    assert!(split_iface("p0,pmd-rxq-affinity=\"0:1").is_err());
 }
 
 #[test]

@@ -75,6 +75,11 @@ impl PmdFamily {
                 counters: None,
                 rxqs: Vec::new(),
                 overhead: None,
+                isolated: which == cmd::RXQ
+                    && p.shared
+                        .pinned_rxqs
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        != 0,
             })
             .collect();
         if which == cmd::GET {

@@ -216,10 +216,10 @@ pub(super) fn handle<D: Dataplane>(
                 {
                     return Err(Error::Unsupported("changing a port's device"));
                 }
-                if settings
-                    .iter()
-                    .any(|(k, val)| k == vport::N_RXQ && v.options.get(k) != Some(val))
-                {
+                let queue_setting = |k: &str| k == vport::N_RXQ || k == vport::RXQ_AFFINITY;
+                if settings.iter().any(|(k, val)| {
+                    queue_setting(k) && v.options.get(k).map_or(!val.is_empty(), |cur| cur != val)
+                }) {
                     return Err(Error::Unsupported("changing a running port's rx queues"));
                 }
                 if settings.is_empty() && (o.dst_port.is_some() || o.extension.is_some()) {

@@ -29,6 +29,8 @@ pub struct PortRequest<'a> {
     /// Rx queues to open (None: the dataplane's default); a device with fewer opens all it
     /// has.
     pub n_rxq: Option<u16>,
+    /// Rx queues pinned to the PMD on an lcore, as (queue, lcore).
+    pub rxq_affinity: &'a [(u16, u32)],
     /// The vport's software counters, which the PMDs add to.
     pub counters: &'a Arc<VportCounters>,
 }

@@ -275,6 +275,7 @@ impl Model {
             return Err(Error::Exists(spec.name));
         }
         let counters = Arc::default();
+        let affinity = vport::rxq_affinity(&spec.options);
         let opened = plane.open_port(
             dp,
             port_no,
@@ -283,6 +284,7 @@ impl Model {
                 kind: spec.kind,
                 devargs: spec.devargs.as_deref(),
                 n_rxq: vport::n_rxq(&spec.options),
+                rxq_affinity: &affinity,
                 counters: &counters,
             },
         )?;

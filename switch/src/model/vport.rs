@@ -23,13 +23,46 @@ pub const N_RXQ: &str = "n_rxq";
 /// Most rx queues a port may ask for.
 pub const MAX_RXQ: u16 = 64;
 
-/// Checks one vport setting (`docs/protocol.md` §7.1): `devargs`, `no-flood` (a boolean) or
-/// `n_rxq` (1 to [`MAX_RXQ`]). An empty value, which removes a setting, passes.
+/// The vport setting that pins rx queues to PMDs by lcore, as OVS's
+/// `other_config:pmd-rxq-affinity`: `QUEUE:CORE[,QUEUE:CORE]...`. A PMD with a pinned queue
+/// polls no unpinned one.
+pub const RXQ_AFFINITY: &str = "pmd-rxq-affinity";
+
+/// The (queue, lcore) pairs of a `pmd-rxq-affinity` value.
+///
+/// # Errors
+/// [`Error::Invalid`] unless it is a comma-separated list of `QUEUE:CORE` numbers with
+/// each queue at most once.
+pub fn parse_rxq_affinity(value: &str) -> Result<Vec<(u16, u32)>> {
+    let bad = || Error::Invalid("pmd-rxq-affinity takes QUEUE:CORE[,QUEUE:CORE]...");
+    let mut out: Vec<(u16, u32)> = Vec::new();
+    for item in value.split(',') {
+        let (q, c) = item.trim().split_once(':').ok_or_else(bad)?;
+        let q: u16 = q.trim().parse().map_err(|_| bad())?;
+        let c: u32 = c.trim().parse().map_err(|_| bad())?;
+        if out.iter().any(|(oq, _)| *oq == q) {
+            return Err(bad());
+        }
+        out.push((q, c));
+    }
+    Ok(out)
+}
+
+/// Checks one vport setting (`docs/protocol.md` §7.1): `devargs`, `no-flood` (a boolean),
+/// `n_rxq` (1 to [`MAX_RXQ`]) or `pmd-rxq-affinity`. An empty value, which removes a
+/// setting, passes for those keys.
 ///
 /// # Errors
 /// [`Error::Invalid`] for any other key or a value the key cannot take: a setting that
 /// would be stored without effect is refused.
 pub fn check_setting(key: &str, value: &str) -> Result<()> {
+    let known = matches!(
+        key,
+        odp::dpswitch::DEVARGS | NO_FLOOD | N_RXQ | RXQ_AFFINITY
+    );
+    if !known {
+        return Err(Error::Invalid("unknown vport setting"));
+    }
     if value.is_empty() {
         return Ok(());
     }
@@ -43,8 +76,17 @@ pub fn check_setting(key: &str, value: &str) -> Result<()> {
             Ok(n) if (1..=MAX_RXQ).contains(&n) => Ok(()),
             _ => Err(Error::Invalid("n_rxq takes 1 to 64")),
         },
+        RXQ_AFFINITY => parse_rxq_affinity(value).map(|_| ()),
         _ => Err(Error::Invalid("unknown vport setting")),
     }
+}
+
+/// The `pmd-rxq-affinity` of `options` (already checked by [`check_setting`]).
+pub fn rxq_affinity(options: &BTreeMap<String, String>) -> Vec<(u16, u32)> {
+    options
+        .get(RXQ_AFFINITY)
+        .and_then(|v| parse_rxq_affinity(v).ok())
+        .unwrap_or_default()
 }
 
 /// The `n_rxq` of `options`, if set (already checked by [`check_setting`]).
@@ -210,12 +252,17 @@ mod tests {
             (NO_FLOOD, "no"),
             (N_RXQ, "1"),
             (N_RXQ, "64"),
-            ("mtu", ""),
+            (NO_FLOOD, ""),
+            (RXQ_AFFINITY, "0:3, 1:7"),
         ] {
             assert!(check_setting(k, v).is_ok(), "{k}={v}");
         }
         for (k, v) in [
             ("mtu", "1500"),
+            ("mtu", ""),
+            ("1:2", ""),
+            (RXQ_AFFINITY, "0:3,0:4"),
+            (RXQ_AFFINITY, "0-3"),
             (NO_FLOOD, "maybe"),
             (N_RXQ, "0"),
             (N_RXQ, "65"),

@@ -110,6 +110,8 @@ struct OpenPort {
     counters: Arc<VportCounters>,
     /// An internal port's hold on its interface's promiscuity.
     _promiscuity: Option<Promiscuity>,
+    /// The PMDs its pinned rx queues went to (one entry per queue).
+    pinned: Vec<usize>,
 }
 
 /// The daemon's dataplane.
@@ -333,6 +335,26 @@ impl Runtime {
     }
 }
 
+/// The next PMD after `rr`, round robin, among those with no pinned queue (OVS's
+/// isolation); any of them if every PMD has one.
+fn next_unpinned_pmd(rr: &mut usize, view: &SwitchView) -> usize {
+    let n = view.pmds.len().max(1);
+    let free = |p: usize| {
+        view.pmds
+            .get(p)
+            .is_some_and(|v| v.shared.pinned_rxqs.load(Ordering::Relaxed) == 0)
+    };
+    let p = (0..n)
+        .map(|i| (*rr + i) % n)
+        .find(|&p| free(p))
+        .unwrap_or_else(|| {
+            tracing::warn!("every PMD has pinned queues: an unpinned queue shares one");
+            *rr % n
+        });
+    *rr = p + 1;
+    p
+}
+
 /// An empty EMC of `entries` for PMD `pmd`'s fast path of datapath `dp`, seeded apart from
 /// the others.
 fn new_emc(entries: usize, inv_prob: u32, dp: usize, pmd: usize) -> Emc {
@@ -520,6 +542,30 @@ impl Dataplane for Runtime {
         for q in 0..port.n_rxq() {
             rxqs.push(port.rx_queue(q)?);
         }
+        // Pinned queues first: their PMDs are then isolated from the others.
+        let mut placed = vec![None; rxqs.len()];
+        for &(q, core) in req.rxq_affinity {
+            let Some(slot) = placed.get_mut(usize::from(q)) else {
+                return Err(Error::Invalid(
+                    "pmd-rxq-affinity names a queue the port lacks",
+                ));
+            };
+            let pmd = self
+                .pmds
+                .iter()
+                .position(|h| h.lcore == core)
+                .ok_or(Error::Invalid(
+                    "pmd-rxq-affinity names a core that runs no PMD",
+                ))?;
+            *slot = Some(pmd);
+        }
+        let pinned: Vec<usize> = placed.iter().flatten().copied().collect();
+        for &p in &pinned {
+            self.view.pmds[p]
+                .shared
+                .pinned_rxqs
+                .fetch_add(1, Ordering::Relaxed);
+        }
         for (p, slot) in pmd_tx.into_iter().enumerate() {
             self.pmds[p].cmds.send(PmdCmd::AddTx {
                 dp,
@@ -530,9 +576,11 @@ impl Dataplane for Runtime {
         }
         let mut rxq_pmd = Vec::with_capacity(rxqs.len());
         let mut rxq_cycles = Vec::with_capacity(rxqs.len());
-        for rxq in rxqs {
-            let p = self.rr % n_pmds;
-            self.rr += 1;
+        for (rxq, pin) in rxqs.into_iter().zip(placed) {
+            let p = match pin {
+                Some(p) => p,
+                None => next_unpinned_pmd(&mut self.rr, &self.view),
+            };
             rxq_pmd.push(p);
             tracing::info!(
                 dp,
@@ -567,6 +615,7 @@ impl Dataplane for Runtime {
                 ctl_tx,
                 counters: req.counters.clone(),
                 _promiscuity: promiscuity,
+                pinned,
             },
         );
         Ok(OpenedPort {
@@ -588,6 +637,12 @@ impl Dataplane for Runtime {
         // The PMDs must let go of the queues before the device can close.
         self.sync_pmds(tables);
         self.tx.retain(|(d, n, _)| !(*d == dp && *n == port_no));
+        for &pmd in &p.pinned {
+            self.view.pmds[pmd]
+                .shared
+                .pinned_rxqs
+                .fetch_sub(1, Ordering::Relaxed);
+        }
         let OpenPort { port, ctl_tx, .. } = p;
         drop(ctl_tx);
         port.remove()?;

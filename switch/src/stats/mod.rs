@@ -89,6 +89,9 @@ pub struct DpPmdCounters {
 /// What a PMD publishes about itself.
 #[derive(Debug, Default)]
 pub struct PmdShared {
+    /// Rx queues pinned to it by `pmd-rxq-affinity` (the control thread keeps this): a PMD
+    /// with any is isolated, polling no other queue.
+    pub pinned_rxqs: AtomicU64,
     /// Commands applied so far (the control thread waits on this).
     pub applied: AtomicU64,
     /// Set by the control thread to stop the loop.
