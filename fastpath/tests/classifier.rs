@@ -231,21 +231,7 @@ fn incremental_growth_keeps_every_flow_findable() {
 
 #[test]
 fn ranking_moves_hot_subtable_first() {
-    let mut cls = Dpcls::new();
-    let mut keys = Vec::new();
-    for f in 0..FIELDS {
-        let mut vals = [1u64; FIELDS];
-        vals[f] = 2;
-        let k = key_from(&vals);
-        cls.insert(Arc::new(Flow::new(
-            f as u128,
-            &k,
-            &mask_from(1 << f),
-            actions(1),
-            1,
-        )));
-        keys.push(k);
-    }
+    let (mut cls, keys) = one_mask_per_field();
     let mut probe = [2u64; FIELDS];
     probe[0] = 5; // in_port 5 (mask 0 misses), others unique
     let hot = keys[FIELDS - 1];
@@ -407,8 +393,9 @@ proptest! {
     }
 }
 
-#[test]
-fn mask_cache_answers_repeat_lookups_with_one_probe() {
+/// A classifier with one flow per field, each under a mask of that field alone, and a key
+/// that hits each flow.
+fn one_mask_per_field() -> (Dpcls, Vec<FlowKey>) {
     let mut cls = Dpcls::new();
     let mut keys = Vec::new();
     for f in 0..FIELDS {
@@ -424,6 +411,12 @@ fn mask_cache_answers_repeat_lookups_with_one_probe() {
         )));
         keys.push(k);
     }
+    (cls, keys)
+}
+
+#[test]
+fn mask_cache_answers_repeat_lookups_with_one_probe() {
+    let (mut cls, keys) = one_mask_per_field();
     let hashes: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
     let mut out = [None; 32];
     let all = (1u32 << keys.len()) - 1;
@@ -464,21 +457,7 @@ fn mask_cache_answers_repeat_lookups_with_one_probe() {
 /// the cache; sizing it back on makes repeat lookups cache hits again.
 #[test]
 fn a_mask_cache_of_size_zero_is_off_and_lookups_stay_right() {
-    let mut cls = Dpcls::new();
-    let mut keys = Vec::new();
-    for f in 0..FIELDS {
-        let mut vals = [1u64; FIELDS];
-        vals[f] = 2;
-        let k = key_from(&vals);
-        cls.insert(Arc::new(Flow::new(
-            f as u128,
-            &k,
-            &mask_from(1 << f),
-            actions(1),
-            1,
-        )));
-        keys.push(k);
-    }
+    let (mut cls, keys) = one_mask_per_field();
     let hashes: Vec<u64> = keys.iter().map(FlowKey::hash).collect();
     let all = (1u32 << keys.len()) - 1;
     let lookup = |cls: &Dpcls| {

@@ -59,6 +59,22 @@ impl Dpswitch {
         dpctl_at(self.netlink_pid, args, "")
     }
 
+    /// Runs `dpctl ARGS` against this daemon and returns its output, which must come with
+    /// exit code 0 and nothing on stderr.
+    ///
+    /// # Panics
+    /// If dpctl fails or complains.
+    #[track_caller]
+    pub fn dpctl_ok(&self, args: &[&str]) -> String {
+        let r = self.dpctl(args);
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (0, ""),
+            "dpctl {args:?}: {r:#?}"
+        );
+        r.stdout
+    }
+
     /// Runs `dpctl ARGS` against this daemon, feeding `stdin`.
     pub fn dpctl_stdin(&self, args: &[&str], stdin: &str) -> CtlRun {
         dpctl_at(self.netlink_pid, args, stdin)

@@ -1,12 +1,11 @@
 //! The process harness: a running `dpswitch` ([`Dpswitch`]), started with its own EAL file
 //! prefix and netlink port id and stopped when dropped, and one that must exit by itself.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exec::bin;
+use crate::exec::{bin, capture_lines};
 use crate::names::{fresh_netlink_pid, unique};
 
 /// The `dpswitch` command the harness runs: EAL on cores 0-1 in memory with `file_prefix`,
@@ -106,43 +105,8 @@ impl Dpswitch {
     /// # Panics
     /// If it does not come up within 20 s (its log is printed).
     pub fn start_at(file_prefix: &str, netlink_pid: u32, args: &[&str]) -> Dpswitch {
-        let file_prefix = file_prefix.to_string();
-        let mut cmd = dpswitch_command(&file_prefix, netlink_pid, args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn dpswitch");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().expect("log lock").push(line);
-                }
-            });
-        }
-        let sw = Dpswitch {
-            child,
-            netlink_pid,
-            file_prefix,
-            log,
-        };
-        if !sw.wait_for_log("forwarding", Duration::from_secs(20)) {
-            panic!("dpswitch did not start:\n{}", sw.log_text());
-        }
-        sw
+        let cmd = dpswitch_command(file_prefix, netlink_pid, args);
+        Dpswitch::start_command(cmd, file_prefix, netlink_pid)
     }
 
     /// Starts dpswitch from a complete command line (e.g. without `--in-memory`, which
@@ -170,19 +134,7 @@ impl Dpswitch {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn dpswitch");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
-            child.stdout.take().map(|s| Box::new(s) as _),
-            child.stderr.take().map(|s| Box::new(s) as _),
-        ];
-        for stream in streams.into_iter().flatten() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    log.lock().expect("log lock").push(line);
-                }
-            });
-        }
+        let log = capture_lines(&mut child);
         let sw = Dpswitch {
             child,
             netlink_pid,

@@ -1,7 +1,9 @@
 //! Running other programs: the workspace's binaries, and commands that must succeed.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 
 /// Path of a workspace binary (`dpswitch`, `dpctl`) next to the test executable's directory.
 ///
@@ -33,4 +35,22 @@ pub fn sh(argv: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{argv:?} failed: {text}");
     text
+}
+
+/// Collects every line `child` writes to its piped stdout and stderr, as it writes them.
+pub fn capture_lines(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let streams: [Option<Box<dyn std::io::Read + Send>>; 2] = [
+        child.stdout.take().map(|s| Box::new(s) as _),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().expect("output lock").push(line);
+            }
+        });
+    }
+    lines
 }

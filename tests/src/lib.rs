@@ -30,7 +30,7 @@ mod wire;
 
 pub use dpctl::{dpctl_at, CtlRun};
 pub use dpswitch::{dpswitch_command, dpswitch_until_exit, long_round_lines, Dpswitch};
-pub use exec::{bin, sh};
+pub use exec::{bin, capture_lines, sh};
 pub use files::{write_pcap, TempFile};
 pub use hostile::{nlhostile, result_fields};
 pub use names::{fresh_netlink_pid, unique};

@@ -17,17 +17,6 @@ const MAC_B: [u8; 6] = [0x02, 0xe2, 0xe4, 0, 0, 0x0b];
 /// Frames sent, each a flow of its own.
 const FRAMES: u64 = 400;
 
-#[track_caller]
-fn ok(sw: &Dpswitch, args: &[&str]) -> String {
-    let r = sw.dpctl(args);
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (0, ""),
-        "dpctl {args:?}: {r:#?}"
-    );
-    r.stdout
-}
-
 /// The ports (with queue ids) `pmd-rxq-show` lists under each PMD, in order.
 fn rxqs_by_pmd(show: &str) -> Vec<Vec<String>> {
     let mut pmds: Vec<Vec<String>> = Vec::new();
@@ -46,7 +35,7 @@ fn rxqs_by_pmd(show: &str) -> Vec<Vec<String>> {
 
 /// The RX packets of every port of `dp`, summed, from `dpctl show -s`.
 fn ports_rx(sw: &Dpswitch, dp: &str) -> u64 {
-    ok(sw, &["show", "-s", dp])
+    sw.dpctl_ok(&["show", "-s", dp])
         .lines()
         .filter_map(|l| l.trim().strip_prefix("RX packets:"))
         .map(|r| {
@@ -106,14 +95,11 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
     let dp = unique("dpm");
     let (ta, tb) = (unique("ma"), unique("mb"));
     let sw = two_pmds(&dp, &[&format!("{tb}=net_tap_{tb},iface={tb}")]);
-    ok(
-        &sw,
-        &[
-            "add-if",
-            &dp,
-            &format!("{ta},type=dpdk,n_rxq=4,devargs=net_tap_{ta},iface={ta}"),
-        ],
-    );
+    sw.dpctl_ok(&[
+        "add-if",
+        &dp,
+        &format!("{ta},type=dpdk,n_rxq=4,devargs=net_tap_{ta},iface={ta}"),
+    ]);
     sh(&[
         "sysctl",
         "-qw",
@@ -125,7 +111,7 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
     let (a, b) = (PacketSocket::open(&na, &ta), PacketSocket::open(&nb, &tb));
 
     // A has the 4 rx queues it asked for, spread over both PMDs.
-    let placement = rxqs_by_pmd(&ok(&sw, &["pmd-rxq-show"]));
+    let placement = rxqs_by_pmd(&sw.dpctl_ok(&["pmd-rxq-show"]));
     assert_eq!(placement.len(), 2, "{placement:?}");
     let a_queues = placement
         .iter()
@@ -143,7 +129,7 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
     // B announces itself, so A's frames go to B alone.
     b.send(&magic_frame([0xff; 6], MAC_B, b"hello"));
     assert!(a.recv_magic(Duration::from_secs(5)).is_some(), "B's hello");
-    ok(&sw, &["pmd-stats-clear"]);
+    sw.dpctl_ok(&["pmd-stats-clear"]);
     let rx_before = ports_rx(&sw, &dp);
 
     for i in 0..FRAMES {
@@ -170,9 +156,9 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
     // The PMDs' counts add up to what the ports received in the same span: the test's
     // frames, and whatever the kernel itself sent into a port meanwhile.
     let (per_pmd, received) = loop {
-        let per_pmd = received_by_pmd(&ok(&sw, &["pmd-stats-show"]));
+        let per_pmd = received_by_pmd(&sw.dpctl_ok(&["pmd-stats-show"]));
         let received = ports_rx(&sw, &dp) - rx_before;
-        if received_by_pmd(&ok(&sw, &["pmd-stats-show"])) == per_pmd {
+        if received_by_pmd(&sw.dpctl_ok(&["pmd-stats-show"])) == per_pmd {
             break (per_pmd, received);
         }
     };
@@ -189,7 +175,7 @@ fn two_pmds_poll_a_multi_queue_port_and_their_counts_add_up() {
     // PMD's cycles and every PMD its overhead, as OVS prints them.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let shares = loop {
-        let show = ok(&sw, &["pmd-rxq-show"]);
+        let show = sw.dpctl_ok(&["pmd-rxq-show"]);
         if !show.contains("NOT AVAIL") {
             break show;
         }
@@ -253,25 +239,19 @@ fn pinned_rx_queues_stay_on_their_pmd_which_is_then_isolated() {
         "{ta},type=dpdk,pmd-rxq-affinity=0-2,devargs=net_tap_{ta},iface={ta}"
     ));
     // The refused adds left the device free.
-    ok(
-        &sw,
-        &[
-            "add-if",
-            &dp,
-            &format!(
-                "{ta},type=dpdk,n_rxq=2,pmd-rxq-affinity=\"0:2,1:2\",devargs=net_tap_{ta},iface={ta}"
-            ),
-        ],
-    );
-    ok(
-        &sw,
-        &[
-            "add-if",
-            &dp,
-            &format!("{tb},type=dpdk,devargs=net_tap_{tb},iface={tb}"),
-        ],
-    );
-    let show = ok(&sw, &["pmd-rxq-show"]);
+    sw.dpctl_ok(&[
+        "add-if",
+        &dp,
+        &format!(
+            "{ta},type=dpdk,n_rxq=2,pmd-rxq-affinity=\"0:2,1:2\",devargs=net_tap_{ta},iface={ta}"
+        ),
+    ]);
+    sw.dpctl_ok(&[
+        "add-if",
+        &dp,
+        &format!("{tb},type=dpdk,devargs=net_tap_{tb},iface={tb}"),
+    ]);
+    let show = sw.dpctl_ok(&["pmd-rxq-show"]);
     let (one, two) = (section(&show, 1), section(&show, 2));
     assert!(two.contains(&"  isolated : true".to_string()), "{show}");
     assert!(one.contains(&"  isolated : false".to_string()), "{show}");
@@ -299,8 +279,8 @@ fn pinned_rx_queues_stay_on_their_pmd_which_is_then_isolated() {
         r.stderr
     );
     // Without its pinned queues the PMD is no longer isolated.
-    ok(&sw, &["del-if", &dp, &ta]);
-    let show = ok(&sw, &["pmd-rxq-show"]);
+    sw.dpctl_ok(&["del-if", &dp, &ta]);
+    let show = sw.dpctl_ok(&["pmd-rxq-show"]);
     assert!(
         section(&show, 2).contains(&"  isolated : false".to_string()),
         "{show}"

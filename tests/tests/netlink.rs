@@ -204,30 +204,17 @@ fn families_datapaths_vports_flows_and_their_errors() {
     // A setting dpswitch has no use for is refused, not stored without effect.
     let mut colored = opts.clone();
     odp::dpswitch::push_setting(&mut colored, "color", "blue");
-    let refused = c.msg(
-        VportCmd::New,
-        ifindex,
-        VportAttrs {
-            name: Some(vname.clone()),
-            ty: Some(VportType::Netdev),
-            upcall_pids: Some(vec![0]),
-            options: Some(colored),
-            ..VportAttrs::default()
-        },
-    );
+    let netdev = |options: VportOptions, port_no: Option<u32>| VportAttrs {
+        name: Some(vname.clone()),
+        ty: Some(VportType::Netdev),
+        upcall_pids: Some(vec![0]),
+        options: Some(options),
+        port_no,
+        ..VportAttrs::default()
+    };
+    let refused = c.msg(VportCmd::New, ifindex, netdev(colored, None));
     assert_eq!(c.transact(refused, 0).1, EINVAL);
-    let vnew = c.msg(
-        VportCmd::New,
-        ifindex,
-        VportAttrs {
-            name: Some(vname.clone()),
-            ty: Some(VportType::Netdev),
-            upcall_pids: Some(vec![0]),
-            options: Some(opts.clone()),
-            port_no: Some(7),
-            ..VportAttrs::default()
-        },
-    );
+    let vnew = c.msg(VportCmd::New, ifindex, netdev(opts.clone(), Some(7)));
     let (r, e) = c.transact(vnew, flags::ECHO);
     assert_eq!(e, 0);
     assert_eq!(r[0].body.port_no, Some(7));

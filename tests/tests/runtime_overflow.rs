@@ -31,16 +31,6 @@ fn timed_get(c: &mut NlClient, dp: &str) -> (DpStats, Duration) {
     (r[0].body.stats.expect("stats"), rtt)
 }
 
-#[track_caller]
-fn ok(sw: &Dpswitch, args: &[&str]) {
-    let r = sw.dpctl(args);
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (0, ""),
-        "dpctl {args:?}: {r:#?}"
-    );
-}
-
 #[test]
 fn a_miss_flood_overflows_the_upcall_queue_and_the_switch_recovers() {
     let dp = unique("dpo");
@@ -83,17 +73,14 @@ fn a_miss_flood_overflows_the_upcall_queue_and_the_switch_recovers() {
     let mut c = NlClient::connect(sw.netlink_pid);
     let (before, _) = timed_get(&mut c, &dp);
     let flood = unique("fl");
-    ok(
-        &sw,
-        &[
-            "add-if",
-            &dp,
-            &format!(
-                "{flood},type=dpdk,devargs=net_pcap_{flood},rx_pcap={},infinite_rx=1",
-                pcap.path.display()
-            ),
-        ],
-    );
+    sw.dpctl_ok(&[
+        "add-if",
+        &dp,
+        &format!(
+            "{flood},type=dpdk,devargs=net_pcap_{flood},rx_pcap={},infinite_rx=1",
+            pcap.path.display()
+        ),
+    ]);
 
     // While flooded: losses keep growing, flows stay within the limit, GETs come back fast.
     std::thread::sleep(Duration::from_millis(500));
@@ -137,7 +124,7 @@ fn a_miss_flood_overflows_the_upcall_queue_and_the_switch_recovers() {
     assert_eq!(during.n_flows, FLOW_LIMIT);
 
     // Recovery: with the flood port gone, what is queued drains and nothing more is lost.
-    ok(&sw, &["del-if", &dp, &flood]);
+    sw.dpctl_ok(&["del-if", &dp, &flood]);
     std::thread::sleep(Duration::from_millis(500));
     let (after, _) = timed_get(&mut c, &dp);
     std::thread::sleep(Duration::from_secs(1));

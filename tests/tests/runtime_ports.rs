@@ -26,17 +26,6 @@ fn seq_of(frame: &[u8]) -> Option<u32> {
     (&p[..4] == b"seq:").then(|| u32::from_be_bytes([p[4], p[5], p[6], p[7]]))
 }
 
-#[track_caller]
-fn ok(sw: &Dpswitch, args: &[&str]) -> String {
-    let r = sw.dpctl(args);
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (0, ""),
-        "dpctl {args:?}: {r:#?}"
-    );
-    r.stdout
-}
-
 #[test]
 fn adding_and_removing_a_port_loses_nothing_on_the_others() {
     let dp = unique("dpp");
@@ -96,14 +85,15 @@ fn adding_and_removing_a_port_loses_nothing_on_the_others() {
         } else {
             format!("{name},type=dpdk,devargs=net_tap_{name},iface={name}")
         };
-        ok(&sw, &["add-if", &dp, &spec]);
+        sw.dpctl_ok(&["add-if", &dp, &spec]);
         assert!(
-            ok(&sw, &["show", &dp]).contains(&format!(": {name} (dpdk: devargs=")),
+            sw.dpctl_ok(&["show", &dp])
+                .contains(&format!(": {name} (dpdk: devargs=")),
             "port {name} not shown after add-if"
         );
         std::thread::sleep(Duration::from_millis(100));
-        ok(&sw, &["del-if", &dp, &name]);
-        assert!(!ok(&sw, &["show", &dp]).contains(&format!(": {name} ")));
+        sw.dpctl_ok(&["del-if", &dp, &name]);
+        assert!(!sw.dpctl_ok(&["show", &dp]).contains(&format!(": {name} ")));
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -130,7 +120,7 @@ fn adding_and_removing_a_port_loses_nothing_on_the_others() {
 
     // Still answering, with just the two ports and the local one left, and still forwarding
     // (reverse direction, fresh sockets).
-    let show = ok(&sw, &["show", &dp]);
+    let show = sw.dpctl_ok(&["show", &dp]);
     assert_eq!(show.matches("  port ").count(), 3, "{show}");
     let (a, b) = (PacketSocket::open(&na, &ta), PacketSocket::open(&nb, &tb));
     let back = magic_frame(MAC_A, MAC_B, b"after");

@@ -8,12 +8,12 @@
 //! `--single-file-segments`. Without free hugepages the test says so and passes, unless
 //! `DPSWITCH_REQUIRE_HUGEPAGES=1` (set by `tests/run.sh`, which reserves them).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dpswitch_e2e::{magic_frame, unique, Dpswitch, Netns, PacketSocket};
+use dpswitch_e2e::{capture_lines, magic_frame, unique, Dpswitch, Netns, PacketSocket};
 
 /// The guest's MAC (given to virtio-user, so frames can be told apart).
 const GUEST: [u8; 6] = [0x02, 0xe2, 0xe3, 0, 0, 0x01];
@@ -85,27 +85,7 @@ impl Guest {
             .stderr(Stdio::piped())
             .spawn()
             .expect("dpdk-testpmd (package dpdk-dev)");
-        let out = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let out = out.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    out.lock().expect("output").push(line);
-                }
-            });
-        }
+        let out = capture_lines(&mut child);
         let stdin = child.stdin.take();
         let g = Guest { child, stdin, out };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -175,50 +155,83 @@ fn host_to_guest(sock: &str, host: &PacketSocket, server: bool) -> u64 {
     g.stop()
 }
 
+/// A dpswitch whose port `vh0` is a vhost-user socket (`net_vhost` with `vhost_args` after
+/// the socket path) and whose other port is a TAP in a quiet namespace, the host.
+struct Switch {
+    sw: Dpswitch,
+    dp: String,
+    sock: String,
+    dir: std::path::PathBuf,
+    host: PacketSocket,
+    _ns: Netns,
+}
+
+impl Switch {
+    fn start(name: &str, vhost_args: &str) -> Switch {
+        let dir = std::env::temp_dir().join(unique(name));
+        std::fs::create_dir_all(&dir).expect("socket directory");
+        let sock = dir.join("vh0.sock").to_string_lossy().into_owned();
+        let dp = unique("dpv");
+        let tap = unique("pv");
+        let sw = Dpswitch::start(&[
+            "--dp",
+            &dp,
+            "--no-flood",
+            &dp,
+            "--port",
+            &format!("vh0=net_vhost_{tap},iface={sock},{vhost_args}"),
+            "--port",
+            &format!("{tap}=net_tap_{tap},iface={tap}"),
+        ]);
+        // The datapath's local port stays quiet too (no IPv6 solicitations into the bridge).
+        dpswitch_e2e::sh(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
+        ]);
+        let ns = Netns::new();
+        ns.take_quiet(&tap);
+        let host = PacketSocket::open(&ns, &tap);
+        Switch {
+            sw,
+            dp,
+            sock,
+            dir,
+            host,
+            _ns: ns,
+        }
+    }
+
+    /// Stops dpswitch, which must exit cleanly, and removes the socket's directory.
+    fn stop(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let (status, log) = self.sw.stop_with_log();
+        assert!(status.success(), "dpswitch exited with {status}\n{log}");
+    }
+}
+
 #[test]
 fn vhost_user_carries_frames_both_ways_and_serves_a_guest_that_comes_back() {
     if !hugepages_for_a_guest() {
         return;
     }
-    let dir = std::env::temp_dir().join(unique("vhost"));
-    std::fs::create_dir_all(&dir).expect("socket directory");
-    let sock = dir.join("vh0.sock").to_string_lossy().into_owned();
-    let dp = unique("dpv");
-    let tap = unique("pv");
-    let sw = Dpswitch::start(&[
-        "--dp",
-        &dp,
-        "--no-flood",
-        &dp,
-        "--port",
-        &format!("vh0=net_vhost_{tap},iface={sock},queues=1"),
-        "--port",
-        &format!("{tap}=net_tap_{tap},iface={tap}"),
-    ]);
-    // The datapath's local port stays quiet too (no IPv6 solicitations into the bridge).
-    dpswitch_e2e::sh(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
-    ]);
-    let ns = Netns::new();
-    ns.take_quiet(&tap);
-    let host = PacketSocket::open(&ns, &tap);
+    let s = Switch::start("vhost", "queues=1");
+    let (sock, host) = (&s.sock, &s.host);
 
     // Host to guest, then again with a new guest on the same socket.
-    let first = host_to_guest(&sock, &host, false);
+    let first = host_to_guest(sock, host, false);
     assert!(
         (FRAMES..FRAMES + 10).contains(&first),
         "first guest got {first}"
     );
-    let second = host_to_guest(&sock, &host, false);
+    let second = host_to_guest(sock, host, false);
     assert!(
         (FRAMES..FRAMES + 10).contains(&second),
         "second guest got {second}"
     );
 
     // Guest to host: testpmd sends as fast as it can; the host sees its frames.
-    let g = Guest::start(&sock, "txonly", false);
+    let g = Guest::start(sock, "txonly", false);
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut seen = 0;
     while Instant::now() < deadline {
@@ -233,16 +246,14 @@ fn vhost_user_carries_frames_both_ways_and_serves_a_guest_that_comes_back() {
     assert!(seen >= 10, "the host saw {seen} of the guest's frames");
     println!("guests received {first} and {second} of {FRAMES}; the host saw {seen} frames");
 
-    let show = sw.dpctl(&["show", "-s", &dp]);
+    let show = s.sw.dpctl(&["show", "-s", &s.dp]);
     assert_eq!(show.code, 0, "{show:?}");
     assert!(
         show.stdout.contains("vh0 (dpdk: devargs=net_vhost_"),
         "{}",
         show.stdout
     );
-    let _ = std::fs::remove_dir_all(&dir);
-    let (status, log) = sw.stop_with_log();
-    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+    s.stop();
 }
 
 /// Client mode (`client=1`): the guest owns the socket and dpswitch connects to it, and
@@ -252,31 +263,9 @@ fn a_vhost_user_client_port_reconnects_to_a_restarted_guest() {
     if !hugepages_for_a_guest() {
         return;
     }
-    let dir = std::env::temp_dir().join(unique("vhostc"));
-    std::fs::create_dir_all(&dir).expect("socket directory");
-    let sock = dir.join("vm.sock").to_string_lossy().into_owned();
-    let dp = unique("dpc");
-    let tap = unique("pc");
-    let sw = Dpswitch::start(&[
-        "--dp",
-        &dp,
-        "--no-flood",
-        &dp,
-        "--port",
-        &format!("vh0=net_vhost_{tap},iface={sock},queues=1,client=1"),
-        "--port",
-        &format!("{tap}=net_tap_{tap},iface={tap}"),
-    ]);
-    dpswitch_e2e::sh(&[
-        "sysctl",
-        "-qw",
-        &format!("net.ipv6.conf.{dp}.disable_ipv6=1"),
-    ]);
-    let ns = Netns::new();
-    ns.take_quiet(&tap);
-    let host = PacketSocket::open(&ns, &tap);
-    let first = host_to_guest(&sock, &host, true);
-    let second = host_to_guest(&sock, &host, true);
+    let s = Switch::start("vhostc", "queues=1,client=1");
+    let first = host_to_guest(&s.sock, &s.host, true);
+    let second = host_to_guest(&s.sock, &s.host, true);
     println!("client mode: guests received {first} and {second} of {FRAMES}");
     assert!(
         (FRAMES..FRAMES + 10).contains(&first),
@@ -286,7 +275,5 @@ fn a_vhost_user_client_port_reconnects_to_a_restarted_guest() {
         (FRAMES..FRAMES + 10).contains(&second),
         "second guest got {second}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
-    let (status, log) = sw.stop_with_log();
-    assert!(status.success(), "dpswitch exited with {status}\n{log}");
+    s.stop();
 }

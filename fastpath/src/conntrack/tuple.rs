@@ -103,33 +103,30 @@ impl Tuple {
             return Err(NoTuple::Fragment);
         }
         let p = key.ip_proto();
-        let mut t = Tuple {
+        let ids = l4_ids(family, p, l4).ok_or(NoTuple::Truncated)?;
+        // Ports as the key has them (the key is what flows matched the packet on).
+        let (src_port, dst_port) = if has_ports(p) {
+            (key.tp_src(), key.tp_dst())
+        } else {
+            ids
+        };
+        if is_icmp(family, p)
+            && !matches!(
+                kind(family, l4[0]),
+                Kind::Request { .. } | Kind::Reply { .. }
+            )
+        {
+            return Err(NoTuple::Icmp);
+        }
+        Ok(Tuple {
             zone,
             family,
             src,
             dst,
             proto: p,
-            src_port: 0,
-            dst_port: 0,
-        };
-        if has_ports(p) {
-            if l4.len() < 4 {
-                return Err(NoTuple::Truncated);
-            }
-            t.src_port = key.tp_src();
-            t.dst_port = key.tp_dst();
-        } else if is_icmp(family, p) {
-            if l4.len() < 8 {
-                return Err(NoTuple::Truncated);
-            }
-            let ty = l4[0];
-            if !matches!(kind(family, ty), Kind::Request { .. } | Kind::Reply { .. }) {
-                return Err(NoTuple::Icmp);
-            }
-            t.src_port = u16::from_be_bytes([l4[4], l4[5]]);
-            t.dst_port = u16::from(ty) << 8 | u16::from(l4[1]);
-        }
-        Ok(t)
+            src_port,
+            dst_port,
+        })
     }
 
     /// The tuple of the other direction (`nf_ct_invert_tuple()`): addresses and ports
@@ -214,6 +211,27 @@ impl Tuple {
     }
 }
 
+/// A tuple's transport identifiers from `l4`, the transport header onwards: the ports, or
+/// for ICMP the identifier and `type << 8 | code`, or none (zeros) for other protocols;
+/// `None` if `l4` is too short to hold them.
+fn l4_ids(family: Family, p: u8, l4: &[u8]) -> Option<(u16, u16)> {
+    if has_ports(p) {
+        let h = l4.get(..4)?;
+        Some((
+            u16::from_be_bytes([h[0], h[1]]),
+            u16::from_be_bytes([h[2], h[3]]),
+        ))
+    } else if is_icmp(family, p) {
+        let h = l4.get(..8)?;
+        Some((
+            u16::from_be_bytes([h[4], h[5]]),
+            u16::from(h[0]) << 8 | u16::from(h[1]),
+        ))
+    } else {
+        Some((0, 0))
+    }
+}
+
 fn is_icmp(family: Family, p: u8) -> bool {
     matches!(
         (family, p),
@@ -286,29 +304,16 @@ pub fn quoted(family: Family, zone: u16, body: &[u8]) -> Option<Tuple> {
             }
         }
     }
-    let mut t = Tuple {
+    let (src_port, dst_port) = l4_ids(family, p, l4)?;
+    Some(Tuple {
         zone,
         family,
         src,
         dst,
         proto: p,
-        src_port: 0,
-        dst_port: 0,
-    };
-    if has_ports(p) {
-        if l4.len() < 4 {
-            return None;
-        }
-        t.src_port = u16::from_be_bytes([l4[0], l4[1]]);
-        t.dst_port = u16::from_be_bytes([l4[2], l4[3]]);
-    } else if is_icmp(family, p) {
-        if l4.len() < 8 {
-            return None;
-        }
-        t.src_port = u16::from_be_bytes([l4[4], l4[5]]);
-        t.dst_port = u16::from(l4[0]) << 8 | u16::from(l4[1]);
-    }
-    Some(t)
+        src_port,
+        dst_port,
+    })
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ fn dp_msg(
             n_cache_hit: s.n_cache_hit,
         }),
         user_features: Some(d.user_features),
-        masks_cache_size: Some(d.masks_cache_size),
+        masks_cache_size: Some(d.masks_cache_size()),
         per_cpu_pids: (d.per_cpu() && !d.per_cpu_pids.is_empty()).then(|| d.per_cpu_pids.clone()),
         ..DatapathAttrs::default()
     };
@@ -228,7 +228,7 @@ mod tests {
             Some(sent + 1),
             "one PMD command"
         );
-        assert_eq!(h.sw.model.get(dp).expect("dp0").masks_cache_size, 0);
+        assert_eq!(h.sw.model.get(dp).expect("dp0").masks_cache_size(), 0);
     }
 
     #[test]

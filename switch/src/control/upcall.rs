@@ -8,7 +8,6 @@
 //! thread in them). So for [`FULL_BACKOFF`] after an `EAGAIN`, upcalls to that receiver are
 //! counted lost without being built.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use fastpath::wire;
@@ -24,19 +23,19 @@ use nlio::NetlinkSocket;
 /// hundreds, each about 10 µs of a handler's time), so it never runs dry.
 pub(super) const FULL_BACKOFF: Duration = Duration::from_millis(1);
 
-/// The upcall encoder's reused buffer and the receivers currently known to be full.
+/// The upcall encoder's reused buffer and the receiver last found full.
 #[derive(Debug, Default)]
 pub(super) struct UpcallOut {
     buf: Vec<u8>,
-    full_until: HashMap<u32, Instant>,
-    /// The latest back-off's end.
-    refusing_until: Option<Instant>,
+    /// The receiver that last refused an upcall for want of room, and its back-off's end.
+    /// Another full receiver takes its place on its own first refusal.
+    full: Option<(u32, Instant)>,
 }
 
 impl UpcallOut {
-    /// Some receiver is in its back-off.
+    /// The receiver last found full is in its back-off.
     pub(super) fn refusing(&self) -> bool {
-        self.refusing_until.is_some_and(|t| Instant::now() < t)
+        self.full.is_some_and(|(_, until)| Instant::now() < until)
     }
 }
 
@@ -54,11 +53,12 @@ impl UpcallSink for Upcalls<'_> {
 
     fn deliver(&mut self, msg: &UpcallMsg<'_>) -> bool {
         let now = Instant::now();
-        if let Some(&until) = self.out.full_until.get(&msg.pid) {
-            if now < until {
-                return false;
-            }
-            self.out.full_until.remove(&msg.pid);
+        if self
+            .out
+            .full
+            .is_some_and(|(pid, until)| pid == msg.pid && now < until)
+        {
+            return false;
         }
         let body = PacketAttrs {
             packet: Some(msg.packet.to_vec()),
@@ -87,8 +87,7 @@ impl UpcallSink for Upcalls<'_> {
             Ok(()) => true,
             Err(e) => {
                 if e.raw_os_error() == Some(libc::EAGAIN) {
-                    self.out.full_until.insert(msg.pid, now + FULL_BACKOFF);
-                    self.out.refusing_until = Some(now + FULL_BACKOFF);
+                    self.out.full = Some((msg.pid, now + FULL_BACKOFF));
                 }
                 false
             }

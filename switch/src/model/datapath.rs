@@ -40,8 +40,6 @@ pub struct Datapath {
     pub ifindex: u32,
     /// Negotiated `OVS_DP_F_*` user features.
     pub user_features: u32,
-    /// Mask cache size as last set (reported back; the EMC plays its role).
-    pub masks_cache_size: u32,
     /// Per-CPU (per-PMD) upcall port ids.
     pub per_cpu_pids: Vec<u32>,
     /// Ports by number.
@@ -55,6 +53,12 @@ pub struct Datapath {
 }
 
 impl Datapath {
+    /// Entries of the mask cache (`OVS_DP_ATTR_MASKS_CACHE_SIZE`): the authoritative
+    /// classifier's, which every PMD's copies.
+    pub fn masks_cache_size(&self) -> u32 {
+        u32::try_from(self.flows.classifier().mask_cache_size()).unwrap_or(u32::MAX)
+    }
+
     /// Whether upcalls are dispatched per CPU (`OVS_DP_F_DISPATCH_UPCALL_PER_CPU`).
     pub fn per_cpu(&self) -> bool {
         self.user_features & features::DISPATCH_UPCALL_PER_CPU != 0

@@ -97,10 +97,9 @@ impl Model {
         n: u32,
     ) -> Result<()> {
         let d = self.get_mut(dp)?;
-        if d.masks_cache_size == n {
+        if d.masks_cache_size() == n {
             return Ok(());
         }
-        d.masks_cache_size = n;
         d.flows.set_mask_cache_size(n as usize);
         plane.update_flows(dp, fastpath::pmd::FlowCmd::SetMaskCache(n), &|i| {
             self.classifier(i)
@@ -182,8 +181,6 @@ impl Model {
             name: name.to_string(),
             ifindex: 0,
             user_features,
-            masks_cache_size: u32::try_from(fastpath::dpcls::DEFAULT_MASK_CACHE)
-                .unwrap_or(u32::MAX),
             per_cpu_pids: Vec::new(),
             vports: BTreeMap::new(),
             flows: Flows::new(plane.n_pmds()),

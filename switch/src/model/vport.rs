@@ -56,28 +56,26 @@ pub fn parse_rxq_affinity(value: &str) -> Result<Vec<(u16, u32)>> {
 /// [`Error::Invalid`] for any other key or a value the key cannot take: a setting that
 /// would be stored without effect is refused.
 pub fn check_setting(key: &str, value: &str) -> Result<()> {
-    let known = matches!(
-        key,
-        odp::dpswitch::DEVARGS | NO_FLOOD | N_RXQ | RXQ_AFFINITY
-    );
-    if !known {
-        return Err(Error::Invalid("unknown vport setting"));
-    }
-    if value.is_empty() {
-        return Ok(());
-    }
-    match key {
-        odp::dpswitch::DEVARGS => Ok(()),
-        NO_FLOOD => match value {
-            "true" | "1" | "yes" | "false" | "0" | "no" => Ok(()),
-            _ => Err(Error::Invalid("no-flood takes true or false")),
-        },
-        N_RXQ => match value.parse::<u16>() {
-            Ok(n) if (1..=MAX_RXQ).contains(&n) => Ok(()),
-            _ => Err(Error::Invalid("n_rxq takes 1 to 64")),
-        },
-        RXQ_AFFINITY => parse_rxq_affinity(value).map(|_| ()),
-        _ => Err(Error::Invalid("unknown vport setting")),
+    let (valid, wants) = match key {
+        odp::dpswitch::DEVARGS => return Ok(()),
+        NO_FLOOD => (
+            matches!(value, "true" | "1" | "yes" | "false" | "0" | "no"),
+            "no-flood takes true or false",
+        ),
+        N_RXQ => (
+            value
+                .parse::<u16>()
+                .is_ok_and(|n| (1..=MAX_RXQ).contains(&n)),
+            "n_rxq takes 1 to 64",
+        ),
+        RXQ_AFFINITY if !value.is_empty() => return parse_rxq_affinity(value).map(|_| ()),
+        RXQ_AFFINITY => return Ok(()),
+        _ => return Err(Error::Invalid("unknown vport setting")),
+    };
+    if valid || value.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(wants))
     }
 }
 

@@ -330,6 +330,7 @@ impl PmdThread {
                         IdlePoll::ALWAYS
                     },
                     offload: rxq.carries_offload(),
+                    busy: cycles.load(std::sync::atomic::Ordering::Relaxed),
                     cycles,
                     rxq,
                 });

@@ -37,8 +37,9 @@ pub(super) struct RxSlot {
     pub(super) idle: IdlePoll,
     /// Its packets may carry offload work ([`RxQueue::carries_offload`]).
     pub(super) offload: bool,
-    /// TSC cycles its bursts took, from the poll to the last transmit (this thread is the
-    /// only writer; the control thread reads it for `pmd-rxq-show`'s usage).
+    /// TSC cycles its bursts took, from the poll to the last transmit.
+    pub(super) busy: u64,
+    /// `busy` as last published with the PMD's own counters, for `pmd-rxq-show`'s usage.
     pub(super) cycles: Arc<AtomicU64>,
 }
 
@@ -256,11 +257,7 @@ impl PmdThread {
                 rx_packets += n as u64;
                 let spent = rdtsc().wrapping_sub(start);
                 busy += spent;
-                let c = &self.rxqs[r].cycles;
-                c.store(
-                    c.load(Ordering::Relaxed).wrapping_add(spent),
-                    Ordering::Relaxed,
-                );
+                self.rxqs[r].busy += spent;
             }
             polls = polls.wrapping_add(1);
             if polls % HOUSEKEEPING_EVERY == 0 {
@@ -270,6 +267,10 @@ impl PmdThread {
                 }
                 let s = &self.shared;
                 s.busy_cycles.store(busy, Ordering::Relaxed);
+                // With the PMD's own cycles, so usage shares compare like with like.
+                for rx in &self.rxqs {
+                    rx.cycles.store(rx.busy, Ordering::Relaxed);
+                }
                 s.idle_cycles.store(idle, Ordering::Relaxed);
                 s.bursts.store(bursts, Ordering::Relaxed);
                 s.rx_packets.store(rx_packets, Ordering::Relaxed);
