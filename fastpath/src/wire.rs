@@ -20,7 +20,7 @@ use odp::key::{
 use odp::validate::{FlatKey, FlowMatch};
 
 use crate::flow::key::{FlowKey, IN_PORT_NONE, MAC_PROTO_ETHERNET, MAC_PROTO_NONE};
-use crate::packet::parse::{TunnelMeta, ETH_TYPE_802_2};
+use crate::packet::parse::{CtMeta, TunnelMeta, ETH_TYPE_802_2};
 use crate::packet::Metadata;
 use crate::Error;
 
@@ -312,12 +312,24 @@ pub fn execute_metadata(k: &OKey, local_port: bool) -> Result<Metadata, Error> {
         dp_hash: f.dp_hash.unwrap_or(0),
         skb_mark: f.skb_mark.unwrap_or(0),
         priority: f.priority.unwrap_or(0),
-        ct_state: u8::try_from(f.ct_state.unwrap_or(0)).map_err(|_| Error::Invalid("ct_state"))?,
-        ct_zone: f.ct_zone.unwrap_or(0),
-        ct_mark: f.ct_mark.unwrap_or(0),
-        ct_labels: f.ct_labels.map_or(0, u128::from_be_bytes),
+        ct: CtMeta {
+            state: u8::try_from(f.ct_state.unwrap_or(0)).map_err(|_| Error::Invalid("ct_state"))?,
+            zone: f.ct_zone.unwrap_or(0),
+            mark: f.ct_mark.unwrap_or(0),
+            labels: f.ct_labels.map_or(0, u128::from_be_bytes),
+            ..CtMeta::default()
+        },
         ..Metadata::default()
     };
+    if let Some(t) = &f.ct_orig_tuple_ipv4 {
+        md.ct.orig_proto = t.proto;
+        md.ct.orig_ipv4 = (ip4(t.src), ip4(t.dst));
+        md.ct.orig_ports = (t.src_port, t.dst_port);
+    } else if let Some(t) = &f.ct_orig_tuple_ipv6 {
+        md.ct.orig_proto = t.proto;
+        md.ct.orig_ipv6 = (ip6(t.src), ip6(t.dst));
+        md.ct.orig_ports = (t.src_port, t.dst_port);
+    }
     if local_port {
         md.in_port = 0;
     }

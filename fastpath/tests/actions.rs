@@ -9,7 +9,9 @@ use fastpath::actions::{
 };
 use fastpath::flow::FlowKey;
 use fastpath::packet::offload::finish_checksum;
-use fastpath::packet::{extract, Metadata, Offload, PacketBuf, PartialCsum, TunnelMeta, VecBuf};
+use fastpath::packet::{
+    extract, CtMeta, Metadata, Offload, PacketBuf, PartialCsum, TunnelMeta, VecBuf,
+};
 use fastpath::Error;
 use odp::action::{validate_actions, Action, Userspace};
 use odp::validate::FlatKey;
@@ -140,9 +142,14 @@ fn invalid_lists_are_refused_before_they_can_run() {
     }
     // What passes validation but the executor cannot do is refused by the compiler, and
     // its recursion stays bounded whatever it is given.
+    let nat = odp::action::Ct {
+        commit: true,
+        nat: Some(odp::action::Nat::default()),
+        ..odp::action::Ct::default()
+    };
     assert_eq!(
-        CompiledActions::compile(&[Action::Ct(odp::action::Ct::default())]),
-        Err(Error::Unsupported("ct action"))
+        CompiledActions::compile(&[Action::Ct(nat)]),
+        Err(Error::Unsupported("ct nat"))
     );
     assert_eq!(
         CompiledActions::compile(&[Action::Hash { alg: 2, basis: 0 }]),
@@ -720,13 +727,16 @@ fn recirc_hash_userspace_metadata() {
     let c = run_md(
         &f,
         &Metadata {
-            ct_state: 0x21,
-            ct_zone: 3,
+            ct: CtMeta {
+                state: 0x21,
+                zone: 3,
+                ..CtMeta::default()
+            },
             ..Metadata::for_port(1)
         },
         &[Action::CtClear, Action::Output(1)],
     );
-    assert_eq!((c.out[0].2.md.ct_state, c.out[0].2.md.ct_zone), (0, 0));
+    assert_eq!((c.out[0].2.md.ct.state, c.out[0].2.md.ct.zone), (0, 0));
 
     let tun = TunnelMeta {
         id: 5,

@@ -4,7 +4,7 @@ use fastpath::testing::*;
 
 use fastpath::flow::key::{FlowKey, FRAG_FIRST, FRAG_LATER, FRAG_NONE, MAC_PROTO_NONE};
 use fastpath::packet::parse::exthdr;
-use fastpath::packet::{extract, ExtractInfo, Metadata, ParseStatus};
+use fastpath::packet::{extract, CtMeta, ExtractInfo, Metadata, ParseStatus};
 
 fn key_of(frame: &[u8], md: &Metadata) -> (FlowKey, ExtractInfo) {
     let mut k = FlowKey::default();
@@ -443,10 +443,13 @@ fn l3_packet_without_ethernet() {
 #[test]
 fn metadata_enters_key() {
     let m = Metadata {
-        ct_state: 0x22,
-        ct_zone: 5,
-        ct_mark: 0xdead,
-        ct_labels: 1 << 100,
+        ct: CtMeta {
+            state: 0x22,
+            zone: 5,
+            mark: 0xdead,
+            labels: 1 << 100,
+            ..CtMeta::default()
+        },
         tunnel: Some(fastpath::packet::TunnelMeta {
             id: 42,
             ipv4_dst: IP_B,
@@ -460,10 +463,13 @@ fn metadata_enters_key() {
     assert_eq!(k.ct_labels(), 1 << 100);
     assert_eq!((k.tun_id(), k.tun_ipv4_dst(), k.tun_ttl()), (42, IP_B, 64));
     let m = Metadata {
-        ct_state: 0x21,
-        ct_orig_proto: 17,
-        ct_orig_ipv4: (IP_B, IP_A),
-        ct_orig_ports: (1, 2),
+        ct: CtMeta {
+            state: 0x21,
+            orig_proto: 17,
+            orig_ipv4: (IP_B, IP_A),
+            orig_ports: (1, 2),
+            ..m.ct
+        },
         ..m
     };
     let (k, _) = key_of(&udp4_frame(), &m);
@@ -530,8 +536,7 @@ mod fuzz {
             }
             f.extend(body);
             let m = Metadata {
-                ct_state: (ct & 0xff) as u8,
-                ct_mark: ct >> 8,
+                ct: CtMeta { state: (ct & 0xff) as u8, mark: ct >> 8, ..CtMeta::default() },
                 tunnel: tun.then(|| fastpath::packet::TunnelMeta { id: 1, ipv4_dst: 2, ttl: 3, ..Default::default() }),
                 ..md()
             };

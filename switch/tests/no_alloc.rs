@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use dpswitch::dpdk::Native;
 use fastpath::actions::{CompiledActions, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::conntrack::table::{Policy, Table};
 use fastpath::emc::Emc;
 use fastpath::flow::{Flow, FlowKey};
 use fastpath::packet::{Metadata, Offload, PacketBuf, PartialCsum, VecBuf};
@@ -50,6 +51,7 @@ struct Ctx {
     out: Vec<VecBuf>,
     upcalls: usize,
     userdata: Option<Arc<[u8]>>,
+    conntrack: Option<Table>,
 }
 
 impl ExecContext<VecBuf> for Ctx {
@@ -67,6 +69,9 @@ impl ExecContext<VecBuf> for Ctx {
     fn drop_packet(&mut self, _: VecBuf, _: DropReason) {}
     fn random_u32(&mut self) -> u32 {
         0
+    }
+    fn conntrack(&self) -> Option<&Table> {
+        self.conntrack.as_ref()
     }
 }
 
@@ -112,6 +117,7 @@ fn burst_processing_does_not_allocate() {
         out: Vec::with_capacity(64),
         upcalls: 0,
         userdata: None,
+        conntrack: None,
     };
     let mut bufs: Vec<Option<VecBuf>> = (0..32).map(|_| Some(VecBuf::new(&frame))).collect();
     for round in 0..50u8 {
@@ -157,4 +163,55 @@ fn burst_processing_does_not_allocate() {
         st.emc_hit > 0 && st.megaflow_hit > 0,
         "both paths exercised: {st:?}"
     );
+}
+
+/// The `ct` stage: lookups of existing connections, new connections committed (entries
+/// come from the table's free list), and their metadata handed on, without allocating.
+#[test]
+fn conntrack_does_not_allocate() {
+    let mut pmd = Pmd::<Native>::new(0, Emc::new(1024, 2));
+    let mut k = FlowKey::ZERO;
+    k.set_in_port(1);
+    k.set_eth_type(0x0800);
+    let mut m = FlowKey::ZERO;
+    m.set_in_port(0xffff);
+    m.set_eth_type(0xffff);
+    let ct = odp::action::Ct {
+        commit: true,
+        zone: Some(9),
+        mark: Some((5, 0xff)),
+        ..odp::action::Ct::default()
+    };
+    let acts = CompiledActions::compile(&[Action::Ct(ct), Action::Output(2)]).unwrap();
+    pmd.apply(FlowCmd::Insert(Arc::new(Flow::new(1, &k, &m, acts, 1))));
+
+    let frame = udp4_frame();
+    let md = Metadata::for_port(1);
+    let mut ctx = Ctx {
+        out: Vec::with_capacity(64),
+        upcalls: 0,
+        userdata: None,
+        conntrack: Some(Table::new(4096, 1, Policy::default())),
+    };
+    let mut bufs: Vec<Option<VecBuf>> = (0..32).map(|_| Some(VecBuf::new(&frame))).collect();
+    for round in 0..40u16 {
+        // Rounds 0-3 start 128 connections; later rounds find them again.
+        for (i, slot) in bufs.iter_mut().enumerate() {
+            let mut b = ctx.out.pop().unwrap_or_else(|| VecBuf::new(&frame));
+            let mut f = frame.clone();
+            let sport = 1000 + (round % 4) * 32 + i as u16;
+            f[34..36].copy_from_slice(&sport.to_be_bytes());
+            b.reset(&f, 128);
+            *slot = Some(b);
+        }
+        let before = allocs();
+        pmd.process_burst(&mut bufs, BurstMeta::Shared(&md), 1, &mut ctx);
+        let after = allocs();
+        if round > 0 {
+            assert_eq!(after, before, "round {round}: the burst allocated");
+        }
+        assert_eq!(ctx.out.len(), 32);
+    }
+    let t = ctx.conntrack.as_ref().unwrap();
+    assert_eq!((t.count(), t.zone_count(9)), (128, 128));
 }

@@ -6,7 +6,7 @@
 use fastpath::flow::FlowKey;
 use fastpath::wire;
 use fastpath::packet::parse::extract_generic;
-use fastpath::packet::{extract, Metadata};
+use fastpath::packet::{extract, CtMeta, Metadata};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,9 +31,12 @@ fuzz_target!(|inp: Input| {
         dp_hash: inp.dp_hash,
         skb_mark: inp.skb_mark,
         priority: inp.priority,
-        ct_state: inp.ct_state,
-        ct_zone: inp.ct_zone,
-        ct_mark: inp.ct_mark,
+        ct: CtMeta {
+            state: inp.ct_state,
+            zone: inp.ct_zone,
+            mark: inp.ct_mark,
+            ..CtMeta::default()
+        },
         l3_ethertype: inp.l3_ethertype,
         ..Metadata::default()
     };

@@ -1,8 +1,14 @@
 //! Per-packet execution of [`CompiledActions`].
 
+mod hash;
+
 use super::csum::{sctp_checksum, update128, update16, update32};
 use super::{CompiledActions, Masked, Op, UserspaceAction, L4};
+use crate::conntrack::action::{self as ct, CtAction, CtDrop, IpPacket};
+use crate::conntrack::table::Table;
+use crate::conntrack::tuple::Family;
 use crate::flow::key::{FlowKey, FRAG_LATER};
+use crate::packet::parse::CtMeta;
 use crate::packet::parse::{
     ipproto, ExtractInfo, Metadata, TunnelMeta, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6,
     ETH_P_MPLS_MC, ETH_P_MPLS_UC,
@@ -29,6 +35,8 @@ pub enum DropReason {
     ActionsEnd,
     /// A header push ran out of headroom.
     NoHeadroom,
+    /// The `ct` action refused the packet.
+    Conntrack(CtDrop),
 }
 
 /// Side effects of action execution, implemented by the runtime (mbufs, tx batches,
@@ -48,6 +56,10 @@ pub trait ExecContext<B: PacketBuf> {
     fn drop_packet(&mut self, pkt: B, reason: DropReason);
     /// A random number for SAMPLE.
     fn random_u32(&mut self) -> u32;
+    /// The datapath's connection table (`None`: `ct` drops every packet).
+    fn conntrack(&self) -> Option<&Table> {
+        None
+    }
 }
 
 /// The metadata fields actions change, copied per packet (the rest stays borrowed).
@@ -65,8 +77,8 @@ pub struct HotMeta {
     pub priority: u32,
     /// `Some(ethertype)` once the packet has no Ethernet header.
     pub l3_ethertype: Option<u16>,
-    /// Conntrack state cleared by CT_CLEAR.
-    pub ct_cleared: bool,
+    /// Connection tracking metadata, once a `ct` or `ct_clear` changed it.
+    pub ct: Option<CtMeta>,
 }
 
 /// Mutable per-packet state during execution: metadata and header offsets. Small by
@@ -106,7 +118,7 @@ impl<'a> PacketState<'a> {
                 skb_mark: md.skb_mark,
                 priority: md.priority,
                 l3_ethertype: md.l3_ethertype,
-                ct_cleared: false,
+                ct: None,
             },
             egress_tunnel: None,
             l3_ofs: usize::from(info.l3_ofs),
@@ -128,12 +140,8 @@ impl<'a> PacketState<'a> {
         m.skb_mark = self.md.skb_mark;
         m.priority = self.md.priority;
         m.l3_ethertype = self.md.l3_ethertype;
-        if self.md.ct_cleared {
-            m.ct_state = 0;
-            m.ct_zone = 0;
-            m.ct_mark = 0;
-            m.ct_labels = 0;
-            m.ct_orig_proto = 0;
+        if let Some(ct) = self.md.ct {
+            m.ct = ct;
         }
         m
     }
@@ -344,11 +352,11 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
             }
             Op::Hash { basis, symmetric } => {
                 let input = if *symmetric {
-                    symmetric_l4_hash(pkt.data(), st)
+                    hash::symmetric_l4_hash(pkt.data(), st)
                 } else {
                     st.hash
                 };
-                let h = mix32(input, *basis);
+                let h = hash::mix32(input, *basis);
                 st.md.dp_hash = if h == 0 { 1 } else { h };
             }
             Op::Clone { len } => {
@@ -412,61 +420,49 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
                     st.shift(-14);
                 }
             }
-            Op::CtClear => st.md.ct_cleared = true,
+            Op::CtClear => st.md.ct = Some(CtMeta::default()),
+            Op::Ct(a) => {
+                if let Err(why) = conntrack(a, &pkt, st, ctx) {
+                    ctx.drop_packet(pkt, DropReason::Conntrack(why));
+                    return None;
+                }
+            }
         }
     }
     Some(pkt)
 }
 
+/// The `ct` action on `pkt` (`ovs_ct_execute()`); an error drops the packet.
+fn conntrack<B: PacketBuf, C: ExecContext<B>>(
+    a: &CtAction,
+    pkt: &B,
+    st: &mut PacketState<'_>,
+    ctx: &C,
+) -> Result<(), CtDrop> {
+    let table = ctx.conntrack().ok_or(CtDrop::NoTable)?;
+    let family = match st.eth_type {
+        ETH_P_IP => Family::V4,
+        ETH_P_IPV6 => Family::V6,
+        // Validation allows `ct` only on IP flows; anything else is not tracked.
+        _ => return Ok(()),
+    };
+    let p = IpPacket::of_frame(
+        pkt.data(),
+        family,
+        st.l3_ofs,
+        st.l4_ofs,
+        st.ip_proto,
+        st.frag,
+    );
+    let mut meta = st.md.ct.unwrap_or(st.base.ct);
+    ct::execute(table, a, &p, &mut meta)?;
+    st.md.ct = Some(meta);
+    Ok(())
+}
+
 #[inline(always)]
 fn is_mpls(et: u16) -> bool {
     et == ETH_P_MPLS_UC || et == ETH_P_MPLS_MC
-}
-
-#[inline(always)]
-#[allow(clippy::cast_possible_truncation)] // both halves are folded into the low one
-fn mix32(h: u64, basis: u32) -> u32 {
-    let x = (h ^ u64::from(basis).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_mul(0xff51_afd7_ed55_8ccd);
-    ((x >> 32) ^ x) as u32
-}
-
-/// A hash of the packet's addresses, IP protocol and TCP/UDP/SCTP ports that is the same in
-/// both directions of a connection (the kernel hashes the same fields with
-/// `__skb_get_hash_symmetric()` for OVS_HASH_ALG_SYM_L4): each address and port pair is
-/// ordered before it is hashed. Non-IP packets hash their Ethernet addresses the same way.
-fn symmetric_l4_hash(d: &[u8], st: &PacketState<'_>) -> u64 {
-    let l3 = st.l3_ofs;
-    let (a, b, proto) = match st.eth_type {
-        ETH_P_IP if d.len() >= l3 + 20 => (&d[l3 + 12..l3 + 16], &d[l3 + 16..l3 + 20], st.ip_proto),
-        ETH_P_IPV6 if d.len() >= l3 + 40 => {
-            (&d[l3 + 8..l3 + 24], &d[l3 + 24..l3 + 40], st.ip_proto)
-        }
-        _ if st.has_eth() && d.len() >= 12 => (&d[0..6], &d[6..12], 0),
-        _ => return 0,
-    };
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = fold_bytes(0x5bd1_e995, lo);
-    h = fold_bytes(h, hi);
-    h = fold_bytes(h, &[proto]);
-    let first_fragment = st.frag != FRAG_LATER;
-    if matches!(proto, ipproto::TCP | ipproto::UDP | ipproto::SCTP)
-        && first_fragment
-        && d.len() >= st.l4_ofs + 4
-    {
-        let (sp, dp) = (get16(d, st.l4_ofs), get16(d, st.l4_ofs + 2));
-        h = fold_bytes(h, &sp.min(dp).to_be_bytes());
-        h = fold_bytes(h, &sp.max(dp).to_be_bytes());
-    }
-    h
-}
-
-/// Folds `bytes` into the running hash `h` (FNV-1a steps over 64 bits).
-fn fold_bytes(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 #[inline(always)]

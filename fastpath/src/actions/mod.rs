@@ -13,6 +13,7 @@ use std::sync::Arc;
 use odp::action::{Action, MAX_ACTIONS_DEPTH};
 use odp::key::FlowKey as OKey;
 
+use crate::conntrack::action::CtAction;
 use crate::packet::parse::TunnelMeta;
 use crate::Error;
 
@@ -172,6 +173,7 @@ pub(crate) enum Op {
     },
     PopEth,
     CtClear,
+    Ct(Box<CtAction>),
 }
 
 /// An action list compiled for execution: flat, nested lists inline, set masks
@@ -303,13 +305,35 @@ fn compile_list(actions: &[Action], ops: &mut Vec<Op>, depth: usize) -> Result<(
             // dpswitch has no meters, and the kernel passes a packet through a meter action
             // whose meter does not exist (`net/openvswitch/meter.c`, `ovs_meter_execute()`).
             Action::Meter(_) => {}
-            Action::Ct(_) => return Err(Error::Unsupported("ct action")),
+            Action::Ct(c) => ops.push(Op::Ct(Box::new(compile_ct(c)?))),
             Action::PushNsh(_) | Action::PopNsh => return Err(Error::Unsupported("NSH actions")),
             Action::Psample { .. } => return Err(Error::Unsupported("psample action")),
             _ => return Err(Error::Unsupported("action")),
         }
     }
     Ok(())
+}
+
+/// A `ct` action as the executor runs it. NAT and helpers are refused: dpswitch does not
+/// implement them yet. A timeout policy name is accepted as the kernel accepts a name it
+/// has no policy for; the event mask is accepted as the kernel does with no one listening
+/// for conntrack events.
+fn compile_ct(c: &odp::action::Ct) -> Result<CtAction, Error> {
+    if c.nat.is_some() {
+        return Err(Error::Unsupported("ct nat"));
+    }
+    if c.helper.is_some() {
+        return Err(Error::Unsupported("ct helper"));
+    }
+    Ok(CtAction {
+        zone: c.zone.unwrap_or(0),
+        commit: c.commit || c.force_commit,
+        force: c.force_commit,
+        mark: c.mark,
+        labels: c
+            .labels
+            .map(|(v, m)| (u128::from_be_bytes(v), u128::from_be_bytes(m))),
+    })
 }
 
 /// Compiles a nested list after its head op; returns its length in ops.

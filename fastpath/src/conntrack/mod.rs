@@ -9,10 +9,14 @@
 //! hook answers: accept (with the new timeout), ignore, invalid, or reopen/kill the
 //! connection.
 
+pub mod action;
 pub mod icmp;
+pub mod table;
 pub mod tcp;
 pub mod tuple;
 pub mod udp;
+
+pub use table::ConnRef;
 
 /// Timeout of a connection of any other IP protocol, in seconds
 /// (`nf_conntrack_proto_generic.c`).

@@ -129,6 +129,40 @@ impl Tuple {
         })
     }
 
+    /// The tuple of an unfragmented IP packet as it is now: `l3` is its IP header onwards,
+    /// `l4` its transport header onwards, `p` the transport protocol, in `zone`.
+    ///
+    /// # Errors
+    /// [`NoTuple`]: a header too short, or an ICMP type without a connection of its own.
+    pub fn of_ip(family: Family, l3: &[u8], l4: &[u8], p: u8, zone: u16) -> Result<Tuple, NoTuple> {
+        let addr = |o: usize, n: usize| -> Result<u128, NoTuple> {
+            let b = l3.get(o..o + n).ok_or(NoTuple::Truncated)?;
+            Ok(b.iter().fold(0u128, |a, &x| a << 8 | u128::from(x)))
+        };
+        let (src, dst) = match family {
+            Family::V4 => (addr(12, 4)?, addr(16, 4)?),
+            Family::V6 => (addr(8, 16)?, addr(24, 16)?),
+        };
+        let (src_port, dst_port) = l4_ids(family, p, l4).ok_or(NoTuple::Truncated)?;
+        if is_icmp(family, p)
+            && !matches!(
+                kind(family, l4[0]),
+                Kind::Request { .. } | Kind::Reply { .. }
+            )
+        {
+            return Err(NoTuple::Icmp);
+        }
+        Ok(Tuple {
+            zone,
+            family,
+            src,
+            dst,
+            proto: p,
+            src_port,
+            dst_port,
+        })
+    }
+
     /// The tuple of the other direction (`nf_ct_invert_tuple()`): addresses and ports
     /// swapped; for ICMP the paired query type. `None` for an ICMP type without a pair.
     pub fn invert(&self) -> Option<Tuple> {
@@ -232,14 +266,16 @@ fn l4_ids(family: Family, p: u8, l4: &[u8]) -> Option<(u16, u16)> {
     }
 }
 
-fn is_icmp(family: Family, p: u8) -> bool {
+/// Whether `p` is the ICMP of `family`.
+pub fn is_icmp(family: Family, p: u8) -> bool {
     matches!(
         (family, p),
         (Family::V4, proto::ICMP) | (Family::V6, proto::ICMPV6)
     )
 }
 
-fn kind(family: Family, ty: u8) -> Kind {
+/// What ICMP type `ty` of `family` is to the tracker.
+pub fn kind(family: Family, ty: u8) -> Kind {
     match family {
         Family::V4 => icmp::kind_v4(ty),
         Family::V6 => icmp::kind_v6(ty),

@@ -7,6 +7,6 @@ pub mod parse;
 pub use buf::{PacketBuf, VecBuf};
 pub use offload::{Gso, GsoKind, Offload, PartialCsum};
 pub use parse::{
-    extract, extract_prepared, extract_reuse, simple_match_frame, simple_match_mask, ExtractInfo,
-    Metadata, ParseStatus, PreparedMeta, TunnelMeta,
+    extract, extract_prepared, extract_reuse, simple_match_frame, simple_match_mask, CtMeta,
+    ExtractInfo, Metadata, ParseStatus, PreparedMeta, TunnelMeta,
 };

@@ -324,10 +324,11 @@ fn parse_ct(a: &Attr<'_>) -> Result<Ct> {
             ct_attr::ZONE => c.zone = Some(n.u16("ct zone")?),
             ct_attr::MARK => {
                 let b: [u8; 8] = n.array("ct mark")?;
-                c.mark = Some((
-                    u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
-                    u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-                ));
+                let mask = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+                if mask == 0 {
+                    return Err(Error::Invalid("ct mark with a zero mask"));
+                }
+                c.mark = Some((u32::from_ne_bytes([b[0], b[1], b[2], b[3]]), mask));
             }
             ct_attr::LABELS => {
                 let b: [u8; 32] = n.array("ct labels")?;
@@ -335,6 +336,9 @@ fn parse_ct(a: &Attr<'_>) -> Result<Ct> {
                 let mut m = [0u8; 16];
                 v.copy_from_slice(&b[..16]);
                 m.copy_from_slice(&b[16..]);
+                if m == [0; 16] {
+                    return Err(Error::Invalid("ct labels with a zero mask"));
+                }
                 c.labels = Some((v, m));
             }
             ct_attr::HELPER => c.helper = Some(short_str(&n, "ct helper", 15)?),
@@ -367,10 +371,18 @@ fn parse_ct(a: &Attr<'_>) -> Result<Ct> {
                         x.flag("nat flag")?;
                     }
                 }
+                // The kernel checks against the attributes parsed so far: COMMIT must
+                // come first (`parse_nat()`).
+                if (nat.src || nat.dst) && !(c.commit || c.force_commit) {
+                    return Err(Error::Invalid("ct nat without commit"));
+                }
                 c.nat = Some(nat);
             }
             ty => return Err(Error::UnknownAttr { what: "ct", ty }),
         }
+    }
+    if (c.mark.is_some() || c.labels.is_some()) && !(c.commit || c.force_commit) {
+        return Err(Error::Invalid("ct mark or labels without commit"));
     }
     Ok(c)
 }

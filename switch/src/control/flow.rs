@@ -264,7 +264,7 @@ pub(super) fn handle<D: Dataplane>(
 
 #[cfg(test)]
 mod tests {
-    use odp::action::{Action, Ct};
+    use odp::action::Action;
     use odp::errno::{EEXIST, EINVAL, ENODEV, ENOENT, EOPNOTSUPP, EPERM};
     use odp::family::flow::FlowAttrs;
     use odp::text::{parse_actions, parse_key};
@@ -309,12 +309,12 @@ mod tests {
             EINVAL,
             "output port out of range"
         );
-        let mut ct = attrs(Some(3), KEY, "2");
-        ct.actions = Some(vec![Action::Ct(Ct::default())]);
+        let mut nat = attrs(Some(3), KEY, "2");
+        nat.actions = parse_actions("ct(commit,nat(src=10.0.0.9)),2", None).ok();
         assert_eq!(
-            h.errno(msg(FlowCmd::New, ct)),
+            h.errno(msg(FlowCmd::New, nat)),
             EOPNOTSUPP,
-            "ct is not implemented"
+            "NAT is not implemented"
         );
         let mut tcp_set = attrs(Some(3), KEY, "2");
         tcp_set.actions = parse_actions("set(tcp(src=1)),2", None).ok();

@@ -58,7 +58,7 @@ pub(super) fn handle<D: Dataplane>(
 
 #[cfg(test)]
 mod tests {
-    use odp::action::{Action, Ct};
+    use odp::action::{Action, Ct, Nat};
     use odp::errno::{EINVAL, ENODEV, EOPNOTSUPP, EPERM};
     use odp::family::packet::PacketAttrs;
 
@@ -103,10 +103,12 @@ mod tests {
             EINVAL,
             "validated"
         );
-        assert_eq!(
-            h.errno(execute(vec![Action::Ct(Ct::default())])),
-            EOPNOTSUPP
-        );
+        let nat = Ct {
+            commit: true,
+            nat: Some(Nat::default()),
+            ..Ct::default()
+        };
+        assert_eq!(h.errno(execute(vec![Action::Ct(nat)])), EOPNOTSUPP);
         let mut other_dp = execute(vec![]);
         other_dp.dp_ifindex = 5;
         assert_eq!(h.errno(other_dp), ENODEV);
@@ -124,6 +126,25 @@ mod tests {
         );
         let miss = OvsMessage::new(PacketCmd::Miss, DP, PacketAttrs::default());
         assert_eq!(h.errno(miss), EOPNOTSUPP, "MISS goes to userspace only");
+        assert_eq!(h.sw.plane.sent.len(), 1);
+    }
+
+    #[test]
+    fn execute_tracks_and_commits_through_the_shared_connection_table() {
+        let mut h = Harness::with_dp();
+        let mut udp = frame();
+        udp[17] = 28;
+        udp.extend_from_slice(&[0, 7, 0, 9, 0, 8, 0, 0]);
+        let commit = Ct {
+            commit: true,
+            zone: Some(4),
+            ..Ct::default()
+        };
+        let mut m = execute(vec![Action::Ct(commit), Action::Output(0)]);
+        m.body.packet = Some(udp);
+        assert_eq!(h.errno(m), 0);
+        let ct = h.sw.plane.conntrack.clone();
+        assert_eq!((ct.count(), ct.zone_count(4)), (1, 1));
         assert_eq!(h.sw.plane.sent.len(), 1);
     }
 

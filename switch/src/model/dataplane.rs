@@ -4,6 +4,8 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use fastpath::conntrack::table::Table;
+
 use fastpath::dpcls::Dpcls;
 use fastpath::packet::PacketBuf;
 use fastpath::pmd::FlowCmd;
@@ -100,4 +102,8 @@ pub trait Dataplane {
 
     /// Sends what [`Dataplane::transmit`] queued.
     fn flush(&mut self);
+
+    /// The connection table every datapath's `ct` actions share (the kernel's is per
+    /// network namespace; this process is one).
+    fn conntrack(&self) -> &Arc<Table>;
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use fastpath::conntrack::table::Table;
 use fastpath::packet::{PacketBuf, VecBuf};
 use fastpath::pmd::FlowCmd;
 
@@ -42,6 +43,8 @@ pub struct MemoryPlane {
     pub sent: Vec<(usize, u32, Vec<u8>)>,
     /// Largest frame a buffer holds.
     pub mtu: usize,
+    /// The connection table.
+    pub conntrack: Arc<Table>,
 }
 
 impl MemoryPlane {
@@ -127,5 +130,9 @@ impl Dataplane for MemoryPlane {
 
     fn flush(&mut self) {
         self.sent.append(&mut self.queued);
+    }
+
+    fn conntrack(&self) -> &Arc<Table> {
+        &self.conntrack
     }
 }

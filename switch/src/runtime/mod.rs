@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::hash::BuildHasher;
+
+use fastpath::conntrack::table::{Policy, Table};
 use fastpath::emc::Emc;
 use fastpath::pmd::FlowCmd;
 
@@ -54,6 +57,8 @@ pub struct Config {
     pub pmd_perf_metrics: bool,
     /// Netdev vport names that are DPDK devices: name → devargs (`--port-map`).
     pub port_map: BTreeMap<String, String>,
+    /// Connections the conntrack table can hold (its memory is reserved as it fills).
+    pub ct_capacity: u32,
 }
 
 impl Default for Config {
@@ -68,6 +73,8 @@ impl Default for Config {
             rxqs_per_port: 1,
             pmd_perf_metrics: false,
             port_map: BTreeMap::new(),
+            // The kernel's `nf_conntrack_max` on a machine with this much memory.
+            ct_capacity: 262_144,
         }
     }
 }
@@ -90,6 +97,9 @@ fn stand_ins(map: &BTreeMap<String, String>) -> Result<Vec<StandIn>> {
     Ok(made)
 }
 
+/// Connection-table entries examined for expiry per millisecond: the whole default table
+/// every 64 ms at most.
+const CT_SWEEP_SLICE: usize = 4096;
 /// Commands a PMD's ring holds; more wait in the control thread's backlog.
 const CMD_QUEUE: usize = 16384;
 /// Retired items a PMD can hand back before the control thread drops them (a full ring
@@ -129,6 +139,9 @@ pub struct Runtime {
     cfg: Config,
     view: Arc<SwitchView>,
     drop_warnings: DropWarnings,
+    conntrack: Arc<Table>,
+    /// When the connection table was last swept (CLOCK_MONOTONIC ms).
+    ct_swept_ms: u64,
     /// Kernel interfaces standing in for the mapped DPDK devices.
     _stand_ins: Vec<StandIn>,
 }
@@ -176,6 +189,8 @@ impl Runtime {
             large,
         };
         let upcalls = Arc::new(UpcallQueue::new(cfg.upcall_queue, lcores.len()));
+        let seed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        let conntrack = Arc::new(Table::new(cfg.ct_capacity, seed, Policy::default()));
         let mut pmds = Vec::with_capacity(lcores.len());
         for (id, &lcore) in lcores.iter().enumerate() {
             let (cmds, pmd_cmds) = rtrb::RingBuffer::new(CMD_QUEUE);
@@ -192,6 +207,7 @@ impl Runtime {
                     retired: pmd_retired,
                     long_rounds: pmd_long_rounds,
                     upcalls: upcalls.clone(),
+                    conntrack: conntrack.clone(),
                 },
                 pools.clone(),
                 shared.clone(),
@@ -231,6 +247,8 @@ impl Runtime {
             cfg,
             view,
             drop_warnings: DropWarnings::default(),
+            conntrack,
+            ct_swept_ms: 0,
             _stand_ins: stand_ins,
         })
     }
@@ -266,6 +284,20 @@ impl Runtime {
         new_emc(self.cfg.emc_entries, self.cfg.emc_insert_inv_prob, dp, pmd)
     }
 
+    /// Advances the connection table's clock, keeps free entries ahead of the PMDs and
+    /// removes expired connections, a slice per millisecond.
+    fn maintain_conntrack(&mut self) {
+        let now = fastpath::flow::monotonic_ms();
+        if now == self.ct_swept_ms {
+            return;
+        }
+        self.ct_swept_ms = now;
+        let ct = &self.conntrack;
+        ct.tick(now);
+        ct.grow();
+        ct.sweep(CT_SWEEP_SLICE);
+    }
+
     /// Waits until every PMD has applied every command sent so far.
     fn sync_pmds(&mut self, tables: Tables<'_>) {
         let (entries, inv_prob) = (self.cfg.emc_entries, self.cfg.emc_insert_inv_prob);
@@ -281,6 +313,7 @@ impl Runtime {
     /// resynchronisations from `model`), drops what they retired, logs their long rounds,
     /// and publishes the gauges readers see.
     pub fn maintain(&mut self, model: &Model) {
+        self.maintain_conntrack();
         let (entries, inv_prob) = (self.cfg.emc_entries, self.cfg.emc_insert_inv_prob);
         let tables = |dp| model.classifier(dp);
         for (pmd, h) in self.pmds.iter_mut().enumerate() {
@@ -707,6 +740,10 @@ impl Dataplane for Runtime {
                 None => pkts.clear(),
             }
         }
+    }
+
+    fn conntrack(&self) -> &Arc<Table> {
+        &self.conntrack
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use fastpath::actions::UserspaceAction;
 use fastpath::actions::{self, xorshift32, CompiledActions, DropReason, ExecContext, PacketState};
+use fastpath::conntrack::table::Table;
 use fastpath::flow::FlowKey;
 use fastpath::packet::{extract, Metadata, PacketBuf};
 use fastpath::MAX_RECIRC_PASSES;
@@ -71,6 +72,10 @@ impl<D: Dataplane> ExecContext<D::Packet> for ControlExec<'_, D> {
 
     fn random_u32(&mut self) -> u32 {
         xorshift32(self.rng)
+    }
+
+    fn conntrack(&self) -> Option<&Table> {
+        Some(self.plane.conntrack())
     }
 }
 

@@ -25,7 +25,7 @@ pub fn extract_generic(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> Extrac
         l4: 0,
     };
     p.run(md);
-    if md.ct_orig_proto != 0 && p.status != ParseStatus::Drop {
+    if md.ct.orig_proto != 0 && p.status != ParseStatus::Drop {
         p.ct_orig(md);
     }
     let (hash, map, l3, l4, status) =
@@ -56,18 +56,18 @@ impl Parser<'_, '_> {
         let k = &mut *self.key;
         match k.eth_type() {
             ETH_P_IP => {
-                k.set_ct_orig_ipv4_src(md.ct_orig_ipv4.0);
-                k.set_ct_orig_ipv4_dst(md.ct_orig_ipv4.1);
+                k.set_ct_orig_ipv4_src(md.ct.orig_ipv4.0);
+                k.set_ct_orig_ipv4_dst(md.ct.orig_ipv4.1);
             }
             ETH_P_IPV6 if self.map & MAP_ND == 0 => {
-                k.set_ct_orig_ipv6_src(md.ct_orig_ipv6.0);
-                k.set_ct_orig_ipv6_dst(md.ct_orig_ipv6.1);
+                k.set_ct_orig_ipv6_src(md.ct.orig_ipv6.0);
+                k.set_ct_orig_ipv6_dst(md.ct.orig_ipv6.1);
             }
             _ => return,
         }
-        k.set_ct_orig_tp_src(md.ct_orig_ports.0);
-        k.set_ct_orig_tp_dst(md.ct_orig_ports.1);
-        k.set_ct_orig_proto(md.ct_orig_proto);
+        k.set_ct_orig_tp_src(md.ct.orig_ports.0);
+        k.set_ct_orig_tp_dst(md.ct.orig_ports.1);
+        k.set_ct_orig_proto(md.ct.orig_proto);
         self.map |= MAP_CT;
     }
 

@@ -116,6 +116,31 @@ pub struct TunnelMeta {
     pub gbp: u32,
 }
 
+/// A packet's connection-tracking metadata: what the last `ct` action found, as flows match
+/// it (`OVS_KEY_ATTR_CT_*`), and the connection it found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CtMeta {
+    /// `ct_state` bits (`OVS_CS_F_*`).
+    pub state: u8,
+    /// Zone.
+    pub zone: u16,
+    /// Connection mark.
+    pub mark: u32,
+    /// Connection labels.
+    pub labels: u128,
+    /// Original-direction tuple protocol (0 = no tuple).
+    pub orig_proto: u8,
+    /// Original-direction tuple addresses, IPv4 (src, dst).
+    pub orig_ipv4: (u32, u32),
+    /// Original-direction tuple addresses, IPv6 (src, dst).
+    pub orig_ipv6: (u128, u128),
+    /// Original-direction tuple ports (src, dst; ICMP type and code).
+    pub orig_ports: (u16, u16),
+    /// The connection the last `ct` found, kept so that a later `ct` in the same zone does
+    /// not track the same packet twice (never reported).
+    pub conn: crate::conntrack::ConnRef,
+}
+
 /// Per-packet metadata that enters the key besides the frame bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -129,22 +154,8 @@ pub struct Metadata {
     pub skb_mark: u32,
     /// skb priority.
     pub priority: u32,
-    /// Conntrack state.
-    pub ct_state: u8,
-    /// Conntrack zone.
-    pub ct_zone: u16,
-    /// Conntrack mark.
-    pub ct_mark: u32,
-    /// Conntrack labels.
-    pub ct_labels: u128,
-    /// Conntrack original tuple protocol (0 = no tuple).
-    pub ct_orig_proto: u8,
-    /// Conntrack original tuple addresses, IPv4 (src, dst).
-    pub ct_orig_ipv4: (u32, u32),
-    /// Conntrack original tuple addresses, IPv6 (src, dst).
-    pub ct_orig_ipv6: (u128, u128),
-    /// Conntrack original tuple ports (src, dst).
-    pub ct_orig_ports: (u16, u16),
+    /// Connection tracking: what the last `ct` action found.
+    pub ct: CtMeta,
     /// Tunnel the packet arrived on.
     pub tunnel: Option<TunnelMeta>,
     /// `Some(ethertype)` for a layer-3 packet without an Ethernet header.
@@ -159,14 +170,7 @@ impl Default for Metadata {
             dp_hash: 0,
             skb_mark: 0,
             priority: 0,
-            ct_state: 0,
-            ct_zone: 0,
-            ct_mark: 0,
-            ct_labels: 0,
-            ct_orig_proto: 0,
-            ct_orig_ipv4: (0, 0),
-            ct_orig_ipv6: (0, 0),
-            ct_orig_ports: (0, 0),
+            ct: CtMeta::default(),
             tunnel: None,
             l3_ethertype: None,
         }
@@ -251,12 +255,12 @@ const MAP_TUN: u32 = 0xff << 20;
 /// [`extract_prepared`].
 #[inline]
 pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
-    if md.l3_ethertype.is_none() && md.ct_orig_proto == 0 {
+    if md.l3_ethertype.is_none() && md.ct.orig_proto == 0 {
         if let Some(f) = fast_ipv4_words(frame) {
             let w0 = u64::from(md.recirc_id)
                 | u64::from(md.in_port) << 32
                 | u64::from(MAC_PROTO_ETHERNET) << 48
-                | u64::from(md.ct_state) << 56;
+                | u64::from(md.ct.state) << 56;
             let l0 = [
                 w0,
                 f[0],
@@ -265,7 +269,7 @@ pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
                 f[3],
                 f[4],
                 u64::from(md.dp_hash) | u64::from(md.skb_mark) << 32,
-                u64::from(md.priority) | u64::from(md.ct_zone) << 32,
+                u64::from(md.priority) | u64::from(md.ct.zone) << 32,
             ];
             key.words[..8].copy_from_slice(&l0);
             key.words[8..].fill(0);
@@ -302,11 +306,11 @@ impl<'a> PreparedMeta<'a> {
         t.set_recirc_id(md.recirc_id);
         t.set_in_port(md.in_port);
         t.set_mac_proto(MAC_PROTO_ETHERNET);
-        t.set_ct_state(md.ct_state);
+        t.set_ct_state(md.ct.state);
         t.set_dp_hash(md.dp_hash);
         t.set_skb_mark(md.skb_mark);
         t.set_priority(md.priority);
-        t.set_ct_zone(md.ct_zone);
+        t.set_ct_zone(md.ct.zone);
         let map = MAP_LINE0 | write_ct_tunnel(md, &mut t);
         let mut extra_hash = 0u64;
         let mut m = map & !MAP_LINE0;
@@ -320,7 +324,7 @@ impl<'a> PreparedMeta<'a> {
             template: t,
             map,
             extra_hash,
-            fast_ok: md.l3_ethertype.is_none() && md.ct_orig_proto == 0,
+            fast_ok: md.l3_ethertype.is_none() && md.ct.orig_proto == 0,
         }
     }
 
@@ -364,11 +368,11 @@ pub fn extract_reuse(
 #[inline(always)]
 fn write_ct_tunnel(md: &Metadata, key: &mut FlowKey) -> u32 {
     let mut map = 0;
-    if md.ct_state != 0 || md.ct_zone != 0 || md.ct_mark != 0 || md.ct_labels != 0 {
-        key.set_ct_state(md.ct_state);
-        key.set_ct_zone(md.ct_zone);
-        key.set_ct_mark(md.ct_mark);
-        key.set_ct_labels(md.ct_labels);
+    if md.ct.state != 0 || md.ct.zone != 0 || md.ct.mark != 0 || md.ct.labels != 0 {
+        key.set_ct_state(md.ct.state);
+        key.set_ct_zone(md.ct.zone);
+        key.set_ct_mark(md.ct.mark);
+        key.set_ct_labels(md.ct.labels);
         map |= MAP_CT;
     }
     if let Some(t) = &md.tunnel {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use fastpath::actions::{xorshift32, DropReason, ExecContext, PacketState, UserspaceAction};
+use fastpath::conntrack::table::Table;
 use fastpath::flow::FlowKey;
 use fastpath::packet::{Metadata, PacketBuf};
 use fastpath::pmd::{BurstMeta, PmdContext};
@@ -74,6 +75,7 @@ pub struct PmdThread {
     pub(super) retired: rtrb::Producer<Garbage>,
     long_rounds: rtrb::Producer<LongRound>,
     upcalls: Arc<UpcallQueue>,
+    conntrack: Arc<Table>,
     pools: Pools,
     shared: Arc<PmdShared>,
     rng: u64,
@@ -91,6 +93,8 @@ pub struct PmdLinks {
     pub long_rounds: rtrb::Producer<LongRound>,
     /// Upcalls out (shared by all PMDs).
     pub upcalls: Arc<UpcallQueue>,
+    /// The connection table (shared by all PMDs and the control thread).
+    pub conntrack: Arc<Table>,
 }
 
 impl std::fmt::Debug for PmdThread {
@@ -110,6 +114,7 @@ impl PmdThread {
             retired,
             long_rounds,
             upcalls,
+            conntrack,
         } = links;
         PmdThread {
             id,
@@ -119,6 +124,7 @@ impl PmdThread {
             retired,
             long_rounds,
             upcalls,
+            conntrack,
             pools,
             shared,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
@@ -218,6 +224,7 @@ impl PmdThread {
                             pmd: self.id,
                             tx,
                             upcalls: &self.upcalls,
+                            conntrack: &self.conntrack,
                             pools: &self.pools,
                             offload,
                             recirc: &mut recirc,
@@ -370,6 +377,7 @@ struct Ctx<'a> {
     pmd: usize,
     tx: &'a mut TxTable,
     upcalls: &'a UpcallQueue,
+    conntrack: &'a Table,
     pools: &'a Pools,
     /// The burst came from a queue whose packets may carry offload work.
     offload: bool,
@@ -553,6 +561,11 @@ impl ExecContext<Mbuf> for Ctx<'_> {
 
     fn random_u32(&mut self) -> u32 {
         xorshift32(self.rng)
+    }
+
+    #[inline]
+    fn conntrack(&self) -> Option<&Table> {
+        Some(self.conntrack)
     }
 }
 

@@ -1,0 +1,438 @@
+//! The datapath's `ct` action on one packet, as the kernel runs it
+//! (`net/openvswitch/conntrack.c`, `ovs_ct_execute()`): find the packet's connection (or
+//! reuse the one an earlier `ct` in the same zone found), run its protocol tracker, commit
+//! it when asked, and leave the verdict in the packet's [`CtMeta`] for flows to match.
+
+use odp::key::ct_state as cs;
+
+use super::table::{Conn, ConnRef, Entry, Found, ProtoState, Refused, Table};
+use super::tcp::{Segment, Status, TcpConn, Verdict};
+use super::tuple::{self, Family, NoTuple, Tuple};
+use super::{icmp, udp, Dir};
+use crate::packet::parse::CtMeta;
+
+#[allow(clippy::cast_possible_truncation)]
+const NEW: u8 = cs::NEW as u8;
+#[allow(clippy::cast_possible_truncation)]
+const EST: u8 = cs::ESTABLISHED as u8;
+#[allow(clippy::cast_possible_truncation)]
+const REL: u8 = cs::RELATED as u8;
+#[allow(clippy::cast_possible_truncation)]
+const RPL: u8 = cs::REPLY_DIR as u8;
+#[allow(clippy::cast_possible_truncation)]
+const INV: u8 = cs::INVALID as u8;
+#[allow(clippy::cast_possible_truncation)]
+const TRK: u8 = cs::TRACKED as u8;
+
+/// A `ct` action, compiled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CtAction {
+    /// Zone.
+    pub zone: u16,
+    /// Commit the connection.
+    pub commit: bool,
+    /// Force commit: a connection found in the reply direction is replaced.
+    pub force: bool,
+    /// Mark value and mask, set on commit.
+    pub mark: Option<(u32, u32)>,
+    /// Labels value and mask, set on commit.
+    pub labels: Option<(u128, u128)>,
+}
+
+/// Why `ct` drops a packet (the kernel's `OVS_DROP_CONNTRACK` cases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtDrop {
+    /// A commit refused by the global or the zone's limit.
+    Limit,
+    /// A commit with no free table entry.
+    Full,
+    /// A commit whose reply tuple belongs to another connection.
+    Clash,
+    /// The datapath has no connection table.
+    NoTable,
+    /// An IP fragment: the tracker needs the reassembled packet, which dpswitch does not
+    /// build yet.
+    Fragment,
+}
+
+/// The packet as `ct` sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct IpPacket<'a> {
+    /// IPv4 or IPv6.
+    pub family: Family,
+    /// From the IP header to the packet's end.
+    pub l3: &'a [u8],
+    /// From the transport header to the IP payload's end.
+    pub l4: &'a [u8],
+    /// Transport protocol.
+    pub proto: u8,
+    /// A fragment.
+    pub fragment: bool,
+}
+
+impl<'a> IpPacket<'a> {
+    /// The packet in `frame` whose IP header is at `l3_ofs` and transport header at
+    /// `l4_ofs` (equal when it has none): `proto` and `frag` as its key has them. The
+    /// payload ends where the IP header says (Ethernet padding is not payload).
+    pub fn of_frame(
+        frame: &'a [u8],
+        family: Family,
+        l3_ofs: usize,
+        l4_ofs: usize,
+        proto: u8,
+        frag: u8,
+    ) -> IpPacket<'a> {
+        let l3 = frame.get(l3_ofs..).unwrap_or(&[]);
+        let be16 = |o: usize| {
+            l3.get(o..o + 2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        };
+        let ip_end = match family {
+            Family::V4 => be16(2),
+            Family::V6 => be16(4).map(|n| n + 40),
+        };
+        let l3 = &l3[..ip_end.unwrap_or(0).min(l3.len())];
+        let l4 = if l4_ofs > l3_ofs {
+            l3.get(l4_ofs - l3_ofs..).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        IpPacket {
+            family,
+            l3,
+            l4,
+            proto,
+            fragment: frag != 0,
+        }
+    }
+}
+
+/// Runs `a` on packet `p`, whose ct metadata is `ct` (updated).
+///
+/// # Errors
+/// [`CtDrop`]: the packet is to be dropped.
+pub fn execute(
+    table: &Table,
+    a: &CtAction,
+    p: &IpPacket<'_>,
+    ct: &mut CtMeta,
+) -> Result<(), CtDrop> {
+    if p.fragment {
+        return Err(CtDrop::Fragment);
+    }
+    let same_zone = ct.state & TRK != 0 && ct.state & INV == 0 && ct.zone == a.zone;
+    if same_zone {
+        if ct.conn.is_some() {
+            // Tracked by an earlier `ct` in this zone: not tracked twice.
+            let reply = ct.state & RPL != 0;
+            if a.force && reply {
+                table.remove(ct.conn);
+            } else if let Found::Yes(()) = table.get(ct.conn, |c, _| commit_fields(a, c, ct)) {
+                return Ok(());
+            }
+        } else if ct.state & NEW != 0 && ct.state & (EST | REL) == 0 {
+            // New and not committed by the earlier `ct`: committing creates it.
+            if !a.commit {
+                return Ok(());
+            }
+        } else if let Ok(t) = packet_tuple(p, a.zone) {
+            // Tracked before an upcall (EXECUTE): found again without a second tracker run
+            // (`ovs_ct_find_existing()`).
+            let found = table.find(&t, |r, dir, c, _| {
+                if (dir == Dir::Reply) == (ct.state & RPL != 0) {
+                    ct.conn = r;
+                    commit_fields(a, c, ct);
+                    true
+                } else {
+                    false
+                }
+            });
+            if found == Found::Yes(true) {
+                return Ok(());
+            }
+        }
+    }
+    *ct = CtMeta {
+        state: TRK,
+        zone: a.zone,
+        ..CtMeta::default()
+    };
+    let t = match packet_tuple(p, a.zone) {
+        Ok(t) => t,
+        Err(NoTuple::Icmp) => {
+            related(table, a, p, ct);
+            return Ok(());
+        }
+        Err(_) => return untracked(ct),
+    };
+    let now = table.now_ms();
+    match table.find(&t, |r, dir, c, e| track(table, a, p, r, dir, c, e, ct, now)) {
+        Found::Yes(Tracked::Done) => Ok(()),
+        Found::Yes(Tracked::Kill(r)) => {
+            table.remove(r);
+            Ok(())
+        }
+        Found::Yes(Tracked::Reopen(r)) => {
+            table.remove(r);
+            new_connection(table, a, p, t, ct, now)
+        }
+        Found::No => new_connection(table, a, p, t, ct, now),
+        Found::Busy => untracked(ct),
+    }
+}
+
+/// What tracking a packet on its connection came to.
+enum Tracked {
+    Done,
+    /// Accepted, and the connection ends now.
+    Kill(ConnRef),
+    /// The connection is over; the packet starts a new one.
+    Reopen(ConnRef),
+}
+
+fn packet_tuple(p: &IpPacket<'_>, zone: u16) -> Result<Tuple, NoTuple> {
+    Tuple::of_ip(p.family, p.l3, p.l4, p.proto, zone)
+}
+
+fn invalid(ct: &mut CtMeta) {
+    ct.state = TRK | INV;
+    ct.conn = ConnRef::NONE;
+}
+
+/// [`invalid`], as the result of the action (not an error: the packet goes on untracked).
+#[allow(clippy::unnecessary_wraps)]
+fn untracked(ct: &mut CtMeta) -> Result<(), CtDrop> {
+    invalid(ct);
+    Ok(())
+}
+
+/// Runs the protocol tracker of `c` for the packet going in `dir`.
+#[allow(clippy::too_many_arguments)]
+fn track(
+    table: &Table,
+    a: &CtAction,
+    p: &IpPacket<'_>,
+    r: ConnRef,
+    dir: Dir,
+    c: &mut Conn,
+    e: &Entry,
+    ct: &mut CtMeta,
+    now: u64,
+) -> Tracked {
+    let policy = table.policy();
+    let status = Status {
+        seen_reply: c.seen_reply,
+        assured: c.assured,
+    };
+    let verdict = match &mut c.proto {
+        ProtoState::Tcp(tcp) => match Segment::parse(p.l4) {
+            Ok(seg) => tcp.packet(dir, &seg, status, &policy.tcp),
+            Err(_) => Verdict::Invalid,
+        },
+        ProtoState::Udp => {
+            if udp::check(p.l4).is_err() {
+                Verdict::Invalid
+            } else {
+                let v = udp::packet(c.created_ms, now, c.seen_reply, c.assured, &policy.udp);
+                Verdict::Accept {
+                    timeout: Some(v.timeout),
+                    assure: v.assure,
+                }
+            }
+        }
+        ProtoState::Icmp => Verdict::Accept {
+            timeout: Some(policy.icmp),
+            assure: false,
+        },
+        ProtoState::Other => Verdict::Accept {
+            timeout: Some(policy.other),
+            assure: false,
+        },
+    };
+    let (timeout, assure) = match verdict {
+        Verdict::Accept { timeout, assure } => (timeout, assure),
+        Verdict::Kill => (None, false),
+        Verdict::Ignore | Verdict::Invalid => {
+            invalid(ct);
+            return Tracked::Done;
+        }
+        Verdict::Reopen => return Tracked::Reopen(r),
+    };
+    if let Some(s) = timeout {
+        e.set_timeout(now, s);
+    }
+    c.assured |= assure;
+    ct.state = TRK
+        | match dir {
+            Dir::Reply => EST | RPL,
+            Dir::Original if c.seen_reply => EST,
+            Dir::Original => NEW,
+        };
+    if dir == Dir::Reply {
+        c.seen_reply = true;
+    }
+    // Established, assured TCP connections accept any window from then on
+    // (`__ovs_ct_lookup()`).
+    if let ProtoState::Tcp(tcp) = &mut c.proto {
+        if c.assured && tcp.established() {
+            tcp.be_liberal();
+        }
+    }
+    ct.conn = r;
+    commit_fields(a, c, ct);
+    if verdict == Verdict::Kill {
+        Tracked::Kill(r)
+    } else {
+        Tracked::Done
+    }
+}
+
+/// The first packet `t` of a connection not in the table: `+new` if it may start one, and
+/// committed if `a` commits.
+fn new_connection(
+    table: &Table,
+    a: &CtAction,
+    p: &IpPacket<'_>,
+    t: Tuple,
+    ct: &mut CtMeta,
+    now: u64,
+) -> Result<(), CtDrop> {
+    let policy = table.policy();
+    let (proto, timeout) = match t.proto {
+        tuple::proto::TCP => {
+            let Ok(seg) = Segment::parse(p.l4) else {
+                return untracked(ct);
+            };
+            let Some(mut tcp) = TcpConn::new(&seg, &policy.tcp) else {
+                return untracked(ct);
+            };
+            match tcp.packet(Dir::Original, &seg, Status::default(), &policy.tcp) {
+                Verdict::Accept { timeout, .. } => (
+                    ProtoState::Tcp(tcp),
+                    timeout.unwrap_or(policy.tcp.timeouts.syn_sent),
+                ),
+                _ => return untracked(ct),
+            }
+        }
+        tuple::proto::UDP | tuple::proto::UDPLITE => {
+            if udp::check(p.l4).is_err() {
+                return untracked(ct);
+            }
+            (ProtoState::Udp, policy.udp.unreplied)
+        }
+        _ if t.is_icmp() => {
+            // Only a query starts an ICMP connection.
+            if !matches!(tuple::kind(t.family, p.l4[0]), icmp::Kind::Request { .. }) {
+                return untracked(ct);
+            }
+            (ProtoState::Icmp, policy.icmp)
+        }
+        _ => (ProtoState::Other, policy.other),
+    };
+    ct.state = TRK | NEW;
+    ct.zone = a.zone;
+    write_orig(&t, ct);
+    if !a.commit {
+        return Ok(());
+    }
+    let Some(reply) = t.invert() else {
+        return untracked(ct);
+    };
+    let conn = Conn::new(t, reply, proto, now);
+    match table.commit(conn, timeout, |r, c, _| {
+        ct.conn = r;
+        commit_fields(a, c, ct);
+    }) {
+        Ok(()) => Ok(()),
+        Err(Refused::Clash) => {
+            // Committed meanwhile by another packet (another PMD, or after this packet's
+            // first `ct`): the packet belongs to that one.
+            let found = table.find(&t, |r, dir, c, _| {
+                if dir == Dir::Original {
+                    ct.conn = r;
+                    commit_fields(a, c, ct);
+                }
+                dir == Dir::Original
+            });
+            if found == Found::Yes(true) {
+                Ok(())
+            } else {
+                Err(CtDrop::Clash)
+            }
+        }
+        Err(Refused::Limit) => Err(CtDrop::Limit),
+        Err(Refused::Full) => Err(CtDrop::Full),
+    }
+}
+
+/// An ICMP error: `+rel` to the connection of the packet it quotes, else `+inv`
+/// (`nf_conntrack_inet_error()`).
+fn related(table: &Table, a: &CtAction, p: &IpPacket<'_>, ct: &mut CtMeta) {
+    let is_error = p.l4.first().is_some_and(|&ty| {
+        tuple::is_icmp(p.family, p.proto) && tuple::kind(p.family, ty) == icmp::Kind::Error
+    });
+    let quoted =
+        p.l4.get(8..)
+            .and_then(|b| tuple::quoted(p.family, a.zone, b));
+    let Some(inner) = quoted
+        .filter(|_| is_error)
+        .and_then(|q| q.invert().map(|i| (q, i)))
+    else {
+        return invalid(ct);
+    };
+    let (q, this_way) = inner;
+    let outer_dst = match Tuple::of_ip(p.family, p.l3, &[0; 8], 0, a.zone) {
+        Ok(o) => o.dst,
+        Err(_) => return invalid(ct),
+    };
+    let found = table.find(&this_way, |r, dir, c, _| {
+        // The error goes back to whoever sent the quoted packet.
+        if outer_dst != q.src {
+            return false;
+        }
+        ct.state = TRK | REL | if dir == Dir::Reply { RPL } else { 0 };
+        ct.conn = r;
+        commit_fields(a, c, ct);
+        true
+    });
+    if found != Found::Yes(true) {
+        invalid(ct);
+    }
+}
+
+/// Applies a commit's mark and labels to `c` (`ovs_ct_set_mark()`, `ovs_ct_set_labels()`)
+/// and copies the connection's fields into the packet's metadata.
+fn commit_fields(a: &CtAction, c: &mut Conn, ct: &mut CtMeta) {
+    if a.commit {
+        if let Some((v, m)) = a.mark {
+            c.mark = v | (c.mark & !m);
+        }
+        if let Some((v, m)) = a.labels {
+            c.labels = (c.labels & !m) | (v & m);
+        }
+    }
+    ct.zone = c.zone();
+    ct.mark = c.mark;
+    ct.labels = c.labels;
+    write_orig(&c.tuples[0], ct);
+}
+
+/// The original-direction tuple as flows see it (`__ovs_ct_update_key()`): for ICMP the
+/// ports carry the type and the code.
+fn write_orig(t: &Tuple, ct: &mut CtMeta) {
+    // IPv4 addresses live in the low 32 bits by construction.
+    #[allow(clippy::cast_possible_truncation)]
+    match t.family {
+        Family::V4 => ct.orig_ipv4 = (t.src as u32, t.dst as u32),
+        Family::V6 => ct.orig_ipv6 = (t.src, t.dst),
+    }
+    ct.orig_proto = t.proto;
+    ct.orig_ports = if t.is_icmp() {
+        (t.dst_port >> 8, t.dst_port & 0xff)
+    } else {
+        (t.src_port, t.dst_port)
+    };
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Connection tracking end to end: a stateful firewall written as datapath flows with
+//! dpctl (`ct`, `recirc`, `ct_state`, `ct_mark`), between two network namespaces whose
+//! kernels speak real TCP, UDP and ICMP through a running dpswitch.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use dpswitch_e2e::{unique, CtlRun, Dpswitch, Netns};
+
+const A_IP: &str = "10.216.0.1";
+const B_IP: &str = "10.216.0.2";
+
+fn ok(r: CtlRun) -> String {
+    assert_eq!(r.code, 0, "dpctl failed: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+/// Packets a dump line reports.
+fn packets(line: &str) -> u64 {
+    line.split_once("packets:")
+        .and_then(|(_, r)| r.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no packet count in {line}"))
+}
+
+/// The dump line of the flow whose key contains every part of `want`.
+fn flow_line<'a>(dump: &'a str, want: &[&str]) -> &'a str {
+    dump.lines()
+        .find(|l| want.iter().all(|w| l.contains(w)))
+        .unwrap_or_else(|| panic!("no flow with {want:?} in\n{dump}"))
+}
+
+/// A firewall between port `a` (inside) and `b` (outside): connections from `a` are
+/// committed with mark 0x2a in zone 5 and their replies let back in; anything `b` starts,
+/// and anything invalid, is dropped.
+fn firewall(sw: &Dpswitch, a: &str, b: &str) {
+    let ip = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    let flows = [
+        (
+            format!("in_port({a}),eth(),eth_type(0x0806),arp()"),
+            b.to_string(),
+        ),
+        (
+            format!("in_port({b}),eth(),eth_type(0x0806),arp()"),
+            a.to_string(),
+        ),
+        (
+            format!("recirc_id(0),in_port({a}),{ip}"),
+            "ct(zone=5),recirc(1)".into(),
+        ),
+        (
+            format!("recirc_id(0),in_port({b}),{ip}"),
+            "ct(zone=5),recirc(2)".into(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk+new),{ip}"),
+            format!("ct(commit,zone=5,mark=0x2a/0xff),{b}"),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new+est),ct_mark(0x2a/0xff),{ip}"),
+            b.to_string(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new-est),{ip}"),
+            "drop".into(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk+est+rpl),ct_mark(0x2a/0xff),{ip}"),
+            a.to_string(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk-est),{ip}"),
+            "drop".into(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk+est-rpl),{ip}"),
+            "drop".into(),
+        ),
+    ];
+    for (key, actions) in flows {
+        ok(sw.dpctl(&["add-flow", &key, &actions]));
+    }
+}
+
+struct Lab {
+    sw: Dpswitch,
+    a: String,
+    b: String,
+    nsa: Netns,
+    nsb: Netns,
+}
+
+fn lab() -> Lab {
+    let (a, b) = (unique("cta"), unique("ctb"));
+    let dp = unique("dpct");
+    let pa = format!("{a}=net_tap_{a},iface={a}");
+    let pb = format!("{b}=net_tap_{b},iface={b}");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &pa, "--port", &pb]);
+    let (nsa, nsb) = (Netns::new(), Netns::new());
+    for (ns, ifname, ip) in [(&nsa, &a, A_IP), (&nsb, &b, B_IP)] {
+        ns.take_quiet(ifname);
+        ns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", ifname]);
+    }
+    firewall(&sw, &a, &b);
+    Lab { sw, a, b, nsa, nsb }
+}
+
+/// A TCP listener in `ns` that echoes one connection's bytes back.
+fn echo_server(ns: &Netns, ip: &str) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+    let addr: SocketAddr = format!("{ip}:0").parse().unwrap();
+    let l = ns.run_in(move || TcpListener::bind(addr).expect("bind"));
+    let at = l.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    s.write_all(&buf[..n]).expect("echo");
+                }
+            }
+        }
+        got
+    });
+    (at, h)
+}
+
+fn connect(ns: &Netns, to: SocketAddr) -> std::io::Result<TcpStream> {
+    ns.run_in(move || TcpStream::connect_timeout(&to, Duration::from_secs(2)))
+}
+
+#[test]
+fn connections_from_inside_pass_with_their_replies_and_outside_ones_are_dropped() {
+    let l = lab();
+    let log = || l.sw.log_text();
+
+    // ICMP echo: the request commits, the reply is +est+rpl.
+    let (pinged, out) = l
+        .nsa
+        .try_exec(&["ping", "-c", "2", "-i", "0.2", "-W", "2", B_IP]);
+    assert!(pinged, "ping from inside failed:\n{out}\n{}", log());
+
+    // TCP from inside: handshake, 64 KiB each way, teardown.
+    let (at, server) = echo_server(&l.nsb, B_IP);
+    let mut c = connect(&l.nsa, at).unwrap_or_else(|e| panic!("connect: {e}\n{}", log()));
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let data: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+    let mut back = vec![0u8; data.len()];
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        let d = data.clone();
+        std::thread::spawn(move || w.write_all(&d))
+    };
+    c.read_exact(&mut back)
+        .unwrap_or_else(|e| panic!("echo: {e}\n{}", log()));
+    writer.join().unwrap().unwrap();
+    assert_eq!(back, data);
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(server.join().unwrap(), data);
+
+    // UDP from inside and its answer.
+    let ub = l
+        .nsb
+        .run_in(move || UdpSocket::bind(format!("{B_IP}:0")).unwrap());
+    let ua = l
+        .nsa
+        .run_in(move || UdpSocket::bind(format!("{A_IP}:0")).unwrap());
+    ub.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    ua.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    ua.send_to(b"ping", ub.local_addr().unwrap()).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, from) = ub.recv_from(&mut buf).expect("UDP from inside");
+    assert_eq!(&buf[..n], b"ping");
+    ub.send_to(b"pong", from).unwrap();
+    let (n, _) = ua.recv_from(&mut buf).expect("UDP reply");
+    assert_eq!(&buf[..n], b"pong");
+
+    // Outside in: a TCP SYN from b is +new in the reply port's pipeline and dropped, and so
+    // is a UDP datagram to a port inside that never sent anything.
+    let (at_a, _server_a) = echo_server(&l.nsa, A_IP);
+    assert!(
+        connect(&l.nsb, at_a).is_err(),
+        "a connection from outside got in"
+    );
+    let ua2 = l
+        .nsa
+        .run_in(move || UdpSocket::bind(format!("{A_IP}:0")).unwrap());
+    ua2.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    ub.send_to(b"in?", ua2.local_addr().unwrap()).unwrap();
+    assert!(
+        ua2.recv_from(&mut buf).is_err(),
+        "an unsolicited datagram got in"
+    );
+
+    let dump = ok(l.sw.dpctl(&["dump-flows", "--names"]));
+    let (a, b) = (&l.a, &l.b);
+    let commit = flow_line(&dump, &[&format!("recirc_id(0x1),in_port({a})"), "+new"]);
+    assert!(
+        commit.ends_with(&format!("actions:ct(commit,zone=5,mark=0x2a/0xff),{b}")),
+        "{dump}"
+    );
+    // The first packet of each connection: an echo request (the second one is +est, a
+    // reply having been seen), a SYN and a datagram.
+    assert!(packets(commit) >= 3, "{dump}");
+    let est_out = flow_line(&dump, &[&format!("recirc_id(0x1),in_port({a})"), "+est"]);
+    let est_back = flow_line(
+        &dump,
+        &[&format!("recirc_id(0x2),in_port({b})"), "+est+rpl"],
+    );
+    assert!(
+        packets(est_out) >= 40,
+        "64 KiB went out on the connection: {dump}"
+    );
+    assert!(packets(est_back) >= 40, "64 KiB came back: {dump}");
+    let dropped = flow_line(&dump, &[&format!("recirc_id(0x2),in_port({b})"), "-est"]);
+    assert!(
+        packets(dropped) >= 2,
+        "SYN (and retries) and datagram from outside: {dump}"
+    );
+    println!("--- dpctl dump-flows ---\n{dump}");
+    assert!(l.sw.stop().success());
+}
