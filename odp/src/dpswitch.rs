@@ -16,11 +16,11 @@ use crate::family::FamilyIds;
 /// Clients send to it instead of to the kernel (port id 0).
 pub const DEFAULT_NETLINK_PID: u32 = 0x4450_5357;
 
-/// The ids dpswitch assigns to the four families it serves. Clients resolve them with nlctrl
-/// `GETFAMILY` sent to dpswitch's port id and must not hard-code them; any value above
-/// nlctrl's 0x10 would do, these stay clear of the ids Linux hands out first. `ovs_meter` and
-/// `ovs_ct_limit` are not served and have no id: `GETFAMILY` answers ENOENT for them, as a
-/// kernel without them does.
+/// The ids dpswitch assigns to the four OVS datapath families it serves (`ovs_ct_limit` has
+/// its own, [`crate::ct_limit::FAMILY_ID`]). Clients resolve them with nlctrl `GETFAMILY`
+/// sent to dpswitch's port id and must not hard-code them; any value above nlctrl's 0x10
+/// would do, these stay clear of the ids Linux hands out first. `ovs_meter` is not served
+/// and has no id: `GETFAMILY` answers ENOENT for it, as a kernel without it does.
 pub const FAMILY_IDS: FamilyIds = FamilyIds {
     datapath: 0x30,
     vport: 0x31,

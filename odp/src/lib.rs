@@ -51,6 +51,7 @@
 )]
 
 pub mod action;
+pub mod ct_limit;
 pub mod ctrl;
 pub mod dpswitch;
 pub mod error;

@@ -5,7 +5,7 @@
 use odp::ctrl::{self, CtrlMessage, FamilyInfo};
 use odp::dpswitch::FAMILY_IDS;
 use odp::nl::NlMsgHeader;
-use odp::pmd_stats;
+use odp::{ct_limit, pmd_stats};
 
 use super::dump::Dump;
 use super::mcast::Groups;
@@ -40,6 +40,10 @@ fn family(groups: Option<Groups>, name: Option<&str>, id: Option<u16>) -> Result
     {
         return Ok(pmd_stats::family_info(pmd_stats::FAMILY_ID));
     }
+    if name == Some(ct_limit::FAMILY_NAME) || (name.is_none() && id == Some(ct_limit::FAMILY_ID)) {
+        let fid = ct_limit::FAMILY_ID;
+        return Ok(ct_limit::family_info(fid, group_of(groups, fid)));
+    }
     let (fname, fid) = FAMILIES
         .iter()
         .copied()
@@ -68,8 +72,7 @@ fn message(hdr: &NlMsgHeader, flags: u16, info: FamilyInfo) -> Result<Vec<u8>> {
 /// Handles one nlctrl request (the sender's port id already in `hdr`).
 ///
 /// # Errors
-/// ENOENT for a family dpswitch does not serve (`ovs_meter`, `ovs_ct_limit`, anything
-/// else), EOPNOTSUPP for commands other than GETFAMILY.
+/// ENOENT for a family dpswitch does not serve (`ovs_meter`, anything else), EOPNOTSUPP for commands other than GETFAMILY.
 pub(super) fn handle(groups: Option<Groups>, hdr: &NlMsgHeader, m: &CtrlMessage) -> Result<Answer> {
     if m.cmd != ctrl::cmd::GETFAMILY {
         return Err(Error::Unsupported("nlctrl command"));
@@ -85,6 +88,8 @@ pub(super) fn handle(groups: Option<Groups>, hdr: &NlMsgHeader, m: &CtrlMessage)
         }
         let pmd = pmd_stats::family_info(pmd_stats::FAMILY_ID);
         d.push(&message(hdr, odp::nl::flags::MULTI, pmd)?);
+        let ct = family(groups, Some(ct_limit::FAMILY_NAME), None)?;
+        d.push(&message(hdr, odp::nl::flags::MULTI, ct)?);
         d.finish(0);
         return Ok(Answer::Dump(d));
     }
@@ -123,11 +128,14 @@ mod tests {
         }
         let (r, _) = getfamily(&mut h, pmd_stats::FAMILY_NAME, 0);
         assert_eq!(r[0].info.id, Some(pmd_stats::FAMILY_ID));
-        for name in ["ovs_meter", "ovs_ct_limit", "nl80211"] {
+        let (r, _) = getfamily(&mut h, ct_limit::FAMILY_NAME, 0);
+        assert_eq!(r[0].info.id, Some(ct_limit::FAMILY_ID));
+        assert_eq!(r[0].info.hdrsize, Some(4));
+        for name in ["ovs_meter", "nl80211"] {
             assert_eq!(getfamily(&mut h, name, 0).1, Some(ENOENT), "{name}");
         }
         let (r, e) = getfamily(&mut h, "", flags::DUMP);
-        assert_eq!((r.len(), e), (5, Some(0)), "a dump lists the five families");
+        assert_eq!((r.len(), e), (6, Some(0)), "a dump lists the six families");
     }
 
     #[test]

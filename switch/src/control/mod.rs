@@ -9,6 +9,7 @@
 //! that sender wait behind it, so order holds per sender; a requester that stops reading for
 //! [`DUMP_STALL`] loses the rest of its dump.
 
+mod ct_limit;
 pub mod ctrl;
 pub mod datapath;
 pub mod dump;

@@ -13,7 +13,7 @@ use odp::family::packet::PacketCmd;
 use odp::family::vport::VportCmd;
 use odp::family::{self, Request};
 use odp::nl::{self, flags, NlMsgHeader};
-use odp::pmd_stats;
+use odp::{ct_limit, pmd_stats};
 
 use super::dump::Dump;
 use super::mcast::Groups;
@@ -119,6 +119,9 @@ impl Handler {
         let (fam, cmd, result) = if hdr.ty == pmd_stats::FAMILY_ID {
             let (cmd, r) = self.pmd.handle(&self.view, &rhdr, payload, admin);
             (pmd_stats::FAMILY_NAME, cmd, r)
+        } else if hdr.ty == ct_limit::FAMILY_ID {
+            let (cmd, r) = super::ct_limit::handle(sw.plane.conntrack(), &rhdr, payload, admin);
+            (ct_limit::FAMILY_NAME, cmd, r)
         } else {
             match family::parse_request(&FAMILY_IDS, *hdr, payload) {
                 Ok(mut req) => {
