@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod ctfmt;
 pub mod dpif;
 pub mod filter;
 pub mod fmt;

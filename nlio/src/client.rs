@@ -79,7 +79,17 @@ impl Client {
     /// # Errors
     /// As `socket`/`bind`.
     pub fn open(peer: u32) -> Result<Client, Error> {
-        let sock = NetlinkSocket::open(0).map_err(Error::io("opening a netlink socket"))?;
+        Self::open_protocol(crate::NETLINK_GENERIC, peer)
+    }
+
+    /// [`Client::open`] on a socket of netlink `protocol` (e.g. `NETLINK_NETFILTER` for
+    /// ctnetlink).
+    ///
+    /// # Errors
+    /// As `socket`/`bind`.
+    pub fn open_protocol(protocol: i32, peer: u32) -> Result<Client, Error> {
+        let sock = NetlinkSocket::open_protocol(protocol, 0)
+            .map_err(Error::io("opening a netlink socket"))?;
         // A smaller buffer only makes the peer wait (or drop): not worth failing for.
         let _ = sock.set_recv_buffer(SOCKET_BUF);
         Ok(Client {

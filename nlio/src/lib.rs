@@ -22,4 +22,4 @@ pub use client::{
     Client, Message, Replies, Timeout, DEFAULT_IDLE, OVS_FAMILIES, RECV_BUF, SOCKET_BUF,
 };
 pub use error::Error;
-pub use socket::{Creds, NetlinkSocket, Received, Sender, NETLINK_GENERIC};
+pub use socket::{Creds, NetlinkSocket, Received, Sender, NETLINK_GENERIC, NETLINK_NETFILTER};

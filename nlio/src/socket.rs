@@ -1,4 +1,4 @@
-//! A `NETLINK_GENERIC` socket: bound at a port id (0 lets the kernel pick one), sending to
+//! A `NETLINK_GENERIC` (or `NETLINK_NETFILTER`) socket: bound at a port id (0 lets the kernel pick one), sending to
 //! a port id or a multicast group, receiving one datagram at a time with its sender's port id,
 //! its credentials and whether it was cut.
 //!
@@ -26,8 +26,10 @@ use nix::sys::socket::{
 };
 use nix::sys::time::{TimeVal, TimeValLike};
 
-/// The netlink protocol of every [`NetlinkSocket`].
+/// The netlink protocol of [`NetlinkSocket::open`] and [`NetlinkSocket::bind`].
 pub const NETLINK_GENERIC: i32 = netlink_sys::protocols::NETLINK_GENERIC as i32;
+/// The netlink protocol of ctnetlink ([`NetlinkSocket::open_protocol`]).
+pub const NETLINK_NETFILTER: i32 = netlink_sys::protocols::NETLINK_NETFILTER as i32;
 
 /// Who sent a datagram, as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +63,7 @@ pub struct Received {
     pub sender: Sender,
 }
 
-/// A `NETLINK_GENERIC` socket bound at a port id.
+/// A netlink socket bound at a port id (`NETLINK_GENERIC` unless opened otherwise).
 #[derive(Debug)]
 pub struct NetlinkSocket {
     inner: Socket,
@@ -75,7 +77,18 @@ impl NetlinkSocket {
     /// # Errors
     /// `EADDRINUSE` when another socket holds `port_id`; other socket errors as they come.
     pub fn open(port_id: u32) -> io::Result<Self> {
-        let mut inner = Socket::new(netlink_sys::protocols::NETLINK_GENERIC)?;
+        Self::open_protocol(NETLINK_GENERIC, port_id)
+    }
+
+    /// [`NetlinkSocket::open`] for netlink `protocol`.
+    ///
+    /// # Errors
+    /// `EADDRINUSE` when another socket of `protocol` holds `port_id`; `EPROTONOSUPPORT`
+    /// for a protocol the kernel lacks; other socket errors as they come.
+    pub fn open_protocol(protocol: i32, port_id: u32) -> io::Result<Self> {
+        let protocol =
+            isize::try_from(protocol).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let mut inner = Socket::new(protocol)?;
         inner.bind(&SocketAddr::new(port_id, 0))?;
         let mut bound = SocketAddr::new(0, 0);
         inner.get_address(&mut bound)?;
@@ -92,7 +105,15 @@ impl NetlinkSocket {
     /// # Errors
     /// `EADDRINUSE` when another socket holds `port_id`; other socket errors as they come.
     pub fn bind(port_id: u32, buf_bytes: usize) -> io::Result<Self> {
-        let s = Self::open(port_id)?;
+        Self::bind_protocol(NETLINK_GENERIC, port_id, buf_bytes)
+    }
+
+    /// [`NetlinkSocket::bind`] for netlink `protocol`.
+    ///
+    /// # Errors
+    /// As [`NetlinkSocket::open_protocol`].
+    pub fn bind_protocol(protocol: i32, port_id: u32, buf_bytes: usize) -> io::Result<Self> {
+        let s = Self::open_protocol(protocol, port_id)?;
         s.set_passcred(true)?;
         s.set_recv_buffer(buf_bytes)?;
         s.set_send_buffer(buf_bytes)?;

@@ -85,16 +85,41 @@ impl CtLimitMsg {
         })
     }
 
-    /// Appends the message with netlink `flags`, `seq` and `pid` to `buf`.
+    /// Parses a message's payload (after `nlmsghdr`) when its header is not at hand.
+    ///
+    /// # Errors
+    /// As [`CtLimitMsg::parse`].
+    pub fn parse_payload(payload: &[u8]) -> Result<CtLimitMsg> {
+        let len = u32::try_from(payload.len() + nl::NLMSG_HDRLEN)
+            .map_err(|_| Error::TooLarge("ct limit message"))?;
+        let hdr = NlMsgHeader {
+            len,
+            ty: FAMILY_ID,
+            flags: 0,
+            seq: 0,
+            pid: 0,
+        };
+        Self::parse(hdr, payload)
+    }
+
+    /// Appends the message, as family id `family`, with netlink `flags`, `seq` and `pid`, to
+    /// `buf`.
     ///
     /// # Errors
     /// `EMSGSIZE` if the entries do not fit one attribute.
-    pub fn emit(&self, buf: &mut Vec<u8>, flags: u16, seq: u32, pid: u32) -> Result<()> {
+    pub fn emit(
+        &self,
+        buf: &mut Vec<u8>,
+        family: u16,
+        flags: u16,
+        seq: u32,
+        pid: u32,
+    ) -> Result<()> {
         let genl = GenlHeader {
             cmd: self.cmd,
             version: VERSION,
         };
-        let start = nl::begin_ovs_msg(buf, FAMILY_ID, flags, seq, pid, genl, self.dp_ifindex);
+        let start = nl::begin_ovs_msg(buf, family, flags, seq, pid, genl, self.dp_ifindex);
         let mut w = AttrWriter::new(buf);
         if let Some(l) = &self.limits {
             let bytes: Vec<u8> = l
@@ -184,7 +209,7 @@ mod tests {
             ]),
         };
         let mut b = Vec::new();
-        m.emit(&mut b, 0, 1, 2).unwrap();
+        m.emit(&mut b, FAMILY_ID, 0, 1, 2).unwrap();
         let hdr = NlMsgHeader::parse(&b).unwrap();
         assert_eq!(CtLimitMsg::parse(hdr, &b[16..]).unwrap(), m);
         // A 12-byte entry plus 4 stray bytes: the stray ones are dropped.

@@ -52,6 +52,7 @@
 
 pub mod action;
 pub mod ct_limit;
+pub mod ctnetlink;
 pub mod ctrl;
 pub mod dpswitch;
 pub mod error;

@@ -299,21 +299,21 @@ fn recv_tracked<'a>(
     flags: c_int,
     to: impl FnOnce() -> Caller<'a>,
 ) -> Option<(Result<usize, c_int>, Caller<'a>)> {
-    let Sock::Genl(st) = sock else {
+    let Sock::Redirected(st) = sock else {
         return None;
     };
     if flags & libc::MSG_ERRQUEUE != 0 || !lock(st).busy() {
         return None;
     }
     let mut c = to();
-    let r = redirect::recv_genl(fd, st, &mut c, flags, config());
+    let r = redirect::recv_redirected(fd, st, &mut c, flags, config());
     Some((r, c))
 }
 
 /// After a receive libc made on a socket the library looks after: dpswitch's port id shows
 /// as the kernel's in the source address.
 fn mask(sock: &Sock, name: &mut [u8]) {
-    if let Sock::Genl(_) = sock {
+    if let Sock::Redirected(_) = sock {
         redirect::mask_source(name, config());
     }
 }
@@ -442,7 +442,7 @@ pub unsafe extern "C" fn recvmmsg(
     flags: c_int,
     timeout: *mut timespec,
 ) -> c_int {
-    let genl = table::lookup(fd).is_some_and(|s| matches!(*s, Sock::Genl(_)));
+    let genl = table::lookup(fd).is_some_and(|s| matches!(*s, Sock::Redirected(_)));
     if !genl || msgs.is_null() {
         // SAFETY: the caller's arguments, passed on unchanged.
         return unsafe { (real().recvmmsg)(fd, msgs, vlen, flags, timeout) };
@@ -512,7 +512,7 @@ pub unsafe extern "C" fn __recvfrom_chk(
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     if let Some(sock) = table::lookup(fd) {
-        if let Sock::Genl(st) = &*sock {
+        if let Sock::Redirected(st) = &*sock {
             // The last descriptor of the socket (the table's reference and this one).
             if Arc::strong_count(&sock) == 2 {
                 redirect::drain(fd, st, config());

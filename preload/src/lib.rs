@@ -2,10 +2,10 @@
 //! (`ovs-vswitchd`, `ovs-dpctl`) talk to dpswitch where it would talk to the kernel's
 //! `openvswitch` module. `docs/preload.md` says how to install and use it.
 //!
-//! - Generic netlink (`NETLINK_GENERIC` sockets): sends aimed at the kernel (port id 0) go
-//!   to dpswitch's port id instead, and receives keep the kernel's timing: every answer to a
-//!   request is there when the caller looks, dumps are never cut short ([`ledger`],
-//!   [`redirect`]).
+//! - Generic netlink and ctnetlink (`NETLINK_GENERIC` and `NETLINK_NETFILTER` sockets):
+//!   sends aimed at the kernel (port id 0) go to dpswitch's port id instead, and receives
+//!   keep the kernel's timing: every answer to a request is there when the caller looks,
+//!   dumps are never cut short ([`ledger`], [`redirect`]).
 //! - Route netlink (`NETLINK_ROUTE`): left alone, except that requests creating kernel
 //!   tunnel devices fail, so vswitchd creates typed tunnel vports in dpswitch ([`spoil`]).
 //! - Everything else goes straight to libc.

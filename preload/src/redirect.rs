@@ -21,7 +21,7 @@ use crate::deliver::{deliver, Caller, Datagram};
 use crate::nl::{self, SockaddrNl};
 use crate::spoil;
 use crate::sys;
-use crate::table::{self, lock, GenlState, Peer, Sock};
+use crate::table::{self, lock, Peer, RedirectState, Sock};
 
 /// A caller's datagram to send, the safe form of its `struct msghdr`.
 #[derive(Debug, Default)]
@@ -57,7 +57,10 @@ pub fn adopt(
         return None;
     }
     let sock = match protocol {
-        libc::NETLINK_GENERIC if cfg.redirects() => Sock::genl(peer),
+        // ctnetlink too: dpswitch's connection tracker stands in for the kernel's.
+        libc::NETLINK_GENERIC | libc::NETLINK_NETFILTER if cfg.redirects() => {
+            Sock::redirected(peer)
+        }
         libc::NETLINK_ROUTE if cfg.spoil_tunnels => Arc::new(Sock::Route),
         _ => return None,
     };
@@ -77,7 +80,7 @@ pub struct Connect {
 /// Plans a `connect()` to `addr` on a socket the library looks after; None: carry it out as
 /// asked and change nothing.
 pub fn plan_connect(sock: &Sock, addr: &[u8], cfg: &Config) -> Option<Connect> {
-    let Sock::Genl(_) = sock else {
+    let Sock::Redirected(_) = sock else {
         return None;
     };
     let family = addr
@@ -111,7 +114,7 @@ pub fn plan_connect(sock: &Sock, addr: &[u8], cfg: &Config) -> Option<Connect> {
 
 /// Records where a connected socket's sends now go.
 pub fn connected(sock: &Sock, peer: Peer) {
-    if let Sock::Genl(st) = sock {
+    if let Sock::Redirected(st) = sock {
         lock(st).peer = peer;
     }
 }
@@ -129,7 +132,7 @@ pub fn send(
             let bytes = spoil_copy(&out.iovs)?;
             Some(sys::send_datagram(fd, &bytes, out.name, out.control, flags))
         }
-        Sock::Genl(st) => send_genl(fd, st, out, flags, cfg),
+        Sock::Redirected(st) => send_genl(fd, st, out, flags, cfg),
     }
 }
 
@@ -149,7 +152,7 @@ fn spoil_copy(iovs: &[&[u8]]) -> Option<Vec<u8>> {
 
 fn send_genl(
     fd: RawFd,
-    st: &Mutex<GenlState>,
+    st: &Mutex<RedirectState>,
     out: &Outgoing<'_>,
     flags: c_int,
     cfg: &Config,
@@ -217,9 +220,9 @@ pub fn mask_source(name: &mut [u8], cfg: &Config) {
 
 /// Receives on a generic-netlink socket with answers owed or held back (see the module
 /// comment); what `recvmsg()` returns, or its errno.
-pub fn recv_genl(
+pub fn recv_redirected(
     fd: RawFd,
-    st: &Mutex<GenlState>,
+    st: &Mutex<RedirectState>,
     to: &mut Caller<'_>,
     flags: c_int,
     cfg: &Config,
@@ -303,7 +306,7 @@ const DRAIN_MAX: std::time::Duration = std::time::Duration::from_millis(500);
 /// the answer to that socket's own first request: OVS opens a socket per family lookup,
 /// each numbering its requests from 1, and an ACK the library added to one lookup then ended
 /// the next one's wait before its reply came.
-pub fn drain(fd: RawFd, st: &Mutex<GenlState>, cfg: &Config) {
+pub fn drain(fd: RawFd, st: &Mutex<RedirectState>, cfg: &Config) {
     let deadline = Instant::now() + cfg.timeout.min(DRAIN_MAX);
     while lock(st).ledger.awaited() {
         match sys::peek_len(fd, libc::MSG_DONTWAIT) {
@@ -331,7 +334,7 @@ pub fn drain(fd: RawFd, st: &Mutex<GenlState>, cfg: &Config) {
 
 /// A receive error, after forgetting the answers a receive buffer overflow (`ENOBUFS`) may
 /// have lost: the caller sees the error and sends again, as it would with the kernel.
-fn overflowed(g: &mut GenlState, e: c_int) -> c_int {
+fn overflowed(g: &mut RedirectState, e: c_int) -> c_int {
     if e == libc::ENOBUFS {
         g.ledger.give_up();
     }
@@ -339,7 +342,7 @@ fn overflowed(g: &mut GenlState, e: c_int) -> c_int {
 }
 
 /// Settles a received datagram and queues the parts to show.
-fn take(g: &mut GenlState, mut d: Datagram, cfg: &Config) {
+fn take(g: &mut RedirectState, mut d: Datagram, cfg: &Config) {
     mask_source(&mut d.name, cfg);
     let parts = g.ledger.receive(&d.bytes);
     if let [only] = parts.as_slice() {

@@ -28,7 +28,7 @@ pub enum Peer {
 
 /// A generic-netlink socket's state.
 #[derive(Debug)]
-pub struct GenlState {
+pub struct RedirectState {
     /// Where its unaddressed sends go.
     pub peer: Peer,
     /// The requests it owes answers for.
@@ -37,7 +37,7 @@ pub struct GenlState {
     pub queue: VecDeque<Datagram>,
 }
 
-impl GenlState {
+impl RedirectState {
     /// Whether receives need the library: something is owed or held back.
     pub fn busy(&self) -> bool {
         !self.ledger.is_empty() || !self.queue.is_empty()
@@ -48,16 +48,16 @@ impl GenlState {
 /// share the kernel socket.
 #[derive(Debug)]
 pub enum Sock {
-    /// NETLINK_GENERIC: redirected to dpswitch.
-    Genl(Mutex<GenlState>),
+    /// NETLINK_GENERIC or NETLINK_NETFILTER: redirected to dpswitch.
+    Redirected(Mutex<RedirectState>),
     /// NETLINK_ROUTE: tunnel creation spoiled.
     Route,
 }
 
 impl Sock {
-    /// A fresh generic-netlink socket.
-    pub fn genl(peer: Peer) -> Arc<Sock> {
-        Arc::new(Sock::Genl(Mutex::new(GenlState {
+    /// A fresh redirected socket.
+    pub fn redirected(peer: Peer) -> Arc<Sock> {
+        Arc::new(Sock::Redirected(Mutex::new(RedirectState {
             peer,
             ledger: Ledger::default(),
             queue: VecDeque::new(),
@@ -67,7 +67,7 @@ impl Sock {
 
 /// Locks a generic-netlink socket's state. A panic cannot leave it half-changed in a way
 /// that matters more than stopping would (and the library is built to abort on panic).
-pub fn lock(m: &Mutex<GenlState>) -> MutexGuard<'_, GenlState> {
+pub fn lock(m: &Mutex<RedirectState>) -> MutexGuard<'_, RedirectState> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

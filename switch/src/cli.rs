@@ -35,6 +35,8 @@ pub struct Options {
     pub mbufs: u32,
     /// 64 KiB buffers for long frames.
     pub jumbo_mbufs: u32,
+    /// Connections the conntrack table holds at most (the kernel's `nf_conntrack_max`).
+    pub ct_max_conns: u32,
     /// Seconds between status lines (0: none).
     pub status_interval: u64,
     /// Log filter (`RUST_LOG` syntax).
@@ -66,6 +68,7 @@ impl Default for Options {
             flow_limit: 200_000,
             mbufs: 32768,
             jumbo_mbufs: 128,
+            ct_max_conns: 262_144,
             status_interval: 5,
             log: None,
             log_json: false,
@@ -101,6 +104,8 @@ dpswitch options (everything else goes to DPDK's EAL: -l, --vdev, --no-huge, --i
   --mbufs N                  packet buffers in the pool (default 32768)
   --jumbo-mbufs N            64 KiB buffers for frames longer than 2 KiB: jumbo frames and
                              GSO packets from system ports (default 128; 0 drops them)
+  --ct-max-conns N           most tracked connections (default 262144, the kernel's
+                             nf_conntrack_max; the table's memory grows as it fills)
   --status-interval SECS     one status line every SECS seconds, 0 = none (default 5)
   --log FILTER               log level/filter, e.g. info or dpswitch=debug (default: $RUST_LOG or info)
   --log-format text|json     log line format (default text)
@@ -163,6 +168,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                 | "--flow-limit"
                 | "--mbufs"
                 | "--jumbo-mbufs"
+                | "--ct-max-conns"
                 | "--status-interval"
                 | "--log"
                 | "--log-format"
@@ -233,6 +239,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
             "--flow-limit" => o.flow_limit = parse_num(&name, &value)?,
             "--mbufs" => o.mbufs = parse_num(&name, &value)?,
             "--jumbo-mbufs" => o.jumbo_mbufs = parse_num(&name, &value)?,
+            "--ct-max-conns" => o.ct_max_conns = parse_num(&name, &value)?,
             "--status-interval" => o.status_interval = parse_num(&name, &value)?,
             "--log" => o.log = Some(value),
             "--log-format" => {

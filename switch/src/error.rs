@@ -31,6 +31,9 @@ pub enum Error {
     /// No flow with that identity.
     #[error("no such flow")]
     NoFlow,
+    /// No tracked connection with that tuple (and id).
+    #[error("no such connection")]
+    NoConnection,
     /// An installed flow matches the key and creation was exclusive.
     #[error("flow exists")]
     FlowExists,
@@ -90,7 +93,7 @@ impl Error {
                 _ => EINVAL,
             },
             Error::NoDatapath | Error::NoPort(_) | Error::NoNetdev(_) => ENODEV,
-            Error::NoFlow | Error::NoFamily => ENOENT,
+            Error::NoFlow | Error::NoFamily | Error::NoConnection => ENOENT,
             Error::FlowExists | Error::Exists(_) => EEXIST,
             Error::BadName(_) | Error::LocalPort | Error::Invalid(_) => EINVAL,
             Error::PortBusy(_) => EBUSY,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpswitch::cli::{self, Options};
+use dpswitch::control::ctnetlink::CtServer;
 use dpswitch::control::{NetlinkSocket, Server};
 use dpswitch::dpdk::{self, Eal};
 use dpswitch::metrics::{self, MetricsServer};
@@ -119,6 +120,7 @@ fn run(o: &Options) -> Result<(), String> {
         pmd_lcores: o.pmd_cores.clone(),
         n_mbufs: o.mbufs,
         n_jumbo_mbufs: o.jumbo_mbufs,
+        ct_capacity: o.ct_max_conns,
         emc_insert_inv_prob: o.emc_insert_inv_prob,
         pmd_perf_metrics: o.pmd_perf_metrics,
         port_map: o.port_map.iter().cloned().collect(),
@@ -153,21 +155,25 @@ fn run(o: &Options) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| format!("signal handler: {e}"))?;
     }
-    let mut server = Server::new(netlink, view).map_err(|e| format!("netlink server: {e}"))?;
+    let mut server =
+        Server::new(netlink, view.clone()).map_err(|e| format!("netlink server: {e}"))?;
     tracing::info!(port_id = o.netlink_pid, "netlink control plane serving");
+    let mut ct_server = CtServer::bind(o.netlink_pid, view)
+        .map_err(|e| format!("ctnetlink server at port id {}: {e}", o.netlink_pid))?;
     let mut status = Status::new(o.status_interval);
     // Requests and upcalls alternate; only when both are idle does the thread wait, in
     // poll(2) on the netlink socket and the upcall doorbell, for at most 1 ms (the periodic
     // work: PMD commands, drop warnings, the status line). Upcalls whose receiver is full
     // also wait, for a request or the end of its back-off.
     while !stop.load(Ordering::Relaxed) {
-        let requests = server.poll(&mut sw);
+        let requests = server.poll(&mut sw) + ct_server.poll(&mut sw);
         let upcalls = runtime::handle_upcalls(&mut sw, 256, &mut server);
         sw.plane.maintain(&sw.model);
         status.tick(&sw);
         let held = server.refusing();
         if requests == 0 && (upcalls == 0 || held) {
-            sw.plane.wait(server.socket().as_fd(), 1, held);
+            let fds = [server.socket().as_fd(), ct_server.socket().as_fd()];
+            sw.plane.wait(&fds, 1, held);
         }
     }
     tracing::info!("stopping: PMDs, ports, EAL");

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use dpswitch_e2e::{unique, CtlRun, Dpswitch, Netns};
+use dpswitch_e2e::{ovs_dpctl_at, split_vlog, unique, CtlRun, Dpswitch, Netns};
 
 const A_IP: &str = "10.216.0.1";
 const B_IP: &str = "10.216.0.2";
@@ -223,5 +223,104 @@ fn connections_from_inside_pass_with_their_replies_and_outside_ones_are_dropped(
         "SYN (and retries) and datagram from outside: {dump}"
     );
     println!("--- dpctl dump-flows ---\n{dump}");
+    assert!(l.sw.stop().success());
+}
+
+/// The conntrack commands against the table the traffic filled: `dump-conntrack` (ours and
+/// the stock ovs-dpctl's, through the redirect library, print the same lines), counts and
+/// statistics, zone limits refusing the next connection, and flushes by tuple and by zone.
+#[test]
+fn dpctl_and_ovs_dpctl_show_count_limit_and_flush_the_connections() {
+    let l = lab();
+    let sw = &l.sw;
+    let (pinged, out) = l.nsa.try_exec(&["ping", "-c", "1", "-W", "2", B_IP]);
+    assert!(pinged, "{out}");
+    let ub = l
+        .nsb
+        .run_in(move || UdpSocket::bind(format!("{B_IP}:0")).unwrap());
+    let ua = l
+        .nsa
+        .run_in(move || UdpSocket::bind(format!("{A_IP}:4000")).unwrap());
+    ub.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let bport = ub.local_addr().unwrap().port();
+    ua.send_to(b"1", ub.local_addr().unwrap()).unwrap();
+    let mut buf = [0u8; 8];
+    ub.recv_from(&mut buf).expect("first datagram");
+
+    let dump = ok(sw.dpctl(&["dump-conntrack"]));
+    let mut lines: Vec<&str> = dump.lines().collect();
+    lines.sort_unstable();
+    let udp = format!(
+        "udp,orig=(src={A_IP},dst={B_IP},sport=4000,dport={bport}),\
+         reply=(src={B_IP},dst={A_IP},sport={bport},dport=4000),zone=5,mark=42"
+    );
+    assert_eq!(lines.len(), 2, "{dump}");
+    assert!(
+        lines[0].starts_with(&format!("icmp,orig=(src={A_IP},dst={B_IP},id="))
+            && lines[0].ends_with(",type=0,code=0),zone=5,mark=42"),
+        "{dump}"
+    );
+    assert_eq!(lines[1], udp, "{dump}");
+    // The stock ovs-dpctl reads the same table over ctnetlink.
+    let stock = ovs_dpctl_at(sw.netlink_pid, &["dump-conntrack"], "");
+    assert_eq!(stock.code, 0, "{stock:#?}");
+    let mut stock_lines: Vec<&str> = stock.stdout.lines().collect();
+    stock_lines.sort_unstable();
+    assert_eq!(stock_lines, lines);
+    let (log, rest) = split_vlog(&stock.stderr);
+    assert_eq!(rest, "", "{log:?}");
+
+    assert_eq!(ok(sw.dpctl(&["dump-conntrack", "zone=6"])), "");
+    assert!(
+        ok(sw.dpctl(&["-m", "dump-conntrack", "zone=5"])).contains(",status=SEEN_REPLY|CONFIRMED")
+    );
+    assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "2\n");
+    assert_eq!(ok(sw.dpctl(&["ct-get-maxconns"])), "262144\n");
+    assert_eq!(
+        ok(sw.dpctl(&["ct-stats-show"])),
+        "Connections Stats:\n    Total: 2\n  UDP: 1\n  ICMP: 1\n"
+    );
+
+    // Zone 5 may hold 2: the next connection from inside is dropped at its commit.
+    ok(sw.dpctl(&["ct-set-limits", "zone=5,limit=2"]));
+    assert_eq!(
+        ok(sw.dpctl(&["ct-get-limits", "zone=5"])),
+        "default limit=0\nzone=5,limit=2,count=2\n"
+    );
+    let stock = ovs_dpctl_at(sw.netlink_pid, &["ct-get-limits"], "");
+    assert_eq!(
+        stock.stdout, "default limit=0\nzone=5,limit=2,count=2\n",
+        "{stock:#?}"
+    );
+    let ua2 = l
+        .nsa
+        .run_in(move || UdpSocket::bind(format!("{A_IP}:4001")).unwrap());
+    ua2.send_to(b"2", ub.local_addr().unwrap()).unwrap();
+    ub.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    assert!(
+        ub.recv_from(&mut buf).is_err(),
+        "a connection beyond the zone's limit got through"
+    );
+    assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "2\n");
+    ok(sw.dpctl(&["ct-del-limits", "zone=5"]));
+    assert_eq!(ok(sw.dpctl(&["ct-get-limits"])), "default limit=0\n");
+
+    // Flush the UDP connection by its tuple, then the zone.
+    let tuple = format!(
+        "ct_nw_src={A_IP},ct_nw_dst={B_IP},ct_nw_proto=17,ct_tp_src=4000,ct_tp_dst={bport}"
+    );
+    ok(sw.dpctl(&["flush-conntrack", "zone=5", &tuple]));
+    let r = sw.dpctl(&["flush-conntrack", "zone=5", &tuple]);
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("failed to flush conntrack (No such file or directory)"),
+        "{r:#?}"
+    );
+    assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "1\n");
+    let stock = ovs_dpctl_at(sw.netlink_pid, &["flush-conntrack", "zone=5"], "");
+    assert_eq!((stock.code, stock.stdout.as_str()), (0, ""), "{stock:#?}");
+    assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "0\n");
     assert!(l.sw.stop().success());
 }

@@ -1005,9 +1005,8 @@ fn dpswitch_restart_then_vswitchd_restart_restores_the_bridge() {
 
 /// `ovs-appctl dpif/show-dp-features`: what vswitchd's probes concluded. A probe the kernel
 /// would refuse (or that dpswitch cannot honour) must be refused, a probe for something
-/// dpswitch implements accepted. Expected: the Debian 12 kernel's answers, except where
-/// dpswitch honestly lacks the feature (no conntrack actions: eventmask and timeout policy
-/// No), and `Max dp_hash algorithm: 1` (`hash(sym_l4)`, which newer kernels accept too).
+/// dpswitch implements accepted. Expected: the Debian 12 kernel's answers, and
+/// `Max dp_hash algorithm: 1` (`hash(sym_l4)`, which newer kernels accept too).
 /// The kernel accepts the add_mpls probe (no L3-tunnel flag on an Ethernet key:
 /// `flow_netlink.c:__ovs_nla_copy_actions`), and dpswitch executes add_mpls.
 #[test]
@@ -1027,11 +1026,11 @@ fn dp_features_match_what_dpswitch_implements() {
         ("Truncate action", "Yes"),
         ("Clone action", "Yes"),
         ("Sample nesting", "10"),
-        ("Conntrack eventmask", "No"),
+        ("Conntrack eventmask", "Yes"),
         ("Conntrack clear", "Yes"),
         ("Max dp_hash algorithm", "1"),
         ("Check pkt length action", "Yes"),
-        ("Conntrack timeout policy", "No"),
+        ("Conntrack timeout policy", "Yes"),
         ("Explicit Drop action", "No"),
         ("Optimized Balance TCP mode", "No"),
         ("Conntrack all-zero IP SNAT", "Yes"),

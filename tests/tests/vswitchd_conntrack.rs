@@ -133,5 +133,27 @@ fn an_openflow_stateful_firewall_runs_on_the_datapath_tracker() {
                 && l.ends_with("actions:drop")),
         "no drop flow for what the outside starts:\n{text}"
     );
+
+    // vswitchd's conntrack management reaches dpswitch's table over ctnetlink.
+    let ct = ovs.appctl(&["dpctl/dump-conntrack"]);
+    let (a, b) = (inside.ip4, outside.ip4);
+    let tcp = ct
+        .lines()
+        .find(|l| l.starts_with(&format!("tcp,orig=(src={a},dst={b},")))
+        .unwrap_or_else(|| panic!("no TCP connection in\n{ct}"));
+    assert!(tcp.contains(",dport=5201),reply=(src="), "{tcp}");
+    assert!(tcp.contains(",zone=7,mark=42,protoinfo=(state="), "{tcp}");
+    assert!(
+        ct.lines()
+            .any(|l| l.starts_with(&format!("icmp,orig=(src={a},dst={b},"))),
+        "{ct}"
+    );
+    assert!(
+        !ct.contains(&format!("orig=(src={b},dst={a}")),
+        "nothing the outside started is tracked:\n{ct}"
+    );
+    assert_eq!(ovs.appctl(&["dpctl/dump-conntrack", "zone=8"]), "");
+    ovs.appctl(&["dpctl/flush-conntrack", "zone=7"]);
+    assert_eq!(ovs.appctl(&["dpctl/dump-conntrack"]), "");
     ovs.assert_log_clean();
 }

@@ -27,6 +27,15 @@ usage: {p} [OPTIONS] COMMAND [ARG...]
   del-flows [DP] [FILE]      delete all or specified flows from DP
   cache-get-size [DP]             Show the current size for all caches
   cache-set-size DP CACHE SIZE  Set cache size for a specific cache
+  dump-conntrack [DP] [zone=ZONE]  display conntrack entries for ZONE
+  flush-conntrack [DP] [zone=ZONE] [ct-tuple]  delete all (or the) conntrack entries in ZONE
+  ct-stats-show [DP] [zone=ZONE] [verbose]  CT connections grouped by protocol
+  ct-set-maxconns [DP] MAXCONNS  set the maximum conntrack entries (not at run time)
+  ct-get-maxconns [DP]     get the maximum conntrack entries
+  ct-get-nconns [DP]       get the number of conntrack entries
+  ct-set-limits [DP] [default=L] [zone=N,limit=L]...  set conntrack limits
+  ct-del-limits [DP] zone=N1[,N2]...  delete zone limits
+  ct-get-limits [DP] [zone=N1[,N2]...]  get conntrack limits for zones
   pmd-stats-show [-pmd CORE]  show PMD statistics (since pmd-stats-clear)
   pmd-stats-clear          reset the PMD statistics shown
   pmd-rxq-show [-pmd CORE]   show the rx queues each PMD polls

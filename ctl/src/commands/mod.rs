@@ -8,6 +8,7 @@
 //! `flow`, `pmd`), with the help texts in `help` and the argument helpers in `args`.
 
 mod args;
+mod ct;
 mod datapath;
 mod flow;
 mod help;
@@ -32,6 +33,10 @@ use crate::client::Client;
 use crate::dpif::{self, Dp, EINVAL};
 use crate::fmt;
 use crate::opts::Opts;
+use ct::{
+    ct_del_limits, ct_get_limits, ct_get_maxconns, ct_get_nconns, ct_set_limits, ct_set_maxconns,
+    ct_stats_show, dump_conntrack, flush_conntrack,
+};
 use datapath::{add_dp, cache_get_size, cache_set_size, del_dp, dump_dps, show};
 use flow::{
     add_flow, add_flows, del_flow, del_flows, dump_flows, get_flow, mod_flow, mod_flows,
@@ -241,6 +246,57 @@ pub static COMMANDS: &[Command] = &[
         3,
         cache_set_size,
         true
+    ),
+    cmd!(
+        "dump-conntrack",
+        "[-m] [-s] [dp] [zone=N]",
+        0,
+        4,
+        dump_conntrack,
+        false
+    ),
+    cmd!(
+        "flush-conntrack",
+        "[dp] [zone=N] [ct-tuple]",
+        0,
+        3,
+        flush_conntrack,
+        true
+    ),
+    cmd!("ct-stats-show", "[dp] [zone=N]", 0, 3, ct_stats_show, false),
+    cmd!(
+        "ct-set-maxconns",
+        "[dp] maxconns",
+        1,
+        2,
+        ct_set_maxconns,
+        true
+    ),
+    cmd!("ct-get-maxconns", "[dp]", 0, 1, ct_get_maxconns, false),
+    cmd!("ct-get-nconns", "[dp]", 0, 1, ct_get_nconns, false),
+    cmd!(
+        "ct-set-limits",
+        "[dp] [default=L] [zone=N,limit=L]...",
+        1,
+        MANY,
+        ct_set_limits,
+        true
+    ),
+    cmd!(
+        "ct-del-limits",
+        "[dp] zone=N1[,N2]...",
+        1,
+        2,
+        ct_del_limits,
+        true
+    ),
+    cmd!(
+        "ct-get-limits",
+        "[dp] [zone=N1[,N2]...]",
+        0,
+        2,
+        ct_get_limits,
+        false
     ),
     cmd!("pmd-stats-show", "[-pmd core]", 0, 2, pmd_stats_show, false),
     cmd!("pmd-stats-clear", "", 0, 0, pmd_stats_clear, true),

@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod icmp;
+pub mod netlink;
 pub mod table;
 pub mod tcp;
 pub mod tuple;

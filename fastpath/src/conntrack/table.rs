@@ -50,6 +50,11 @@ impl ConnRef {
     pub fn is_some(self) -> bool {
         self.id != 0
     }
+
+    /// The connection's id (unique among live connections, reused after).
+    pub fn id(self) -> u32 {
+        self.id
+    }
 }
 
 /// Per-protocol tracking state.
@@ -619,9 +624,9 @@ impl Table {
         removed
     }
 
-    /// Removes every connection for which `pick` is true (control thread). Returns how
-    /// many.
-    pub fn flush(&self, mut pick: impl FnMut(&Conn) -> bool) -> usize {
+    /// Removes every connection for which `pick(id, connection)` is true (control thread).
+    /// Returns how many.
+    pub fn flush(&self, mut pick: impl FnMut(u32, &Conn) -> bool) -> usize {
         let mut removed = 0;
         for id in 1..=self.allocated() {
             let Some(e) = self.entry(id) else { continue };
@@ -629,7 +634,7 @@ impl Table {
                 continue;
             }
             let c = Self::claim_wait(e);
-            if c.live && pick(&c) {
+            if c.live && pick(id, &c) {
                 self.unlink(id, c, e);
                 removed += 1;
             }
@@ -637,8 +642,9 @@ impl Table {
         removed
     }
 
-    /// Calls `f` with a copy of every live connection and its deadline (control thread).
-    pub fn for_each(&self, mut f: impl FnMut(&Conn, u64)) {
+    /// Calls `f` with the id, a copy and the deadline of every live connection (control
+    /// thread). An id is unique among live connections.
+    pub fn for_each(&self, mut f: impl FnMut(u32, &Conn, u64)) {
         for id in 1..=self.allocated() {
             let Some(e) = self.entry(id) else { continue };
             if e.expires_ms.load(Relaxed) == 0 {
@@ -646,7 +652,7 @@ impl Table {
             }
             let c = Self::claim_wait(e).clone();
             if c.live {
-                f(&c, e.expires_ms.load(Relaxed));
+                f(id, &c, e.expires_ms.load(Relaxed));
             }
         }
     }

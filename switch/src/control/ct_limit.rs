@@ -60,7 +60,7 @@ pub(super) fn handle(
             limits,
         };
         let mut b = Vec::new();
-        r.emit(&mut b, 0, hdr.seq, hdr.pid)?;
+        r.emit(&mut b, hdr.ty, 0, hdr.seq, hdr.pid)?;
         Ok(Answer::Msgs(b))
     });
     (name, reply)
@@ -122,7 +122,14 @@ mod tests {
             }),
         };
         let mut b = Vec::new();
-        m.emit(&mut b, flags::REQUEST | flags::ACK, 5, 0).unwrap();
+        m.emit(
+            &mut b,
+            odp::ct_limit::FAMILY_ID,
+            flags::REQUEST | flags::ACK,
+            5,
+            0,
+        )
+        .unwrap();
         let (msgs, errno) = h.raw(&b, admin);
         let reply = msgs
             .first()

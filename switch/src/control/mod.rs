@@ -10,6 +10,7 @@
 //! [`DUMP_STALL`] loses the rest of its dump.
 
 mod ct_limit;
+pub mod ctnetlink;
 pub mod ctrl;
 pub mod datapath;
 pub mod dump;

@@ -344,26 +344,26 @@ impl Runtime {
 }
 
 impl Runtime {
-    /// Sleeps up to `ms` milliseconds for whichever comes first: something readable on
-    /// `fd` (the control socket) or, unless `upcalls_held` (their receiver is full), an
+    /// Sleeps up to `ms` milliseconds for whichever comes first: something readable on one
+    /// of `fds` (the control sockets) or, unless `upcalls_held` (their receiver is full), an
     /// upcall (the PMDs ring the queue's doorbell). Returns at once if upcalls are waiting
     /// and not held.
-    pub fn wait(&self, fd: std::os::fd::BorrowedFd<'_>, ms: u16, upcalls_held: bool) {
+    pub fn wait(&self, fds: &[std::os::fd::BorrowedFd<'_>], ms: u16, upcalls_held: bool) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut polled: Vec<PollFd<'_>> = fds
+            .iter()
+            .map(|&fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
         if upcalls_held {
-            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-            let _ = poll(&mut fds, PollTimeout::from(ms));
+            let _ = poll(&mut polled, PollTimeout::from(ms));
             return;
         }
         if !self.upcalls.prepare_to_sleep() {
             return;
         }
-        let mut fds = [
-            PollFd::new(fd, PollFlags::POLLIN),
-            PollFd::new(self.upcalls.doorbell(), PollFlags::POLLIN),
-        ];
+        polled.push(PollFd::new(self.upcalls.doorbell(), PollFlags::POLLIN));
         // EINTR (a signal) just ends the wait early.
-        let _ = poll(&mut fds, PollTimeout::from(ms));
+        let _ = poll(&mut polled, PollTimeout::from(ms));
         self.upcalls.awake();
     }
 }

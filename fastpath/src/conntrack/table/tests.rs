@@ -161,9 +161,9 @@ fn flush_removes_what_it_picks() {
     for z in 0..4 {
         t.commit(conn(udp(z, 1, 1), 0), 30, |_, _, _| ()).unwrap();
     }
-    assert_eq!(t.flush(|c| c.zone() == 2), 1);
+    assert_eq!(t.flush(|_, c| c.zone() == 2), 1);
     let mut zones = Vec::new();
-    t.for_each(|c, _| zones.push(c.zone()));
+    t.for_each(|_, c, _| zones.push(c.zone()));
     zones.sort_unstable();
     assert_eq!(zones, [0, 1, 3]);
 }
