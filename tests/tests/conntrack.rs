@@ -92,11 +92,18 @@ struct Lab {
 }
 
 fn lab() -> Lab {
+    lab_with(&[])
+}
+
+/// [`lab`] with more dpswitch options.
+fn lab_with(extra: &[&str]) -> Lab {
     let (a, b) = (unique("cta"), unique("ctb"));
     let dp = unique("dpct");
     let pa = format!("{a}=net_tap_{a},iface={a}");
     let pb = format!("{b}=net_tap_{b},iface={b}");
-    let sw = Dpswitch::start(&["--dp", &dp, "--port", &pa, "--port", &pb]);
+    let mut args = vec!["--dp", &dp, "--port", &pa, "--port", &pb];
+    args.extend_from_slice(extra);
+    let sw = Dpswitch::start(&args);
     let (nsa, nsb) = (Netns::new(), Netns::new());
     for (ns, ifname, ip) in [(&nsa, &a, A_IP), (&nsb, &b, B_IP)] {
         ns.take_quiet(ifname);
@@ -231,7 +238,8 @@ fn connections_from_inside_pass_with_their_replies_and_outside_ones_are_dropped(
 /// statistics, zone limits refusing the next connection, and flushes by tuple and by zone.
 #[test]
 fn dpctl_and_ovs_dpctl_show_count_limit_and_flush_the_connections() {
-    let l = lab();
+    let metrics = dpswitch_e2e::prom::free_port();
+    let l = lab_with(&["--metrics", &metrics.to_string()]);
     let sw = &l.sw;
     let (pinged, out) = l.nsa.try_exec(&["ping", "-c", "1", "-W", "2", B_IP]);
     assert!(pinged, "{out}");
@@ -303,6 +311,20 @@ fn dpctl_and_ovs_dpctl_show_count_limit_and_flush_the_connections() {
         "a connection beyond the zone's limit got through"
     );
     assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "2\n");
+    let m = dpswitch_e2e::prom::samples(&dpswitch_e2e::prom::scrape(metrics));
+    assert_eq!(
+        dpswitch_e2e::prom::get(&m, "dpswitch_conntrack_connections"),
+        2
+    );
+    assert_eq!(
+        dpswitch_e2e::prom::get(&m, "dpswitch_conntrack_zone_connections{zone=\"5\"}"),
+        2
+    );
+    assert_eq!(
+        dpswitch_e2e::prom::get(&m, "dpswitch_conntrack_events_total{event=\"created\"}"),
+        2
+    );
+    assert!(dpswitch_e2e::prom::get(&m, "dpswitch_conntrack_events_total{event=\"limit\"}") >= 1);
     ok(sw.dpctl(&["ct-del-limits", "zone=5"]));
     assert_eq!(ok(sw.dpctl(&["ct-get-limits"])), "default limit=0\n");
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 mod collector;
+mod conntrack;
 mod drop_warnings;
 
 pub use collector::{register, SwitchCollector};
+pub use conntrack::ConntrackCollector;
 pub use drop_warnings::{DropWarnings, DROP_WARN_INTERVAL};
 
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
