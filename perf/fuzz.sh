@@ -6,7 +6,7 @@
 #   perf/fuzz.sh                       # every target, 1800 s each, 2 at a time, nice 19
 #   perf/fuzz.sh --time 60 --jobs 1 parse text
 #
-# Targets: odp/fuzz {netlink,key_mask,actions,text}, fastpath/fuzz {parse,execute},
+# Targets: odp/fuzz {netlink,key_mask,actions,text}, fastpath/fuzz {parse,execute,conntrack},
 # switch/fuzz {netlink_live}.
 # netlink_live starts a release dpswitch (built here) and runs in a network namespace of its own.
 set -euo pipefail
@@ -24,7 +24,8 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
     esac
 done
-all=(odp:netlink odp:key_mask odp:actions odp:text fastpath:parse fastpath:execute switch:netlink_live)
+all=(odp:netlink odp:key_mask odp:actions odp:text fastpath:parse fastpath:execute
+     fastpath:conntrack switch:netlink_live)
 if ((${#targets[@]} == 0)); then
     targets=("${all[@]}")
 else

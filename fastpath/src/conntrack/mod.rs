@@ -12,6 +12,8 @@
 pub mod action;
 pub mod icmp;
 pub mod netlink;
+#[cfg(any(test, feature = "testing"))]
+pub mod replay;
 pub mod table;
 pub mod tcp;
 pub mod tuple;
