@@ -38,6 +38,8 @@ PCAPS = {
     "flows1k": "--kind 5tuple --flows 1000 --packets 10000",
     "flows100k": "--kind 5tuple --flows 100000 --packets 100000",
     "macs10k": "--kind dstmac --flows 10000 --packets 10000",
+    "ct1k": "--kind ctbidir --flows 1000",
+    "ct100k": "--kind ctbidir --flows 100000",
     "macs100k": "--kind dstmac --flows 100000 --packets 100000",
     "m32": "--kind m32 --flows 10000 --packets 100000 --zipf 1.0 --seed 1",
 }
@@ -85,6 +87,12 @@ SCENARIOS = {
 # the mode of the dpswitch side: steady (Mpps), setup (megaflows/s), latency (first packet).
 V1_RULES = {"S1": ["priority=10,in_port=1,actions=output:2"],
             "NORMAL": ["priority=0,actions=NORMAL"]}
+# The classic conntrack pipeline (ovs.sh's CT1 has the same rules).
+CT1_RULES = ["table=0,priority=10,ip,actions=ct(zone=1,table=1)",
+             "table=0,priority=0,actions=drop",
+             "table=1,priority=10,ct_state=+trk+new,ip,actions=ct(commit,zone=1),output:2",
+             "table=1,priority=10,ct_state=+trk+est,ip,actions=output:2",
+             "table=1,priority=0,actions=drop"]
 SCENARIOS.update({
     "V1-S1": dict(pcap="flows1", vsw="steady", rules=V1_RULES["S1"], opts=[], min_flows=1,
                   ovs=["S1"], goal=1.5, heavy=False,
@@ -96,6 +104,13 @@ SCENARIOS.update({
     "V1-M32": dict(pcap="m32", vsw="steady", rules="M32", opts=[], masks=32, ovs=["M32"],
                    goal=1.5, heavy=True,
                    desc="via vswitchd: the 10k M32 rules over 32 field sets (m32)"),
+    "CT1-1k": dict(pcap="ct1k", vsw="steady", rules=CT1_RULES, opts=[], min_flows=2,
+                   ovs=["CT1"], goal=2.0, heavy=True,
+                   desc="via vswitchd: ct(zone=1,table=1); +new: ct(commit),out; +est: out; "
+                        "1k bidirectional UDP connections"),
+    "CT1-100k": dict(pcap="ct100k", vsw="steady", rules=CT1_RULES, opts=[], min_flows=2,
+                     ovs=["CT1"], goal=2.0, heavy=True,
+                     desc="CT1 with 100k bidirectional UDP connections"),
     "V2": dict(pcap="flows100k", vsw="setup", mode="setup", n_flows=100000, opts=[],
                ovs=["V2"], goal=1.0, heavy=True,
                desc="via vswitchd: 100k new 5-tuple megaflows (multipath rule) from empty"),
@@ -105,7 +120,9 @@ SCENARIOS.update({
 })
 ORDER = ["S1", "S2", "S3", "S4", "S4e", "M32", "S6a", "S6b"]
 V_ORDER = ["V1-S1", "V1-S4", "V1-M32", "V2", "V2-lat"]
-ALIASES = {"S": ORDER, "V": V_ORDER, "V1": V_ORDER[:3], "all": ORDER + V_ORDER}
+CT_ORDER = ["CT1-1k", "CT1-100k"]
+ALIASES = {"S": ORDER, "V": V_ORDER, "V1": V_ORDER[:3], "CT": CT_ORDER,
+           "all": ORDER + V_ORDER + CT_ORDER}
 
 CSV_COLS = ["ts", "round", "tool", "scenario", "pcap", "value", "unit", "mpps",
             "tsc_cycles_per_pkt", "window_s", "pmd_busy_cycles_per_pkt", "pmd_idle_pct",

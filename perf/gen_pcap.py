@@ -193,13 +193,22 @@ def flow_frame(kind: str, i: int, frame_len: int) -> bytes:
         return frame(dstmac(i), SRC_MAC, *tup, frame_len)
     if kind == "dstmac-fixed5t":
         return frame(dstmac(i), SRC_MAC, IP_SRC0, IP_DST0, 1024, 2000, frame_len)
+    if kind == "ctbidir":
+        # Connection i//2, original direction for even i, its reply for odd i: both arrive
+        # on the one source port, so every connection is established after one pass.
+        c = i // 2
+        cli, srv = (IP_SRC0 + c, IP_DST0 + (c * 7919) % (1 << 24))
+        sport, dport = 1024 + c % 60000, 2000 + (c * 13) % 60000
+        if i % 2 == 0:
+            return frame(DST_MAC, SRC_MAC, cli, srv, sport, dport, frame_len)
+        return frame(SRC_MAC, DST_MAC, srv, cli, dport, sport, frame_len)
     raise ValueError(kind)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kind", choices=["5tuple", "dstmac", "dstmac-fixed5t", "m32"],
+    ap.add_argument("--kind", choices=["5tuple", "dstmac", "dstmac-fixed5t", "m32", "ctbidir"],
                     default="5tuple")
     ap.add_argument("--flows", type=int, default=1)
     ap.add_argument("--packets", type=int, default=0,
@@ -251,6 +260,11 @@ def main() -> int:
     if a.kind == "m32":
         frames = [m32_frame(i, a.flows, a.frame_len) for i in range(a.flows)]
         seq = zipf_sequence(a.flows, n, a.zipf, a.seed)
+    elif a.kind == "ctbidir":
+        # --flows connections, two frames each.
+        frames = [flow_frame(a.kind, i, a.frame_len) for i in range(2 * a.flows)]
+        n = a.packets or len(frames)
+        seq = [k % len(frames) for k in range(n)]
     else:
         frames = [flow_frame(a.kind, i, a.frame_len) for i in range(min(a.flows, n))]
         seq = [k % len(frames) for k in range(n)]

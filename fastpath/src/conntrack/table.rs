@@ -329,9 +329,11 @@ impl Table {
     /// thread, often enough that PMDs committing at full speed do not run out). Returns
     /// whether it did.
     pub fn grow(&self) -> bool {
-        if self.n_free.load(Relaxed) as usize >= CHUNK {
-            return false;
-        }
+        (self.n_free.load(Relaxed) as usize) < CHUNK && self.add_chunk()
+    }
+
+    /// Allocates the next chunk (control thread); `false` at capacity.
+    fn add_chunk(&self) -> bool {
         let c = self.grown.load(Relaxed) as usize;
         let Some(slot) = self.chunks.get(c) else {
             return false;
@@ -358,6 +360,13 @@ impl Table {
     fn allocated(&self) -> u32 {
         let n = self.grown.load(SeqCst) as usize * CHUNK;
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Allocates chunks until at least `n` entries exist (or the capacity is reached), so
+    /// that `n` commits need no [`Table::grow`] on the way (benchmarks, a daemon that wants
+    /// its memory up front).
+    pub fn preallocate(&self, n: usize) {
+        while (self.allocated() as usize) < n && self.add_chunk() {}
     }
 
     #[inline]
