@@ -105,10 +105,12 @@ SCENARIOS.update({
                    goal=1.5, heavy=True,
                    desc="via vswitchd: the 10k M32 rules over 32 field sets (m32)"),
     "CT1-1k": dict(pcap="ct1k", vsw="steady", rules=CT1_RULES, opts=[], min_flows=2,
+                   purge=False,
                    ovs=["CT1"], goal=2.0, heavy=True,
                    desc="via vswitchd: ct(zone=1,table=1); +new: ct(commit),out; +est: out; "
                         "1k bidirectional UDP connections"),
     "CT1-100k": dict(pcap="ct100k", vsw="steady", rules=CT1_RULES, opts=[], min_flows=2,
+                     purge=False,
                      ovs=["CT1"], goal=2.0, heavy=True,
                      desc="CT1 with 100k bidirectional UDP connections"),
     "V2": dict(pcap="flows100k", vsw="setup", mode="setup", n_flows=100000, opts=[],

@@ -343,8 +343,14 @@ def run_steady(args, sid, sc, rnd, pcap, rules, hz, logdir):
         # megaflow for the same packet, which gets the same UFID, then fails with EEXIST
         # (as with the kernel module): the drop flow stays while traffic keeps it alive.
         # So once the port is associated, drop every flow and ukey and let them come again.
+        # Not with ct (sc["purge"] False): its first second leaves thousands of upcalls of
+        # the same few megaflows in flight, and a purge that deletes the ukey of a put still
+        # being answered makes OVS 3.1's vswitchd abort when the answer comes back ("Invalid
+        # ukey transition 5->4"); a kernel answers inside sendmsg(), which hides the race.
+        # Those scenarios match on recirculation state, which the early drop flow lacks.
         time.sleep(1.0)
-        v.appctl("revalidator/purge")
+        if sc.get("purge", True):
+            v.appctl("revalidator/purge")
         time.sleep(args.warmup)
         # warm until the upcall counter stops moving (max 60 s), as ovs.sh does for OVS
         _, prev, _ = v.scrape()
