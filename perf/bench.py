@@ -798,8 +798,9 @@ def summarize(rows, args, hz):
             dr = by_round("dpswitch", sid, col=col)
             best = {}  # per round, the best OVS variant: the fastest, or the lowest latency
             pick = min if mode == "latency" else max
+            # An OVS variant may run on several pcaps (CT1): compare on this one's.
             for o in sc["ovs"]:
-                for rnd, v in by_round("ovs", o, col=col).items():
+                for rnd, v in by_round("ovs", o, sc["pcap"], col=col).items():
                     best[rnd] = pick(best.get(rnd, v), v)
             tp = by_round("testpmd", "io", sc["pcap"]) if sc["pcap"] else {}
             r_ovs = ratios(dr, best)
@@ -822,17 +823,18 @@ def summarize(rows, args, hz):
                 if col == "value" else "-", cell(r_ovs), cell(r_tp),
                 (">= %.1fx" % sc["goal"]) if sc["goal"] is not None else "-", met))
             for o in sc["ovs"]:
-                v = vals("ovs", o, col=col)
+                v = vals("ovs", o, sc["pcap"], col=col)
                 if v:
                     lines.append("| %s | ovs | %s%s | %d | %s | %s | %s | %s | | | | |" % (
                         sid, label, o, len(v), fmt_mmm(v, fmt), unit,
-                        fmt_mmm(vals("ovs", o, col="tsc_cycles_per_pkt"), "%.0f")
+                        fmt_mmm(vals("ovs", o, sc["pcap"], col="tsc_cycles_per_pkt"), "%.0f")
                         if col == "value" and mode != "latency" else "-",
-                        fmt_mmm(vals("ovs", o, col="pmd_busy_cycles_per_pkt"), "%.0f")
+                        fmt_mmm(vals("ovs", o, sc["pcap"], col="pmd_busy_cycles_per_pkt"),
+                                "%.0f")
                         if col == "value" else "-"))
             key = "" if col == "value" else "_" + col
             entry.update({"dpswitch" + key: d,
-                          "ovs" + key: {o: vals("ovs", o, col=col) for o in sc["ovs"]},
+                          "ovs" + key: {o: vals("ovs", o, sc["pcap"], col=col) for o in sc["ovs"]},
                           "ratio_vs_ovs_best_per_round" + key: r_ovs})
             if col == "value":
                 entry.update(testpmd_io=vals("testpmd", "io", sc["pcap"]) if sc["pcap"] else [],

@@ -525,6 +525,7 @@ mod fuzz {
             body in prop::collection::vec(any::<u8>(), 0..60),
             tun in any::<bool>(),
             ct in any::<u32>(),
+            orig in any::<bool>(),
         ) {
             let mut f = eth(MAC_B, MAC_A, 0x0800);
             let mut ip = ipv4_hdr(IP_A, IP_B, proto, body.len(), frag, &[]);
@@ -536,7 +537,16 @@ mod fuzz {
             }
             f.extend(body);
             let m = Metadata {
-                ct: CtMeta { state: (ct & 0xff) as u8, mark: ct >> 8, ..CtMeta::default() },
+                ct: CtMeta {
+                    state: (ct & 0xff) as u8,
+                    mark: ct >> 8,
+                    // After `ct`: the original tuple, which the fast path writes too.
+                    orig_proto: if orig { 17 } else { 0 },
+                    orig_ipv4: (ct, !ct),
+                    orig_ipv6: (u128::from(ct), 1),
+                    orig_ports: ((ct >> 16) as u16, ct as u16),
+                    ..CtMeta::default()
+                },
                 tunnel: tun.then(|| fastpath::packet::TunnelMeta { id: 1, ipv4_dst: 2, ttl: 3, ..Default::default() }),
                 ..md()
             };

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use dpswitch_e2e::{ovs_dpctl_at, split_vlog, unique, CtlRun, Dpswitch, Netns};
+use dpswitch_e2e::{ovs_dpctl_at, split_vlog, unique, CtlRun, Dpswitch, Netns, PacketSocket};
 
 const A_IP: &str = "10.216.0.1";
 const B_IP: &str = "10.216.0.2";
@@ -344,5 +344,104 @@ fn dpctl_and_ovs_dpctl_show_count_limit_and_flush_the_connections() {
     let stock = ovs_dpctl_at(sw.netlink_pid, &["flush-conntrack", "zone=5"], "");
     assert_eq!((stock.code, stock.stdout.as_str()), (0, ""), "{stock:#?}");
     assert_eq!(ok(sw.dpctl(&["ct-get-nconns"])), "0\n");
+    assert!(l.sw.stop().success());
+}
+
+/// A TCP segment 98 → 99 (or back) with `flags`, `seq`, `ack`, between addresses nobody
+/// owns, so neither namespace's stack answers the raw frames: only the tracker sees them.
+fn segment(from_a: bool, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+    let (src, dst) = if from_a {
+        ([10, 216, 0, 98], [10, 216, 0, 99])
+    } else {
+        ([10, 216, 0, 99], [10, 216, 0, 98])
+    };
+    let (sp, dp) = if from_a {
+        (40000u16, 8080u16)
+    } else {
+        (8080, 40000)
+    };
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    // The TCP checksum over the pseudo header.
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&src);
+    add(&dst);
+    add(&[0, 6, 0, 20]);
+    add(&t);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    t[16..18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    let mut s: u32 = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while s >> 16 != 0 {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    let mut f = vec![0xff; 12];
+    f.extend_from_slice(&[8, 0]);
+    f.extend(ip);
+    f.extend(t);
+    f
+}
+
+/// Before a connection is established (not yet liberal), a segment far outside the window
+/// is `+inv` and the firewall drops it; the handshake's segments and an in-window ACK pass.
+#[test]
+fn an_out_of_window_segment_is_invalid_and_dropped() {
+    let l = lab();
+    let (pa, pb) = (
+        PacketSocket::open(&l.nsa, &l.a),
+        PacketSocket::open(&l.nsb, &l.b),
+    );
+    let is_seg = |want_seq: u32| {
+        move |f: &[u8]| f.len() >= 54 && f[23] == 6 && f[38..42] == want_seq.to_be_bytes()
+    };
+    pa.send(&segment(true, 0x02, 1000, 0)); // SYN
+    assert!(
+        pb.recv_frame(Duration::from_secs(2), is_seg(1000))
+            .is_some(),
+        "SYN"
+    );
+    pb.send(&segment(false, 0x12, 5000, 1001)); // SYN-ACK
+    assert!(
+        pa.recv_frame(Duration::from_secs(2), is_seg(5000))
+            .is_some(),
+        "SYN-ACK"
+    );
+    let far = 1001u32.wrapping_add(1 << 30);
+    pa.send(&segment(true, 0x10, far, 5001)); // ACK far outside the window
+    assert!(
+        pb.recv_frame(Duration::from_millis(500), is_seg(far))
+            .is_none(),
+        "the out-of-window segment got through"
+    );
+    pa.send(&segment(true, 0x10, 1001, 5001)); // the right ACK
+    assert!(
+        pb.recv_frame(Duration::from_secs(2), is_seg(1001))
+            .is_some(),
+        "in-window ACK"
+    );
+    let dump = ok(l.sw.dpctl(&["dump-flows", "--names"]));
+    let dropped = flow_line(
+        &dump,
+        &[&format!("recirc_id(0x1),in_port({})", l.a), "-est"],
+    );
+    assert!(packets(dropped) >= 1, "{dump}");
+    assert!(ok(l.sw.dpctl(&["dump-conntrack"])).contains("protoinfo=(state=ESTABLISHED)"));
     assert!(l.sw.stop().success());
 }

@@ -454,10 +454,8 @@ fn conntrack<B: PacketBuf, C: ExecContext<B>>(
         st.ip_proto,
         st.frag,
     );
-    let mut meta = st.md.ct.unwrap_or(st.base.ct);
-    ct::execute(table, a, &p, &mut meta)?;
-    st.md.ct = Some(meta);
-    Ok(())
+    let base = st.base.ct;
+    ct::execute(table, a, &p, st.md.ct.get_or_insert(base))
 }
 
 #[inline(always)]

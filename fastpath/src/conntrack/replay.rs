@@ -196,6 +196,9 @@ mod tests {
             full += t.stats.limit_drops.load(Relaxed);
         }
         // The sequences reach what they are meant to: commits, expiry, the global limit.
-        assert!(created > 1000 && expired > 100 && full > 0, "{created} {expired} {full}");
+        assert!(
+            created > 1000 && expired > 100 && full > 0,
+            "{created} {expired} {full}"
+        );
     }
 }

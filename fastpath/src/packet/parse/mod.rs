@@ -255,7 +255,7 @@ const MAP_TUN: u32 = 0xff << 20;
 /// [`extract_prepared`].
 #[inline]
 pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
-    if md.l3_ethertype.is_none() && md.ct.orig_proto == 0 {
+    if md.l3_ethertype.is_none() {
         if let Some(f) = fast_ipv4_words(frame) {
             let w0 = u64::from(md.recirc_id)
                 | u64::from(md.in_port) << 32
@@ -273,7 +273,17 @@ pub fn extract(frame: &[u8], md: &Metadata, key: &mut FlowKey) -> ExtractInfo {
             ];
             key.words[..8].copy_from_slice(&l0);
             key.words[8..].fill(0);
-            let map = MAP_LINE0 | write_ct_tunnel(md, key);
+            let mut map = MAP_LINE0 | write_ct_tunnel(md, key);
+            if md.ct.orig_proto != 0 {
+                // After `ct`, a recirculated packet's key carries its connection's original
+                // tuple: the IPv4 form, this being an IPv4 packet.
+                key.set_ct_orig_ipv4_src(md.ct.orig_ipv4.0);
+                key.set_ct_orig_ipv4_dst(md.ct.orig_ipv4.1);
+                key.set_ct_orig_tp_src(md.ct.orig_ports.0);
+                key.set_ct_orig_tp_dst(md.ct.orig_ports.1);
+                key.set_ct_orig_proto(md.ct.orig_proto);
+                map |= MAP_CT;
+            }
             return ExtractInfo {
                 hash: hash_words(&key.words, map),
                 map,
