@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::actions::{execute, ExecContext, PacketState};
+use crate::conntrack::action::lookup_hash_of_frame;
 use crate::cpu::Cpu;
 use crate::dpcls::{Dpcls, RetiredFlows, MAX_BATCH};
 use crate::emc::Emc;
@@ -514,6 +515,28 @@ impl<P: Cpu> Pmd<P> {
                 last = Some(f);
             }
         }
+        // Connection lookups of flows that start with `ct`, in two stages over the burst:
+        // hash every packet's tuple and start loading its index bucket, then start loading
+        // the connections the buckets name, so that executing finds both in the cache.
+        let mut ct_hashes = [None; MAX_BATCH];
+        if let Some(table) = ctx.conntrack() {
+            for i in 0..n {
+                let (Some(f), Some(p)) = (flows[i], &pkts[i]) else {
+                    continue;
+                };
+                if let Some(a) = f.actions().leading_ct() {
+                    let h =
+                        lookup_hash_of_frame(table, a, p.data(), &keys[i], &infos[i], md.get(i));
+                    if let Some(h) = h {
+                        table.prefetch_bucket::<P>(h);
+                    }
+                    ct_hashes[i] = h;
+                }
+            }
+            for h in ct_hashes[..n].iter().flatten() {
+                table.prefetch_conns::<P>(*h);
+            }
+        }
         let mut run: Option<(&Arc<Flow>, u64, u64, u16)> = None;
         // Simple-match packets share one flow: one state for all of them, statistics recorded
         // once, and a single-output flow hands them straight to the tx batch.
@@ -555,6 +578,7 @@ impl<P: Cpu> Pmd<P> {
                 }
             }
             let mut st = PacketState::new(md.get(i), &keys[i], &infos[i]);
+            st.ct_hash = ct_hashes[i];
             execute(flow.actions(), p, &mut st, ctx);
         }
         if let (Some(f), true) = (simple_flow, s_pk != 0) {

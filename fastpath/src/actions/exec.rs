@@ -102,6 +102,8 @@ pub struct PacketState<'a> {
     pub frag: u8,
     /// Packet hash (input of HASH).
     pub hash: u64,
+    /// The hash of the lookup a leading `ct` makes, computed ahead by the PMD.
+    pub ct_hash: Option<u64>,
     trunc: Option<u32>,
 }
 
@@ -127,6 +129,7 @@ impl<'a> PacketState<'a> {
             ip_proto: key.ip_proto(),
             frag: key.ip_frag(),
             hash: info.hash,
+            ct_hash: None,
             trunc: None,
         }
     }
@@ -455,7 +458,8 @@ fn conntrack<B: PacketBuf, C: ExecContext<B>>(
         st.frag,
     );
     let base = st.base.ct;
-    ct::execute(table, a, &p, st.md.ct.get_or_insert(base))
+    let hash = st.ct_hash.take();
+    ct::execute_hashed(table, a, &p, st.md.ct.get_or_insert(base), hash)
 }
 
 #[inline(always)]

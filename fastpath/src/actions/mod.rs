@@ -218,6 +218,16 @@ impl CompiledActions {
         self.ops.is_empty()
     }
 
+    /// The `ct` the list starts with, if it does (its lookups can be prefetched a burst at a
+    /// time: nothing before it changes the packet).
+    #[inline(always)]
+    pub fn leading_ct(&self) -> Option<&CtAction> {
+        match self.ops.first() {
+            Some(Op::Ct(a)) => Some(a),
+            _ => None,
+        }
+    }
+
     /// If the list is a single OUTPUT, its port (lets the runtime skip the executor).
     #[inline(always)]
     pub fn single_output(&self) -> Option<u32> {

@@ -107,6 +107,42 @@ impl<'a> IpPacket<'a> {
     }
 }
 
+/// The hash the lookup of packet `p` under `a` will use, for a PMD to prefetch ahead of
+/// running `a` ([`Table::prefetch_bucket`]); `None` when `a` will not look the packet up
+/// (tracked in this zone already, a fragment, no tuple).
+pub fn lookup_hash(table: &Table, a: &CtAction, p: &IpPacket<'_>, ct: &CtMeta) -> Option<u64> {
+    if p.fragment || (ct.state & TRK != 0 && ct.zone == a.zone) {
+        return None;
+    }
+    packet_tuple(p, a.zone).ok().map(|t| table.hash(&t))
+}
+
+/// [`lookup_hash`] of a packet as the PMD has it: its frame, extracted key and offsets,
+/// and metadata.
+pub fn lookup_hash_of_frame(
+    table: &Table,
+    a: &CtAction,
+    frame: &[u8],
+    key: &crate::flow::FlowKey,
+    info: &crate::packet::parse::ExtractInfo,
+    md: &crate::packet::parse::Metadata,
+) -> Option<u64> {
+    let family = match key.eth_type() {
+        0x0800 => Family::V4,
+        0x86dd => Family::V6,
+        _ => return None,
+    };
+    let p = IpPacket::of_frame(
+        frame,
+        family,
+        usize::from(info.l3_ofs),
+        usize::from(info.l4_ofs),
+        key.ip_proto(),
+        key.ip_frag(),
+    );
+    lookup_hash(table, a, &p, &md.ct)
+}
+
 /// Runs `a` on packet `p`, whose ct metadata is `ct` (updated).
 ///
 /// # Errors
@@ -116,6 +152,21 @@ pub fn execute(
     a: &CtAction,
     p: &IpPacket<'_>,
     ct: &mut CtMeta,
+) -> Result<(), CtDrop> {
+    execute_hashed(table, a, p, ct, None)
+}
+
+/// [`execute`] with the lookup's hash computed already ([`lookup_hash`] of the same packet,
+/// action and metadata).
+///
+/// # Errors
+/// [`CtDrop`]: the packet is to be dropped.
+pub fn execute_hashed(
+    table: &Table,
+    a: &CtAction,
+    p: &IpPacket<'_>,
+    ct: &mut CtMeta,
+    hash: Option<u64>,
 ) -> Result<(), CtDrop> {
     if p.fragment {
         return Err(CtDrop::Fragment);
@@ -166,7 +217,10 @@ pub fn execute(
         Err(_) => return untracked(ct),
     };
     let now = table.now_ms();
-    match table.find(&t, |r, dir, c, e| track(table, a, p, r, dir, c, e, ct, now)) {
+    let h = hash.unwrap_or_else(|| table.hash(&t));
+    match table.find_hashed(&t, h, |r, dir, c, e| {
+        track(table, a, p, r, dir, c, e, ct, now)
+    }) {
         Found::Yes(Tracked::Done) => Ok(()),
         Found::Yes(Tracked::Kill(r)) => {
             table.remove(r);

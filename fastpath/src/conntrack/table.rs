@@ -26,6 +26,7 @@ use super::tcp::{TcpConn, TcpPolicy};
 use super::tuple::{Family, Tuple};
 use super::udp::UdpTimeouts;
 use super::{icmp, Dir, OTHER_TIMEOUT};
+use crate::cpu::Cpu;
 use index::Index;
 
 /// Entries per arena chunk.
@@ -427,6 +428,30 @@ impl Table {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The hash lookups of `t` use.
+    #[inline]
+    pub fn hash(&self, t: &Tuple) -> u64 {
+        t.hash(self.seed)
+    }
+
+    /// Starts loading the index bucket a lookup of `hash` reads first: the first stage of
+    /// a burst's lookups, which a PMD runs for all its packets before any of them.
+    #[inline]
+    pub fn prefetch_bucket<P: Cpu>(&self, hash: u64) {
+        P::prefetch(self.index.home_bucket(hash));
+    }
+
+    /// Starts loading the connections `hash`'s home bucket names under its tag: the second
+    /// stage, once the buckets are in the cache.
+    #[inline]
+    pub fn prefetch_conns<P: Cpu>(&self, hash: u64) {
+        self.index.home_ids(hash, |id| {
+            if let Some(e) = self.entry(id) {
+                P::prefetch(e);
+            }
+        });
+    }
+
     /// Finds the connection one of whose tuples is `t` and runs `f` on it, claimed, with
     /// the direction `t` goes in.
     #[inline]
@@ -435,10 +460,21 @@ impl Table {
         t: &Tuple,
         f: impl FnOnce(ConnRef, Dir, &mut Conn, &Entry) -> R,
     ) -> Found<R> {
+        self.find_hashed(t, t.hash(self.seed), f)
+    }
+
+    /// [`Table::find`] with `t`'s hash already computed ([`Table::hash`]).
+    #[inline]
+    pub fn find_hashed<R>(
+        &self,
+        t: &Tuple,
+        hash: u64,
+        f: impl FnOnce(ConnRef, Dir, &mut Conn, &Entry) -> R,
+    ) -> Found<R> {
         let mut f = Some(f);
         let mut out = None;
         let mut busy = false;
-        self.index.probe(t.hash(self.seed), |id, dir| {
+        self.index.probe(hash, |id, dir| {
             let Some(e) = self.entry(id) else {
                 return false;
             };

@@ -58,6 +58,25 @@ impl Index {
         low & self.mask
     }
 
+    /// The home bucket of `hash` (for prefetching).
+    #[inline]
+    pub(super) fn home_bucket(&self, hash: u64) -> &impl Sized {
+        &self.buckets[self.home(hash)]
+    }
+
+    /// Calls `f(id)` for each entry of `hash`'s home bucket whose tag is `hash`'s.
+    #[inline]
+    pub(super) fn home_ids(&self, hash: u64, mut f: impl FnMut(u32)) {
+        let tag = hash >> 32;
+        for s in &self.buckets[self.home(hash)].slots {
+            let v = s.load(SeqCst);
+            if v != 0 && v >> 32 == tag {
+                #[allow(clippy::cast_possible_truncation)]
+                f((v & ID_MASK) as u32);
+            }
+        }
+    }
+
     /// Bytes the index takes.
     pub(super) fn bytes(&self) -> usize {
         self.buckets.len() * std::mem::size_of::<Bucket>()
