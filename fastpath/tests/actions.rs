@@ -142,14 +142,14 @@ fn invalid_lists_are_refused_before_they_can_run() {
     }
     // What passes validation but the executor cannot do is refused by the compiler, and
     // its recursion stays bounded whatever it is given.
-    let nat = odp::action::Ct {
+    let ftp = odp::action::Ct {
         commit: true,
-        nat: Some(odp::action::Nat::default()),
+        helper: Some("ftp".into()),
         ..odp::action::Ct::default()
     };
     assert_eq!(
-        CompiledActions::compile(&[Action::Ct(nat)]),
-        Err(Error::Unsupported("ct nat"))
+        CompiledActions::compile(&[Action::Ct(ftp)]),
+        Err(Error::Unsupported("ct helper"))
     );
     assert_eq!(
         CompiledActions::compile(&[Action::Hash { alg: 2, basis: 0 }]),

@@ -445,3 +445,106 @@ fn an_out_of_window_segment_is_invalid_and_dropped() {
     assert!(ok(l.sw.dpctl(&["dump-conntrack"])).contains("protoinfo=(state=ESTABLISHED)"));
     assert!(l.sw.stop().success());
 }
+
+/// DNAT as a load balancer's VIP: connections to 10.216.0.100:80 from the inside go to the
+/// backend 10.216.0.2:8080, whose replies come back from the VIP; the dump shows the
+/// mapping.
+#[test]
+fn dnat_sends_connections_for_a_vip_to_the_backend_and_replies_come_from_the_vip() {
+    let (a, b) = (unique("cna"), unique("cnb"));
+    let dp = unique("dpnat");
+    let pa = format!("{a}=net_tap_{a},iface={a}");
+    let pb = format!("{b}=net_tap_{b},iface={b}");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &pa, "--port", &pb]);
+    let (nsa, nsb) = (Netns::new(), Netns::new());
+    for (ns, ifname, ip) in [(&nsa, &a, A_IP), (&nsb, &b, B_IP)] {
+        ns.take_quiet(ifname);
+        ns.exec(&["ip", "addr", "add", &format!("{ip}/24"), "dev", ifname]);
+    }
+    // The VIP answers to no ARP: the client reaches it through the backend's MAC.
+    let b_mac = nsb.exec(&["cat", &format!("/sys/class/net/{b}/address")]);
+    nsa.exec(&[
+        "ip",
+        "neigh",
+        "add",
+        "10.216.0.100",
+        "lladdr",
+        b_mac.trim(),
+        "dev",
+        &a,
+    ]);
+    let ip = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    for (key, actions) in [
+        (
+            format!("in_port({a}),eth(),eth_type(0x0806),arp()"),
+            b.clone(),
+        ),
+        (
+            format!("in_port({b}),eth(),eth_type(0x0806),arp()"),
+            a.clone(),
+        ),
+        (
+            format!("recirc_id(0),in_port({a}),{ip}"),
+            "ct(zone=9,nat),recirc(1)".into(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk+new),{ip}"),
+            format!("ct(commit,zone=9,nat(dst=10.216.0.2:8080)),{b}"),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new+est),{ip}"),
+            b.clone(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new-est),{ip}"),
+            "drop".into(),
+        ),
+        (
+            format!("recirc_id(0),in_port({b}),{ip}"),
+            "ct(zone=9,nat),recirc(2)".into(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk+est),{ip}"),
+            a.clone(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk-est),{ip}"),
+            "drop".into(),
+        ),
+    ] {
+        ok(sw.dpctl(&["add-flow", &key, &actions]));
+    }
+    let backend: SocketAddr = format!("{B_IP}:8080").parse().unwrap();
+    let l = nsb.run_in(move || TcpListener::bind(backend).expect("bind 8080"));
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = l.accept().expect("accept");
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).expect("read");
+        s.write_all(&buf).expect("write");
+        peer
+    });
+    let vip: SocketAddr = "10.216.0.100:80".parse().unwrap();
+    let mut c =
+        connect(&nsa, vip).unwrap_or_else(|e| panic!("connect to the VIP: {e}\n{}", sw.log_text()));
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"hello").unwrap();
+    let mut back = [0u8; 5];
+    c.read_exact(&mut back).expect("echo through the VIP");
+    assert_eq!(&back, b"hello");
+    // The backend saw the client's own address; the client, the VIP (its socket is
+    // connected to it and got the answer).
+    let peer = server.join().unwrap();
+    assert_eq!(peer.ip().to_string(), A_IP);
+    assert_eq!(c.peer_addr().unwrap(), vip);
+    let dump = ok(sw.dpctl(&["dump-conntrack"]));
+    let sport = c.local_addr().unwrap().port();
+    let want = format!(
+        "tcp,orig=(src={A_IP},dst=10.216.0.100,sport={sport},dport=80),\
+         reply=(src={B_IP},dst={A_IP},sport=8080,dport={sport}),zone=9,protoinfo=(state="
+    );
+    assert!(dump.starts_with(&want), "{dump}");
+    assert!(ok(sw.dpctl(&["-m", "dump-conntrack"])).contains("CONFIRMED|DST_NAT"));
+    println!("--- dpctl dump-conntrack after DNAT ---\n{dump}");
+    drop(c);
+    assert!(sw.stop().success());
+}

@@ -1,12 +1,12 @@
 //! Per-packet execution of [`CompiledActions`].
 
+mod ct;
 mod hash;
 
 use super::csum::{sctp_checksum, update128, update16, update32};
 use super::{CompiledActions, Masked, Op, UserspaceAction, L4};
-use crate::conntrack::action::{self as ct, CtAction, CtDrop, IpPacket};
+use crate::conntrack::action::CtDrop;
 use crate::conntrack::table::Table;
-use crate::conntrack::tuple::Family;
 use crate::flow::key::{FlowKey, FRAG_LATER};
 use crate::packet::parse::CtMeta;
 use crate::packet::parse::{
@@ -425,7 +425,7 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
             }
             Op::CtClear => st.md.ct = Some(CtMeta::default()),
             Op::Ct(a) => {
-                if let Err(why) = conntrack(a, &pkt, st, ctx) {
+                if let Err(why) = ct::conntrack(a, &mut pkt, st, ctx) {
                     ctx.drop_packet(pkt, DropReason::Conntrack(why));
                     return None;
                 }
@@ -433,33 +433,6 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
         }
     }
     Some(pkt)
-}
-
-/// The `ct` action on `pkt` (`ovs_ct_execute()`); an error drops the packet.
-fn conntrack<B: PacketBuf, C: ExecContext<B>>(
-    a: &CtAction,
-    pkt: &B,
-    st: &mut PacketState<'_>,
-    ctx: &C,
-) -> Result<(), CtDrop> {
-    let table = ctx.conntrack().ok_or(CtDrop::NoTable)?;
-    let family = match st.eth_type {
-        ETH_P_IP => Family::V4,
-        ETH_P_IPV6 => Family::V6,
-        // Validation allows `ct` only on IP flows; anything else is not tracked.
-        _ => return Ok(()),
-    };
-    let p = IpPacket::of_frame(
-        pkt.data(),
-        family,
-        st.l3_ofs,
-        st.l4_ofs,
-        st.ip_proto,
-        st.frag,
-    );
-    let base = st.base.ct;
-    let hash = st.ct_hash.take();
-    ct::execute_hashed(table, a, &p, st.md.ct.get_or_insert(base), hash)
 }
 
 #[inline(always)]

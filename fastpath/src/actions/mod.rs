@@ -14,6 +14,7 @@ use odp::action::{Action, MAX_ACTIONS_DEPTH};
 use odp::key::FlowKey as OKey;
 
 use crate::conntrack::action::CtAction;
+use crate::conntrack::nat::{NatKind, NatSpec};
 use crate::packet::parse::TunnelMeta;
 use crate::Error;
 
@@ -324,17 +325,37 @@ fn compile_list(actions: &[Action], ops: &mut Vec<Op>, depth: usize) -> Result<(
     Ok(())
 }
 
-/// A `ct` action as the executor runs it. NAT and helpers are refused: dpswitch does not
-/// implement them yet. A timeout policy name is accepted as the kernel accepts a name it
-/// has no policy for; the event mask is accepted as the kernel does with no one listening
-/// for conntrack events.
+/// A `ct` action as the executor runs it. Helpers are refused: dpswitch does not implement
+/// them yet. A timeout policy name is accepted as the kernel accepts a name it has no policy
+/// for; the event mask is accepted as the kernel does with no one listening for conntrack
+/// events.
 fn compile_ct(c: &odp::action::Ct) -> Result<CtAction, Error> {
-    if c.nat.is_some() {
-        return Err(Error::Unsupported("ct nat"));
-    }
     if c.helper.is_some() {
         return Err(Error::Unsupported("ct helper"));
     }
+    let nat = c.nat.as_ref().map(|n| {
+        let ip = |a: std::net::IpAddr| match a {
+            std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+            std::net::IpAddr::V6(a) => u128::from(a),
+        };
+        let addrs = n.ip_min.map(|lo| (ip(lo), n.ip_max.map_or(ip(lo), ip)));
+        let ports = n
+            .proto_min
+            .map(|lo| (lo, n.proto_max.unwrap_or(lo).max(lo)));
+        NatSpec {
+            kind: if n.src {
+                NatKind::Src
+            } else if n.dst {
+                NatKind::Dst
+            } else {
+                NatKind::Established
+            },
+            addrs: addrs.map(|(lo, hi)| (lo, hi.max(lo))),
+            ports,
+            persistent: n.persistent,
+            random: n.proto_hash || n.proto_random,
+        }
+    });
     Ok(CtAction {
         zone: c.zone.unwrap_or(0),
         commit: c.commit || c.force_commit,
@@ -343,6 +364,7 @@ fn compile_ct(c: &odp::action::Ct) -> Result<CtAction, Error> {
         labels: c
             .labels
             .map(|(v, m)| (u128::from_be_bytes(v), u128::from_be_bytes(m))),
+        nat,
     })
 }
 

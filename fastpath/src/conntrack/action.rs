@@ -5,6 +5,9 @@
 
 use odp::key::ct_state as cs;
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::nat::{self, NatKind, NatSpec, Rewrite};
 use super::table::{Conn, ConnRef, Entry, Found, ProtoState, Refused, Table};
 use super::tcp::{Segment, Status, TcpConn, Verdict};
 use super::tuple::{self, Family, NoTuple, Tuple};
@@ -37,6 +40,8 @@ pub struct CtAction {
     pub mark: Option<(u32, u32)>,
     /// Labels value and mask, set on commit.
     pub labels: Option<(u128, u128)>,
+    /// NAT.
+    pub nat: Option<NatSpec>,
 }
 
 /// Why `ct` drops a packet (the kernel's `OVS_DROP_CONNTRACK` cases).
@@ -48,6 +53,8 @@ pub enum CtDrop {
     Full,
     /// A commit whose reply tuple belongs to another connection.
     Clash,
+    /// A NAT commit for which every mapping of the range is taken.
+    NoMapping,
     /// The datapath has no connection table.
     NoTable,
     /// An IP fragment: the tracker needs the reassembled packet, which dpswitch does not
@@ -168,6 +175,22 @@ pub fn execute_hashed(
     ct: &mut CtMeta,
     hash: Option<u64>,
 ) -> Result<(), CtDrop> {
+    execute_nat(table, a, p, ct, hash, &mut Rewrite::default())
+}
+
+/// [`execute_hashed`], leaving in `rw` how the packet's headers must change when its
+/// connection is translated (NAT): the caller rewrites them.
+///
+/// # Errors
+/// [`CtDrop`]: the packet is to be dropped.
+pub fn execute_nat(
+    table: &Table,
+    a: &CtAction,
+    p: &IpPacket<'_>,
+    ct: &mut CtMeta,
+    hash: Option<u64>,
+    rw: &mut Rewrite,
+) -> Result<(), CtDrop> {
     if p.fragment {
         return Err(CtDrop::Fragment);
     }
@@ -219,7 +242,7 @@ pub fn execute_hashed(
     let now = table.now_ms();
     let h = hash.unwrap_or_else(|| table.hash(&t));
     match table.find_hashed(&t, h, |r, dir, c, e| {
-        track(table, a, p, r, dir, c, e, ct, now)
+        track(table, a, p, (r, dir), c, e, ct, now, rw)
     }) {
         Found::Yes(Tracked::Done) => Ok(()),
         Found::Yes(Tracked::Kill(r)) => {
@@ -228,9 +251,9 @@ pub fn execute_hashed(
         }
         Found::Yes(Tracked::Reopen(r)) => {
             table.remove(r);
-            new_connection(table, a, p, t, ct, now)
+            new_connection(table, a, p, t, ct, now, rw)
         }
-        Found::No => new_connection(table, a, p, t, ct, now),
+        Found::No => new_connection(table, a, p, t, ct, now, rw),
         Found::Busy => untracked(ct),
     }
 }
@@ -266,12 +289,12 @@ fn track(
     table: &Table,
     a: &CtAction,
     p: &IpPacket<'_>,
-    r: ConnRef,
-    dir: Dir,
+    (r, dir): (ConnRef, Dir),
     c: &mut Conn,
     e: &Entry,
     ct: &mut CtMeta,
     now: u64,
+    rw: &mut Rewrite,
 ) -> Tracked {
     let policy = table.policy();
     let status = Status {
@@ -332,6 +355,12 @@ fn track(
             tcp.be_liberal();
         }
     }
+    // A mapped connection's packets are translated whenever the action has NAT, even an
+    // empty one (`ovs_ct_nat()`).
+    if a.nat.is_some() && c.nat != 0 {
+        *rw = nat::rewrite(&c.tuples, dir);
+        ct.state |= nat::state_bits(c.nat, dir);
+    }
     ct.conn = r;
     commit_fields(a, c, ct);
     if verdict == Verdict::Kill {
@@ -350,6 +379,7 @@ fn new_connection(
     t: Tuple,
     ct: &mut CtMeta,
     now: u64,
+    rw: &mut Rewrite,
 ) -> Result<(), CtDrop> {
     let policy = table.policy();
     let (proto, timeout) = match t.proto {
@@ -389,34 +419,69 @@ fn new_connection(
     if !a.commit {
         return Ok(());
     }
-    let Some(reply) = t.invert() else {
-        return untracked(ct);
-    };
-    let conn = Conn::new(t, reply, proto, now);
-    match table.commit(conn, timeout, |r, c, _| {
-        ct.conn = r;
-        commit_fields(a, c, ct);
-    }) {
-        Ok(()) => Ok(()),
-        Err(Refused::Clash) => {
-            // Committed meanwhile by another packet (another PMD, or after this packet's
-            // first `ct`): the packet belongs to that one.
-            let found = table.find(&t, |r, dir, c, _| {
-                if dir == Dir::Original {
-                    ct.conn = r;
-                    commit_fields(a, c, ct);
-                }
-                dir == Dir::Original
-            });
-            if found == Found::Yes(true) {
-                Ok(())
-            } else {
-                Err(CtDrop::Clash)
+    // Without NAT the reply tuple is the inverse; with it, the first candidate mapping
+    // whose reply tuple is free (`get_unique_tuple()`).
+    let mapping = a.nat.filter(|n| n.kind != NatKind::Established);
+    let seed = table.hash(&t);
+    for k in 0.. {
+        let (seen, status) = match &mapping {
+            Some(spec) => {
+                let Some(n) = nat::candidate(&t, spec, k, seed) else {
+                    table.stats.nat_exhausted.fetch_add(1, Relaxed);
+                    return Err(CtDrop::NoMapping);
+                };
+                let bit = if spec.kind == NatKind::Src {
+                    nat::status::SRC
+                } else {
+                    nat::status::DST
+                };
+                (n, bit)
             }
+            None => (t, 0),
+        };
+        let Some(reply) = seen.invert() else {
+            return untracked(ct);
+        };
+        let mut conn = Conn::new(t, reply, proto.clone(), now);
+        conn.nat = status;
+        match table.commit(conn, timeout, |r, c, _| {
+            ct.conn = r;
+            commit_fields(a, c, ct);
+        }) {
+            Ok(()) => {
+                if status != 0 {
+                    *rw = nat::rewrite(&[t, reply], Dir::Original);
+                    ct.state |= nat::state_bits(status, Dir::Original);
+                }
+                return Ok(());
+            }
+            Err(Refused::Clash) => {
+                // Committed meanwhile by another packet (another PMD, or after this
+                // packet's first `ct`): the packet belongs to that one.
+                let found = table.find(&t, |r, dir, c, _| {
+                    if dir == Dir::Original {
+                        ct.conn = r;
+                        commit_fields(a, c, ct);
+                        if a.nat.is_some() && c.nat != 0 {
+                            *rw = nat::rewrite(&c.tuples, dir);
+                            ct.state |= nat::state_bits(c.nat, dir);
+                        }
+                    }
+                    dir == Dir::Original
+                });
+                if found == Found::Yes(true) {
+                    return Ok(());
+                }
+                if mapping.is_none() {
+                    return Err(CtDrop::Clash);
+                }
+                // The mapping's reply tuple is taken: try the next.
+            }
+            Err(Refused::Limit) => return Err(CtDrop::Limit),
+            Err(Refused::Full) => return Err(CtDrop::Full),
         }
-        Err(Refused::Limit) => Err(CtDrop::Limit),
-        Err(Refused::Full) => Err(CtDrop::Full),
     }
+    Err(CtDrop::NoMapping)
 }
 
 /// An ICMP error: `+rel` to the connection of the packet it quotes, else `+inv`

@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod icmp;
+pub mod nat;
 pub mod netlink;
 #[cfg(any(test, feature = "testing"))]
 pub mod replay;

@@ -17,6 +17,12 @@ pub fn entry(id: u32, c: &Conn, expires_ms: u64, now_ms: u64) -> ctnl::Entry {
     if c.assured {
         st |= status::ASSURED;
     }
+    if c.nat & super::nat::status::SRC != 0 {
+        st |= status::SRC_NAT;
+    }
+    if c.nat & super::nat::status::DST != 0 {
+        st |= status::DST_NAT;
+    }
     let left_s = expires_ms.saturating_sub(now_ms) / 1000;
     ctnl::Entry {
         orig: to_netlink(&c.tuples[0]),

@@ -7,6 +7,7 @@
 //! add up.
 
 use super::action::{execute, CtAction, IpPacket};
+use super::nat::{NatKind, NatSpec};
 use super::table::{Found, Policy, Table};
 use super::tuple::Family;
 use super::Dir;
@@ -119,6 +120,31 @@ pub fn replay(data: &[u8]) -> Table {
             force: b(7) & 2 != 0,
             mark: (b(7) & 4 != 0).then_some((u32::from(b(3)), 0xff)),
             labels: (b(7) & 8 != 0).then_some((u128::from(b(4)), 0xff)),
+            // NAT: none, established only, SNAT to 3 ports of one address, DNAT to two.
+            nat: match b(5) % 4 {
+                0 => None,
+                1 => Some(NatSpec {
+                    kind: NatKind::Established,
+                    addrs: None,
+                    ports: None,
+                    persistent: false,
+                    random: false,
+                }),
+                2 => Some(NatSpec {
+                    kind: NatKind::Src,
+                    addrs: Some((0x0a00_0201, 0x0a00_0201)),
+                    ports: Some((7000, 7002)),
+                    persistent: b(5) & 0x10 != 0,
+                    random: b(5) & 0x20 != 0,
+                }),
+                _ => Some(NatSpec {
+                    kind: NatKind::Dst,
+                    addrs: Some((0x0a00_0301, 0x0a00_0302)),
+                    ports: None,
+                    persistent: false,
+                    random: false,
+                }),
+            },
         };
         let view = IpPacket {
             family: Family::V4,

@@ -114,6 +114,8 @@ pub struct Conn {
     pub assured: bool,
     /// When the connection was created, in the table's milliseconds.
     pub created_ms: u64,
+    /// Which sides its mapping translates ([`super::nat::status`] bits; 0: none).
+    pub nat: u8,
 }
 
 const VACANT_TUPLE: Tuple = Tuple {
@@ -139,6 +141,7 @@ impl Conn {
             seen_reply: false,
             assured: false,
             created_ms: now_ms,
+            nat: 0,
         }
     }
 
@@ -200,6 +203,8 @@ pub struct TableStats {
     pub full_drops: AtomicU64,
     /// Commits that met another connection's tuple.
     pub clashes: AtomicU64,
+    /// NAT commits that found every mapping of their range taken.
+    pub nat_exhausted: AtomicU64,
 }
 
 /// The shared connection table.

@@ -309,12 +309,12 @@ mod tests {
             EINVAL,
             "output port out of range"
         );
-        let mut nat = attrs(Some(3), KEY, "2");
-        nat.actions = parse_actions("ct(commit,nat(src=10.0.0.9)),2", None).ok();
+        let mut ftp = attrs(Some(3), KEY, "2");
+        ftp.actions = parse_actions("ct(commit,helper=ftp),2", None).ok();
         assert_eq!(
-            h.errno(msg(FlowCmd::New, nat)),
+            h.errno(msg(FlowCmd::New, ftp)),
             EOPNOTSUPP,
-            "NAT is not implemented"
+            "ALG helpers are not implemented"
         );
         let mut tcp_set = attrs(Some(3), KEY, "2");
         tcp_set.actions = parse_actions("set(tcp(src=1)),2", None).ok();

@@ -58,7 +58,7 @@ pub(super) fn handle<D: Dataplane>(
 
 #[cfg(test)]
 mod tests {
-    use odp::action::{Action, Ct, Nat};
+    use odp::action::{Action, Ct};
     use odp::errno::{EINVAL, ENODEV, EOPNOTSUPP, EPERM};
     use odp::family::packet::PacketAttrs;
 
@@ -103,12 +103,12 @@ mod tests {
             EINVAL,
             "validated"
         );
-        let nat = Ct {
+        let ftp = Ct {
             commit: true,
-            nat: Some(Nat::default()),
+            helper: Some("ftp".into()),
             ..Ct::default()
         };
-        assert_eq!(h.errno(execute(vec![Action::Ct(nat)])), EOPNOTSUPP);
+        assert_eq!(h.errno(execute(vec![Action::Ct(ftp)])), EOPNOTSUPP);
         let mut other_dp = execute(vec![]);
         other_dp.dp_ifindex = 5;
         assert_eq!(h.errno(other_dp), ENODEV);

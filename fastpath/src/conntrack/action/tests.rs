@@ -1,4 +1,5 @@
 use super::*;
+use crate::conntrack::nat::{NatKind, NatSpec, Rewrite};
 use crate::conntrack::table::Policy;
 use crate::conntrack::tcp::flags::{ACK, SYN};
 
@@ -280,4 +281,129 @@ fn fragments_and_truncated_headers_do_not_panic() {
         execute(&t, &ct(0, true), &v, &mut m).unwrap();
         assert_eq!(m.state, TRK | INV, "{n} bytes");
     }
+}
+
+fn dnat(lo: u32, hi: u32, port: u16) -> CtAction {
+    CtAction {
+        zone: 0,
+        commit: true,
+        nat: Some(NatSpec {
+            kind: NatKind::Dst,
+            addrs: Some((u128::from(lo), u128::from(hi))),
+            ports: Some((port, port)),
+            persistent: false,
+            random: false,
+        }),
+        ..CtAction::default()
+    }
+}
+
+fn run_nat(t: &Table, a: &CtAction, p: &Pkt) -> (CtMeta, Rewrite) {
+    let mut m = CtMeta::default();
+    let mut rw = Rewrite::default();
+    execute_nat(t, a, &p.view(), &mut m, None, &mut rw).unwrap();
+    (m, rw)
+}
+
+#[test]
+fn dnat_spreads_connections_over_the_backends_and_replies_come_back_from_the_vip() {
+    let t = table();
+    const VIP: u32 = 0x0a00_0064;
+    let a = dnat(0x0a00_00c8, 0x0a00_00cb, 8080);
+    let mut backends = std::collections::BTreeSet::new();
+    for sport in 1000..1040 {
+        let (m, rw) = run_nat(&t, &a, &Pkt::udp(C, VIP, sport, 80));
+        assert_eq!(m.state, TRK | NEW | crate::conntrack::nat::DST_NAT);
+        // The original tuple is the one before translation.
+        assert_eq!(m.orig_ipv4, (C, VIP));
+        let to = u32::try_from(rw.dst.expect("destination translated")).unwrap();
+        assert!((0x0a00_00c8..=0x0a00_00cb).contains(&to));
+        assert_eq!((rw.src, rw.dport, rw.sport), (None, Some(8080), None));
+        backends.insert(to);
+        // The backend's reply: source translated back to the VIP.
+        let nat_only = CtAction {
+            nat: Some(NatSpec {
+                kind: NatKind::Established,
+                addrs: None,
+                ports: None,
+                persistent: false,
+                random: false,
+            }),
+            ..CtAction::default()
+        };
+        let (r, back) = run_nat(&t, &nat_only, &Pkt::udp(to, C, 8080, sport));
+        assert_eq!(r.state, TRK | EST | RPL | crate::conntrack::nat::SRC_NAT);
+        assert_eq!(
+            (back.src, back.sport, back.dst),
+            (Some(u128::from(VIP)), Some(80), None)
+        );
+        // Without a NAT attribute nothing is translated, even on a mapped connection.
+        let (_, none) = run_nat(&t, &CtAction::default(), &Pkt::udp(to, C, 8080, sport));
+        assert!(!none.is_some());
+    }
+    assert!(backends.len() >= 3, "connections spread: {backends:?}");
+}
+
+#[test]
+fn snat_past_its_port_range_drops_the_next_connection_and_counts_it() {
+    let t = table();
+    let a = CtAction {
+        commit: true,
+        nat: Some(NatSpec {
+            kind: NatKind::Src,
+            addrs: Some((0x0a00_0032, 0x0a00_0032)),
+            ports: Some((7000, 7001)),
+            persistent: false,
+            random: false,
+        }),
+        ..CtAction::default()
+    };
+    let mut ports = Vec::new();
+    for sport in [5000, 5001] {
+        let (_, rw) = run_nat(&t, &a, &Pkt::udp(C, S, sport, 53));
+        assert_eq!(rw.src, Some(0x0a00_0032));
+        ports.push(rw.sport.unwrap());
+    }
+    ports.sort_unstable();
+    assert_eq!(ports, [7000, 7001]);
+    let mut m = CtMeta::default();
+    let r = execute_nat(
+        &t,
+        &a,
+        &Pkt::udp(C, S, 5002, 53).view(),
+        &mut m,
+        None,
+        &mut Rewrite::default(),
+    );
+    assert_eq!(r, Err(CtDrop::NoMapping));
+    assert_eq!(
+        t.stats
+            .nat_exhausted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(t.count(), 2);
+}
+
+#[test]
+fn snat_of_icmp_echo_moves_the_id_both_ways() {
+    let t = table();
+    let a = CtAction {
+        commit: true,
+        nat: Some(NatSpec {
+            kind: NatKind::Src,
+            addrs: Some((0x0a00_0032, 0x0a00_0032)),
+            ports: Some((100, 100)),
+            persistent: false,
+            random: false,
+        }),
+        ..CtAction::default()
+    };
+    let (_, rw) = run_nat(&t, &a, &Pkt::icmp(C, S, 8, 7, &[]));
+    assert_eq!((rw.src, rw.icmp_id), (Some(0x0a00_0032), Some(100)));
+    let mut est = a.clone();
+    est.commit = false;
+    let (m, back) = run_nat(&t, &est, &Pkt::icmp(S, 0x0a00_0032, 0, 100, &[]));
+    assert_eq!(m.state & (EST | RPL), EST | RPL);
+    assert_eq!((back.dst, back.icmp_id), (Some(u128::from(C)), Some(7)));
 }
