@@ -60,8 +60,8 @@ impl ConntrackCollector {
                 opts(
                     "conntrack_events_total",
                     "Connection events: created (committed), expired, and commits refused by a \
-                     limit (limit), for want of an entry (full) or by another connection's \
-                     tuple (clash)",
+                     limit (limit), for want of an entry (full), by another connection's \
+                     tuple (clash) or for want of a free NAT mapping (nat_exhausted)",
                 ),
                 &["event"],
             )
@@ -97,6 +97,7 @@ impl ConntrackCollector {
             ("limit", &s.limit_drops),
             ("full", &s.full_drops),
             ("clash", &s.clashes),
+            ("nat_exhausted", &s.nat_exhausted),
         ] {
             self.events
                 .with_label_values(&[name])
