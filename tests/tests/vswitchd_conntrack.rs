@@ -157,3 +157,77 @@ fn an_openflow_stateful_firewall_runs_on_the_datapath_tracker() {
     assert_eq!(ovs.appctl(&["dpctl/dump-conntrack"]), "");
     ovs.assert_log_clean();
 }
+
+/// An OpenFlow load-balancer VIP (as OVN writes one): `ct(commit,nat(dst=backend))` for new
+/// connections to the VIP, `ct(nat)` for everything after, so the backend sees the client
+/// and the client only ever talks to the VIP.
+#[test]
+fn an_openflow_dnat_vip_reaches_its_backend() {
+    let (ovs, h) = bridge_with_hosts(2);
+    let (client, backend) = (&h[0], &h[1]);
+    let vip = "10.214.0.100";
+    let be = backend.ip4;
+    let flows = [
+        format!("table=0,priority=10,ip,nw_dst={vip},actions=ct(table=1,zone=5,nat)"),
+        format!("table=0,priority=10,ip,nw_src={be},actions=ct(table=1,zone=5,nat)"),
+        "table=0,priority=1,actions=NORMAL".to_string(),
+        format!(
+            "table=1,priority=10,ct_state=+trk+new,ip,nw_dst={vip},\
+             actions=ct(commit,zone=5,nat(dst={be}:8080)),NORMAL"
+        ),
+        "table=1,priority=10,ct_state=+trk+est,ip,actions=NORMAL".to_string(),
+        "table=1,priority=1,ip,actions=drop".to_string(),
+    ];
+    ovs.ofctl(&["del-flows", BR]);
+    for f in &flows {
+        ovs.ofctl(&["add-flow", BR, f]);
+    }
+    // The VIP answers no ARP: the client reaches it through the backend's MAC.
+    client.ns.exec(&[
+        "ip",
+        "neigh",
+        "add",
+        vip,
+        "lladdr",
+        &backend.mac_str(),
+        "dev",
+        "eth0",
+    ]);
+    let listen = SocketAddr::new(be.into(), 8080);
+    let l = backend
+        .ns
+        .run_in(move || std::net::TcpListener::bind(listen).expect("bind 8080"));
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, peer) = l.accept().expect("accept");
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).expect("read");
+        s.write_all(&b).expect("write");
+        peer
+    });
+    let to: SocketAddr = format!("{vip}:80").parse().unwrap();
+    let mut c = client
+        .ns
+        .run_in(move || std::net::TcpStream::connect_timeout(&to, Duration::from_secs(3)))
+        .unwrap_or_else(|e| panic!("connect to the VIP: {e}\n{}", ovs.diagnostics()));
+    {
+        use std::io::{Read, Write};
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut b = [0u8; 4];
+        c.read_exact(&mut b).expect("answer through the VIP");
+        assert_eq!(&b, b"ping");
+    }
+    assert_eq!(
+        server.join().unwrap().ip(),
+        std::net::IpAddr::from(client.ip4)
+    );
+    let ct = ovs.appctl(&["dpctl/dump-conntrack", "zone=5"]);
+    let sport = c.local_addr().unwrap().port();
+    let want = format!(
+        "tcp,orig=(src={},dst={vip},sport={sport},dport=80),reply=(src={be},dst={},sport=8080,dport={sport}),zone=5",
+        client.ip4, client.ip4
+    );
+    assert!(ct.contains(&want), "{want} not in\n{ct}");
+    ovs.assert_log_clean();
+}
