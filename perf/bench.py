@@ -93,6 +93,16 @@ CT1_RULES = ["table=0,priority=10,ip,actions=ct(zone=1,table=1)",
              "table=1,priority=10,ct_state=+trk+new,ip,actions=ct(commit,zone=1),output:2",
              "table=1,priority=10,ct_state=+trk+est,ip,actions=output:2",
              "table=1,priority=0,actions=drop"]
+# CT3: CT1 with DNAT of every new connection to one of 4 backends (ovs.sh's CT3 has the same
+# rules). Its traffic is one-way (flows1k): replies would have to come from the backends each
+# side picked, so connections stay +new and every packet is translated and passes the
+# committing rule again (a no-op commit on a known connection), on both sides alike.
+CT3_RULES = ["table=0,priority=10,ip,actions=ct(zone=1,nat,table=1)",
+             "table=0,priority=0,actions=drop",
+             "table=1,priority=10,ct_state=+trk+new,ip,"
+             "actions=ct(commit,zone=1,nat(dst=10.2.0.1-10.2.0.4)),output:2",
+             "table=1,priority=10,ct_state=+trk+est,ip,actions=output:2",
+             "table=1,priority=0,actions=drop"]
 SCENARIOS.update({
     "V1-S1": dict(pcap="flows1", vsw="steady", rules=V1_RULES["S1"], opts=[], min_flows=1,
                   ovs=["S1"], goal=1.5, heavy=False,
@@ -113,6 +123,10 @@ SCENARIOS.update({
                      purge=False,
                      ovs=["CT1"], goal=2.0, heavy=True,
                      desc="CT1 with 100k bidirectional UDP connections"),
+    "CT3-1k": dict(pcap="flows1k", vsw="steady", rules=CT3_RULES, opts=[], min_flows=2,
+                   purge=False, ovs=["CT3"], goal=2.0, heavy=True,
+                   desc="via vswitchd: CT1 with DNAT to 4 backends; 1k one-way UDP "
+                        "connections"),
     "V2": dict(pcap="flows100k", vsw="setup", mode="setup", n_flows=100000, opts=[],
                ovs=["V2"], goal=1.0, heavy=True,
                desc="via vswitchd: 100k new 5-tuple megaflows (multipath rule) from empty"),
@@ -122,7 +136,7 @@ SCENARIOS.update({
 })
 ORDER = ["S1", "S2", "S3", "S4", "S4e", "M32", "S6a", "S6b"]
 V_ORDER = ["V1-S1", "V1-S4", "V1-M32", "V2", "V2-lat"]
-CT_ORDER = ["CT1-1k", "CT1-100k"]
+CT_ORDER = ["CT1-1k", "CT1-100k", "CT3-1k"]
 ALIASES = {"S": ORDER, "V": V_ORDER, "V1": V_ORDER[:3], "CT": CT_ORDER,
            "all": ORDER + V_ORDER + CT_ORDER}
 

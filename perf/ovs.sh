@@ -56,9 +56,11 @@ RULES_DLDST=$'priority=10,dl_dst=ff:ff:ff:ff:ff:fe,actions=drop\npriority=0,acti
 RULES_CT1=$'table=0,priority=10,ip,actions=ct(zone=1,table=1)\ntable=0,priority=0,actions=drop\ntable=1,priority=10,ct_state=+trk+new,ip,actions=ct(commit,zone=1),output:2\ntable=1,priority=10,ct_state=+trk+est,ip,actions=output:2\ntable=1,priority=0,actions=drop'
 # V2: multipath hashes the 5-tuple, so translation unwildcards nw_src, nw_dst, nw_proto and
 # both UDP ports: one megaflow per 5-tuple (vsw.py has the same rules for dpswitch)
+# CT3: CT1 with DNAT to 4 backends (bench.py's CT3_RULES)
+RULES_CT3=$'table=0,priority=10,ip,actions=ct(zone=1,nat,table=1)\ntable=0,priority=0,actions=drop\ntable=1,priority=10,ct_state=+trk+new,ip,actions=ct(commit,zone=1,nat(dst=10.2.0.1-10.2.0.4)),output:2\ntable=1,priority=10,ct_state=+trk+est,ip,actions=output:2\ntable=1,priority=0,actions=drop'
 RULES_5TUPLE=$'priority=10,udp,actions=multipath(symmetric_l3l4+udp,0,hrw,1,0,NXM_NX_REG0[0..1]),output:2\npriority=0,actions=drop'
 
-SCENARIOS="S1 S1e S2 S2e S3 S3e S4 S4e M32 S6a S6b V2 V2L CT1"
+SCENARIOS="S1 S1e S2 S2e S3 S3e S4 S4e M32 S6a S6b V2 V2L CT1 CT3"
 scenario() {  # sets RULES OTHERCFG FDB MODE DESC SRC_DEVARGS SINK_DEVARGS PORT_OPTS
   RULES="" OTHERCFG="" FDB=0 MODE=steady DESC=""
   SRC_DEVARGS="net_pcap0,rx_pcap=${OVS_PCAP:-},infinite_rx=1" SINK_DEVARGS="net_null0,no-rx=1"
@@ -76,6 +78,7 @@ scenario() {  # sets RULES OTHERCFG FDB MODE DESC SRC_DEVARGS SINK_DEVARGS PORT_
     S6b) RULES="$RULES_DLDST"; OTHERCFG="other_config:flow-limit=1000"
          DESC="sustained misses: flow-limit=1000 -> upcall without install" ;;
     CT1) RULES="$RULES_CT1"; DESC="ct(zone=1,table=1); +new: ct(commit),out; +est: out" ;;
+    CT3) RULES="$RULES_CT3"; DESC="CT1 with DNAT of new connections to 4 backends" ;;
     V2) RULES="$RULES_5TUPLE"; MODE=setup; SETUP_N=100000
         DESC="flow setup: one megaflow per 5-tuple (multipath), 100k from an empty datapath" ;;
     V2L) RULES="$RULES_5TUPLE"; MODE=latency
