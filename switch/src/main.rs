@@ -137,7 +137,7 @@ fn run(o: &Options) -> Result<(), String> {
         Some(addr) => {
             let registry = metrics::registry(&dpdk::version()).map_err(|e| e.to_string())?;
             metrics::register(&registry, &view).map_err(|e| e.to_string())?;
-            let ct = metrics::ConntrackCollector::new(sw.plane.conntrack().clone());
+            let ct = metrics::ConntrackCollector::new(sw.plane.conntrack().clone(), view.clone());
             registry.register(Box::new(ct)).map_err(|e| e.to_string())?;
             let srv = MetricsServer::start(addr, registry)
                 .map_err(|e| format!("metrics on {addr}: {e}"))?;

@@ -403,7 +403,8 @@ fn segment(from_a: bool, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
 /// is `+inv` and the firewall drops it; the handshake's segments and an in-window ACK pass.
 #[test]
 fn an_out_of_window_segment_is_invalid_and_dropped() {
-    let l = lab();
+    let metrics = dpswitch_e2e::prom::free_port();
+    let l = lab_with(&["--metrics", &metrics.to_string()]);
     let (pa, pb) = (
         PacketSocket::open(&l.nsa, &l.a),
         PacketSocket::open(&l.nsb, &l.b),
@@ -443,6 +444,13 @@ fn an_out_of_window_segment_is_invalid_and_dropped() {
     );
     assert!(packets(dropped) >= 1, "{dump}");
     assert!(ok(l.sw.dpctl(&["dump-conntrack"])).contains("protoinfo=(state=ESTABLISHED)"));
+    let m = dpswitch_e2e::prom::samples(&dpswitch_e2e::prom::scrape(metrics));
+    let invalid = "dpswitch_conntrack_invalid_packets_total{pmd=\"1\"}";
+    assert_eq!(
+        dpswitch_e2e::prom::get(&m, invalid),
+        1,
+        "the out-of-window segment"
+    );
     assert!(l.sw.stop().success());
 }
 

@@ -60,6 +60,8 @@ pub trait ExecContext<B: PacketBuf> {
     fn conntrack(&self) -> Option<&Table> {
         None
     }
+    /// A `ct` found the packet invalid (`+trk+inv`): counted, the packet goes on.
+    fn ct_invalid(&mut self) {}
 }
 
 /// The metadata fields actions change, copied per packet (the rest stays borrowed).
@@ -424,12 +426,14 @@ fn run<B: PacketBuf, C: ExecContext<B>>(
                 }
             }
             Op::CtClear => st.md.ct = Some(CtMeta::default()),
-            Op::Ct(a) => {
-                if let Err(why) = ct::conntrack(a, &mut pkt, st, ctx) {
+            Op::Ct(a) => match ct::conntrack(a, &mut pkt, st, ctx) {
+                Ok(true) => ctx.ct_invalid(),
+                Ok(false) => {}
+                Err(why) => {
                     ctx.drop_packet(pkt, DropReason::Conntrack(why));
                     return None;
                 }
-            }
+            },
         }
     }
     Some(pkt)

@@ -10,9 +10,13 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts};
 
+use crate::stats::SwitchView;
+
 /// A collector over the connection table.
 pub struct ConntrackCollector {
     table: Arc<Table>,
+    view: Arc<SwitchView>,
+    invalid: IntCounterVec,
     connections: IntGauge,
     max: IntGauge,
     zone: IntGaugeVec,
@@ -35,9 +39,18 @@ impl ConntrackCollector {
     ///
     /// # Panics
     /// Never: the metric definitions are fixed and valid (a test builds them).
-    pub fn new(table: Arc<Table>) -> Self {
+    pub fn new(table: Arc<Table>, view: Arc<SwitchView>) -> Self {
         ConntrackCollector {
             table,
+            view,
+            invalid: IntCounterVec::new(
+                opts(
+                    "conntrack_invalid_packets_total",
+                    "Packets a PMD's ct found invalid (+trk+inv)",
+                ),
+                &["pmd"],
+            )
+            .expect("valid metric"),
             connections: IntGauge::with_opts(opts(
                 "conntrack_connections",
                 "Tracked (committed) connections",
@@ -89,6 +102,12 @@ impl ConntrackCollector {
                     .set(i64::from(n));
             }
         }
+        self.invalid.reset();
+        for p in &self.view.pmds {
+            self.invalid
+                .with_label_values(&[&p.lcore.to_string()])
+                .inc_by(p.shared.ct_invalid.load(Relaxed));
+        }
         self.events.reset();
         let s = &t.stats;
         for (name, c) in [
@@ -114,6 +133,7 @@ impl Collector for ConntrackCollector {
         d.extend(self.zone.desc());
         d.extend(self.events.desc());
         d.extend(self.bytes_per_conn.desc());
+        d.extend(self.invalid.desc());
         d
     }
 
@@ -124,6 +144,7 @@ impl Collector for ConntrackCollector {
         out.extend(self.zone.collect());
         out.extend(self.events.collect());
         out.extend(self.bytes_per_conn.collect());
+        out.extend(self.invalid.collect());
         out
     }
 }
@@ -153,7 +174,9 @@ mod tests {
         )
         .unwrap();
         let r = prometheus::Registry::new();
-        r.register(Box::new(ConntrackCollector::new(t))).unwrap();
+        let view = Arc::new(SwitchView::new(Vec::new(), 1_000_000_000));
+        r.register(Box::new(ConntrackCollector::new(t, view)))
+            .unwrap();
         let text = {
             let mut b = Vec::new();
             prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &r.gather(), &mut b)

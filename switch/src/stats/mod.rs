@@ -89,6 +89,8 @@ pub struct DpPmdCounters {
 /// What a PMD publishes about itself.
 #[derive(Debug, Default)]
 pub struct PmdShared {
+    /// Packets its `ct` actions found invalid (`+trk+inv`).
+    pub ct_invalid: AtomicU64,
     /// Rx queues pinned to it by `pmd-rxq-affinity` (the control thread keeps this): a PMD
     /// with any is isolated, polling no other queue.
     pub pinned_rxqs: AtomicU64,

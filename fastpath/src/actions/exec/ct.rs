@@ -11,21 +11,25 @@ use crate::conntrack::action::{self as ct, CtAction, CtDrop, IpPacket};
 use crate::conntrack::nat::Rewrite;
 use crate::conntrack::tuple::Family;
 use crate::packet::parse::ipproto;
+
+/// `OVS_CS_F_INVALID`.
+const INVALID: u8 = 0x10;
 use crate::packet::PacketBuf;
 
-/// The `ct` action on `pkt` (`ovs_ct_execute()`); an error drops the packet.
+/// The `ct` action on `pkt` (`ovs_ct_execute()`): whether the packet came out invalid; an
+/// error drops it.
 pub(super) fn conntrack<B: PacketBuf, C: ExecContext<B>>(
     a: &CtAction,
     pkt: &mut B,
     st: &mut PacketState<'_>,
     ctx: &C,
-) -> Result<(), CtDrop> {
+) -> Result<bool, CtDrop> {
     let table = ctx.conntrack().ok_or(CtDrop::NoTable)?;
     let family = match st.eth_type {
         ETH_P_IP => Family::V4,
         ETH_P_IPV6 => Family::V6,
         // Validation allows `ct` only on IP flows; anything else is not tracked.
-        _ => return Ok(()),
+        _ => return Ok(false),
     };
     let rw = {
         let p = IpPacket::of_frame(
@@ -45,7 +49,8 @@ pub(super) fn conntrack<B: PacketBuf, C: ExecContext<B>>(
     if rw.is_some() {
         apply(pkt, st, &rw);
     }
-    Ok(())
+    let invalid = st.md.ct.is_some_and(|m| m.state & INVALID != 0);
+    Ok(invalid)
 }
 
 fn full<T: Copy + Default + core::ops::Not<Output = T>>(v: Option<T>) -> Masked<T> {

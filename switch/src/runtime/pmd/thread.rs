@@ -232,6 +232,7 @@ impl PmdThread {
                             lost: 0,
                             queued: 0,
                             dropped: 0,
+                            ct_invalid: 0,
                             tx_batches: 0,
                             tx_batch_packets: 0,
                         };
@@ -256,6 +257,13 @@ impl PmdThread {
                         }
                         tx_batches += ctx.tx_batches;
                         tx_batch_packets += ctx.tx_batch_packets;
+                        if ctx.ct_invalid != 0 {
+                            let c = &self.shared.ct_invalid;
+                            c.store(
+                                c.load(Ordering::Relaxed) + ctx.ct_invalid,
+                                Ordering::Relaxed,
+                            );
+                        }
                         (ctx.lost, ctx.dropped)
                     }
                 };
@@ -387,6 +395,8 @@ struct Ctx<'a> {
     /// Upcalls queued this burst (the control thread is woken once for them).
     queued: u32,
     dropped: u64,
+    /// Packets `ct` found invalid this burst.
+    ct_invalid: u64,
     tx_batches: u64,
     tx_batch_packets: u64,
 }
@@ -566,6 +576,10 @@ impl ExecContext<Mbuf> for Ctx<'_> {
     #[inline]
     fn conntrack(&self) -> Option<&Table> {
         Some(self.conntrack)
+    }
+
+    fn ct_invalid(&mut self) {
+        self.ct_invalid += 1;
     }
 }
 
