@@ -234,7 +234,7 @@ pub fn execute_nat(
     let t = match packet_tuple(p, a.zone) {
         Ok(t) => t,
         Err(NoTuple::Icmp) => {
-            related(table, a, p, ct);
+            related(table, a, p, ct, rw);
             return Ok(());
         }
         Err(_) => return untracked(ct),
@@ -486,7 +486,7 @@ fn new_connection(
 
 /// An ICMP error: `+rel` to the connection of the packet it quotes, else `+inv`
 /// (`nf_conntrack_inet_error()`).
-fn related(table: &Table, a: &CtAction, p: &IpPacket<'_>, ct: &mut CtMeta) {
+fn related(table: &Table, a: &CtAction, p: &IpPacket<'_>, ct: &mut CtMeta, rw: &mut Rewrite) {
     let is_error = p.l4.first().is_some_and(|&ty| {
         tuple::is_icmp(p.family, p.proto) && tuple::kind(p.family, ty) == icmp::Kind::Error
     });
@@ -510,6 +510,12 @@ fn related(table: &Table, a: &CtAction, p: &IpPacket<'_>, ct: &mut CtMeta) {
             return false;
         }
         ct.state = TRK | REL | if dir == Dir::Reply { RPL } else { 0 };
+        // Errors about a mapped connection are translated, quoted packet included: those
+        // coming back always, those going out only with commit (`ovs_ct_nat()`).
+        if a.nat.is_some() && c.nat != 0 && (dir == Dir::Reply || a.commit) {
+            *rw = nat::related_rewrite(&c.tuples, dir);
+            ct.state |= nat::state_bits(c.nat, dir);
+        }
         ct.conn = r;
         commit_fields(a, c, ct);
         true

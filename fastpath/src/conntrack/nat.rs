@@ -145,6 +145,21 @@ pub struct Rewrite {
     pub icmp_id: Option<u16>,
     /// IPv6 addresses.
     pub v6: bool,
+    /// An ICMP error about a mapped connection: what the packet it quotes must look like.
+    pub quoted: Option<Quoted>,
+}
+
+/// The headers of the packet an ICMP error quotes, as the error's receiver must see them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quoted {
+    /// Source address.
+    pub src: u128,
+    /// Destination address.
+    pub dst: u128,
+    /// Source port, or ICMP id.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
 }
 
 impl Rewrite {
@@ -155,6 +170,28 @@ impl Rewrite {
             || self.sport.is_some()
             || self.dport.is_some()
             || self.icmp_id.is_some()
+            || self.quoted.is_some()
+    }
+}
+
+/// The rewrite of an ICMP error going in `dir` about a packet of the connection whose
+/// tuples are `tuples` (`nf_nat_icmp_reply_translation()`): the outer addresses as any
+/// packet of that direction, and the quoted packet, which went the other way already
+/// translated, back as it was before translation.
+pub fn related_rewrite(tuples: &[Tuple; 2], dir: Dir) -> Rewrite {
+    let outer = rewrite(tuples, dir);
+    let q = tuples[dir.other().index()];
+    Rewrite {
+        src: outer.src,
+        dst: outer.dst,
+        v6: outer.v6,
+        quoted: Some(Quoted {
+            src: q.src,
+            dst: q.dst,
+            sport: q.src_port,
+            dport: q.dst_port,
+        }),
+        ..Rewrite::default()
     }
 }
 

@@ -3,12 +3,15 @@
 //! writers (and incremental checksum updates, partial checksums left partial) as `set`
 //! actions.
 
-use super::super::csum::update16;
+use super::super::csum::{fold, sum, update128, update16, update32};
 use super::super::{Masked, SetIpv6, L4};
-use super::{fix_csum, get16, put16, set_ipv4, set_ipv6, set_ports, L4Csum, PacketState};
+use super::{
+    fix_csum, get128, get16, get32, put128, put16, put32, set_ipv4, set_ipv6, set_ports, L4Csum,
+    PacketState,
+};
 use super::{ExecContext, ETH_P_IP, ETH_P_IPV6};
 use crate::conntrack::action::{self as ct, CtAction, CtDrop, IpPacket};
-use crate::conntrack::nat::Rewrite;
+use crate::conntrack::nat::{Quoted, Rewrite};
 use crate::conntrack::tuple::Family;
 use crate::packet::parse::ipproto;
 
@@ -111,6 +114,9 @@ fn apply<B: PacketBuf>(pkt: &mut B, st: &PacketState<'_>, rw: &Rewrite) {
             &full(rw.dport),
         );
     }
+    if let Some(q) = &rw.quoted {
+        translate_quoted(pkt.data_mut(), st, rw.v6, q);
+    }
     if let Some(id) = rw.icmp_id {
         let o = st.l4_ofs;
         let d = pkt.data_mut();
@@ -120,4 +126,83 @@ fn apply<B: PacketBuf>(pkt: &mut B, st: &PacketState<'_>, rw: &Rewrite) {
             fix_csum(d, o + 2, |c| update16(c, old, id));
         }
     }
+}
+
+/// Rewrites the packet an ICMP error quotes to `q` (its IP header with its checksum, its
+/// ports or ICMP id with the checksum the quote holds), then recomputes the error's own
+/// ICMP checksum, which covers the quote (`nf_nat_icmp_reply_translation()`).
+fn translate_quoted(d: &mut [u8], st: &PacketState<'_>, v6: bool, q: &Quoted) {
+    let l4 = st.l4_ofs;
+    let o = l4 + 8;
+    // The IP payload ends where the outer header says (not at Ethernet padding).
+    let l3 = st.l3_ofs;
+    let end = if v6 {
+        d.get(l3 + 4..l3 + 6)
+            .map(|b| l3 + 40 + usize::from(u16::from_be_bytes([b[0], b[1]])))
+    } else {
+        d.get(l3 + 2..l3 + 4)
+            .map(|b| l3 + usize::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let Some(end) = end.filter(|&e| e <= d.len() && e >= o) else {
+        return;
+    };
+    // IPv4 addresses live in the low 32 bits.
+    #[allow(clippy::cast_possible_truncation)]
+    let (proto, ql4, old_s, old_d) = if v6 {
+        if end < o + 40 {
+            return;
+        }
+        let (old_s, old_d) = (get128(d, o + 8), get128(d, o + 24));
+        put128(d, o + 8, q.src);
+        put128(d, o + 24, q.dst);
+        (d[o + 6], o + 40, old_s, old_d)
+    } else {
+        let ihl = usize::from(d[o] & 0x0f) * 4;
+        if ihl < 20 || end < o + ihl {
+            return;
+        }
+        let (old_s, old_d) = (get32(d, o + 12), get32(d, o + 16));
+        put32(d, o + 12, q.src as u32);
+        put32(d, o + 16, q.dst as u32);
+        let c = get16(d, o + 10);
+        let c = update32(update32(c, old_s, q.src as u32), old_d, q.dst as u32);
+        put16(d, o + 10, c);
+        (d[o + 9], o + ihl, u128::from(old_s), u128::from(old_d))
+    };
+    match proto {
+        ipproto::TCP | ipproto::UDP | ipproto::SCTP if end >= ql4 + 4 => {
+            let (old_sp, old_dp) = (get16(d, ql4), get16(d, ql4 + 2));
+            put16(d, ql4, q.sport);
+            put16(d, ql4 + 2, q.dport);
+            // A quoted UDP checksum (in the first 8 bytes) follows its pseudo header and
+            // ports; a TCP one rarely fits the quote and is left as quoted.
+            if proto == ipproto::UDP && end >= ql4 + 8 && get16(d, ql4 + 6) != 0 {
+                fix_csum(d, ql4 + 6, |c| {
+                    let c = update16(update16(c, old_sp, q.sport), old_dp, q.dport);
+                    update128(update128(c, old_s, q.src), old_d, q.dst)
+                });
+            }
+        }
+        ipproto::ICMP | ipproto::ICMPV6 if end >= ql4 + 8 => {
+            let old = get16(d, ql4 + 4);
+            put16(d, ql4 + 4, q.sport);
+            fix_csum(d, ql4 + 2, |c| update16(c, old, q.sport));
+        }
+        _ => {}
+    }
+    // The error's checksum, recomputed over the whole message (and ICMPv6's pseudo header).
+    d[l4 + 2] = 0;
+    d[l4 + 3] = 0;
+    let body = sum(&d[l4..end], 0);
+    let total = if v6 {
+        let mut p = [0u8; 40];
+        p[..16].copy_from_slice(&d[l3 + 8..l3 + 24]);
+        p[16..32].copy_from_slice(&d[l3 + 24..l3 + 40]);
+        p[32..36].copy_from_slice(&u32::try_from(end - l4).unwrap_or(0).to_be_bytes());
+        p[39] = ipproto::ICMPV6;
+        sum(&p, body)
+    } else {
+        body
+    };
+    put16(d, l4 + 2, !fold(total));
 }
