@@ -75,6 +75,9 @@ pub struct IpPacket<'a> {
     pub proto: u8,
     /// A fragment.
     pub fragment: bool,
+    /// The transport checksum need not be verified: its packet carries it unfinished, for
+    /// the transmitter (offload), which the kernel takes as good.
+    pub checksum_trusted: bool,
 }
 
 impl<'a> IpPacket<'a> {
@@ -110,6 +113,7 @@ impl<'a> IpPacket<'a> {
             l4,
             proto,
             fragment: frag != 0,
+            checksum_trusted: false,
         }
     }
 }
@@ -231,6 +235,9 @@ pub fn execute_nat(
         zone: a.zone,
         ..CtMeta::default()
     };
+    if !checksum_ok(p) {
+        return untracked(ct);
+    }
     let t = match packet_tuple(p, a.zone) {
         Ok(t) => t,
         Err(NoTuple::Icmp) => {
@@ -265,6 +272,40 @@ enum Tracked {
     Kill(ConnRef),
     /// The connection is over; the packet starts a new one.
     Reopen(ConnRef),
+}
+
+/// Whether the transport checksum is right, as `tcp_error()`, `udp_error()`,
+/// `icmp_error()` and `icmpv6_error()` check it for a packet entering the stack
+/// (`nf_conntrack_checksum`, on by default): a UDP datagram without a checksum passes, and
+/// headers too short to hold one are the trackers' to judge.
+fn checksum_ok(p: &IpPacket<'_>) -> bool {
+    use crate::actions::csum::{fold, sum};
+    if p.checksum_trusted {
+        return true;
+    }
+    let field = match (p.family, p.proto) {
+        (_, tuple::proto::TCP) => 16,
+        (_, tuple::proto::UDP) => 6,
+        (Family::V4, tuple::proto::ICMP) | (Family::V6, tuple::proto::ICMPV6) => 2,
+        _ => return true,
+    };
+    let l4 = p.l4;
+    if l4.len() < field + 2 || (p.proto == tuple::proto::UDP && l4[6..8] == [0, 0]) {
+        return true;
+    }
+    let len = u32::try_from(l4.len()).unwrap_or(0);
+    let pseudo = match p.family {
+        Family::V4 if p.proto == tuple::proto::ICMP => 0,
+        Family::V4 => match p.l3.get(12..20) {
+            Some(a) => sum(a, u32::from(p.proto) + len),
+            None => return true,
+        },
+        Family::V6 => match p.l3.get(8..40) {
+            Some(a) => sum(a, u32::from(p.proto) + (len >> 16) + (len & 0xffff)),
+            None => return true,
+        },
+    };
+    fold(sum(l4, pseudo)) == 0xffff
 }
 
 fn packet_tuple(p: &IpPacket<'_>, zone: u16) -> Result<Tuple, NoTuple> {

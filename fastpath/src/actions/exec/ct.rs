@@ -35,7 +35,7 @@ pub(super) fn conntrack<B: PacketBuf, C: ExecContext<B>>(
         _ => return Ok(false),
     };
     let rw = {
-        let p = IpPacket::of_frame(
+        let mut p = IpPacket::of_frame(
             pkt.data(),
             family,
             st.l3_ofs,
@@ -43,6 +43,7 @@ pub(super) fn conntrack<B: PacketBuf, C: ExecContext<B>>(
             st.ip_proto,
             st.frag,
         );
+        p.checksum_trusted = pkt.offload().csum.is_some();
         let base = st.base.ct;
         let hash = st.ct_hash.take();
         let mut rw = Rewrite::default();

@@ -13,11 +13,30 @@ struct Pkt {
 }
 
 impl Pkt {
+    /// With a correct TCP or ICMP checksum (UDP goes without one).
     fn new(src: u32, dst: u32, proto: u8, l4: &[u8]) -> Pkt {
+        use crate::actions::csum::{fold, sum};
+        let mut l4 = l4.to_vec();
+        let len = u32::try_from(l4.len()).unwrap();
+        let field = match proto {
+            6 => Some((
+                16,
+                sum(&[src.to_be_bytes(), dst.to_be_bytes()].concat(), 6 + len),
+            )),
+            1 => Some((2, 0)),
+            _ => None,
+        };
+        if let Some((o, pseudo)) = field {
+            if l4.len() >= o + 2 {
+                l4[o..o + 2].copy_from_slice(&[0, 0]);
+                let c = !fold(sum(&l4, pseudo));
+                l4[o..o + 2].copy_from_slice(&c.to_be_bytes());
+            }
+        }
         let mut b = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
         b.extend_from_slice(&src.to_be_bytes());
         b.extend_from_slice(&dst.to_be_bytes());
-        b.extend_from_slice(l4);
+        b.extend_from_slice(&l4);
         Pkt { bytes: b, proto }
     }
 
@@ -54,6 +73,7 @@ impl Pkt {
             l4: &self.bytes[20..],
             proto: self.proto,
             fragment: false,
+            checksum_trusted: false,
         }
     }
 }
@@ -276,6 +296,7 @@ fn fragments_and_truncated_headers_do_not_panic() {
             l4: p.bytes.get(20..n).unwrap_or(&[]),
             proto: 6,
             fragment: false,
+            checksum_trusted: false,
         };
         let mut m = CtMeta::default();
         execute(&t, &ct(0, true), &v, &mut m).unwrap();
@@ -406,4 +427,27 @@ fn snat_of_icmp_echo_moves_the_id_both_ways() {
     let (m, back) = run_nat(&t, &est, &Pkt::icmp(S, 0x0a00_0032, 0, 100, &[]));
     assert_eq!(m.state & (EST | RPL), EST | RPL);
     assert_eq!((back.dst, back.icmp_id), (Some(u128::from(C)), Some(7)));
+}
+
+#[test]
+fn a_bad_transport_checksum_is_invalid_unless_offload_left_it_unfinished() {
+    let t = table();
+    let mut p = Pkt::tcp(C, S, 1, 2, SYN, 100, 0);
+    p.bytes[20 + 16] ^= 0xff;
+    let mut m = CtMeta::default();
+    execute(&t, &ct(0, true), &p.view(), &mut m).unwrap();
+    assert_eq!((m.state, t.count()), (TRK | INV, 0));
+    let mut v = p.view();
+    v.checksum_trusted = true;
+    let mut m = CtMeta::default();
+    execute(&t, &ct(0, true), &v, &mut m).unwrap();
+    assert_eq!((m.state, t.count()), (TRK | NEW, 1));
+    // A UDP datagram without a checksum passes; with a wrong one it does not.
+    assert_eq!(
+        run(&t, &ct(0, false), &Pkt::udp(C, S, 7, 8)).state,
+        TRK | NEW
+    );
+    let mut u = Pkt::udp(C, S, 7, 8);
+    u.bytes[26] = 0x12;
+    assert_eq!(run(&t, &ct(0, false), &u).state, TRK | INV);
 }
