@@ -378,3 +378,50 @@ mod tests {
         assert_eq!(errno(ask(&t, &req(9, None, None), 0, true)), EOPNOTSUPP);
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use fastpath::actions::xorshift32;
+
+    use super::*;
+
+    /// Arbitrary payloads under every message type (and attribute soups that look like
+    /// tuples) get an errno or an answer, never a panic, from both conntrack families.
+    #[test]
+    fn arbitrary_payloads_never_panic() {
+        let t = Table::default();
+        let mut s = 0x1234_5678_9abc_def1u64;
+        for n in 0..5000u32 {
+            let len = (xorshift32(&mut s) % 96) as usize;
+            let mut payload: Vec<u8> = (0..len)
+                .map(|_| xorshift32(&mut s).to_le_bytes()[0])
+                .collect();
+            // Half the time, something shaped like attributes after the 4-byte header.
+            if n % 2 == 0 && payload.len() > 8 {
+                let l = u16::try_from(payload.len() - 4).unwrap_or(0);
+                payload[4..6].copy_from_slice(&l.to_ne_bytes());
+                payload[6] = (n % 24) as u8;
+                payload[7] = if n % 4 == 0 { 0x80 } else { 0 };
+            }
+            let msg = u16::try_from(n % 8).unwrap_or(0);
+            for ty in [ctnl::SUBSYS << 8 | msg, 8 << 8 | msg] {
+                let hdr = NlMsgHeader {
+                    len: u32::try_from(payload.len() + 16).unwrap_or(0),
+                    ty,
+                    flags: if n % 3 == 0 { flags::DUMP } else { 0 },
+                    seq: n,
+                    pid: 9,
+                };
+                let _ = handle(&t, &hdr, &payload, n % 5 != 0);
+            }
+            let hdr = NlMsgHeader {
+                len: u32::try_from(payload.len() + 16).unwrap_or(0),
+                ty: odp::ct_limit::FAMILY_ID,
+                flags: 0,
+                seq: n,
+                pid: 9,
+            };
+            let _ = super::super::ct_limit::handle(&t, &hdr, &payload, true);
+        }
+    }
+}
