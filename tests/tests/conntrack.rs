@@ -556,3 +556,113 @@ fn dnat_sends_connections_for_a_vip_to_the_backend_and_replies_come_from_the_vip
     drop(c);
     assert!(sw.stop().success());
 }
+
+/// The firewall over IPv6: ping6 and a TCP connection from inside pass with their replies,
+/// one from outside is dropped. Neighbour discovery goes around ct, as OVN sends it.
+#[test]
+fn the_firewall_tracks_ipv6_too() {
+    let (a, b) = (unique("c6a"), unique("c6b"));
+    let dp = unique("dpct6");
+    let pa = format!("{a}=net_tap_{a},iface={a}");
+    let pb = format!("{b}=net_tap_{b},iface={b}");
+    let sw = Dpswitch::start(&["--dp", &dp, "--port", &pa, "--port", &pb]);
+    let (nsa, nsb) = (Netns::new(), Netns::new());
+    for (ns, ifname, ip) in [(&nsa, &a, "fd16::1"), (&nsb, &b, "fd16::2")] {
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        dpswitch_e2e::sh(&["ip", "link", "set", ifname, "netns", &ns.name]);
+        ns.exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{ip}/64"),
+            "dev",
+            ifname,
+            "nodad",
+        ]);
+        ns.exec(&["ip", "link", "set", ifname, "up"]);
+    }
+    let ip6 = "eth(),eth_type(0x86dd),ipv6(frag=no)";
+    // ND's solicitations and advertisements carry an nd() key of their own.
+    let nd = |ty: u8| {
+        let nd_key = if matches!(ty, 135 | 136) { ",nd()" } else { "" };
+        format!("eth(),eth_type(0x86dd),ipv6(proto=58,frag=no),icmpv6(type={ty}){nd_key}")
+    };
+    let mut flows = Vec::new();
+    for (from, to) in [(&a, &b), (&b, &a)] {
+        for ty in [133u8, 134, 135, 136, 143] {
+            flows.push((
+                format!("recirc_id(0),in_port({from}),{}", nd(ty)),
+                to.clone(),
+            ));
+        }
+    }
+    flows.extend([
+        (
+            format!("recirc_id(0),in_port({a}),{ip6}"),
+            "ct(zone=6),recirc(1)".to_string(),
+        ),
+        (
+            format!("recirc_id(0),in_port({b}),{ip6}"),
+            "ct(zone=6),recirc(2)".to_string(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk+new),{ip6}"),
+            format!("ct(commit,zone=6),{b}"),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new+est),{ip6}"),
+            b.clone(),
+        ),
+        (
+            format!("recirc_id(1),in_port({a}),ct_state(+trk-new-est),{ip6}"),
+            "drop".into(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk+est+rpl),{ip6}"),
+            a.clone(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk-est),{ip6}"),
+            "drop".into(),
+        ),
+        (
+            format!("recirc_id(2),in_port({b}),ct_state(+trk+est-rpl),{ip6}"),
+            "drop".into(),
+        ),
+    ]);
+    for (key, actions) in &flows {
+        ok(sw.dpctl(&["add-flow", key, actions]));
+    }
+    let (pinged, out) = nsa.try_exec(&["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd16::2"]);
+    assert!(pinged, "ping6 from inside:\n{out}\n{}", sw.log_text());
+    let (at, server) = echo_server(&nsb, "[fd16::2]");
+    let mut c = connect(&nsa, at).unwrap_or_else(|e| panic!("connect over IPv6: {e}"));
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"six").unwrap();
+    let mut back = [0u8; 3];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"six");
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(server.join().unwrap(), b"six");
+    let (at_a, _srv) = echo_server(&nsa, "[fd16::1]");
+    assert!(
+        connect(&nsb, at_a).is_err(),
+        "a connection from outside got in"
+    );
+    let dump = ok(sw.dpctl(&["dump-conntrack"]));
+    assert!(
+        dump.contains("icmpv6,orig=(src=fd16::1,dst=fd16::2,id="),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(",type=128,code=0),reply=(src=fd16::2,dst=fd16::1,"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("tcp,orig=(src=fd16::1,dst=fd16::2,"),
+        "{dump}"
+    );
+    assert!(!dump.contains("orig=(src=fd16::2"), "{dump}");
+    assert!(sw.stop().success());
+}
