@@ -542,7 +542,14 @@ impl Table {
             self.unreserve(zone);
             return Err(Refused::Full);
         };
-        let mut c = Self::claim_wait(e);
+        // A free entry is claimed only by lookups holding a stale id, briefly; a PMD still
+        // never waits for one (the commit fails as if no entry were free).
+        let Some(mut c) = Self::claim(e) else {
+            self.push_free(id);
+            self.unreserve(zone);
+            self.stats.full_drops.fetch_add(1, Relaxed);
+            return Err(Refused::Full);
+        };
         let gen = c.gen.wrapping_add(1);
         *c = Conn {
             gen,
