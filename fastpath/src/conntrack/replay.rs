@@ -16,7 +16,7 @@ use crate::packet::parse::CtMeta;
 const CLIENTS: usize = 6;
 
 /// An IPv4 packet with a correct TCP or ICMP checksum (UDP goes without one).
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
     use crate::actions::csum::{fold, sum};
     let mut l4 = l4.to_vec();
     let len = u32::try_from(l4.len()).unwrap_or(0);

@@ -103,21 +103,13 @@ impl Tuple {
             return Err(NoTuple::Fragment);
         }
         let p = key.ip_proto();
-        let ids = l4_ids(family, p, l4).ok_or(NoTuple::Truncated)?;
+        let ids = transport_ids(family, p, l4)?;
         // Ports as the key has them (the key is what flows matched the packet on).
         let (src_port, dst_port) = if has_ports(p) {
             (key.tp_src(), key.tp_dst())
         } else {
             ids
         };
-        if is_icmp(family, p)
-            && !matches!(
-                kind(family, l4[0]),
-                Kind::Request { .. } | Kind::Reply { .. }
-            )
-        {
-            return Err(NoTuple::Icmp);
-        }
         Ok(Tuple {
             zone,
             family,
@@ -143,15 +135,7 @@ impl Tuple {
             Family::V4 => (addr(12, 4)?, addr(16, 4)?),
             Family::V6 => (addr(8, 16)?, addr(24, 16)?),
         };
-        let (src_port, dst_port) = l4_ids(family, p, l4).ok_or(NoTuple::Truncated)?;
-        if is_icmp(family, p)
-            && !matches!(
-                kind(family, l4[0]),
-                Kind::Request { .. } | Kind::Reply { .. }
-            )
-        {
-            return Err(NoTuple::Icmp);
-        }
+        let (src_port, dst_port) = transport_ids(family, p, l4)?;
         Ok(Tuple {
             zone,
             family,
@@ -271,6 +255,21 @@ fn l4_ids(family: Family, p: u8, l4: &[u8]) -> Option<(u16, u16)> {
     } else {
         Some((0, 0))
     }
+}
+
+/// [`l4_ids`] of a packet that has a connection of its own: an ICMP type that neither asks
+/// nor answers a query has none.
+fn transport_ids(family: Family, p: u8, l4: &[u8]) -> Result<(u16, u16), NoTuple> {
+    let ids = l4_ids(family, p, l4).ok_or(NoTuple::Truncated)?;
+    if is_icmp(family, p)
+        && !matches!(
+            kind(family, l4[0]),
+            Kind::Request { .. } | Kind::Reply { .. }
+        )
+    {
+        return Err(NoTuple::Icmp);
+    }
+    Ok(ids)
 }
 
 /// Whether `p` is the ICMP of `family`.

@@ -15,29 +15,8 @@ struct Pkt {
 impl Pkt {
     /// With a correct TCP or ICMP checksum (UDP goes without one).
     fn new(src: u32, dst: u32, proto: u8, l4: &[u8]) -> Pkt {
-        use crate::actions::csum::{fold, sum};
-        let mut l4 = l4.to_vec();
-        let len = u32::try_from(l4.len()).unwrap();
-        let field = match proto {
-            6 => Some((
-                16,
-                sum(&[src.to_be_bytes(), dst.to_be_bytes()].concat(), 6 + len),
-            )),
-            1 => Some((2, 0)),
-            _ => None,
-        };
-        if let Some((o, pseudo)) = field {
-            if l4.len() >= o + 2 {
-                l4[o..o + 2].copy_from_slice(&[0, 0]);
-                let c = !fold(sum(&l4, pseudo));
-                l4[o..o + 2].copy_from_slice(&c.to_be_bytes());
-            }
-        }
-        let mut b = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
-        b.extend_from_slice(&src.to_be_bytes());
-        b.extend_from_slice(&dst.to_be_bytes());
-        b.extend_from_slice(&l4);
-        Pkt { bytes: b, proto }
+        let bytes = crate::conntrack::replay::ipv4(src.to_be_bytes(), dst.to_be_bytes(), proto, l4);
+        Pkt { bytes, proto }
     }
 
     fn tcp(src: u32, dst: u32, sport: u16, dport: u16, flags: u8, seq: u32, ack: u32) -> Pkt {
