@@ -471,11 +471,15 @@ fn new_connection(
                     table.stats.nat_exhausted.fetch_add(1, Relaxed);
                     return Err(CtDrop::NoMapping);
                 };
-                let bit = if spec.kind == NatKind::Src {
+                let mut bit = if spec.kind == NatKind::Src {
                     nat::status::SRC
                 } else {
                     nat::status::DST
                 };
+                // A DNAT whose source port moved too (null binding) translates both sides.
+                if n.src != t.src || n.src_port != t.src_port {
+                    bit |= nat::status::SRC;
+                }
                 (n, bit)
             }
             None => (t, 0),

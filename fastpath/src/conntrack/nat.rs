@@ -62,11 +62,31 @@ fn mix(a: u64, b: u64) -> u64 {
 pub const ATTEMPTS: u32 = 64;
 
 /// Candidate `k` (from 0) for connection `t` under `spec`: the tuple the original direction
-/// looks like after translation, or `None` when there are no more.
+/// looks like after translation, or `None` when there are no more. A DNAT whose own
+/// candidates are taken moves the source port too (the kernel's null binding of the source:
+/// two clients' connections sent to one backend port must not share a reply tuple).
 pub fn candidate(t: &Tuple, spec: &NatSpec, k: u32, seed: u64) -> Option<Tuple> {
     if k >= ATTEMPTS {
         return None;
     }
+    if spec.kind == NatKind::Dst && has_ports(t) {
+        let span = spec
+            .ports
+            .map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1)
+            .min(ATTEMPTS / 2);
+        if k >= span {
+            let mut n = mapping(t, spec, k % span, seed)?;
+            #[allow(clippy::cast_possible_truncation)]
+            let off = (mix(seed ^ 0x6e75_6c6c, t.hash(seed)) as u32).wrapping_add(k) % 64_512;
+            n.src_port = 1024 + u16::try_from(off).unwrap_or(0);
+            return Some(n);
+        }
+    }
+    mapping(t, spec, k, seed)
+}
+
+/// [`candidate`] without the null binding.
+fn mapping(t: &Tuple, spec: &NatSpec, k: u32, seed: u64) -> Option<Tuple> {
     let src_side = match spec.kind {
         NatKind::Src => true,
         NatKind::Dst => false,
@@ -292,13 +312,18 @@ mod tests {
             .collect();
         assert_eq!(ports.len(), 4, "the next candidates cover the range");
         assert!(candidate(&t, &spec, ATTEMPTS, 1).is_none());
-        // Without a range a destination port never moves: one candidate.
+        // Without a range a destination port never moves: past the first candidate, the
+        // source port does (the null binding).
         let d = NatSpec {
             kind: NatKind::Dst,
             addrs: Some((7, 7)),
             ports: None,
             ..spec
         };
-        assert!(candidate(&t, &d, 0, 1).is_some() && candidate(&t, &d, 1, 1).is_none());
+        let first = candidate(&t, &d, 0, 1).unwrap();
+        assert_eq!((first.dst, first.dst_port, first.src_port), (7, 53, 5000));
+        let next = candidate(&t, &d, 1, 1).unwrap();
+        assert_eq!((next.dst, next.dst_port), (7, 53));
+        assert!(next.src_port >= 1024 && next.src_port != 5000);
     }
 }

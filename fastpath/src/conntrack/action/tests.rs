@@ -430,3 +430,28 @@ fn a_bad_transport_checksum_is_invalid_unless_offload_left_it_unfinished() {
     u.bytes[26] = 0x12;
     assert_eq!(run(&t, &ct(0, false), &u).state, TRK | INV);
 }
+
+#[test]
+fn two_vips_sending_one_clients_port_to_one_backend_do_not_clash() {
+    let t = table();
+    // C:1000 -> VIP1:80 and C:1000 -> VIP2:80, both to B:8080: the second connection's
+    // reply tuple would be the first's, so its source port moves.
+    let a = dnat(S, S, 8080);
+    let (_, first) = run_nat(&t, &a, &Pkt::udp(C, 0x0a00_0064, 1000, 80));
+    assert_eq!((first.dst, first.sport), (Some(u128::from(S)), None));
+    let (m, second) = run_nat(&t, &a, &Pkt::udp(C, 0x0a00_0065, 1000, 80));
+    let moved = second.sport.expect("source port moved");
+    assert_ne!(moved, 1000);
+    let both = crate::conntrack::nat::SRC_NAT | crate::conntrack::nat::DST_NAT;
+    assert_eq!(m.state & both, both);
+    assert_eq!(t.count(), 2);
+    // The backend's reply to the moved port goes back to the client's own port, from VIP2.
+    let nat_only = CtAction {
+        nat: a.nat,
+        commit: false,
+        ..CtAction::default()
+    };
+    let (_, back) = run_nat(&t, &nat_only, &Pkt::udp(S, C, 8080, moved));
+    assert_eq!((back.src, back.sport), (Some(0x0a00_0065), Some(80)));
+    assert_eq!(back.dport, Some(1000));
+}
