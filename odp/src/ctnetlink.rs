@@ -219,17 +219,17 @@ fn v6(a: IpAddr) -> [u8; 16] {
     }
 }
 
-/// Appends one dump entry (`IPCTNL_MSG_CT_NEW`, `NLM_F_MULTI`).
+/// Appends one connection (`IPCTNL_MSG_CT_NEW`; `flags` has `NLM_F_MULTI` in a dump).
 ///
 /// # Errors
 /// `EMSGSIZE` past an attribute's size.
-pub fn emit_entry(buf: &mut Vec<u8>, seq: u32, pid: u32, e: &Entry) -> Result<()> {
+pub fn emit_entry(buf: &mut Vec<u8>, flags: u16, seq: u32, pid: u32, e: &Entry) -> Result<()> {
     let family = if e.orig.src.is_ipv6() {
         AF_INET6
     } else {
         AF_INET
     };
-    let start = begin(buf, msg::NEW, nl::flags::MULTI, seq, pid, family);
+    let start = begin(buf, msg::NEW, flags, seq, pid, family);
     let mut w = AttrWriter::new(buf);
     put_tuple(&mut w, cta::TUPLE_ORIG, &e.orig);
     put_tuple(&mut w, cta::TUPLE_REPLY, &e.reply);
@@ -500,7 +500,7 @@ mod tests {
     #[test]
     fn entries_and_requests_round_trip() {
         let mut b = Vec::new();
-        emit_entry(&mut b, 9, 4, &tcp_entry()).unwrap();
+        emit_entry(&mut b, nl::flags::MULTI, 9, 4, &tcp_entry()).unwrap();
         let (h, p) = nl::messages(&b).next().unwrap().unwrap();
         assert_eq!(
             (h.ty, h.flags, h.seq),
@@ -524,7 +524,7 @@ mod tests {
         icmp6.tcp_state = None;
         icmp6.labels[15] = 1;
         let mut b = Vec::new();
-        emit_entry(&mut b, 1, 1, &icmp6).unwrap();
+        emit_entry(&mut b, nl::flags::MULTI, 1, 1, &icmp6).unwrap();
         let (_, p) = nl::messages(&b).next().unwrap().unwrap();
         assert_eq!(parse_entry(p).unwrap(), icmp6);
 

@@ -152,32 +152,29 @@ fn stats(ctx: &mut Ctx<'_>) -> Result<(u32, u32), i32> {
         .ok_or(EINVAL)
 }
 
-/// `ct-get-nconns [dp]`.
-pub(super) fn ct_get_nconns(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+/// Prints one of the global counts (`pick` from connections and limit), or `what` could
+/// not be retrieved.
+fn print_count(ctx: &mut Ctx<'_>, argv: &[String], pick: fn((u32, u32)) -> u32, what: &str) -> i32 {
     if let Err(e) = ctx.opt_dpif_open(argv, 2) {
         return e;
     }
     match stats(ctx) {
-        Ok((n, _)) => {
-            ctx.print(&format!("{n}\n"));
+        Ok(s) => {
+            ctx.print(&format!("{}\n", pick(s)));
             0
         }
-        Err(e) => ctx.error(e, "nconns could not be retrieved"),
+        Err(e) => ctx.error(e, &format!("{what} could not be retrieved")),
     }
+}
+
+/// `ct-get-nconns [dp]`.
+pub(super) fn ct_get_nconns(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
+    print_count(ctx, argv, |(n, _)| n, "nconns")
 }
 
 /// `ct-get-maxconns [dp]`.
 pub(super) fn ct_get_maxconns(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
-    if let Err(e) = ctx.opt_dpif_open(argv, 2) {
-        return e;
-    }
-    match stats(ctx) {
-        Ok((_, max)) => {
-            ctx.print(&format!("{max}\n"));
-            0
-        }
-        Err(e) => ctx.error(e, "maxconns could not be retrieved"),
-    }
+    print_count(ctx, argv, |(_, max)| max, "maxconns")
 }
 
 /// `ct-set-maxconns [dp] N`: as on a system datapath, the limit is the daemon's setting

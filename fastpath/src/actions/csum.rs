@@ -76,6 +76,13 @@ pub fn sum(data: &[u8], init: u32) -> u32 {
     u32::try_from(s).unwrap_or(u32::MAX)
 }
 
+/// The unfolded sum of a TCP/UDP/ICMPv6 pseudo header: `addrs` is the source and
+/// destination addresses as they stand in the IP header (8 or 32 bytes), `len` the transport
+/// length (IPv6's 32-bit form; an IPv4 length fits its low half).
+pub fn pseudo_sum(addrs: &[u8], proto: u8, len: u32) -> u32 {
+    sum(addrs, u32::from(proto) + (len >> 16) + (len & 0xffff))
+}
+
 /// The Internet checksum of `data` (to be stored; verifying data that includes a
 /// correct checksum yields 0).
 pub fn checksum(data: &[u8]) -> u16 {

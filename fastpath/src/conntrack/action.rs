@@ -3,8 +3,6 @@
 //! reuse the one an earlier `ct` in the same zone found), run its protocol tracker, commit
 //! it when asked, and leave the verdict in the packet's [`CtMeta`] for flows to match.
 
-use odp::key::ct_state as cs;
-
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::nat::{self, NatKind, NatSpec, Rewrite};
@@ -14,18 +12,7 @@ use super::tuple::{self, Family, NoTuple, Tuple};
 use super::{icmp, udp, Dir};
 use crate::packet::parse::CtMeta;
 
-#[allow(clippy::cast_possible_truncation)]
-const NEW: u8 = cs::NEW as u8;
-#[allow(clippy::cast_possible_truncation)]
-const EST: u8 = cs::ESTABLISHED as u8;
-#[allow(clippy::cast_possible_truncation)]
-const REL: u8 = cs::RELATED as u8;
-#[allow(clippy::cast_possible_truncation)]
-const RPL: u8 = cs::REPLY_DIR as u8;
-#[allow(clippy::cast_possible_truncation)]
-const INV: u8 = cs::INVALID as u8;
-#[allow(clippy::cast_possible_truncation)]
-const TRK: u8 = cs::TRACKED as u8;
+use super::state::{EST, INV, NEW, REL, RPL, TRK};
 
 /// A `ct` action, compiled.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -279,7 +266,7 @@ enum Tracked {
 /// (`nf_conntrack_checksum`, on by default): a UDP datagram without a checksum passes, and
 /// headers too short to hold one are the trackers' to judge.
 fn checksum_ok(p: &IpPacket<'_>) -> bool {
-    use crate::actions::csum::{fold, sum};
+    use crate::actions::csum::{fold, pseudo_sum, sum};
     if p.checksum_trusted {
         return true;
     }
@@ -294,16 +281,16 @@ fn checksum_ok(p: &IpPacket<'_>) -> bool {
         return true;
     }
     let len = u32::try_from(l4.len()).unwrap_or(0);
-    let pseudo = match p.family {
-        Family::V4 if p.proto == tuple::proto::ICMP => 0,
-        Family::V4 => match p.l3.get(12..20) {
-            Some(a) => sum(a, u32::from(p.proto) + len),
-            None => return true,
-        },
-        Family::V6 => match p.l3.get(8..40) {
-            Some(a) => sum(a, u32::from(p.proto) + (len >> 16) + (len & 0xffff)),
-            None => return true,
-        },
+    // ICMP over IPv4 is the one without a pseudo header.
+    let pseudo = if p.family == Family::V4 && p.proto == tuple::proto::ICMP {
+        0
+    } else {
+        let addrs = match p.family {
+            Family::V4 => p.l3.get(12..20),
+            Family::V6 => p.l3.get(8..40),
+        };
+        let Some(a) = addrs else { return true };
+        pseudo_sum(a, p.proto, len)
     };
     fold(sum(l4, pseudo)) == 0xffff
 }
@@ -456,7 +443,7 @@ fn new_connection(
     };
     ct.state = TRK | NEW;
     ct.zone = a.zone;
-    write_orig(&t, ct);
+    t.write_orig_meta(ct);
     if !a.commit {
         return Ok(());
     }
@@ -584,24 +571,7 @@ fn commit_fields(a: &CtAction, c: &mut Conn, ct: &mut CtMeta) {
     ct.zone = c.zone();
     ct.mark = c.mark;
     ct.labels = c.labels;
-    write_orig(&c.tuples[0], ct);
-}
-
-/// The original-direction tuple as flows see it (`__ovs_ct_update_key()`): for ICMP the
-/// ports carry the type and the code.
-fn write_orig(t: &Tuple, ct: &mut CtMeta) {
-    // IPv4 addresses live in the low 32 bits by construction.
-    #[allow(clippy::cast_possible_truncation)]
-    match t.family {
-        Family::V4 => ct.orig_ipv4 = (t.src as u32, t.dst as u32),
-        Family::V6 => ct.orig_ipv6 = (t.src, t.dst),
-    }
-    ct.orig_proto = t.proto;
-    ct.orig_ports = if t.is_icmp() {
-        (t.dst_port >> 8, t.dst_port & 0xff)
-    } else {
-        (t.src_port, t.dst_port)
-    };
+    c.tuples[0].write_orig_meta(ct);
 }
 
 #[cfg(test)]

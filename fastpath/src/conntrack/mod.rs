@@ -22,6 +22,34 @@ pub mod udp;
 
 pub use table::ConnRef;
 
+/// `ct_state` bits (`OVS_CS_F_*`, `odp::key::ct_state`) as a packet's metadata holds them.
+pub mod state {
+    use odp::key::ct_state as cs;
+
+    /// The low 8 bits of a `ct_state` flag (all of them are there).
+    #[allow(clippy::cast_possible_truncation)]
+    const fn bit(v: u32) -> u8 {
+        v as u8
+    }
+
+    /// New connection.
+    pub const NEW: u8 = bit(cs::NEW);
+    /// Established.
+    pub const EST: u8 = bit(cs::ESTABLISHED);
+    /// Related.
+    pub const REL: u8 = bit(cs::RELATED);
+    /// Reply direction.
+    pub const RPL: u8 = bit(cs::REPLY_DIR);
+    /// Invalid.
+    pub const INV: u8 = bit(cs::INVALID);
+    /// Tracked.
+    pub const TRK: u8 = bit(cs::TRACKED);
+    /// Source translated.
+    pub const SRC_NAT: u8 = bit(cs::SRC_NAT);
+    /// Destination translated.
+    pub const DST_NAT: u8 = bit(cs::DST_NAT);
+}
+
 /// Timeout of a connection of any other IP protocol, in seconds
 /// (`nf_conntrack_proto_generic.c`).
 pub const OTHER_TIMEOUT: u32 = 600;

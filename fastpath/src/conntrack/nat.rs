@@ -38,9 +38,7 @@ pub struct NatSpec {
 }
 
 /// `ct_state` bits of the sides a rewrite changes.
-pub const SRC_NAT: u8 = 0x40;
-/// See [`SRC_NAT`].
-pub const DST_NAT: u8 = 0x80;
+pub use super::state::{DST_NAT, SRC_NAT};
 
 /// Connection status bits: which side the connection's mapping translates.
 pub mod status {

@@ -17,11 +17,11 @@ const CLIENTS: usize = 6;
 
 /// An IPv4 packet with a correct TCP or ICMP checksum (UDP goes without one).
 pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
-    use crate::actions::csum::{fold, sum};
+    use crate::actions::csum::{fold, pseudo_sum, sum};
     let mut l4 = l4.to_vec();
     let len = u32::try_from(l4.len()).unwrap_or(0);
     let field = match proto {
-        6 => Some((16, sum(&[src, dst].concat(), 6 + len))),
+        6 => Some((16, pseudo_sum(&[src, dst].concat(), 6, len))),
         1 => Some((2, 0)),
         _ => None,
     };

@@ -4,6 +4,7 @@
 //! tuple as flow keys carry it (`OVS_KEY_ATTR_CT_ORIG_TUPLE_*`).
 
 use crate::flow::key::{FlowKey, FRAG_NONE};
+use crate::packet::parse::CtMeta;
 
 use super::icmp::{self, Kind};
 
@@ -226,12 +227,30 @@ impl Tuple {
             }
         }
         key.set_ct_orig_proto(self.proto);
+        let (src, dst) = self.orig_ports();
+        key.set_ct_orig_tp_src(src);
+        key.set_ct_orig_tp_dst(dst);
+    }
+
+    /// [`Tuple::write_orig`] into a packet's ct metadata, which the key is made from.
+    pub fn write_orig_meta(&self, ct: &mut CtMeta) {
+        // IPv4 addresses live in the low 32 bits by construction.
+        #[allow(clippy::cast_possible_truncation)]
+        match self.family {
+            Family::V4 => ct.orig_ipv4 = (self.src as u32, self.dst as u32),
+            Family::V6 => ct.orig_ipv6 = (self.src, self.dst),
+        }
+        ct.orig_proto = self.proto;
+        ct.orig_ports = self.orig_ports();
+    }
+
+    /// The port fields of the original-direction tuple as flows see them: for ICMP the type
+    /// and the code.
+    fn orig_ports(&self) -> (u16, u16) {
         if self.is_icmp() {
-            key.set_ct_orig_tp_src(self.dst_port >> 8);
-            key.set_ct_orig_tp_dst(self.dst_port & 0xff);
+            (self.dst_port >> 8, self.dst_port & 0xff)
         } else {
-            key.set_ct_orig_tp_src(self.src_port);
-            key.set_ct_orig_tp_dst(self.dst_port);
+            (self.src_port, self.dst_port)
         }
     }
 }

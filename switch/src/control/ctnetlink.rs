@@ -10,7 +10,8 @@ use std::io;
 use std::sync::Arc;
 
 use fastpath::conntrack::netlink::{entry, from_netlink};
-use fastpath::conntrack::table::{Found, Table};
+use fastpath::conntrack::table::{Conn, Found, Table};
+use fastpath::conntrack::tuple::Family;
 use odp::ctnetlink::{self as ctnl, msg, AF_UNSPEC};
 use odp::nl::{self, flags, NlMsgHeader};
 
@@ -106,7 +107,7 @@ impl CtServer {
                 .inc();
             match r {
                 Ok(Answer::Dump(d)) => {
-                    self.send(sender.port_id, &out);
+                    super::send_each(&self.sock, sender.port_id, &out);
                     self.pending.insert(sender.port_id, d);
                     self.pump(&sw.model, sender.port_id);
                     return;
@@ -128,23 +129,7 @@ impl CtServer {
                 }
             }
         }
-        self.send(sender.port_id, &out);
-    }
-
-    /// Sends each message of `msgs` in a datagram of its own, as the kernel queues them.
-    fn send(&self, to: u32, msgs: &[u8]) {
-        let each: Vec<&[u8]> = nl::messages(msgs)
-            .filter_map(std::result::Result::ok)
-            .map(|(h, _)| h.len as usize)
-            .scan(0usize, |off, len| {
-                let at = *off;
-                *off += nl::align(len);
-                Some(&msgs[at..(at + len).min(msgs.len())])
-            })
-            .collect();
-        if self.sock.send_each_to(to, &each) != each.len() {
-            tracing::debug!(port_id = to, "ctnetlink replies not delivered");
-        }
+        super::send_each(&self.sock, sender.port_id, &out);
     }
 
     fn pump(&mut self, model: &Model, port: u32) {
@@ -201,9 +186,10 @@ pub(super) fn handle(
     }
 }
 
-/// Whether a connection of zone `zone` and family `v6` is one `req` selects.
-fn selects(req: &ctnl::Request, zone: u16, v6: bool) -> bool {
-    req.zone.is_none_or(|z| z == zone)
+/// Whether `c` is a connection `req` selects (by zone and family).
+fn selects(req: &ctnl::Request, c: &Conn) -> bool {
+    let v6 = c.tuples[0].family == Family::V6;
+    req.zone.is_none_or(|z| z == c.zone())
         && (req.family == AF_UNSPEC || (req.family == ctnl::AF_INET6) == v6)
 }
 
@@ -212,15 +198,12 @@ fn dump(table: &Table, hdr: &NlMsgHeader, req: &ctnl::Request) -> Dump {
     let now = table.now_ms();
     let mut b = Vec::new();
     table.for_each(|id, c, expires| {
-        if !selects(
-            req,
-            c.zone(),
-            c.tuples[0].family == fastpath::conntrack::tuple::Family::V6,
-        ) {
+        if !selects(req, c) {
             return;
         }
         b.clear();
-        if ctnl::emit_entry(&mut b, hdr.seq, hdr.pid, &entry(id, c, expires, now)).is_ok() {
+        let e = entry(id, c, expires, now);
+        if ctnl::emit_entry(&mut b, flags::MULTI, hdr.seq, hdr.pid, &e).is_ok() {
             d.push(&b);
         }
     });
@@ -238,11 +221,8 @@ fn get(table: &Table, hdr: &NlMsgHeader, req: &ctnl::Request) -> Result<Answer> 
     match table.find(&t, |r, _, c, e| entry(r.id(), c, e.expires_ms(), now)) {
         Found::Yes(e) => {
             let mut b = Vec::new();
-            ctnl::emit_entry(&mut b, hdr.seq, hdr.pid, &e)?;
             // A single answer, not part of a dump.
-            if let Some(f) = b.get_mut(6..8) {
-                f.copy_from_slice(&0u16.to_ne_bytes());
-            }
+            ctnl::emit_entry(&mut b, 0, hdr.seq, hdr.pid, &e)?;
             Ok(Answer::Msgs(b))
         }
         Found::No | Found::Busy => Err(Error::NoConnection),
@@ -251,13 +231,7 @@ fn get(table: &Table, hdr: &NlMsgHeader, req: &ctnl::Request) -> Result<Answer> 
 
 fn delete(table: &Table, req: &ctnl::Request) -> Result<()> {
     let Some(t) = &req.orig else {
-        table.flush(|_, c| {
-            selects(
-                req,
-                c.zone(),
-                c.tuples[0].family == fastpath::conntrack::tuple::Family::V6,
-            )
-        });
+        table.flush(|_, c| selects(req, c));
         return Ok(());
     };
     let t = from_netlink(t, req.zone.unwrap_or(0));

@@ -170,24 +170,7 @@ impl Server {
     /// (`lib/netlink-socket.c`, `nl_sock_transact_multiple__()`). One `sendmmsg(2)` for the
     /// lot: the client wakes once for a batch's answers, not once per answer.
     fn send_each(&self, to: u32, msgs: &[u8]) {
-        let mut each = Vec::new();
-        let mut off = 0;
-        while off < msgs.len() {
-            let rest = &msgs[off..];
-            let len = NlMsgHeader::parse(rest).map_or(rest.len(), |h| h.len as usize);
-            let len = len.clamp(nl::NLMSG_HDRLEN, rest.len());
-            each.push(&rest[..len]);
-            off += nl::align(len).min(rest.len());
-        }
-        let sent = self.sock.send_each_to(to, &each);
-        if sent != each.len() {
-            // The kernel drops unicast replies to a full or closed socket too.
-            tracing::debug!(
-                port_id = to,
-                lost = each.len() - sent,
-                "replies not delivered"
-            );
-        }
+        send_each(&self.sock, to, msgs);
     }
 
     /// Multicasts `note`; an echo requester also gets it unicast (`genl_notify()` with
@@ -304,6 +287,29 @@ impl Server {
                 }
             }
         }
+    }
+}
+
+/// Sends each netlink message of `msgs` on `sock` to port `to` in a datagram of its own
+/// ([`Server`]'s answers, and the ctnetlink server's), in one `sendmmsg(2)`.
+pub(crate) fn send_each(sock: &NetlinkSocket, to: u32, msgs: &[u8]) {
+    let mut each = Vec::new();
+    let mut off = 0;
+    while off < msgs.len() {
+        let rest = &msgs[off..];
+        let len = NlMsgHeader::parse(rest).map_or(rest.len(), |h| h.len as usize);
+        let len = len.clamp(nl::NLMSG_HDRLEN, rest.len());
+        each.push(&rest[..len]);
+        off += nl::align(len).min(rest.len());
+    }
+    let sent = sock.send_each_to(to, &each);
+    if sent != each.len() {
+        // The kernel drops unicast replies to a full or closed socket too.
+        tracing::debug!(
+            port_id = to,
+            lost = each.len() - sent,
+            "replies not delivered"
+        );
     }
 }
 

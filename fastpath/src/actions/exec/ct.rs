@@ -3,7 +3,7 @@
 //! writers (and incremental checksum updates, partial checksums left partial) as `set`
 //! actions.
 
-use super::super::csum::{fold, sum, update128, update16, update32};
+use super::super::csum::{fold, pseudo_sum, sum, update128, update16, update32};
 use super::super::{Masked, SetIpv6, L4};
 use super::{
     fix_csum, get128, get16, get32, put128, put16, put32, set_ipv4, set_ipv6, set_ports, L4Csum,
@@ -15,8 +15,6 @@ use crate::conntrack::nat::{Quoted, Rewrite};
 use crate::conntrack::tuple::Family;
 use crate::packet::parse::ipproto;
 
-/// `OVS_CS_F_INVALID`.
-const INVALID: u8 = 0x10;
 use crate::packet::PacketBuf;
 
 /// The `ct` action on `pkt` (`ovs_ct_execute()`): whether the packet came out invalid; an
@@ -53,7 +51,10 @@ pub(super) fn conntrack<B: PacketBuf, C: ExecContext<B>>(
     if rw.is_some() {
         apply(pkt, st, &rw);
     }
-    let invalid = st.md.ct.is_some_and(|m| m.state & INVALID != 0);
+    let invalid = st
+        .md
+        .ct
+        .is_some_and(|m| m.state & crate::conntrack::state::INV != 0);
     Ok(invalid)
 }
 
@@ -196,12 +197,8 @@ fn translate_quoted(d: &mut [u8], st: &PacketState<'_>, v6: bool, q: &Quoted) {
     d[l4 + 3] = 0;
     let body = sum(&d[l4..end], 0);
     let total = if v6 {
-        let mut p = [0u8; 40];
-        p[..16].copy_from_slice(&d[l3 + 8..l3 + 24]);
-        p[16..32].copy_from_slice(&d[l3 + 24..l3 + 40]);
-        p[32..36].copy_from_slice(&u32::try_from(end - l4).unwrap_or(0).to_be_bytes());
-        p[39] = ipproto::ICMPV6;
-        sum(&p, body)
+        let len = u32::try_from(end - l4).unwrap_or(0);
+        body + pseudo_sum(&d[l3 + 8..l3 + 40], ipproto::ICMPV6, len)
     } else {
         body
     };
