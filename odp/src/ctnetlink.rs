@@ -47,6 +47,9 @@ pub mod cta {
     pub const USE: u16 = 11;
     pub const ID: u16 = 12;
     pub const ZONE: u16 = 18;
+    pub const MARK_MASK: u16 = 21;
+    pub const LABELS_MASK: u16 = 23;
+    pub const FILTER: u16 = 25;
     pub const LABELS: u16 = 22;
     pub const TUPLE_IP: u16 = 1;
     pub const TUPLE_PROTO: u16 = 2;
@@ -151,6 +154,10 @@ pub struct Request {
     pub orig: Option<Tuple>,
     /// `CTA_ID`.
     pub id: Option<u32>,
+    /// A selector the kernel honours that this subset does not (`CTA_MARK`,
+    /// `CTA_MARK_MASK`, `CTA_LABELS`, `CTA_LABELS_MASK`, `CTA_STATUS`, `CTA_FILTER`): a
+    /// dump or flush must refuse rather than act on more connections than asked.
+    pub other_filter: bool,
 }
 
 /// Appends `nlmsghdr + nfgenmsg` for message `m` and returns where the message starts.
@@ -378,6 +385,7 @@ pub fn parse_request(hdr: &NlMsgHeader, payload: &[u8]) -> Result<Request> {
         zone: None,
         orig: None,
         id: None,
+        other_filter: false,
     };
     for a in nl::attrs(attrs) {
         let a = a?;
@@ -385,6 +393,12 @@ pub fn parse_request(hdr: &NlMsgHeader, payload: &[u8]) -> Result<Request> {
             cta::TUPLE_ORIG => r.orig = Some(parse_tuple(&a, family)?),
             cta::ZONE => r.zone = Some(a.be16("ctnetlink zone")?),
             cta::ID => r.id = Some(a.be32("ctnetlink id")?),
+            cta::MARK
+            | cta::MARK_MASK
+            | cta::LABELS
+            | cta::LABELS_MASK
+            | cta::STATUS
+            | cta::FILTER => r.other_filter = true,
             _ => {}
         }
     }
@@ -534,6 +548,7 @@ mod tests {
             zone: Some(5),
             orig: Some(tcp_entry().orig),
             id: Some(17),
+            other_filter: false,
         };
         let mut b = Vec::new();
         emit_request(&mut b, nl::flags::REQUEST | nl::flags::ACK, 3, 0, &del).unwrap();
@@ -564,6 +579,7 @@ mod tests {
                 l4: L4::Ports { src: 1, dst: 2 },
             }),
             id: None,
+            other_filter: false,
         };
         emit_request(&mut b, 0, 0, 0, &r).unwrap();
         let (h2, p) = nl::messages(&b).next().unwrap().unwrap();

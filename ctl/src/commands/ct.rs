@@ -47,6 +47,7 @@ fn dump_entries(ctx: &mut Ctx<'_>, zone: Option<u16>) -> Result<Vec<Entry>, i32>
         zone: None,
         orig: None,
         id: None,
+        other_filter: false,
     };
     let payloads =
         exchange(&mut c, &req, true).map_err(|e| ctx.error(e, "starting conntrack dump"))?;
@@ -121,6 +122,7 @@ pub(super) fn flush_conntrack(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             zone: Some(zone.unwrap_or(0)),
             orig: Some(t),
             id: None,
+            other_filter: false,
         },
         None => Request {
             msg: msg::DELETE,
@@ -128,6 +130,7 @@ pub(super) fn flush_conntrack(ctx: &mut Ctx<'_>, argv: &[String]) -> i32 {
             zone,
             orig: None,
             id: None,
+            other_filter: false,
         },
     };
     match exchange(&mut c, &req, false) {
@@ -145,6 +148,7 @@ fn stats(ctx: &mut Ctx<'_>) -> Result<(u32, u32), i32> {
         zone: None,
         orig: None,
         id: None,
+        other_filter: false,
     };
     let p = exchange(&mut c, &req, false)?;
     p.first()

@@ -172,6 +172,14 @@ pub(super) fn handle(
         Ok(r) => r,
         Err(e) => return ("parse", Err(e.into())),
     };
+    if req.other_filter && matches!(req.msg, msg::GET | msg::DELETE) {
+        // The kernel would select by mark, labels or status: acting on every connection
+        // instead would flush or list more than asked.
+        return (
+            "filter",
+            Err(Error::Unsupported("ctnetlink mark, label or status filter")),
+        );
+    }
     match req.msg {
         msg::GET if is_dump(hdr.flags) => ("dump", Ok(Answer::Dump(dump(table, hdr, &req)))),
         msg::GET => ("get", get(table, hdr, &req)),
@@ -293,6 +301,7 @@ mod tests {
             zone,
             orig: orig.map(|t| fastpath::conntrack::netlink::to_netlink(&t)),
             id: None,
+            other_filter: false,
         }
     }
 
@@ -350,6 +359,27 @@ mod tests {
         assert_eq!(errno(ask(&t, &req(msg::DELETE, None, None), 0, true)), 0);
         assert_eq!(t.count(), 0);
         assert_eq!(errno(ask(&t, &req(9, None, None), 0, true)), EOPNOTSUPP);
+        // A flush by mark is refused rather than taken for a flush of everything.
+        t.commit(
+            Conn::new(udp(1, 20), udp(1, 20).invert().unwrap(), ProtoState::Udp, 0),
+            30,
+            |_, _, _| (),
+        )
+        .unwrap();
+        let mut by_mark = Vec::new();
+        let start = ctnl::begin(&mut by_mark, msg::DELETE, flags::REQUEST, 1, 7, AF_UNSPEC);
+        let mut w = nl::AttrWriter::new(&mut by_mark);
+        w.be32(ctnl::cta::MARK, 5);
+        w.finish().unwrap();
+        nl::finish_msg(&mut by_mark, start).unwrap();
+        let (hdr, payload) = nl::messages(&by_mark).next().unwrap().unwrap();
+        assert_eq!(
+            handle(&t, &hdr, payload, true)
+                .1
+                .map_or_else(|e| e.errno(), |_| 0),
+            EOPNOTSUPP
+        );
+        assert_eq!(t.count(), 1);
     }
 }
 
